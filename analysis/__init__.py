@@ -1,0 +1,1 @@
+"""Driftline analysis: DuckDB views, fingerprints, drift reports and the `driftline` CLI root."""

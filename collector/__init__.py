@@ -1,0 +1,1 @@
+"""Driftline collector: OTLP receivers, write-ahead log, normalization, Parquet sink."""

@@ -1,0 +1,118 @@
+"""Builds stages 1-4, starts them in order and stops them in reverse (what ``driftline serve`` runs).
+
+Why this order: the WAL and the workers exist before any listener accepts, so the first Export can
+be made durable; segments a previous run left are queued before new ones. On stop the listeners go
+first (no new acks), then the WAL seals its open segment and the workers drain everything to Parquet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from driftline.collector.config import CollectorConfig
+from driftline.collector.normalize.normalizer import NormalizeOptions
+from driftline.collector.pipeline import SegmentPipeline
+from driftline.collector.receiver.export import Exporter
+from driftline.collector.receiver.grpc import GrpcReceiver
+from driftline.collector.receiver.http import HttpReceiver
+from driftline.collector.telemetry import Telemetry
+from driftline.collector.wal.log import WriteAheadLog
+
+log = logging.getLogger("driftline.collector")
+
+
+class CollectorApp:
+    def __init__(self, config: CollectorConfig) -> None:
+        config.validate()
+        self.config = config
+        self.pipeline: SegmentPipeline | None = None
+        self.wal = WriteAheadLog(
+            config.wal_path,
+            segment_bytes=config.segment_bytes,
+            max_pending_bytes=config.max_wal_bytes,
+            seal_after=config.flush_interval,
+            on_sealed=lambda seg: self.pipeline.submit(seg) if self.pipeline else None,
+            fsync=config.fsync,
+        )
+        self.telemetry = Telemetry(queue_depth=lambda: self.pipeline.depth if self.pipeline else 0,
+                                   wal_bytes=lambda: self.wal.pending_bytes)
+        self.pipeline = SegmentPipeline(
+            wal=self.wal, root=config.data, instance_id=config.instance_id, telemetry=self.telemetry,
+            workers=config.workers,
+            options=NormalizeOptions(store_content=config.store_content, scrub_pii=config.scrub_pii,
+                                     max_value_chars=config.max_value_chars,
+                                     agent_version_key=config.agent_version_key),
+        )
+        self.exporter = Exporter(self.wal, self.telemetry, config.auth_token)
+        self.grpc = GrpcReceiver(config, self.exporter) if config.grpc else None
+        self.http = HttpReceiver(config, self.exporter, self.telemetry, self.health) if config.http else None
+        self.grpc_port: int | None = None
+        self.http_port: int | None = None
+        self._started = False
+
+    def start(self) -> CollectorApp:
+        assert self.pipeline is not None
+        self.pipeline.start()
+        leftovers = self.wal.open()
+        if leftovers:
+            log.info("replaying %d WAL segment(s) left by the previous run", len(leftovers))
+        for segment in leftovers:
+            self.pipeline.submit(segment)
+        try:
+            if self.grpc:
+                self.grpc_port = self.grpc.start()
+            if self.http:
+                self.http_port = self.http.start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        scheme = "https" if self.config.tls_cert else "http"
+        parts = []
+        if self.grpc_port:
+            parts.append(f"OTLP/gRPC on {self.config.host}:{self.grpc_port}")
+        if self.http_port:
+            parts.append(f"OTLP/HTTP on {scheme}://{self.config.host}:{self.http_port}")
+        log.info("driftline receiver %s ready: %s; data in %s", self.config.instance_id, ", ".join(parts),
+                 self.config.data)
+        return self
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Seal the open segment and wait until everything acknowledged is in Parquet."""
+        assert self.pipeline is not None
+        self.wal.seal_now()
+        deadline = time.monotonic() + timeout
+        while self.wal.pending_bytes > 0 and time.monotonic() < deadline:
+            self.pipeline.drain(max(0.0, deadline - time.monotonic()))
+            time.sleep(0.02)
+            self.wal.seal_now()
+        return self.wal.pending_bytes == 0
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop listening, then write everything acknowledged to Parquet (SIGTERM lands here)."""
+        if self.http and self.http_port:
+            self.http.stop()
+        if self.grpc:
+            self.grpc.stop(grace)
+        self.wal.close()
+        if self.pipeline is not None:
+            self.pipeline.close(timeout=120)
+        log.info("driftline receiver %s stopped", self.config.instance_id)
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self._started else "starting",
+            "instance_id": self.config.instance_id,
+            "wal_bytes": self.wal.pending_bytes,
+            "queue_depth": self.pipeline.depth if self.pipeline else 0,
+            "grpc_port": self.grpc_port,
+            "http_port": self.http_port,
+        }
+
+    def __enter__(self) -> CollectorApp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,319 @@
+"""THE mapping table: canonical column <- source attribute keys, per instrumentation convention.
+
+Why data and not code: four conventions (OTel GenAI semconv current and deprecated, OpenInference,
+OpenLLMetry / Traceloop, the Vercel AI SDK) describe the same facts with different keys. Keeping every
+key in one table means supporting a new key is one edit here plus one fixture under
+``tests/fixtures/otlp/``, and no convention name appears in the normalizer's code.
+
+Lookup order for a span: the sources of the convention that recognised it, then the GenAI semconv
+sources (every other convention also emits some ``gen_ai.*`` keys). Within a convention, current
+names come first and deprecated ones after. A key that fills a column is removed from the span's
+``attributes`` map; every key that no entry claims stays there, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+ColumnType = Literal["str", "int", "float", "strlist"]
+
+GENAI = "genai"
+OPENINFERENCE = "openinference"
+OPENLLMETRY = "openllmetry"
+VERCEL_AI = "vercel_ai"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One attribute key that can fill a column.
+
+    ``when`` restricts the source to spans where another attribute has one of the given values
+    (e.g. ``traceloop.entity.name`` is a tool name only on ``traceloop.span.kind=tool`` spans).
+    ``values`` maps source values onto canonical ones; with ``values_only`` an unmapped value is not
+    taken. A ``*`` in the key matches one flattened index (``gen_ai.completion.*.finish_reason``) and
+    collects every match into a list. ``before`` keeps the text before the first occurrence of that
+    separator (``openai.chat`` -> ``openai``).
+    """
+
+    key: str
+    when: tuple[str, frozenset[str]] | None = None
+    values: Mapping[str, str] | None = None
+    values_only: bool = False
+    before: str | None = None
+
+
+def S(key: str, **kw: object) -> Source:  # noqa: N802 - reads like a table cell
+    """Shorthand used only to keep the table below readable."""
+    when = kw.pop("when", None)
+    if when is not None:
+        attr, vals = when  # type: ignore[misc]
+        kw["when"] = (attr, frozenset([vals] if isinstance(vals, str) else vals))
+    return Source(key, **kw)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    sources: Mapping[str, tuple[Source, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How a convention is recognised: any marker key present, or any key with a marker prefix."""
+
+    name: str
+    marker_keys: tuple[str, ...] = ()
+    marker_prefixes: tuple[str, ...] = ()
+
+
+# Checked in order; the first that matches names the span's convention ("none" if none does).
+CONVENTIONS: tuple[Convention, ...] = (
+    Convention(OPENINFERENCE, marker_keys=("openinference.span.kind",)),
+    Convention(
+        OPENLLMETRY,
+        marker_keys=("traceloop.span.kind", "traceloop.entity.name", "traceloop.workflow.name", "llm.request.type"),
+    ),
+    Convention(VERCEL_AI, marker_keys=("ai.operationId", "ai.model.id", "ai.toolCall.name")),
+    Convention(GENAI, marker_prefixes=("gen_ai.",)),
+)
+
+# --- value maps -----------------------------------------------------------------------------------
+
+GENAI_OPERATIONS = {
+    "chat": "chat",
+    "generate_content": "chat",
+    "text_completion": "text_completion",
+    "completion": "text_completion",
+    "embeddings": "embeddings",
+    "embedding": "embeddings",
+    "execute_tool": "execute_tool",
+    "invoke_agent": "invoke_agent",
+    "create_agent": "create_agent",
+    "retrieval": "retrieval",
+    "invoke_workflow": "workflow",
+    "workflow": "workflow",
+}
+OPENINFERENCE_KINDS = {
+    "LLM": "chat",
+    "TOOL": "execute_tool",
+    "AGENT": "invoke_agent",
+    "CHAIN": "workflow",
+    "RETRIEVER": "retrieval",
+    "RERANKER": "retrieval",
+    "EMBEDDING": "embeddings",
+    "GUARDRAIL": "other",
+    "EVALUATOR": "other",
+    "PROMPT": "other",
+    "UNKNOWN": "other",
+}
+TRACELOOP_KINDS = {"workflow": "workflow", "task": "workflow", "agent": "invoke_agent", "tool": "execute_tool"}
+TRACELOOP_REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings", "rerank": "retrieval"}
+VERCEL_OPERATIONS = {
+    "ai.generateText": "workflow",
+    "ai.streamText": "workflow",
+    "ai.generateObject": "workflow",
+    "ai.streamObject": "workflow",
+    "ai.generateText.doGenerate": "chat",
+    "ai.streamText.doStream": "chat",
+    "ai.generateObject.doGenerate": "chat",
+    "ai.streamObject.doStream": "chat",
+    "ai.toolCall": "execute_tool",
+    "ai.embed": "embeddings",
+    "ai.embedMany": "embeddings",
+    "ai.embed.doEmbed": "embeddings",
+    "ai.embedMany.doEmbed": "embeddings",
+}
+OPERATIONS = ("chat", "text_completion", "embeddings", "execute_tool", "invoke_agent", "create_agent",
+              "retrieval", "workflow", "other")
+
+# --- the table ------------------------------------------------------------------------------------
+
+COLUMNS: tuple[Column, ...] = (
+    Column("operation", "str", {
+        GENAI: (S("gen_ai.operation.name", values=GENAI_OPERATIONS),),
+        OPENINFERENCE: (S("openinference.span.kind", values=OPENINFERENCE_KINDS),),
+        OPENLLMETRY: (S("traceloop.span.kind", values=TRACELOOP_KINDS, values_only=True),
+                      S("llm.request.type", values=TRACELOOP_REQUEST_TYPES)),
+        VERCEL_AI: (S("ai.operationId", values=VERCEL_OPERATIONS),),
+    }),
+    Column("agent_name", "str", {
+        GENAI: (S("gen_ai.agent.name"),),
+        OPENINFERENCE: (S("agent.name"),),
+        OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "agent")),),
+    }),
+    Column("agent_id", "str", {GENAI: (S("gen_ai.agent.id"),)}),
+    Column("agent_version", "str", {GENAI: (S("gen_ai.agent.version"), S("driftline.agent.version"))}),
+    Column("provider", "str", {
+        GENAI: (S("gen_ai.provider.name"), S("gen_ai.system")),
+        OPENINFERENCE: (S("llm.provider"), S("llm.system")),
+        VERCEL_AI: (S("ai.model.provider", before="."),),
+    }),
+    Column("request_model", "str", {
+        GENAI: (S("gen_ai.request.model"),),
+        OPENINFERENCE: (S("llm.model_name"), S("embedding.model_name")),
+        OPENLLMETRY: (S("llm.request.model"),),
+        VERCEL_AI: (S("ai.model.id"),),
+    }),
+    Column("response_model", "str", {
+        GENAI: (S("gen_ai.response.model"),),
+        OPENLLMETRY: (S("llm.response.model"),),
+        VERCEL_AI: (S("ai.response.model"),),
+    }),
+    Column("temperature", "float", {
+        GENAI: (S("gen_ai.request.temperature"),),
+        OPENLLMETRY: (S("llm.request.temperature"),),
+        VERCEL_AI: (S("ai.settings.temperature"),),
+    }),
+    Column("max_tokens", "int", {
+        GENAI: (S("gen_ai.request.max_tokens"),),
+        OPENLLMETRY: (S("llm.request.max_tokens"),),
+        VERCEL_AI: (S("ai.settings.maxOutputTokens"), S("ai.settings.maxTokens")),
+    }),
+    Column("input_tokens", "int", {
+        GENAI: (S("gen_ai.usage.input_tokens"), S("gen_ai.usage.prompt_tokens")),
+        OPENINFERENCE: (S("llm.token_count.prompt"),),
+        OPENLLMETRY: (S("llm.usage.prompt_tokens"),),
+        VERCEL_AI: (S("ai.usage.inputTokens"), S("ai.usage.promptTokens")),
+    }),
+    Column("output_tokens", "int", {
+        GENAI: (S("gen_ai.usage.output_tokens"), S("gen_ai.usage.completion_tokens")),
+        OPENINFERENCE: (S("llm.token_count.completion"),),
+        OPENLLMETRY: (S("llm.usage.completion_tokens"),),
+        VERCEL_AI: (S("ai.usage.outputTokens"), S("ai.usage.completionTokens")),
+    }),
+    Column("cache_read_tokens", "int", {
+        GENAI: (S("gen_ai.usage.cache_read.input_tokens"), S("gen_ai.usage.cache_read_input_tokens"),
+                S("gen_ai.usage.prompt_tokens_details.cached_tokens"),
+                S("gen_ai.usage.input_tokens_details.cached_tokens"), S("gen_ai.usage.cached_input_tokens")),
+        OPENINFERENCE: (S("llm.token_count.prompt_details.cache_read"),),
+        VERCEL_AI: (S("ai.usage.cachedInputTokens"),),
+    }),
+    Column("cache_write_tokens", "int", {
+        GENAI: (S("gen_ai.usage.cache_creation.input_tokens"), S("gen_ai.usage.cache_creation_input_tokens")),
+        OPENINFERENCE: (S("llm.token_count.prompt_details.cache_write"),),
+    }),
+    Column("reasoning_tokens", "int", {
+        GENAI: (S("gen_ai.usage.reasoning.output_tokens"), S("gen_ai.usage.reasoning_tokens"),
+                S("gen_ai.usage.completion_tokens_details.reasoning_tokens"),
+                S("gen_ai.usage.output_tokens_details.reasoning_tokens")),
+        OPENINFERENCE: (S("llm.token_count.completion_details.reasoning"),),
+        VERCEL_AI: (S("ai.usage.reasoningTokens"),),
+    }),
+    Column("finish_reasons", "strlist", {
+        GENAI: (S("gen_ai.response.finish_reasons"),),
+        OPENLLMETRY: (S("gen_ai.completion.*.finish_reason"),),
+        VERCEL_AI: (S("ai.response.finishReason"),),
+    }),
+    Column("response_id", "str", {
+        GENAI: (S("gen_ai.response.id"),),
+        OPENLLMETRY: (S("gen_ai.response.id"),),
+        VERCEL_AI: (S("ai.response.id"),),
+    }),
+    Column("cost_reported", "float", {
+        GENAI: (S("gen_ai.usage.cost"), S("gen_ai.usage.cost.total"), S("gen_ai.cost.usd")),
+        OPENINFERENCE: (S("llm.cost.total"),),
+    }),
+    Column("cost_currency", "str", {GENAI: (S("gen_ai.usage.cost.currency"), S("gen_ai.usage.cost_currency"))}),
+    Column("tool_name", "str", {
+        GENAI: (S("gen_ai.tool.name"),),
+        OPENINFERENCE: (S("tool.name"),),
+        OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "tool")),),
+        VERCEL_AI: (S("ai.toolCall.name"),),
+    }),
+    Column("tool_call_id", "str", {
+        GENAI: (S("gen_ai.tool.call.id"),),
+        OPENINFERENCE: (S("tool_call.id"),),
+        VERCEL_AI: (S("ai.toolCall.id"),),
+    }),
+    Column("tool_type", "str", {GENAI: (S("gen_ai.tool.type"),)}),
+    Column("error_type", "str", {GENAI: (S("error.type"),)}),
+    Column("conversation_id", "str", {
+        GENAI: (S("gen_ai.conversation.id"), S("session.id")),
+        OPENLLMETRY: (S("traceloop.association.properties.session_id"),),
+        VERCEL_AI: (S("ai.telemetry.metadata.sessionId"),),
+    }),
+    Column("user_id", "str", {
+        GENAI: (S("user.id"), S("enduser.id")),
+        OPENLLMETRY: (S("traceloop.association.properties.user_id"),),
+        VERCEL_AI: (S("ai.telemetry.metadata.userId"),),
+    }),
+    Column("outcome", "str", {GENAI: (S("driftline.outcome"),)}),
+)
+
+# A provider-reported cost without a currency is in US dollars for these sources (OpenInference
+# documents llm.cost.* in USD; gen_ai.cost.usd says so in its name).
+DEFAULT_COST_CURRENCY = "USD"
+
+# Columns that come from the resource, not the span: canonical column <- resource keys in order.
+RESOURCE_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "service_name": ("service.name",),
+    "service_version": ("service.version",),
+    "environment": ("deployment.environment.name", "deployment.environment"),
+}
+
+# --- content --------------------------------------------------------------------------------------
+# Message content, prompts and tool arguments are hashed and measured; they reach Parquet as text
+# only with --store-content, after PII scrubbing. They never stay in the attributes map.
+# Roles: "input", "output", "system" (feeds prompt_hash), "tool_args" (feeds tool_args_hash).
+
+CONTENT_KEYS: Mapping[str, str] = {
+    "gen_ai.input.messages": "input",
+    "gen_ai.output.messages": "output",
+    "gen_ai.system_instructions": "system",
+    "gen_ai.prompt": "input",
+    "gen_ai.completion": "output",
+    "gen_ai.tool.call.arguments": "tool_args",
+    "gen_ai.tool.call.result": "output",
+    "gen_ai.tool.definitions": "system",
+    "input.value": "input",
+    "output.value": "output",
+    "llm.prompt_template.template": "system",
+    "llm.prompt_template.variables": "input",
+    "traceloop.entity.input": "input",
+    "traceloop.entity.output": "output",
+    "traceloop.prompt.template": "system",
+    "ai.prompt": "input",
+    "ai.prompt.messages": "input",
+    "ai.response.text": "output",
+    "ai.response.object": "output",
+    "ai.response.toolCalls": "output",
+    "ai.toolCall.args": "tool_args",
+    "ai.toolCall.result": "output",
+    "ai.value": "input",
+    "ai.values": "input",
+    "ai.embedding": "output",
+    "ai.embeddings": "output",
+}
+
+# Flattened message lists: a key under one of these prefixes whose last dotted part is a content
+# part (``llm.input_messages.0.message.content``) is content; its siblings (role, name, finish
+# reason, tool-call function names) are structure and stay in ``attributes``.
+CONTENT_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("llm.input_messages.", "input"),
+    ("llm.output_messages.", "output"),
+    ("gen_ai.prompt.", "input"),
+    ("gen_ai.completion.", "output"),
+    ("embedding.embeddings.", "output"),
+    ("retrieval.documents.", "output"),
+    ("reranker.input_documents.", "input"),
+    ("reranker.output_documents.", "output"),
+)
+CONTENT_LEAVES = frozenset({"content", "text", "arguments", "value", "image_url", "url", "vector"})
+
+# Span event attributes that carry content in older GenAI semconv (gen_ai.content.prompt events...).
+EXCEPTION_EVENT = "exception"
+EXCEPTION_TYPE_KEY = "exception.type"
+
+# Where to find the agent version when a span carries none: service.version (design §2).
+AGENT_VERSION_FALLBACK = "service_version"
+
+
+def all_source_keys() -> frozenset[str]:
+    """Every exact key the table reads (the ``conventions`` report uses it to name unmapped keys)."""
+    keys = {src.key for col in COLUMNS for srcs in col.sources.values() for src in srcs if "*" not in src.key}
+    keys.update(CONTENT_KEYS)
+    return frozenset(keys)

@@ -1,0 +1,464 @@
+"""OTLP span/log + resource + scope -> canonical rows, driven only by ``conventions.py``.
+
+Why it looks like this: this loop is the receiver's throughput ceiling (it runs in worker processes
+behind the WAL). It converts only the attributes a table entry claims, keeps the rest as text, builds
+one row tuple per span in schema order and transposes once per batch, so no per-column Python work
+happens per span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from driftline.collector import otlp
+from driftline.collector.normalize import conventions as cv
+from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
+from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
+from driftline.collector.scrub import scrub
+
+HOUR_NS = 3_600_000_000_000
+_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+_STATUS = ("UNSET", "OK", "ERROR")
+TRUNCATED_KEY = "driftline.truncated"
+EVENTS_KEY = "driftline.events"
+LINKS_KEY = "driftline.links"
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    """What the normalizer keeps. Content is hashed always, stored only with ``store_content``."""
+
+    store_content: bool = False
+    scrub_pii: bool = True
+    max_value_chars: int = 8192
+    max_content_chars: int = 65536
+    agent_version_key: str | None = None
+
+
+# --- the compiled table ---------------------------------------------------------------------------
+
+_SPAN_INDEX = {name: i for i, name in enumerate(SPAN_SCHEMA.names)}
+_LOG_INDEX = {name: i for i, name in enumerate(LOG_SCHEMA.names)}
+
+
+def _to_int(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    try:
+        return int(float(v))
+    except (TypeError, ValueError):
+        return None
+
+
+def _to_float(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _to_str(v: Any) -> str | None:
+    return None if v is None else as_text(v)
+
+
+def _to_strlist(v: Any) -> list[str] | None:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [as_text(x) for x in v]
+    return [as_text(v)]
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {"str": _to_str, "int": _to_int, "float": _to_float, "strlist": _to_strlist}
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """One way an attribute key can fill a column; lower ``rank`` wins (the table's order)."""
+
+    index: int
+    rank: int
+    convert: Callable[[Any], Any]
+    source: cv.Source
+
+
+@dataclass(frozen=True)
+class _Plan:
+    by_key: dict[str, tuple[_Claim, ...]]
+    globs: tuple[tuple[int, re.Pattern[str]], ...]
+
+
+def _compile(convention: str) -> _Plan:
+    """Invert the table for one convention: attribute key -> the columns it can fill, ranked.
+
+    Iterating a span's ~12 keys against this index costs one dict probe per attribute, instead of
+    probing every source key of every column.
+    """
+    by_key: dict[str, list[_Claim]] = {}
+    globs = []
+    for col in cv.COLUMNS:
+        own = col.sources.get(convention, ())
+        shared = col.sources.get(cv.GENAI, ()) if convention != cv.GENAI else ()
+        srcs = tuple({s.key: s for s in reversed(own + shared)}.values())[::-1]
+        for rank, src in enumerate(srcs):
+            if "*" in src.key:
+                globs.append((_SPAN_INDEX[col.name], re.compile(re.escape(src.key).replace(r"\*", r"\d+") + "$")))
+            else:
+                by_key.setdefault(src.key, []).append(_Claim(_SPAN_INDEX[col.name], rank, _CONVERT[col.type], src))
+    return _Plan({k: tuple(v) for k, v in by_key.items()}, tuple(globs))
+
+
+_PLANS = {c: _compile(c) for c in (*(conv.name for conv in cv.CONVENTIONS), cv.NONE)}
+
+
+def detect_convention(keys: Iterable[str], attrs: dict[str, Any]) -> str:
+    for conv in cv.CONVENTIONS:
+        for k in conv.marker_keys:
+            if k in attrs:
+                return conv.name
+        if conv.marker_prefixes:
+            for k in keys:
+                if k.startswith(conv.marker_prefixes):
+                    return conv.name
+    return cv.NONE
+
+
+def _content_role(key: str) -> str | None:
+    role = cv.CONTENT_KEYS.get(key)
+    if role is not None:
+        return role
+    for prefix, prole in cv.CONTENT_PREFIXES:
+        if key.startswith(prefix):
+            return prole if key.rsplit(".", 1)[-1] in cv.CONTENT_LEAVES else None
+    return None
+
+
+def _canonical_args(value: Any) -> str:
+    """Tool arguments hash equal when they mean the same JSON, whatever the whitespace."""
+    if isinstance(value, str):
+        try:
+            import json
+
+            return canonical_json(json.loads(value))
+        except ValueError:
+            return value
+    return canonical_json(value)
+
+
+class _Content:
+    """Content pieces of one span, grouped by role, turned into hash / length / stored text."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self) -> None:
+        self.pieces: dict[str, list[tuple[str, Any]]] = {}
+
+    def add(self, role: str, key: str, value: Any) -> None:
+        self.pieces.setdefault(role, []).append((key, value))
+
+    def text(self, role: str) -> str | None:
+        parts = self.pieces.get(role)
+        if not parts:
+            return None
+        if len(parts) == 1:
+            v = parts[0][1]
+            return v if isinstance(v, str) else canonical_json(v)
+        return canonical_json({k: v for k, v in sorted(parts)})
+
+    def chars(self, role: str) -> int | None:
+        parts = self.pieces.get(role)
+        if not parts:
+            return None
+        return sum(len(v) if isinstance(v, str) else len(canonical_json(v)) for _, v in parts)
+
+
+class _Base:
+    def __init__(self, options: NormalizeOptions) -> None:
+        self.options = options
+        self.rows: list[list[Any]] = []
+        self.hours: list[int] = []
+        self.rejected = 0
+
+    def _attr_map(self, items: Iterable[tuple[str, Any]], truncated: list[str]) -> list[tuple[str, str]]:
+        limit = self.options.max_value_chars
+        out = []
+        for k, v in items:
+            text = as_text(v)
+            if len(text) > limit:
+                text, _ = truncate(text, limit)
+                truncated.append(k)
+            out.append((k, text))
+        return out
+
+    def _stored(self, text: str | None) -> str | None:
+        if text is None or not self.options.store_content:
+            return None
+        if self.options.scrub_pii:
+            text = scrub(text)
+        return truncate(text, self.options.max_content_chars)[0]
+
+    def _resource(self, attributes: Iterable[KeyValue]) -> tuple[str | None, str | None, str | None, dict[str, Any], list]:
+        raw = {kv.key: py_value(kv.value) for kv in attributes}
+        rest = dict(raw)
+        found: list[str | None] = []
+        for keys in cv.RESOURCE_COLUMNS.values():
+            val = None
+            for k in keys:
+                if k in rest:
+                    val = _to_str(rest.pop(k))
+                    break
+            found.append(val)
+        truncated: list[str] = []
+        rmap = self._attr_map(rest.items(), truncated)
+        return found[0], found[1], found[2], raw, rmap
+
+    def table(self, schema: pa.Schema) -> pa.Table:
+        if not self.rows:
+            return schema.empty_table()
+        columns = list(zip(*self.rows))
+        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema)]
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class SpanNormalizer(_Base):
+    """Accumulates canonical span rows for one batch (one WAL segment), deduplicated by ids."""
+
+    def __init__(self, options: NormalizeOptions) -> None:
+        super().__init__(options)
+        self._seen: set[bytes] = set()
+        self.duplicates = 0
+
+    def add_request(self, request: Any, received_ns: int) -> None:
+        for rs in request.resource_spans:
+            svc, ver, env, raw_res, rmap = self._resource(rs.resource.attributes)
+            for ss in rs.scope_spans:
+                scope = ss.scope
+                for span in ss.spans:
+                    if otlp.span_problem(span) is not None:
+                        self.rejected += 1
+                        continue
+                    key = span.trace_id + span.span_id
+                    if key in self._seen:
+                        self.duplicates += 1
+                        continue
+                    self._seen.add(key)
+                    self._add_span(span, svc, ver, env, raw_res, rmap, scope.name or None, scope.version or None,
+                                   received_ns)
+
+    def _add_span(self, span: Span, svc: str | None, ver: str | None, env: str | None, raw_res: dict[str, Any],
+                  rmap: list, scope_name: str | None, scope_version: str | None, received_ns: int) -> None:
+        attrs: dict[str, AnyValue] = {kv.key: kv.value for kv in span.attributes}
+        convention = detect_convention(attrs.keys(), attrs)
+        rest = dict(attrs)
+        row: list[Any] = [None] * len(_SPAN_INDEX)
+        plan = _PLANS[convention]
+        chosen: dict[int, tuple[int, str | None]] = {}  # column -> (rank, claimed key or None)
+        by_key = plan.by_key
+        for key, av in attrs.items():
+            claims = by_key.get(key)
+            if claims is None:
+                continue
+            value = py_value(av)
+            for claim in claims:
+                prev = chosen.get(claim.index)
+                if prev is not None and prev[0] <= claim.rank:
+                    continue
+                src = claim.source
+                if src.when is not None:
+                    cond = attrs.get(src.when[0])
+                    if cond is None or _to_str(py_value(cond)) not in src.when[1]:
+                        continue
+                val = claim.convert(value)
+                if val is None:
+                    continue
+                if src.before and isinstance(val, str):
+                    val = val.split(src.before, 1)[0]
+                claimed: str | None = key
+                if src.values is not None:
+                    mapped = src.values.get(val)
+                    if mapped is None:
+                        if src.values_only:
+                            continue
+                        mapped, claimed = "other", None  # unknown value: the raw key stays in attributes
+                    val = mapped
+                row[claim.index] = val
+                chosen[claim.index] = (claim.rank, claimed)
+        for _rank, claimed in chosen.values():
+            if claimed is not None:
+                rest.pop(claimed, None)
+        for index, pattern in plan.globs:
+            if row[index] is None:
+                matches = sorted(k for k in rest if pattern.match(k))
+                if matches:
+                    row[index] = [as_text(py_value(rest.pop(k))) for k in matches]
+
+        content = _Content()
+        for k in [k for k in rest if _content_role(k)]:
+            content.add(_content_role(k), k, py_value(rest.pop(k)))  # type: ignore[arg-type]
+
+        truncated: list[str] = []
+        extra: list[tuple[str, Any]] = []
+        if span.events:
+            events = []
+            for ev in span.events:
+                eattrs = {}
+                for kv in ev.attributes:
+                    role = _content_role(kv.key)
+                    if role:
+                        content.add(role, f"event.{ev.name}.{kv.key}", py_value(kv.value))
+                    else:
+                        eattrs[kv.key] = py_value(kv.value)
+                if ev.name == cv.EXCEPTION_EVENT and row[_I_ERROR] is None and cv.EXCEPTION_TYPE_KEY in eattrs:
+                    row[_I_ERROR] = _to_str(eattrs[cv.EXCEPTION_TYPE_KEY])
+                events.append({"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": eattrs})
+            extra.append((EVENTS_KEY, events))
+        if span.links:
+            extra.append((LINKS_KEY, [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex()} for ln in span.links]))
+
+        opts = self.options
+        if opts.agent_version_key:
+            if opts.agent_version_key in rest:
+                row[_I_AGENT_VERSION] = _to_str(py_value(rest.pop(opts.agent_version_key)))
+            elif opts.agent_version_key in raw_res:
+                row[_I_AGENT_VERSION] = _to_str(raw_res[opts.agent_version_key])
+        if row[_I_AGENT_VERSION] is None:
+            row[_I_AGENT_VERSION] = ver
+        if row[_I_OPERATION] is None:
+            row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
+        if row[_I_COST] is not None and row[_I_CURRENCY] is None:
+            row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
+
+        attr_map = self._attr_map([(k, py_value(v)) for k, v in rest.items()] + extra, truncated)
+        if truncated:
+            attr_map.append((TRUNCATED_KEY, canonical_json(truncated)))
+
+        inp, out = content.text("input"), content.text("output")
+        system, args = content.text("system"), content.pieces.get("tool_args")
+        if inp is not None:
+            row[_I_INPUT_HASH] = sha256(inp)
+            row[_I_INPUT_CHARS] = content.chars("input")
+            row[_I_INPUT_CONTENT] = self._stored(inp)
+        if out is not None:
+            row[_I_OUTPUT_HASH] = sha256(out)
+            row[_I_OUTPUT_CHARS] = content.chars("output")
+            row[_I_OUTPUT_CONTENT] = self._stored(out)
+        if system is not None:
+            row[_I_PROMPT_HASH] = sha256(system)
+        if args:
+            row[_I_ARGS_HASH] = sha256(_canonical_args(args[0][1]))
+        elif row[_I_OPERATION] == "execute_tool" and inp is not None:
+            row[_I_ARGS_HASH] = sha256(_canonical_args(content.pieces["input"][0][1]))
+
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        status = span.status
+        row[0] = span.trace_id.hex()
+        row[1] = span.span_id.hex()
+        row[2] = span.parent_span_id.hex() or None
+        row[3] = span.name
+        row[4] = _KINDS[span.kind] if span.kind < len(_KINDS) else "unspecified"
+        row[5] = _STATUS[status.code] if status.code < 3 else "UNSET"
+        row[6] = status.message or None
+        row[7] = start
+        row[8] = end or None
+        row[9] = (end - start) / 1e6 if end >= start and end else None
+        row[10], row[11], row[12] = svc, ver, env
+        row[13], row[14] = scope_name, scope_version
+        row[_I_ATTRS] = attr_map
+        row[_I_RATTRS] = rmap
+        row[_I_CONVENTION] = convention
+        row[_I_RECEIVED] = received_ns
+        self.rows.append(row)
+        self.hours.append(start // HOUR_NS)
+
+    def table(self) -> pa.Table:  # type: ignore[override]
+        return super().table(SPAN_SCHEMA)
+
+
+_I = _SPAN_INDEX
+_I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = _I["error_type"], _I["agent_version"], _I["operation"], _I["tool_name"]
+_I_COST, _I_CURRENCY = _I["cost_reported"], _I["cost_currency"]
+_I_INPUT_HASH, _I_INPUT_CHARS, _I_INPUT_CONTENT = _I["input_hash"], _I["input_chars"], _I["input_content"]
+_I_OUTPUT_HASH, _I_OUTPUT_CHARS, _I_OUTPUT_CONTENT = _I["output_hash"], _I["output_chars"], _I["output_content"]
+_I_PROMPT_HASH, _I_ARGS_HASH = _I["prompt_hash"], _I["tool_args_hash"]
+_I_ATTRS, _I_RATTRS, _I_CONVENTION, _I_RECEIVED = _I["attributes"], _I["resource_attributes"], _I["convention"], _I["received_at"]
+assert SPAN_SCHEMA.names[:15] == ["trace_id", "span_id", "parent_span_id", "name", "kind", "status_code",
+                                  "status_message", "start_time", "end_time", "duration_ms", "service_name",
+                                  "service_version", "environment", "scope_name", "scope_version"]
+
+
+class LogNormalizer(_Base):
+    """Accumulates canonical log rows (GenAI events, late labels) for one batch."""
+
+    def add_request(self, request: Any, received_ns: int) -> None:
+        for rl in request.resource_logs:
+            svc, ver, env, _raw, rmap = self._resource(rl.resource.attributes)
+            for sl in rl.scope_logs:
+                for rec in sl.log_records:
+                    if otlp.log_problem(rec) is not None:
+                        self.rejected += 1
+                        continue
+                    self._add_log(rec, svc, ver, env, rmap, sl.scope.name or None, received_ns)
+
+    def _add_log(self, rec: LogRecord, svc: str | None, ver: str | None, env: str | None, rmap: list,
+                 scope_name: str | None, received_ns: int) -> None:
+        content = _Content()
+        rest: list[tuple[str, Any]] = []
+        event_name = getattr(rec, "event_name", "") or None
+        for kv in rec.attributes:
+            role = _content_role(kv.key)
+            if role:
+                content.add(role, kv.key, py_value(kv.value))
+            elif kv.key == "event.name" and event_name is None:
+                event_name = _to_str(py_value(kv.value))
+            else:
+                rest.append((kv.key, py_value(kv.value)))
+        truncated: list[str] = []
+        attr_map = self._attr_map(rest, truncated)
+        if truncated:
+            attr_map.append((TRUNCATED_KEY, canonical_json(truncated)))
+        body = py_value(rec.body) if rec.HasField("body") else None
+        body_text = None if body is None else (body if isinstance(body, str) else canonical_json(body))
+        if content.pieces:  # content-bearing attributes (gen_ai.input.messages...) join the body's hash
+            merged = {k: v for parts in content.pieces.values() for k, v in parts}
+            if body is not None:
+                merged["body"] = body
+            body_text = canonical_json(merged)
+        t = rec.time_unix_nano or rec.observed_time_unix_nano or received_ns
+        row: list[Any] = [None] * len(_LOG_INDEX)
+        row[0] = rec.trace_id.hex() or None
+        row[1] = rec.span_id.hex() or None
+        row[2] = t
+        row[3] = rec.observed_time_unix_nano or None
+        row[4] = rec.severity_number
+        row[5] = rec.severity_text or None
+        row[6] = event_name
+        if body_text is not None:
+            row[7] = sha256(body_text)
+            row[8] = len(body_text)
+            row[9] = self._stored(body_text)
+        row[10], row[11], row[12], row[13] = svc, ver, env, scope_name
+        row[14] = attr_map
+        row[15] = rmap
+        row[16] = received_ns
+        self.rows.append(row)
+        self.hours.append(t // HOUR_NS)
+
+    def table(self) -> pa.Table:  # type: ignore[override]
+        return super().table(LOG_SCHEMA)
+
+
+assert LOG_SCHEMA.names == ["trace_id", "span_id", "time", "observed_time", "severity_number", "severity_text",
+                            "event_name", "body_hash", "body_chars", "body", "service_name", "service_version",
+                            "environment", "scope_name", "attributes", "resource_attributes", "received_at"]

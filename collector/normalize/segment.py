@@ -1,0 +1,59 @@
+"""Stage 3 entry point: one sealed WAL segment -> canonical rows -> Parquet (runs in a worker process).
+
+Why per segment: a segment is the unit of durability (deleted only when all of it is in Parquet) and
+the unit of idempotence (its sequence number names the output files), so a worker needs nothing but
+its path to do the whole job, and a replay after a crash repeats exactly the same writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driftline.collector import otlp
+from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
+from driftline.collector.sink.parquet import ParquetSink
+from driftline.collector.wal.log import read_segment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SegmentResult:
+    seq: int
+    written: dict[str, int] = field(default_factory=dict)  # dataset -> rows
+    rejected: int = 0
+    duplicates: int = 0
+    malformed_records: int = 0
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def process_segment(path: str, seq: int, root: str, instance_id: str, options: NormalizeOptions) -> SegmentResult:
+    started = time.monotonic()
+    spans, logs = SpanNormalizer(options), LogNormalizer(options)
+    result = SegmentResult(seq)
+    for code, received_ns, payload in read_segment(Path(path)):
+        signal = otlp.SIGNAL_BY_CODE.get(code)
+        if signal is None:
+            result.malformed_records += 1
+            continue
+        try:
+            request = otlp.parse(signal, payload)
+        except otlp.MalformedRequest:  # validated before the ack, so only a corrupted file gets here
+            result.malformed_records += 1
+            continue
+        (spans if signal == "traces" else logs).add_request(request, received_ns)
+    sink = ParquetSink(root)
+    stem = f"{instance_id}-{seq:012d}"
+    for dataset, norm in (("spans", spans), ("logs", logs)):
+        if norm.rows:
+            for path_written, rows in sink.write(dataset, norm.table(), norm.hours, stem):
+                result.files.append(path_written)
+                result.written[dataset] = result.written.get(dataset, 0) + rows
+    result.rejected = spans.rejected + logs.rejected
+    result.duplicates = spans.duplicates
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,57 @@
+"""OTLP ``AnyValue`` -> Python values and the string form kept in attribute maps.
+
+Why separate: both the span and the log normalizer need the same conversions, and the rule for the
+``attributes`` map (strings as they are, every other type as compact JSON) is part of the schema
+contract that analysis queries rely on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+JsonValue = Any
+
+
+def py_value(value: AnyValue) -> JsonValue:
+    """Convert an AnyValue; bytes become hex text so every value is JSON-serialisable."""
+    which = value.WhichOneof("value")
+    if which is None:
+        return None
+    if which == "array_value":
+        return [py_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: py_value(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, which)
+
+
+def canonical_json(value: JsonValue) -> str:
+    """Deterministic JSON (sorted keys, no spaces): equal content always hashes equal."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def as_text(value: JsonValue) -> str:
+    """The attribute-map form of a value: strings unchanged, everything else compact JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return canonical_json(value)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def truncate(text: str, limit: int) -> tuple[str, bool]:
+    """Cut over-long values so one huge attribute never costs a span (or its batch) its place."""
+    if len(text) <= limit:
+        return text, False
+    return text[:limit] + f"…[truncated {len(text) - limit} chars]", True

@@ -1,0 +1,117 @@
+"""The canonical Arrow schemas: the contract between the collector and the analysis layer.
+
+Why a module of its own: analysis imports this and nothing else of the collector (design §1), so
+every column the normalizer produces is declared here once, with the version number that readers
+check. Bump ``SCHEMA_VERSION`` when a column changes meaning or type; adding a nullable column is a
+minor bump that old readers tolerate.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION_KEY = b"driftline.schema_version"
+DATASET_KEY = b"driftline.dataset"
+
+_TS = pa.timestamp("ns", tz="UTC")
+_STRMAP = pa.map_(pa.string(), pa.string())
+
+SPAN_FIELDS: list[pa.Field] = [
+    pa.field("trace_id", pa.string(), nullable=False),
+    pa.field("span_id", pa.string(), nullable=False),
+    pa.field("parent_span_id", pa.string()),
+    pa.field("name", pa.string()),
+    pa.field("kind", pa.string()),
+    pa.field("status_code", pa.string()),
+    pa.field("status_message", pa.string()),
+    pa.field("start_time", _TS),
+    pa.field("end_time", _TS),
+    pa.field("duration_ms", pa.float64()),
+    pa.field("service_name", pa.string()),
+    pa.field("service_version", pa.string()),
+    pa.field("environment", pa.string()),
+    pa.field("scope_name", pa.string()),
+    pa.field("scope_version", pa.string()),
+    pa.field("agent_name", pa.string()),
+    pa.field("agent_id", pa.string()),
+    pa.field("agent_version", pa.string()),
+    pa.field("operation", pa.string()),
+    pa.field("provider", pa.string()),
+    pa.field("request_model", pa.string()),
+    pa.field("response_model", pa.string()),
+    pa.field("temperature", pa.float64()),
+    pa.field("max_tokens", pa.int64()),
+    pa.field("input_tokens", pa.int64()),
+    pa.field("output_tokens", pa.int64()),
+    pa.field("cache_read_tokens", pa.int64()),
+    pa.field("cache_write_tokens", pa.int64()),
+    pa.field("reasoning_tokens", pa.int64()),
+    pa.field("finish_reasons", pa.list_(pa.string())),
+    pa.field("response_id", pa.string()),
+    pa.field("cost_reported", pa.float64()),
+    pa.field("cost_currency", pa.string()),
+    pa.field("prompt_hash", pa.string()),
+    pa.field("tool_name", pa.string()),
+    pa.field("tool_call_id", pa.string()),
+    pa.field("tool_type", pa.string()),
+    pa.field("tool_args_hash", pa.string()),
+    pa.field("input_hash", pa.string()),
+    pa.field("output_hash", pa.string()),
+    pa.field("input_chars", pa.int64()),
+    pa.field("output_chars", pa.int64()),
+    pa.field("input_content", pa.string()),
+    pa.field("output_content", pa.string()),
+    pa.field("error_type", pa.string()),
+    pa.field("conversation_id", pa.string()),
+    pa.field("user_id", pa.string()),
+    pa.field("outcome", pa.string()),
+    pa.field("attributes", _STRMAP),
+    pa.field("resource_attributes", _STRMAP),
+    pa.field("convention", pa.string()),
+    pa.field("received_at", _TS),
+]
+
+LOG_FIELDS: list[pa.Field] = [
+    pa.field("trace_id", pa.string()),
+    pa.field("span_id", pa.string()),
+    pa.field("time", _TS),
+    pa.field("observed_time", _TS),
+    pa.field("severity_number", pa.int32()),
+    pa.field("severity_text", pa.string()),
+    pa.field("event_name", pa.string()),
+    pa.field("body_hash", pa.string()),
+    pa.field("body_chars", pa.int64()),
+    pa.field("body", pa.string()),
+    pa.field("service_name", pa.string()),
+    pa.field("service_version", pa.string()),
+    pa.field("environment", pa.string()),
+    pa.field("scope_name", pa.string()),
+    pa.field("attributes", _STRMAP),
+    pa.field("resource_attributes", _STRMAP),
+    pa.field("received_at", _TS),
+]
+
+
+def _schema(fields: list[pa.Field], dataset: str) -> pa.Schema:
+    return pa.schema(fields, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode(), DATASET_KEY: dataset.encode()})
+
+
+SPAN_SCHEMA = _schema(SPAN_FIELDS, "spans")
+LOG_SCHEMA = _schema(LOG_FIELDS, "logs")
+
+# Dataset name -> (schema, the column its date/hour partition comes from).
+DATASETS: dict[str, tuple[pa.Schema, str]] = {
+    "spans": (SPAN_SCHEMA, "start_time"),
+    "logs": (LOG_SCHEMA, "time"),
+}
+
+PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
+
+
+def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
+    """The schema version a Parquet file was written with (None for files not written by Driftline)."""
+    if not metadata:
+        return None
+    raw = metadata.get(SCHEMA_VERSION_KEY)
+    return raw.decode() if raw else None

@@ -1,0 +1,106 @@
+"""Stage 4, later: merge the small files of a partition into one, losing and duplicating nothing.
+
+Why it is crash-safe: the merged file is written to a temporary name, renamed into place, and only
+then are its sources deleted. The merged file records its sources' names in its Parquet metadata, so
+if a crash leaves some sources behind, the next run deletes them before doing anything else rather
+than counting their rows twice. Span rows are deduplicated by (trace_id, span_id) while merging.
+Files younger than ``min_age`` are left alone: a receiver may still be replaying into them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from driftline.collector.schema import DATASETS
+from driftline.collector.sink.parquet import TMP_MARK, ParquetSink
+
+SOURCES_KEY = b"driftline.compacted_from"
+PREFIX = "compact-"
+
+
+@dataclass
+class CompactResult:
+    partition: str
+    sources: int
+    rows_in: int
+    rows_out: int
+
+
+def _files(fs: pafs.FileSystem, directory: str) -> list[pafs.FileInfo]:
+    infos = fs.get_file_info(pafs.FileSelector(directory, recursive=False))
+    return [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet") and TMP_MARK not in i.path]
+
+
+def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list[pafs.FileInfo]:
+    """Delete sources that an earlier, interrupted compaction already merged."""
+    names = {f.base_name: f for f in files}
+    for f in files:
+        if not f.base_name.startswith(PREFIX):
+            continue
+        meta = pq.read_metadata(f.path, filesystem=fs).metadata or {}
+        for source in json.loads(meta.get(SOURCES_KEY, b"[]")):
+            if source in names and source != f.base_name:
+                fs.delete_file(names.pop(source).path)
+    return list(names.values())
+
+
+def dedupe_spans(table: pa.Table) -> pa.Table:
+    """Keep the first row of each (trace_id, span_id)."""
+    indexed = table.select(["trace_id", "span_id"]).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
+    first = indexed.group_by(["trace_id", "span_id"], use_threads=False).aggregate([("_i", "min")])
+    return table.take(pc.sort_indices(first["_i_min"]))
+
+
+def compact_partition(sink: ParquetSink, dataset: str, directory: str, min_age: float,
+                      dry_run: bool = False) -> CompactResult | None:
+    fs = sink.fs
+    files = _finish_interrupted(fs, _files(fs, directory))
+    now = time.time()
+    old = [f for f in files if f.mtime is None or now - f.mtime.timestamp() >= min_age]
+    if len(old) < 2:
+        return None
+    schema = DATASETS[dataset][0]
+    tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in sorted(old, key=lambda f: f.base_name)]
+    merged = pa.concat_tables(tables)
+    rows_in = merged.num_rows
+    if dataset == "spans":
+        merged = dedupe_spans(merged)
+    result = CompactResult(directory, len(old), rows_in, merged.num_rows)
+    if dry_run:
+        return result
+    meta = dict(schema.metadata or {})
+    meta[SOURCES_KEY] = json.dumps(sorted(f.base_name for f in old)).encode()
+    merged = merged.replace_schema_metadata(meta)
+    sink.write_file(merged, f"{directory}/{PREFIX}{uuid.uuid4().hex[:12]}.parquet")
+    for f in old:
+        fs.delete_file(f.path)
+    return result
+
+
+def compact_root(root: str, min_age: float = 600, dry_run: bool = False) -> list[CompactResult]:
+    sink = ParquetSink(root)
+    fs = sink.fs
+    if fs.get_file_info(sink.base).type == pafs.FileType.NotFound:
+        raise FileNotFoundError(f"data root {root} does not exist")
+    results = []
+    for dataset in DATASETS:
+        base = f"{sink.base}/{dataset}"
+        if fs.get_file_info(base).type != pafs.FileType.Directory:
+            continue
+        for date_dir in fs.get_file_info(pafs.FileSelector(base)):
+            if date_dir.type != pafs.FileType.Directory:
+                continue
+            for hour_dir in fs.get_file_info(pafs.FileSelector(date_dir.path)):
+                if hour_dir.type == pafs.FileType.Directory:
+                    r = compact_partition(sink, dataset, hour_dir.path, min_age, dry_run)
+                    if r is not None:
+                        results.append(r)
+    return results

@@ -1,0 +1,248 @@
+"""Stage 2: the write-ahead log — framed segments, group-commit fsync, bounded.
+
+Why: an Export is acknowledged only once its request bytes are durable, so a crash can lose nothing
+that was acknowledged. One writer thread takes every append queued since its last write, writes them
+with one ``write`` and one ``fdatasync`` (group commit), then releases all their waiters: the fsync
+cost is shared by every concurrent Export. Segments are sealed by size or age and handed to the
+normalizer; a segment file is deleted only after its rows are in Parquet (``release``). The bytes
+not yet released are bounded; past the bound ``append`` raises ``Overloaded`` rather than growing.
+
+Frame: ``<u32 payload length><u32 crc32><u8 signal><u64 received ns><payload>``. A torn tail (a
+crash mid-write, never acknowledged) fails its length or CRC check and ends replay of that segment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from driftline.collector.errors import Overloaded, Unavailable
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct("<IIBQ")
+_SEGMENT_RE = re.compile(r"^seg-(\d{12})\.wal$")
+
+
+@dataclass
+class Segment:
+    """A sealed segment: its sequence number names the Parquet files made from it."""
+
+    path: Path
+    seq: int
+    size: int
+
+
+@dataclass
+class _Append:
+    frame: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+def segment_path(directory: Path, seq: int) -> Path:
+    return directory / f"seg-{seq:012d}.wal"
+
+
+def list_segments(directory: Path) -> list[Segment]:
+    out = []
+    for p in directory.iterdir() if directory.exists() else ():
+        m = _SEGMENT_RE.match(p.name)
+        if m:
+            out.append(Segment(p, int(m.group(1)), p.stat().st_size))
+    return sorted(out, key=lambda s: s.seq)
+
+
+def read_segment(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(signal code, received ns, payload) for every intact record; stops at a torn tail."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, end = 0, len(data)
+    while pos + HEADER.size <= end:
+        length, crc, signal, received = HEADER.unpack_from(data, pos)
+        body_start = pos + HEADER.size
+        if body_start + length > end:
+            log.warning("WAL %s: torn record at byte %d (never acknowledged), ignored", path.name, pos)
+            return
+        payload = data[body_start:body_start + length]
+        if zlib.crc32(payload, zlib.crc32(bytes((signal,)))) != crc:
+            log.warning("WAL %s: checksum mismatch at byte %d, rest of segment ignored", path.name, pos)
+            return
+        yield signal, received, payload
+        pos = body_start + length
+
+
+def encode(signal: int, received_ns: int, payload: bytes) -> bytes:
+    crc = zlib.crc32(payload, zlib.crc32(bytes((signal,))))
+    return HEADER.pack(len(payload), crc, signal, received_ns) + payload
+
+
+class WriteAheadLog:
+    def __init__(self, directory: Path, *, segment_bytes: int, max_pending_bytes: int, seal_after: float,
+                 on_sealed: Callable[[Segment], None], fsync: bool = True, append_timeout: float = 30.0) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        self.max_pending_bytes = max_pending_bytes
+        self.seal_after = seal_after
+        self.on_sealed = on_sealed
+        self.fsync = fsync
+        self.append_timeout = append_timeout
+        self._cond = threading.Condition()
+        self._queue: list[_Append] = []
+        self._pending_bytes = 0  # in the WAL and not yet released (open + sealed segments, queued appends)
+        self._running = False
+        self._seal_requested = False
+        self._thread: threading.Thread | None = None
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+        self._seq = 0
+        self._size = 0
+        self._opened_at = 0.0
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def open(self) -> list[Segment]:
+        """Lock the directory and return the segments a previous run left (to replay, oldest first)."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.directory, 0o700)
+        self._lock_fd = os.open(self.directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise RuntimeError(
+                f"another receiver is using the WAL directory {self.directory}; give each receiver its own "
+                "--instance-id (or --wal-dir)") from None
+        leftovers = list_segments(self.directory)
+        self._seq = leftovers[-1].seq + 1 if leftovers else 1
+        self._pending_bytes = sum(s.size for s in leftovers)
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="driftline-wal", daemon=True)
+        self._thread.start()
+        return leftovers
+
+    def close(self) -> None:
+        """Write what is queued, seal the open segment, stop the writer."""
+        with self._cond:
+            self._running = False
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
+    # --- the ack path -----------------------------------------------------------------------------
+
+    def append(self, signal: int, payload: bytes, received_ns: int | None = None) -> None:
+        """Return once the record is fsynced; raise Overloaded when the WAL is full."""
+        frame = encode(signal, received_ns or time.time_ns(), payload)
+        item = _Append(frame)
+        with self._cond:
+            if not self._running:
+                raise Unavailable("receiver is shutting down")
+            if self._pending_bytes + len(frame) > self.max_pending_bytes:
+                raise Overloaded(f"write-ahead log is full ({self._pending_bytes} bytes not yet in Parquet)")
+            self._pending_bytes += len(frame)
+            self._queue.append(item)
+            self._cond.notify()
+        if not item.done.wait(self.append_timeout):
+            raise Unavailable("write-ahead log did not confirm the write in time")
+        if item.error is not None:
+            raise Unavailable(f"write-ahead log write failed: {item.error}")
+
+    def release(self, segment: Segment) -> None:
+        """The segment's rows are in Parquet: delete it and give its bytes back to the budget."""
+        try:
+            segment.path.unlink()
+        except FileNotFoundError:
+            pass
+        with self._cond:
+            self._pending_bytes -= segment.size
+
+    def seal_now(self) -> None:
+        """Seal the open segment at the writer's next turn (flush on demand, used at shutdown and by tests)."""
+        with self._cond:
+            self._seal_requested = True
+            self._cond.notify()
+
+    # --- the writer thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._running and not self._queue and not self._seal_due():
+                    self._cond.wait(self._wait_time())
+                batch, self._queue = self._queue, []
+                running = self._running
+                seal = self._seal_due() or not running
+                self._seal_requested = False
+            if batch:
+                self._write(batch)
+            if (seal or self._size >= self.segment_bytes) and self._fd is not None:
+                self._seal()
+            if not running:
+                with self._cond:
+                    if not self._queue:
+                        return
+
+    def _seal_due(self) -> bool:
+        if self._fd is None:
+            return False
+        return self._seal_requested or time.monotonic() - self._opened_at >= self.seal_after
+
+    def _wait_time(self) -> float | None:
+        if self._fd is None:
+            return None
+        return max(0.001, self.seal_after - (time.monotonic() - self._opened_at))
+
+    def _write(self, batch: list[_Append]) -> None:
+        error: BaseException | None = None
+        try:
+            if self._fd is None:
+                path = segment_path(self.directory, self._seq)
+                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                self._size = 0
+                self._opened_at = time.monotonic()
+            data = b"".join(a.frame for a in batch)
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fdatasync(self._fd)
+            self._size += len(data)
+        except OSError as exc:  # disk full, I/O error: refuse (retryable), keep serving
+            log.error("WAL write failed: %s", exc)
+            error = exc
+            with self._cond:
+                self._pending_bytes -= sum(len(a.frame) for a in batch)
+        for a in batch:
+            a.error = error
+            a.done.set()
+
+    def _seal(self) -> None:
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = None
+        segment = Segment(segment_path(self.directory, self._seq), self._seq, self._size)
+        self._seq += 1
+        self._size = 0
+        try:
+            self.on_sealed(segment)
+        except Exception:  # the segment stays on disk and is replayed at the next start
+            log.exception("could not hand sealed segment %s to the normalizer", segment.path.name)
