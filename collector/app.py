@@ -51,6 +51,7 @@ class CollectorApp:
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self._started = False
+        self._stopped = False
 
     def start(self) -> CollectorApp:
         assert self.pipeline is not None
@@ -92,6 +93,9 @@ class CollectorApp:
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop listening, then write everything acknowledged to Parquet (SIGTERM lands here)."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.http and self.http_port:
             self.http.stop()
         if self.grpc:
