@@ -5,6 +5,7 @@ commands, so the collector's ``serve``/``compact``/``conventions`` are registere
 ``driftline.collector.cli``. Commands import their heavy dependencies lazily so that an install with a
 single extra still starts.
 """
+
 from __future__ import annotations
 
 import click

@@ -36,14 +36,21 @@ class CollectorApp:
             on_sealed=lambda seg: self.pipeline.submit(seg) if self.pipeline else None,
             fsync=config.fsync,
         )
-        self.telemetry = Telemetry(queue_depth=lambda: self.pipeline.depth if self.pipeline else 0,
-                                   wal_bytes=lambda: self.wal.pending_bytes)
+        self.telemetry = Telemetry(
+            queue_depth=lambda: self.pipeline.depth if self.pipeline else 0, wal_bytes=lambda: self.wal.pending_bytes
+        )
         self.pipeline = SegmentPipeline(
-            wal=self.wal, root=config.data, instance_id=config.instance_id, telemetry=self.telemetry,
+            wal=self.wal,
+            root=config.data,
+            instance_id=config.instance_id,
+            telemetry=self.telemetry,
             workers=config.workers,
-            options=NormalizeOptions(store_content=config.store_content, scrub_pii=config.scrub_pii,
-                                     max_value_chars=config.max_value_chars,
-                                     agent_version_key=config.agent_version_key),
+            options=NormalizeOptions(
+                store_content=config.store_content,
+                scrub_pii=config.scrub_pii,
+                max_value_chars=config.max_value_chars,
+                agent_version_key=config.agent_version_key,
+            ),
         )
         self.exporter = Exporter(self.wal, self.telemetry, config.auth_token)
         self.grpc = GrpcReceiver(config, self.exporter) if config.grpc else None
@@ -76,8 +83,9 @@ class CollectorApp:
             parts.append(f"OTLP/gRPC on {self.config.host}:{self.grpc_port}")
         if self.http_port:
             parts.append(f"OTLP/HTTP on {scheme}://{self.config.host}:{self.http_port}")
-        log.info("driftline receiver %s ready: %s; data in %s", self.config.instance_id, ", ".join(parts),
-                 self.config.data)
+        log.info(
+            "driftline receiver %s ready: %s; data in %s", self.config.instance_id, ", ".join(parts), self.config.data
+        )
         return self
 
     def flush(self, timeout: float = 30.0) -> bool:

@@ -21,72 +21,202 @@ def _missing_extra(exc: ImportError) -> click.ClickException:
     return click.ClickException(f"{exc.name or exc} is not installed: pip install 'driftline[collector]'")
 
 
-data_option = click.option("--data", envvar="DRIFTLINE_DATA", default="./driftline-data", show_default=True,
-                           help="Data root (local directory or s3://bucket/prefix).")
+data_option = click.option(
+    "--data",
+    envvar="DRIFTLINE_DATA",
+    default="./driftline-data",
+    show_default=True,
+    help="Data root (local directory or s3://bucket/prefix).",
+)
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Example:
   driftline serve --data ./driftline-data --host 127.0.0.1 --grpc-port 4317 --http-port 4318
-  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 python my_agent.py""")
+  OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 python my_agent.py"""
+)
 @data_option
-@click.option("--host", envvar="DRIFTLINE_HOST", default="127.0.0.1", show_default=True,
-              help="Address to bind; 0.0.0.0 to accept from other machines.")
-@click.option("--grpc-port", envvar="DRIFTLINE_GRPC_PORT", type=int, default=4317, show_default=True,
-              help="OTLP/gRPC port (0 = a free port).")
-@click.option("--http-port", envvar="DRIFTLINE_HTTP_PORT", type=int, default=4318, show_default=True,
-              help="OTLP/HTTP port, also /healthz and /metrics (0 = a free port).")
+@click.option(
+    "--host",
+    envvar="DRIFTLINE_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; 0.0.0.0 to accept from other machines.",
+)
+@click.option(
+    "--grpc-port",
+    envvar="DRIFTLINE_GRPC_PORT",
+    type=int,
+    default=4317,
+    show_default=True,
+    help="OTLP/gRPC port (0 = a free port).",
+)
+@click.option(
+    "--http-port",
+    envvar="DRIFTLINE_HTTP_PORT",
+    type=int,
+    default=4318,
+    show_default=True,
+    help="OTLP/HTTP port, also /healthz and /metrics (0 = a free port).",
+)
 @click.option("--no-grpc", envvar="DRIFTLINE_NO_GRPC", is_flag=True, help="Do not start the gRPC listener.")
 @click.option("--no-http", envvar="DRIFTLINE_NO_HTTP", is_flag=True, help="Do not start the HTTP listener.")
-@click.option("--auth-token", envvar="DRIFTLINE_AUTH_TOKEN", default=None,
-              help="Require 'Authorization: Bearer TOKEN' on both protocols.")
-@click.option("--tls-cert", envvar="DRIFTLINE_TLS_CERT", type=click.Path(dir_okay=False), default=None,
-              help="PEM certificate: serve both listeners over TLS (with --tls-key).")
-@click.option("--tls-key", envvar="DRIFTLINE_TLS_KEY", type=click.Path(dir_okay=False), default=None,
-              help="PEM private key for --tls-cert.")
-@click.option("--store-content", envvar="DRIFTLINE_STORE_CONTENT", is_flag=True,
-              help="Store message content in Parquet (after PII scrubbing). Default: hashes and lengths only.")
-@click.option("--no-scrub-pii", envvar="DRIFTLINE_NO_SCRUB_PII", is_flag=True,
-              help="With --store-content, keep emails/IBANs/phones/IPs/card numbers as they are.")
-@click.option("--instance-id", envvar="DRIFTLINE_INSTANCE_ID", default=None,
-              help="Names this receiver's files and WAL; unique per receiver sharing a data root (default: hostname).")
-@click.option("--wal-dir", envvar="DRIFTLINE_WAL_DIR", default=None,
-              help="Local WAL directory (default: DATA/wal; required for an s3:// data root).")
-@click.option("--agent-version-key", envvar="DRIFTLINE_AGENT_VERSION_KEY", default=None,
-              help="Span or resource attribute that overrides the agent version (e.g. app.release).")
-@click.option("--max-request-mib", envvar="DRIFTLINE_MAX_REQUEST_MIB", type=int, default=64, show_default=True,
-              help="Largest request body, after decompression.")
-@click.option("--max-wal-mib", envvar="DRIFTLINE_MAX_WAL_MIB", type=int, default=1024, show_default=True,
-              help="Acknowledged data not yet in Parquet before RESOURCE_EXHAUSTED / 429.")
-@click.option("--max-inflight-mib", envvar="DRIFTLINE_MAX_INFLIGHT_MIB", type=int, default=256, show_default=True,
-              help="HTTP request bytes being decoded at once.")
-@click.option("--max-value-chars", envvar="DRIFTLINE_MAX_VALUE_CHARS", type=int, default=8192, show_default=True,
-              help="Longer attribute values are truncated and marked.")
-@click.option("--flush-interval", envvar="DRIFTLINE_FLUSH_INTERVAL", type=float, default=1.0, show_default=True,
-              help="Seconds before acknowledged data is written to Parquet.")
-@click.option("--workers", envvar="DRIFTLINE_WORKERS", type=int, default=None,
-              help="Normalizer processes (default: CPU count, at most 4).")
-@click.option("--log-level", envvar="DRIFTLINE_LOG_LEVEL", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(data: str, host: str, grpc_port: int, http_port: int, no_grpc: bool, no_http: bool,
-          auth_token: str | None, tls_cert: str | None, tls_key: str | None, store_content: bool,
-          no_scrub_pii: bool, instance_id: str | None, wal_dir: str | None, agent_version_key: str | None,
-          max_request_mib: int, max_wal_mib: int, max_inflight_mib: int, max_value_chars: int,
-          flush_interval: float, workers: int | None, log_level: str) -> None:
+@click.option(
+    "--auth-token",
+    envvar="DRIFTLINE_AUTH_TOKEN",
+    default=None,
+    help="Require 'Authorization: Bearer TOKEN' on both protocols.",
+)
+@click.option(
+    "--tls-cert",
+    envvar="DRIFTLINE_TLS_CERT",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PEM certificate: serve both listeners over TLS (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    envvar="DRIFTLINE_TLS_KEY",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PEM private key for --tls-cert.",
+)
+@click.option(
+    "--store-content",
+    envvar="DRIFTLINE_STORE_CONTENT",
+    is_flag=True,
+    help="Store message content in Parquet (after PII scrubbing). Default: hashes and lengths only.",
+)
+@click.option(
+    "--no-scrub-pii",
+    envvar="DRIFTLINE_NO_SCRUB_PII",
+    is_flag=True,
+    help="With --store-content, keep emails/IBANs/phones/IPs/card numbers as they are.",
+)
+@click.option(
+    "--instance-id",
+    envvar="DRIFTLINE_INSTANCE_ID",
+    default=None,
+    help="Names this receiver's files and WAL; unique per receiver sharing a data root (default: hostname).",
+)
+@click.option(
+    "--wal-dir",
+    envvar="DRIFTLINE_WAL_DIR",
+    default=None,
+    help="Local WAL directory (default: DATA/wal; required for an s3:// data root).",
+)
+@click.option(
+    "--agent-version-key",
+    envvar="DRIFTLINE_AGENT_VERSION_KEY",
+    default=None,
+    help="Span or resource attribute that overrides the agent version (e.g. app.release).",
+)
+@click.option(
+    "--max-request-mib",
+    envvar="DRIFTLINE_MAX_REQUEST_MIB",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Largest request body, after decompression.",
+)
+@click.option(
+    "--max-wal-mib",
+    envvar="DRIFTLINE_MAX_WAL_MIB",
+    type=int,
+    default=1024,
+    show_default=True,
+    help="Acknowledged data not yet in Parquet before RESOURCE_EXHAUSTED / 429.",
+)
+@click.option(
+    "--max-inflight-mib",
+    envvar="DRIFTLINE_MAX_INFLIGHT_MIB",
+    type=int,
+    default=256,
+    show_default=True,
+    help="HTTP request bytes being decoded at once.",
+)
+@click.option(
+    "--max-value-chars",
+    envvar="DRIFTLINE_MAX_VALUE_CHARS",
+    type=int,
+    default=8192,
+    show_default=True,
+    help="Longer attribute values are truncated and marked.",
+)
+@click.option(
+    "--flush-interval",
+    envvar="DRIFTLINE_FLUSH_INTERVAL",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds before acknowledged data is written to Parquet.",
+)
+@click.option(
+    "--workers",
+    envvar="DRIFTLINE_WORKERS",
+    type=int,
+    default=None,
+    help="Normalizer processes (default: CPU count, at most 4).",
+)
+@click.option(
+    "--log-level",
+    envvar="DRIFTLINE_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(
+    data: str,
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    no_grpc: bool,
+    no_http: bool,
+    auth_token: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    store_content: bool,
+    no_scrub_pii: bool,
+    instance_id: str | None,
+    wal_dir: str | None,
+    agent_version_key: str | None,
+    max_request_mib: int,
+    max_wal_mib: int,
+    max_inflight_mib: int,
+    max_value_chars: int,
+    flush_interval: float,
+    workers: int | None,
+    log_level: str,
+) -> None:
     """Receive OTLP traces and logs, make them durable, and write canonical Parquet under DATA."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     try:
         from driftline.collector.app import CollectorApp
         from driftline.collector.config import CollectorConfig
     except ImportError as exc:
         raise _missing_extra(exc) from exc
     config = CollectorConfig(
-        data=data, host=host, grpc_port=grpc_port, http_port=http_port, grpc=not no_grpc, http=not no_http,
-        auth_token=auth_token or None, tls_cert=tls_cert, tls_key=tls_key, store_content=store_content,
-        scrub_pii=not no_scrub_pii, wal_dir=wal_dir, agent_version_key=agent_version_key,
-        max_request_bytes=max_request_mib * MiB, max_wal_bytes=max_wal_mib * MiB,
-        max_inflight_bytes=max_inflight_mib * MiB, max_value_chars=max_value_chars, flush_interval=flush_interval,
+        data=data,
+        host=host,
+        grpc_port=grpc_port,
+        http_port=http_port,
+        grpc=not no_grpc,
+        http=not no_http,
+        auth_token=auth_token or None,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        store_content=store_content,
+        scrub_pii=not no_scrub_pii,
+        wal_dir=wal_dir,
+        agent_version_key=agent_version_key,
+        max_request_bytes=max_request_mib * MiB,
+        max_wal_bytes=max_wal_mib * MiB,
+        max_inflight_bytes=max_inflight_mib * MiB,
+        max_value_chars=max_value_chars,
+        flush_interval=flush_interval,
     )
     if instance_id:
         config.instance_id = instance_id
@@ -108,12 +238,19 @@ def serve(data: str, host: str, grpc_port: int, http_port: int, no_grpc: bool, n
     app.stop()
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Example:
-  driftline compact --data ./driftline-data --min-age 600""")
+  driftline compact --data ./driftline-data --min-age 600"""
+)
 @data_option
-@click.option("--min-age", type=float, default=600, show_default=True,
-              help="Leave files younger than this many seconds alone (receivers may still write there).")
+@click.option(
+    "--min-age",
+    type=float,
+    default=600,
+    show_default=True,
+    help="Leave files younger than this many seconds alone (receivers may still write there).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be merged, change nothing.")
 def compact(data: str, min_age: float, dry_run: bool) -> None:
     """Merge small Parquet files per partition, without losing or duplicating rows."""
@@ -127,15 +264,19 @@ def compact(data: str, min_age: float, dry_run: bool) -> None:
         raise click.ClickException(f"{exc}: is --data right?") from exc
     merged = [r for r in results if r.sources > 1]
     for r in merged:
-        click.echo(f"{'would merge' if dry_run else 'merged'} {r.sources} files ({r.rows_in} rows) -> "
-                   f"{r.rows_out} rows in {r.partition}")
+        click.echo(
+            f"{'would merge' if dry_run else 'merged'} {r.sources} files ({r.rows_in} rows) -> "
+            f"{r.rows_out} rows in {r.partition}"
+        )
     click.echo(f"{len(merged)} partition(s) {'to compact' if dry_run else 'compacted'}")
 
 
-@click.command(epilog="""\b
+@click.command(
+    epilog="""\b
 Example:
   driftline conventions --data ./driftline-data
-  driftline conventions --format json""")
+  driftline conventions --format json"""
+)
 @data_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--top", type=int, default=10, show_default=True, help="Unmapped keys to list per group.")

@@ -81,7 +81,9 @@ def iter_items(signal: Signal, request: ExportTraceServiceRequest | ExportLogsSe
                 yield from sl.log_records
 
 
-def count_and_check(signal: Signal, request: ExportTraceServiceRequest | ExportLogsServiceRequest) -> tuple[int, int, str]:
+def count_and_check(
+    signal: Signal, request: ExportTraceServiceRequest | ExportLogsServiceRequest
+) -> tuple[int, int, str]:
     """(items, rejected, first rejection reason) for one request."""
     check = span_problem if signal == "traces" else log_problem
     total = rejected = 0

@@ -26,8 +26,16 @@ MAX_ATTEMPTS = 5
 
 
 class SegmentPipeline:
-    def __init__(self, *, wal: WriteAheadLog, root: str, instance_id: str, options: NormalizeOptions,
-                 workers: int, telemetry: Telemetry) -> None:
+    def __init__(
+        self,
+        *,
+        wal: WriteAheadLog,
+        root: str,
+        instance_id: str,
+        options: NormalizeOptions,
+        workers: int,
+        telemetry: Telemetry,
+    ) -> None:
         self.wal = wal
         self.root = root
         self.instance_id = instance_id
@@ -56,8 +64,9 @@ class SegmentPipeline:
     def _dispatch(self, segment: Segment) -> None:
         assert self._pool is not None
         try:
-            fut = self._pool.submit(process_segment, str(segment.path), segment.seq, self.root, self.instance_id,
-                                    self.options)
+            fut = self._pool.submit(
+                process_segment, str(segment.path), segment.seq, self.root, self.instance_id, self.options
+            )
         except (RuntimeError, BrokenProcessPool) as exc:  # pool shut down or broken: keep it for next start
             log.error("segment %d not processed now (%s); it stays in the WAL for the next start", segment.seq, exc)
             self._forget(segment)
@@ -74,12 +83,16 @@ class SegmentPipeline:
             if isinstance(exc, BrokenProcessPool) and not self._closing:  # a worker died (OOM kill...)
                 self._restart_pool()
             if attempts >= MAX_ATTEMPTS or self._closing:
-                log.error("segment %d failed %d time(s) (%s); it stays in the WAL for the next start",
-                          segment.seq, attempts, exc)
+                log.error(
+                    "segment %d failed %d time(s) (%s); it stays in the WAL for the next start",
+                    segment.seq,
+                    attempts,
+                    exc,
+                )
                 self._forget(segment)
                 return
             log.warning("segment %d failed (%s); retrying", segment.seq, exc)
-            threading.Timer(min(30.0, 0.5 * 2 ** attempts), self._dispatch, args=(segment,)).start()
+            threading.Timer(min(30.0, 0.5 * 2**attempts), self._dispatch, args=(segment,)).start()
             return
         for dataset, rows in result.written.items():
             self.telemetry.written.labels(dataset).inc(rows)
@@ -90,8 +103,10 @@ class SegmentPipeline:
 
     def _restart_pool(self) -> None:
         with self._lock:
-            old, self._pool = self._pool, ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"))
+            old, self._pool = (
+                self._pool,
+                ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")),
+            )
         if old is not None:
             old.shutdown(wait=False, cancel_futures=False)
 

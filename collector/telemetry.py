@@ -19,23 +19,40 @@ class Telemetry:
     def __init__(self, queue_depth: Callable[[], float], wal_bytes: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.received = Counter("driftline_received_items", "Spans or log records received, by signal",
-                                ["signal"], registry=r)
-        self.accepted = Counter("driftline_accepted_items", "Items acknowledged (durable in the WAL), by signal",
-                                ["signal"], registry=r)
-        self.written = Counter("driftline_written_items", "Rows written to Parquet, by dataset",
-                               ["dataset"], registry=r)
-        self.rejected = Counter("driftline_rejected_items", "Items refused, by signal and reason",
-                                ["signal", "reason"], registry=r)
-        self.requests = Counter("driftline_export_requests", "Export requests, by protocol and outcome",
-                                ["protocol", "signal", "outcome"], registry=r)
-        self.export_latency = Histogram("driftline_export_seconds", "Export latency up to the acknowledgement",
-                                        ["protocol"], registry=r,
-                                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
-        self.flush_latency = Histogram("driftline_flush_seconds", "Time to turn one WAL segment into Parquet",
-                                       registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.segment_failures = Counter("driftline_segment_failures", "Segments that failed to reach Parquet",
-                                        registry=r)
+        self.received = Counter(
+            "driftline_received_items", "Spans or log records received, by signal", ["signal"], registry=r
+        )
+        self.accepted = Counter(
+            "driftline_accepted_items", "Items acknowledged (durable in the WAL), by signal", ["signal"], registry=r
+        )
+        self.written = Counter(
+            "driftline_written_items", "Rows written to Parquet, by dataset", ["dataset"], registry=r
+        )
+        self.rejected = Counter(
+            "driftline_rejected_items", "Items refused, by signal and reason", ["signal", "reason"], registry=r
+        )
+        self.requests = Counter(
+            "driftline_export_requests",
+            "Export requests, by protocol and outcome",
+            ["protocol", "signal", "outcome"],
+            registry=r,
+        )
+        self.export_latency = Histogram(
+            "driftline_export_seconds",
+            "Export latency up to the acknowledgement",
+            ["protocol"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+        )
+        self.flush_latency = Histogram(
+            "driftline_flush_seconds",
+            "Time to turn one WAL segment into Parquet",
+            registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.segment_failures = Counter(
+            "driftline_segment_failures", "Segments that failed to reach Parquet", registry=r
+        )
         g = Gauge("driftline_queue_depth", "Sealed WAL segments waiting for the normalizer", registry=r)
         g.set_function(queue_depth)
         w = Gauge("driftline_wal_bytes", "Bytes in the WAL not yet in Parquet", registry=r)

@@ -28,8 +28,9 @@ def read_dataset(root: Path | str, dataset: str = "spans") -> pa.Table:
 
 
 def make_config(tmp_path: Path, **overrides: object) -> CollectorConfig:
-    cfg = CollectorConfig(data=str(tmp_path / "data"), grpc_port=0, http_port=0, workers=1, flush_interval=0.2,
-                          instance_id="test")
+    cfg = CollectorConfig(
+        data=str(tmp_path / "data"), grpc_port=0, http_port=0, workers=1, flush_interval=0.2, instance_id="test"
+    )
     for k, v in overrides.items():
         setattr(cfg, k, v)
     return cfg
@@ -51,5 +52,5 @@ def receiver_factory(tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture
-def receiver(receiver_factory) -> CollectorApp:  # noqa: ANN001
+def receiver(receiver_factory) -> CollectorApp:
     return receiver_factory()

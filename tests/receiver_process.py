@@ -24,8 +24,13 @@ class ReceiverProcess:
 
     def start(self, timeout: float = 30) -> ReceiverProcess:
         cmd = [sys.executable, "-m", "driftline.analysis.cli", "serve", *self.args]
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.proc = subprocess.Popen(
+            cmd,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         ready = threading.Event()
 
         def pump() -> None:

@@ -45,7 +45,7 @@ class Source:
     before: str | None = None
 
 
-def S(key: str, **kw: object) -> Source:  # noqa: N802 - reads like a table cell
+def S(key: str, **kw: object) -> Source:
     """Shorthand used only to keep the table below readable."""
     when = kw.pop("when", None)
     if when is not None:
@@ -111,7 +111,12 @@ OPENINFERENCE_KINDS = {
     "UNKNOWN": "other",
 }
 TRACELOOP_KINDS = {"workflow": "workflow", "task": "workflow", "agent": "invoke_agent", "tool": "execute_tool"}
-TRACELOOP_REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings", "rerank": "retrieval"}
+TRACELOOP_REQUEST_TYPES = {
+    "chat": "chat",
+    "completion": "text_completion",
+    "embedding": "embeddings",
+    "rerank": "retrieval",
+}
 VERCEL_OPERATIONS = {
     "ai.generateText": "workflow",
     "ai.streamText": "workflow",
@@ -127,120 +132,216 @@ VERCEL_OPERATIONS = {
     "ai.embed.doEmbed": "embeddings",
     "ai.embedMany.doEmbed": "embeddings",
 }
-OPERATIONS = ("chat", "text_completion", "embeddings", "execute_tool", "invoke_agent", "create_agent",
-              "retrieval", "workflow", "other")
+OPERATIONS = (
+    "chat",
+    "text_completion",
+    "embeddings",
+    "execute_tool",
+    "invoke_agent",
+    "create_agent",
+    "retrieval",
+    "workflow",
+    "other",
+)
 
 # --- the table ------------------------------------------------------------------------------------
 
 COLUMNS: tuple[Column, ...] = (
-    Column("operation", "str", {
-        GENAI: (S("gen_ai.operation.name", values=GENAI_OPERATIONS),),
-        OPENINFERENCE: (S("openinference.span.kind", values=OPENINFERENCE_KINDS),),
-        OPENLLMETRY: (S("traceloop.span.kind", values=TRACELOOP_KINDS, values_only=True),
-                      S("llm.request.type", values=TRACELOOP_REQUEST_TYPES)),
-        VERCEL_AI: (S("ai.operationId", values=VERCEL_OPERATIONS),),
-    }),
-    Column("agent_name", "str", {
-        GENAI: (S("gen_ai.agent.name"),),
-        OPENINFERENCE: (S("agent.name"),),
-        OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "agent")),),
-    }),
+    Column(
+        "operation",
+        "str",
+        {
+            GENAI: (S("gen_ai.operation.name", values=GENAI_OPERATIONS),),
+            OPENINFERENCE: (S("openinference.span.kind", values=OPENINFERENCE_KINDS),),
+            OPENLLMETRY: (
+                S("traceloop.span.kind", values=TRACELOOP_KINDS, values_only=True),
+                S("llm.request.type", values=TRACELOOP_REQUEST_TYPES),
+            ),
+            VERCEL_AI: (S("ai.operationId", values=VERCEL_OPERATIONS),),
+        },
+    ),
+    Column(
+        "agent_name",
+        "str",
+        {
+            GENAI: (S("gen_ai.agent.name"),),
+            OPENINFERENCE: (S("agent.name"),),
+            OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "agent")),),
+        },
+    ),
     Column("agent_id", "str", {GENAI: (S("gen_ai.agent.id"),)}),
     Column("agent_version", "str", {GENAI: (S("gen_ai.agent.version"), S("driftline.agent.version"))}),
-    Column("provider", "str", {
-        GENAI: (S("gen_ai.provider.name"), S("gen_ai.system")),
-        OPENINFERENCE: (S("llm.provider"), S("llm.system")),
-        VERCEL_AI: (S("ai.model.provider", before="."),),
-    }),
-    Column("request_model", "str", {
-        GENAI: (S("gen_ai.request.model"),),
-        OPENINFERENCE: (S("llm.model_name"), S("embedding.model_name")),
-        OPENLLMETRY: (S("llm.request.model"),),
-        VERCEL_AI: (S("ai.model.id"),),
-    }),
-    Column("response_model", "str", {
-        GENAI: (S("gen_ai.response.model"),),
-        OPENLLMETRY: (S("llm.response.model"),),
-        VERCEL_AI: (S("ai.response.model"),),
-    }),
-    Column("temperature", "float", {
-        GENAI: (S("gen_ai.request.temperature"),),
-        OPENLLMETRY: (S("llm.request.temperature"),),
-        VERCEL_AI: (S("ai.settings.temperature"),),
-    }),
-    Column("max_tokens", "int", {
-        GENAI: (S("gen_ai.request.max_tokens"),),
-        OPENLLMETRY: (S("llm.request.max_tokens"),),
-        VERCEL_AI: (S("ai.settings.maxOutputTokens"), S("ai.settings.maxTokens")),
-    }),
-    Column("input_tokens", "int", {
-        GENAI: (S("gen_ai.usage.input_tokens"), S("gen_ai.usage.prompt_tokens")),
-        OPENINFERENCE: (S("llm.token_count.prompt"),),
-        OPENLLMETRY: (S("llm.usage.prompt_tokens"),),
-        VERCEL_AI: (S("ai.usage.inputTokens"), S("ai.usage.promptTokens")),
-    }),
-    Column("output_tokens", "int", {
-        GENAI: (S("gen_ai.usage.output_tokens"), S("gen_ai.usage.completion_tokens")),
-        OPENINFERENCE: (S("llm.token_count.completion"),),
-        OPENLLMETRY: (S("llm.usage.completion_tokens"),),
-        VERCEL_AI: (S("ai.usage.outputTokens"), S("ai.usage.completionTokens")),
-    }),
-    Column("cache_read_tokens", "int", {
-        GENAI: (S("gen_ai.usage.cache_read.input_tokens"), S("gen_ai.usage.cache_read_input_tokens"),
+    Column(
+        "provider",
+        "str",
+        {
+            GENAI: (S("gen_ai.provider.name"), S("gen_ai.system")),
+            OPENINFERENCE: (S("llm.provider"), S("llm.system")),
+            VERCEL_AI: (S("ai.model.provider", before="."),),
+        },
+    ),
+    Column(
+        "request_model",
+        "str",
+        {
+            GENAI: (S("gen_ai.request.model"),),
+            OPENINFERENCE: (S("llm.model_name"), S("embedding.model_name")),
+            OPENLLMETRY: (S("llm.request.model"),),
+            VERCEL_AI: (S("ai.model.id"),),
+        },
+    ),
+    Column(
+        "response_model",
+        "str",
+        {
+            GENAI: (S("gen_ai.response.model"),),
+            OPENINFERENCE: (S("llm.model_name"),),  # OpenInference records the model the response names
+            OPENLLMETRY: (S("llm.response.model"),),
+            VERCEL_AI: (S("ai.response.model"),),
+        },
+    ),
+    Column(
+        "temperature",
+        "float",
+        {
+            GENAI: (S("gen_ai.request.temperature"),),
+            OPENLLMETRY: (S("llm.request.temperature"),),
+            VERCEL_AI: (S("ai.settings.temperature"),),
+        },
+    ),
+    Column(
+        "max_tokens",
+        "int",
+        {
+            GENAI: (S("gen_ai.request.max_tokens"),),
+            OPENLLMETRY: (S("llm.request.max_tokens"),),
+            VERCEL_AI: (S("ai.settings.maxOutputTokens"), S("ai.settings.maxTokens")),
+        },
+    ),
+    Column(
+        "input_tokens",
+        "int",
+        {
+            GENAI: (S("gen_ai.usage.input_tokens"), S("gen_ai.usage.prompt_tokens")),
+            OPENINFERENCE: (S("llm.token_count.prompt"),),
+            OPENLLMETRY: (S("llm.usage.prompt_tokens"),),
+            VERCEL_AI: (S("ai.usage.inputTokens"), S("ai.usage.promptTokens")),
+        },
+    ),
+    Column(
+        "output_tokens",
+        "int",
+        {
+            GENAI: (S("gen_ai.usage.output_tokens"), S("gen_ai.usage.completion_tokens")),
+            OPENINFERENCE: (S("llm.token_count.completion"),),
+            OPENLLMETRY: (S("llm.usage.completion_tokens"),),
+            VERCEL_AI: (S("ai.usage.outputTokens"), S("ai.usage.completionTokens")),
+        },
+    ),
+    Column(
+        "cache_read_tokens",
+        "int",
+        {
+            GENAI: (
+                S("gen_ai.usage.cache_read.input_tokens"),
+                S("gen_ai.usage.cache_read_input_tokens"),
                 S("gen_ai.usage.prompt_tokens_details.cached_tokens"),
-                S("gen_ai.usage.input_tokens_details.cached_tokens"), S("gen_ai.usage.cached_input_tokens")),
-        OPENINFERENCE: (S("llm.token_count.prompt_details.cache_read"),),
-        VERCEL_AI: (S("ai.usage.cachedInputTokens"),),
-    }),
-    Column("cache_write_tokens", "int", {
-        GENAI: (S("gen_ai.usage.cache_creation.input_tokens"), S("gen_ai.usage.cache_creation_input_tokens")),
-        OPENINFERENCE: (S("llm.token_count.prompt_details.cache_write"),),
-    }),
-    Column("reasoning_tokens", "int", {
-        GENAI: (S("gen_ai.usage.reasoning.output_tokens"), S("gen_ai.usage.reasoning_tokens"),
+                S("gen_ai.usage.input_tokens_details.cached_tokens"),
+                S("gen_ai.usage.cached_input_tokens"),
+            ),
+            OPENINFERENCE: (S("llm.token_count.prompt_details.cache_read"),),
+            VERCEL_AI: (S("ai.usage.cachedInputTokens"),),
+        },
+    ),
+    Column(
+        "cache_write_tokens",
+        "int",
+        {
+            GENAI: (S("gen_ai.usage.cache_creation.input_tokens"), S("gen_ai.usage.cache_creation_input_tokens")),
+            OPENINFERENCE: (S("llm.token_count.prompt_details.cache_write"),),
+        },
+    ),
+    Column(
+        "reasoning_tokens",
+        "int",
+        {
+            GENAI: (
+                S("gen_ai.usage.reasoning.output_tokens"),
+                S("gen_ai.usage.reasoning_tokens"),
                 S("gen_ai.usage.completion_tokens_details.reasoning_tokens"),
-                S("gen_ai.usage.output_tokens_details.reasoning_tokens")),
-        OPENINFERENCE: (S("llm.token_count.completion_details.reasoning"),),
-        VERCEL_AI: (S("ai.usage.reasoningTokens"),),
-    }),
-    Column("finish_reasons", "strlist", {
-        GENAI: (S("gen_ai.response.finish_reasons"),),
-        OPENLLMETRY: (S("gen_ai.completion.*.finish_reason"),),
-        VERCEL_AI: (S("ai.response.finishReason"),),
-    }),
-    Column("response_id", "str", {
-        GENAI: (S("gen_ai.response.id"),),
-        OPENLLMETRY: (S("gen_ai.response.id"),),
-        VERCEL_AI: (S("ai.response.id"),),
-    }),
-    Column("cost_reported", "float", {
-        GENAI: (S("gen_ai.usage.cost"), S("gen_ai.usage.cost.total"), S("gen_ai.cost.usd")),
-        OPENINFERENCE: (S("llm.cost.total"),),
-    }),
+                S("gen_ai.usage.output_tokens_details.reasoning_tokens"),
+            ),
+            OPENINFERENCE: (S("llm.token_count.completion_details.reasoning"),),
+            VERCEL_AI: (S("ai.usage.reasoningTokens"),),
+        },
+    ),
+    Column(
+        "finish_reasons",
+        "strlist",
+        {
+            GENAI: (S("gen_ai.response.finish_reasons"),),
+            OPENINFERENCE: (S("llm.finish_reason"),),
+            OPENLLMETRY: (S("gen_ai.completion.*.finish_reason"),),
+            VERCEL_AI: (S("ai.response.finishReason"),),
+        },
+    ),
+    Column(
+        "response_id",
+        "str",
+        {
+            GENAI: (S("gen_ai.response.id"),),
+            OPENLLMETRY: (S("gen_ai.response.id"),),
+            VERCEL_AI: (S("ai.response.id"),),
+        },
+    ),
+    Column(
+        "cost_reported",
+        "float",
+        {
+            GENAI: (S("gen_ai.usage.cost"), S("gen_ai.usage.cost.total"), S("gen_ai.cost.usd")),
+            OPENINFERENCE: (S("llm.cost.total"),),
+        },
+    ),
     Column("cost_currency", "str", {GENAI: (S("gen_ai.usage.cost.currency"), S("gen_ai.usage.cost_currency"))}),
-    Column("tool_name", "str", {
-        GENAI: (S("gen_ai.tool.name"),),
-        OPENINFERENCE: (S("tool.name"),),
-        OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "tool")),),
-        VERCEL_AI: (S("ai.toolCall.name"),),
-    }),
-    Column("tool_call_id", "str", {
-        GENAI: (S("gen_ai.tool.call.id"),),
-        OPENINFERENCE: (S("tool_call.id"),),
-        VERCEL_AI: (S("ai.toolCall.id"),),
-    }),
+    Column(
+        "tool_name",
+        "str",
+        {
+            GENAI: (S("gen_ai.tool.name"),),
+            OPENINFERENCE: (S("tool.name"),),
+            OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "tool")),),
+            VERCEL_AI: (S("ai.toolCall.name"),),
+        },
+    ),
+    Column(
+        "tool_call_id",
+        "str",
+        {
+            GENAI: (S("gen_ai.tool.call.id"),),
+            OPENINFERENCE: (S("tool_call.id"),),
+            VERCEL_AI: (S("ai.toolCall.id"),),
+        },
+    ),
     Column("tool_type", "str", {GENAI: (S("gen_ai.tool.type"),)}),
     Column("error_type", "str", {GENAI: (S("error.type"),)}),
-    Column("conversation_id", "str", {
-        GENAI: (S("gen_ai.conversation.id"), S("session.id")),
-        OPENLLMETRY: (S("traceloop.association.properties.session_id"),),
-        VERCEL_AI: (S("ai.telemetry.metadata.sessionId"),),
-    }),
-    Column("user_id", "str", {
-        GENAI: (S("user.id"), S("enduser.id")),
-        OPENLLMETRY: (S("traceloop.association.properties.user_id"),),
-        VERCEL_AI: (S("ai.telemetry.metadata.userId"),),
-    }),
+    Column(
+        "conversation_id",
+        "str",
+        {
+            GENAI: (S("gen_ai.conversation.id"), S("session.id")),
+            OPENLLMETRY: (S("traceloop.association.properties.session_id"),),
+            VERCEL_AI: (S("ai.telemetry.metadata.sessionId"),),
+        },
+    ),
+    Column(
+        "user_id",
+        "str",
+        {
+            GENAI: (S("user.id"), S("enduser.id")),
+            OPENLLMETRY: (S("traceloop.association.properties.user_id"),),
+            VERCEL_AI: (S("ai.telemetry.metadata.userId"),),
+        },
+    ),
     Column("outcome", "str", {GENAI: (S("driftline.outcome"),)}),
 )
 
@@ -268,7 +369,6 @@ CONTENT_KEYS: Mapping[str, str] = {
     "gen_ai.completion": "output",
     "gen_ai.tool.call.arguments": "tool_args",
     "gen_ai.tool.call.result": "output",
-    "gen_ai.tool.definitions": "system",
     "input.value": "input",
     "output.value": "output",
     "llm.prompt_template.template": "system",

@@ -209,7 +209,9 @@ class _Base:
             text = scrub(text)
         return truncate(text, self.options.max_content_chars)[0]
 
-    def _resource(self, attributes: Iterable[KeyValue]) -> tuple[str | None, str | None, str | None, dict[str, Any], list]:
+    def _resource(
+        self, attributes: Iterable[KeyValue]
+    ) -> tuple[str | None, str | None, str | None, dict[str, Any], list]:
         raw = {kv.key: py_value(kv.value) for kv in attributes}
         rest = dict(raw)
         found: list[str | None] = []
@@ -227,8 +229,8 @@ class _Base:
     def table(self, schema: pa.Schema) -> pa.Table:
         if not self.rows:
             return schema.empty_table()
-        columns = list(zip(*self.rows))
-        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema)]
+        columns = list(zip(*self.rows, strict=False))
+        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=False)]
         return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -254,11 +256,22 @@ class SpanNormalizer(_Base):
                         self.duplicates += 1
                         continue
                     self._seen.add(key)
-                    self._add_span(span, svc, ver, env, raw_res, rmap, scope.name or None, scope.version or None,
-                                   received_ns)
+                    self._add_span(
+                        span, svc, ver, env, raw_res, rmap, scope.name or None, scope.version or None, received_ns
+                    )
 
-    def _add_span(self, span: Span, svc: str | None, ver: str | None, env: str | None, raw_res: dict[str, Any],
-                  rmap: list, scope_name: str | None, scope_version: str | None, received_ns: int) -> None:
+    def _add_span(
+        self,
+        span: Span,
+        svc: str | None,
+        ver: str | None,
+        env: str | None,
+        raw_res: dict[str, Any],
+        rmap: list,
+        scope_name: str | None,
+        scope_version: str | None,
+        received_ns: int,
+    ) -> None:
         attrs: dict[str, AnyValue] = {kv.key: kv.value for kv in span.attributes}
         convention = detect_convention(attrs.keys(), attrs)
         rest = dict(attrs)
@@ -325,7 +338,9 @@ class SpanNormalizer(_Base):
                 events.append({"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": eattrs})
             extra.append((EVENTS_KEY, events))
         if span.links:
-            extra.append((LINKS_KEY, [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex()} for ln in span.links]))
+            extra.append(
+                (LINKS_KEY, [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex()} for ln in span.links])
+            )
 
         opts = self.options
         if opts.agent_version_key:
@@ -387,15 +402,39 @@ class SpanNormalizer(_Base):
 
 
 _I = _SPAN_INDEX
-_I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = _I["error_type"], _I["agent_version"], _I["operation"], _I["tool_name"]
+_I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = (
+    _I["error_type"],
+    _I["agent_version"],
+    _I["operation"],
+    _I["tool_name"],
+)
 _I_COST, _I_CURRENCY = _I["cost_reported"], _I["cost_currency"]
 _I_INPUT_HASH, _I_INPUT_CHARS, _I_INPUT_CONTENT = _I["input_hash"], _I["input_chars"], _I["input_content"]
 _I_OUTPUT_HASH, _I_OUTPUT_CHARS, _I_OUTPUT_CONTENT = _I["output_hash"], _I["output_chars"], _I["output_content"]
 _I_PROMPT_HASH, _I_ARGS_HASH = _I["prompt_hash"], _I["tool_args_hash"]
-_I_ATTRS, _I_RATTRS, _I_CONVENTION, _I_RECEIVED = _I["attributes"], _I["resource_attributes"], _I["convention"], _I["received_at"]
-assert SPAN_SCHEMA.names[:15] == ["trace_id", "span_id", "parent_span_id", "name", "kind", "status_code",
-                                  "status_message", "start_time", "end_time", "duration_ms", "service_name",
-                                  "service_version", "environment", "scope_name", "scope_version"]
+_I_ATTRS, _I_RATTRS, _I_CONVENTION, _I_RECEIVED = (
+    _I["attributes"],
+    _I["resource_attributes"],
+    _I["convention"],
+    _I["received_at"],
+)
+assert SPAN_SCHEMA.names[:15] == [
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "kind",
+    "status_code",
+    "status_message",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "service_name",
+    "service_version",
+    "environment",
+    "scope_name",
+    "scope_version",
+]
 
 
 class LogNormalizer(_Base):
@@ -411,8 +450,16 @@ class LogNormalizer(_Base):
                         continue
                     self._add_log(rec, svc, ver, env, rmap, sl.scope.name or None, received_ns)
 
-    def _add_log(self, rec: LogRecord, svc: str | None, ver: str | None, env: str | None, rmap: list,
-                 scope_name: str | None, received_ns: int) -> None:
+    def _add_log(
+        self,
+        rec: LogRecord,
+        svc: str | None,
+        ver: str | None,
+        env: str | None,
+        rmap: list,
+        scope_name: str | None,
+        received_ns: int,
+    ) -> None:
         content = _Content()
         rest: list[tuple[str, Any]] = []
         event_name = getattr(rec, "event_name", "") or None
@@ -459,6 +506,22 @@ class LogNormalizer(_Base):
         return super().table(LOG_SCHEMA)
 
 
-assert LOG_SCHEMA.names == ["trace_id", "span_id", "time", "observed_time", "severity_number", "severity_text",
-                            "event_name", "body_hash", "body_chars", "body", "service_name", "service_version",
-                            "environment", "scope_name", "attributes", "resource_attributes", "received_at"]
+assert LOG_SCHEMA.names == [
+    "trace_id",
+    "span_id",
+    "time",
+    "observed_time",
+    "severity_number",
+    "severity_text",
+    "event_name",
+    "body_hash",
+    "body_chars",
+    "body",
+    "service_name",
+    "service_version",
+    "environment",
+    "scope_name",
+    "attributes",
+    "resource_attributes",
+    "received_at",
+]

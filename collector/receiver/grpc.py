@@ -32,22 +32,25 @@ SERVICES: dict[otlp.Signal, str] = {
 
 
 def _abort(context: grpc.ServicerContext, exc: ExportError) -> None:
-    if exc.retry_after is not None and exc.grpc_code in (grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                                         grpc.StatusCode.UNAVAILABLE):
+    if exc.retry_after is not None and exc.grpc_code in (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.UNAVAILABLE,
+    ):
         frac, whole = math.modf(exc.retry_after)
-        info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=int(whole),
-                                                                              nanos=int(frac * 1e9)))
+        info = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=int(whole), nanos=int(frac * 1e9)))
         detail = any_pb2.Any()
         detail.Pack(info)
         status = status_pb2.Status(code=exc.grpc_code.value[0], message=exc.message, details=[detail])
-        context.set_trailing_metadata((
-            ("grpc-status-details-bin", status.SerializeToString()),
-            ("google.rpc.retryinfo-bin", info.SerializeToString()),
-        ))
+        context.set_trailing_metadata(
+            (
+                ("grpc-status-details-bin", status.SerializeToString()),
+                ("google.rpc.retryinfo-bin", info.SerializeToString()),
+            )
+        )
     context.abort(exc.grpc_code, exc.message)
 
 
-def _handler(exporter: Exporter, signal: otlp.Signal):  # noqa: ANN202 - grpc handler signature
+def _handler(exporter: Exporter, signal: otlp.Signal):
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
         try:
             metadata = dict(context.invocation_metadata())

@@ -56,8 +56,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def _make_handler(config: CollectorConfig, exporter: Exporter, telemetry: Telemetry,
-                  health: Callable[[], dict]) -> type[BaseHTTPRequestHandler]:
+def _make_handler(
+    config: CollectorConfig, exporter: Exporter, telemetry: Telemetry, health: Callable[[], dict]
+) -> type[BaseHTTPRequestHandler]:
     budget = _Budget(config.max_inflight_bytes)
     limit = config.max_request_bytes
 
@@ -65,7 +66,7 @@ def _make_handler(config: CollectorConfig, exporter: Exporter, telemetry: Teleme
         protocol_version = "HTTP/1.1"
         server_version = "driftline"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
         def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
@@ -87,7 +88,7 @@ def _make_handler(config: CollectorConfig, exporter: Exporter, telemetry: Teleme
                 self.close_connection = True
             self._send(exc.http_status, codec.encode_response(status, media), media, headers)
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/healthz":
                 self._send(200, json.dumps(health()).encode(), "application/json")
@@ -98,7 +99,7 @@ def _make_handler(config: CollectorConfig, exporter: Exporter, telemetry: Teleme
             else:
                 self._send(404, b"not found", "text/plain")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             path = self.path.split("?", 1)[0]
             signal = PATHS.get(path)
             if signal is None:
@@ -152,11 +153,13 @@ def _make_handler(config: CollectorConfig, exporter: Exporter, telemetry: Teleme
 
 
 class HttpReceiver:
-    def __init__(self, config: CollectorConfig, exporter: Exporter, telemetry: Telemetry,
-                 health: Callable[[], dict]) -> None:
+    def __init__(
+        self, config: CollectorConfig, exporter: Exporter, telemetry: Telemetry, health: Callable[[], dict]
+    ) -> None:
         self.config = config
-        self.server = _Server((config.host, config.http_port),
-                              _make_handler(config, exporter, telemetry, health), bind_and_activate=False)
+        self.server = _Server(
+            (config.host, config.http_port), _make_handler(config, exporter, telemetry, health), bind_and_activate=False
+        )
         self.thread: threading.Thread | None = None
         self.port: int | None = None
 
@@ -169,8 +172,9 @@ class HttpReceiver:
             ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key)
             self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, name="driftline-http", daemon=True,
-                                       kwargs={"poll_interval": 0.2})
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="driftline-http", daemon=True, kwargs={"poll_interval": 0.2}
+        )
         self.thread.start()
         return self.port
 

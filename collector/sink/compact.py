@@ -14,8 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -56,11 +56,12 @@ def dedupe_spans(table: pa.Table) -> pa.Table:
     """Keep the first row of each (trace_id, span_id)."""
     indexed = table.select(["trace_id", "span_id"]).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
     first = indexed.group_by(["trace_id", "span_id"], use_threads=False).aggregate([("_i", "min")])
-    return table.take(pc.sort_indices(first["_i_min"]))
+    return table.take(np.sort(first.column("_i_min").to_numpy()))
 
 
-def compact_partition(sink: ParquetSink, dataset: str, directory: str, min_age: float,
-                      dry_run: bool = False) -> CompactResult | None:
+def compact_partition(
+    sink: ParquetSink, dataset: str, directory: str, min_age: float, dry_run: bool = False
+) -> CompactResult | None:
     fs = sink.fs
     files = _finish_interrupted(fs, _files(fs, directory))
     now = time.time()

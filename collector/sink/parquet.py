@@ -8,6 +8,7 @@ coordinating (each has its own instance id). Readers only ever see whole files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from datetime import datetime, timezone
@@ -61,8 +62,6 @@ class ParquetSink:
             pq.write_table(table, tmp, filesystem=self.fs, compression=self.compression)
             self.fs.move(tmp, path)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 self.fs.delete_file(tmp)
-            except OSError:
-                pass
             raise

@@ -13,6 +13,7 @@ crash mid-write, never acknowledged) fails its length or CRC check and ends repl
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -73,7 +74,7 @@ def read_segment(path: Path) -> Iterator[tuple[int, int, bytes]]:
         if body_start + length > end:
             log.warning("WAL %s: torn record at byte %d (never acknowledged), ignored", path.name, pos)
             return
-        payload = data[body_start:body_start + length]
+        payload = data[body_start : body_start + length]
         if zlib.crc32(payload, zlib.crc32(bytes((signal,)))) != crc:
             log.warning("WAL %s: checksum mismatch at byte %d, rest of segment ignored", path.name, pos)
             return
@@ -87,8 +88,17 @@ def encode(signal: int, received_ns: int, payload: bytes) -> bytes:
 
 
 class WriteAheadLog:
-    def __init__(self, directory: Path, *, segment_bytes: int, max_pending_bytes: int, seal_after: float,
-                 on_sealed: Callable[[Segment], None], fsync: bool = True, append_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        segment_bytes: int,
+        max_pending_bytes: int,
+        seal_after: float,
+        on_sealed: Callable[[Segment], None],
+        fsync: bool = True,
+        append_timeout: float = 30.0,
+    ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
         self.max_pending_bytes = max_pending_bytes
@@ -122,7 +132,8 @@ class WriteAheadLog:
             self._lock_fd = None
             raise RuntimeError(
                 f"another receiver is using the WAL directory {self.directory}; give each receiver its own "
-                "--instance-id (or --wal-dir)") from None
+                "--instance-id (or --wal-dir)"
+            ) from None
         leftovers = list_segments(self.directory)
         self._seq = leftovers[-1].seq + 1 if leftovers else 1
         self._pending_bytes = sum(s.size for s in leftovers)
@@ -167,10 +178,8 @@ class WriteAheadLog:
 
     def release(self, segment: Segment) -> None:
         """The segment's rows are in Parquet: delete it and give its bytes back to the budget."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             segment.path.unlink()
-        except FileNotFoundError:
-            pass
         with self._cond:
             self._pending_bytes -= segment.size
 

@@ -24,7 +24,9 @@ def kv(key: str, value: object) -> KeyValue:
     return KeyValue(key=key, value=v)
 
 
-def trace_request(n: int = 3, bad: int = 0, service: str = "svc", attrs: dict | None = None) -> tuple[ExportTraceServiceRequest, list[str]]:
+def trace_request(
+    n: int = 3, bad: int = 0, service: str = "svc", attrs: dict | None = None
+) -> tuple[ExportTraceServiceRequest, list[str]]:
     """``n`` valid chat spans (+ ``bad`` spans with an all-zero trace id); returns the request and valid span ids."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
@@ -40,8 +42,9 @@ def trace_request(n: int = 3, bad: int = 0, service: str = "svc", attrs: dict | 
         span.name = "chat m"
         span.start_time_unix_nano = now
         span.end_time_unix_nano = now + 1_000_000
-        span.attributes.extend([kv("gen_ai.operation.name", "chat"), kv("gen_ai.request.model", "m"),
-                                kv("gen_ai.usage.input_tokens", 5)])
+        span.attributes.extend(
+            [kv("gen_ai.operation.name", "chat"), kv("gen_ai.request.model", "m"), kv("gen_ai.usage.input_tokens", 5)]
+        )
         for k, v in (attrs or {}).items():
             span.attributes.append(kv(k, v))
         if i < n:

@@ -15,40 +15,68 @@ from opentelemetry.trace import Status, StatusCode
 
 from tests.conftest import read_dataset
 
-RESOURCE = Resource.create({"service.name": "support-agent", "service.version": "v2.1",
-                            "deployment.environment.name": "prod", "tenant": "acme"})
+RESOURCE = Resource.create(
+    {
+        "service.name": "support-agent",
+        "service.version": "v2.1",
+        "deployment.environment.name": "prod",
+        "tenant": "acme",
+    }
+)
 
 
-def _agent_trace(exporter) -> dict[str, str]:  # noqa: ANN001
+def _agent_trace(exporter) -> dict[str, str]:
     """One agent run (agent -> chat -> tool -> chat); returns span name -> hex span id."""
     provider = TracerProvider(resource=RESOURCE)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("my.instrumentation", "1.2.3")
     ids = {}
-    with tracer.start_as_current_span("invoke_agent support", attributes={
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support", "gen_ai.agent.id": "a-1",
-            "driftline.outcome": "escalated"}) as agent:
+    with tracer.start_as_current_span(
+        "invoke_agent support",
+        attributes={
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "support",
+            "gen_ai.agent.id": "a-1",
+            "driftline.outcome": "escalated",
+        },
+    ) as agent:
         ids["agent"] = agent
-        with tracer.start_as_current_span("chat gpt-4o", attributes={
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-                "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 120,
-                "gen_ai.usage.output_tokens": 30, "gen_ai.usage.cache_read.input_tokens": 64,
-                "gen_ai.response.finish_reasons": ["tool_calls"], "gen_ai.request.temperature": 0.3,
+        with tracer.start_as_current_span(
+            "chat gpt-4o",
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.response.model": "gpt-4o-2024-08-06",
+                "gen_ai.usage.input_tokens": 120,
+                "gen_ai.usage.output_tokens": 30,
+                "gen_ai.usage.cache_read.input_tokens": 64,
+                "gen_ai.response.finish_reasons": ["tool_calls"],
+                "gen_ai.request.temperature": 0.3,
                 "gen_ai.input.messages": '[{"role": "user", "parts": [{"type": "text", "content": "my order?"}]}]',
-                "route": "/orders"}) as chat:
+                "route": "/orders",
+            },
+        ) as chat:
             ids["chat"] = chat
-        with tracer.start_as_current_span("execute_tool lookup_order", attributes={
-                "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup_order",
-                "gen_ai.tool.call.id": "call_1", "gen_ai.tool.call.arguments": '{"id": 42}'}) as tool:
+        with tracer.start_as_current_span(
+            "execute_tool lookup_order",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "lookup_order",
+                "gen_ai.tool.call.id": "call_1",
+                "gen_ai.tool.call.arguments": '{"id": 42}',
+            },
+        ) as tool:
             tool.set_status(Status(StatusCode.ERROR, "boom"))
             tool.record_exception(TimeoutError("slow"))
             ids["tool"] = tool
     provider.shutdown()
     return {k: format(v.get_span_context().span_id, "016x") for k, v in ids.items()} | {
-        "trace": format(ids["agent"].get_span_context().trace_id, "032x")}
+        "trace": format(ids["agent"].get_span_context().trace_id, "032x")
+    }
 
 
-def _check_rows(root, ids) -> None:  # noqa: ANN001
+def _check_rows(root, ids) -> None:
     table = read_dataset(root)
     rows = {r["span_id"]: r for r in table.to_pylist() if r["trace_id"] == ids["trace"]}
     assert set(rows) == {ids["agent"], ids["chat"], ids["tool"]}
@@ -56,7 +84,9 @@ def _check_rows(root, ids) -> None:  # noqa: ANN001
     assert agent["parent_span_id"] is None
     assert chat["parent_span_id"] == ids["agent"] and tool["parent_span_id"] == ids["agent"]
     assert agent["operation"] == "invoke_agent" and agent["agent_name"] == "support" and agent["outcome"] == "escalated"
-    assert agent["agent_version"] == "v2.1" and agent["environment"] == "prod" and agent["service_name"] == "support-agent"
+    assert (
+        agent["agent_version"] == "v2.1" and agent["environment"] == "prod" and agent["service_name"] == "support-agent"
+    )
     assert chat["operation"] == "chat" and chat["provider"] == "openai"
     assert (chat["request_model"], chat["response_model"]) == ("gpt-4o", "gpt-4o-2024-08-06")
     assert (chat["input_tokens"], chat["output_tokens"], chat["cache_read_tokens"]) == (120, 30, 64)
@@ -72,25 +102,32 @@ def _check_rows(root, ids) -> None:  # noqa: ANN001
     assert chat["duration_ms"] >= 0 and chat["start_time"] <= chat["end_time"]
 
 
-def test_grpc_exporter_rows_land_in_parquet(receiver) -> None:  # noqa: ANN001
+def test_grpc_exporter_rows_land_in_parquet(receiver) -> None:
     ids = _agent_trace(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True))
     assert receiver.flush(10)
     _check_rows(receiver.config.data, ids)
 
 
-def test_http_exporter_rows_land_in_parquet(receiver) -> None:  # noqa: ANN001
+def test_http_exporter_rows_land_in_parquet(receiver) -> None:
     ids = _agent_trace(HttpSpanExporter(endpoint=f"http://127.0.0.1:{receiver.http_port}/v1/traces"))
     assert receiver.flush(10)
     _check_rows(receiver.config.data, ids)
 
 
-def test_logs_land_in_logs_dataset(receiver) -> None:  # noqa: ANN001
+def test_logs_land_in_logs_dataset(receiver) -> None:
     provider = LoggerProvider(resource=RESOURCE)
-    provider.add_log_record_processor(SimpleLogRecordProcessor(
-        GrpcLogExporter(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True)))
+    provider.add_log_record_processor(
+        SimpleLogRecordProcessor(GrpcLogExporter(endpoint=f"http://127.0.0.1:{receiver.grpc_port}", insecure=True))
+    )
     logger = provider.get_logger("driftline.labels")
-    logger.emit(ApiLogRecord(body="late label", attributes={"driftline.outcome": "resolved", "event.name": "label"},
-                             trace_id=0x1234, span_id=0x99))
+    logger.emit(
+        ApiLogRecord(
+            body="late label",
+            attributes={"driftline.outcome": "resolved", "event.name": "label"},
+            trace_id=0x1234,
+            span_id=0x99,
+        )
+    )
     provider.shutdown()
     assert receiver.flush(10)
     rows = read_dataset(receiver.config.data, "logs").to_pylist()
@@ -101,14 +138,20 @@ def test_logs_land_in_logs_dataset(receiver) -> None:  # noqa: ANN001
     assert row["body_hash"] and row["body"] is None and row["service_name"] == "support-agent"
 
 
-def test_store_content_scrubs_pii(receiver_factory) -> None:  # noqa: ANN001
+def test_store_content_scrubs_pii(receiver_factory) -> None:
     app = receiver_factory(store_content=True)
     provider = TracerProvider(resource=RESOURCE)
-    provider.add_span_processor(SimpleSpanProcessor(
-        GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True)))
-    with provider.get_tracer("t").start_as_current_span("chat", attributes={
-            "gen_ai.operation.name": "chat", "gen_ai.input.messages": "mail me at jane@example.com",
-            "gen_ai.output.messages": "card 4111 1111 1111 1111 ok"}):
+    provider.add_span_processor(
+        SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True))
+    )
+    with provider.get_tracer("t").start_as_current_span(
+        "chat",
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.input.messages": "mail me at jane@example.com",
+            "gen_ai.output.messages": "card 4111 1111 1111 1111 ok",
+        },
+    ):
         pass
     provider.shutdown()
     assert app.flush(10)

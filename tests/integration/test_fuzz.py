@@ -59,7 +59,9 @@ def _request_with_nested_attribute(depth: int) -> tuple[bytes, str]:
         kv = _field(1, b"k") + _field(2, value)  # KeyValue{key, value}
         value = _field(6, _field(1, kv))  # AnyValue{kvlist_value: KeyValueList{values}}
     req, ids = trace_request(1)
-    span = req.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + _field(9, _field(1, b"nested") + _field(2, value))
+    span = req.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + _field(
+        9, _field(1, b"nested") + _field(2, value)
+    )
     scope = req.resource_spans[0].scope_spans[0]
     scope_bytes = scope.scope.SerializeToString()
     resource_bytes = req.resource_spans[0].resource.SerializeToString()
@@ -69,7 +71,7 @@ def _request_with_nested_attribute(depth: int) -> tuple[bytes, str]:
 
 
 @pytest.mark.slow
-def test_fuzz_http(receiver) -> None:  # noqa: ANN001
+def test_fuzz_http(receiver) -> None:
     rng = random.Random(1234)
     valid = trace_request(5)[0].SerializeToString()
     url = f"http://127.0.0.1:{receiver.http_port}/v1/traces"
@@ -84,23 +86,47 @@ def test_fuzz_http(receiver) -> None:  # noqa: ANN001
             if i % 5 == 0:
                 body, headers = gzip.compress(body), {**headers, "Content-Encoding": "gzip"}
             if i % 7 == 0:
-                text = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
-                    {"traceId": rng.randbytes(16).hex(), "spanId": rng.choice(["", "zz", rng.randbytes(8).hex()]),
-                     "startTimeUnixNano": rng.choice(["1", "x", 5, None]),
-                     "attributes": [{"key": "a", "value": rng.choice([{"intValue": "q"}, {"boolValue": 3}, {}])}]}]}]}]})
+                text = json.dumps(
+                    {
+                        "resourceSpans": [
+                            {
+                                "scopeSpans": [
+                                    {
+                                        "spans": [
+                                            {
+                                                "traceId": rng.randbytes(16).hex(),
+                                                "spanId": rng.choice(["", "zz", rng.randbytes(8).hex()]),
+                                                "startTimeUnixNano": rng.choice(["1", "x", 5, None]),
+                                                "attributes": [
+                                                    {
+                                                        "key": "a",
+                                                        "value": rng.choice([{"intValue": "q"}, {"boolValue": 3}, {}]),
+                                                    }
+                                                ],
+                                            }
+                                        ]
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                )
                 body, headers = text[: rng.randrange(len(text) + 1)].encode(), {"Content-Type": "application/json"}
             r = client.post(url, content=body, headers=headers)
             seen.add(r.status_code)
             assert r.status_code in (200, 400, 413, 415), (i, r.status_code, r.text[:200])
     assert 400 in seen
     req, ids = trace_request(3)
-    assert httpx.post(url, content=req.SerializeToString(), headers={"Content-Type": "application/x-protobuf"}).status_code == 200
+    assert (
+        httpx.post(url, content=req.SerializeToString(), headers={"Content-Type": "application/x-protobuf"}).status_code
+        == 200
+    )
     assert receiver.flush(10)
     assert set(ids) <= set(read_dataset(receiver.config.data).column("span_id").to_pylist())
 
 
 @pytest.mark.slow
-def test_fuzz_grpc_and_deep_nesting(receiver) -> None:  # noqa: ANN001
+def test_fuzz_grpc_and_deep_nesting(receiver) -> None:
     rng = random.Random(99)
     valid = trace_request(5)[0].SerializeToString()
     started = time.monotonic()

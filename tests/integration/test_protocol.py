@@ -25,28 +25,48 @@ from tests.integration.otlp_payloads import TRACE_METHOD, trace_request
 PB = {"Content-Type": "application/x-protobuf"}
 
 
-def _url(app, path: str = "/v1/traces", scheme: str = "http") -> str:  # noqa: ANN001
+def _url(app, path: str = "/v1/traces", scheme: str = "http") -> str:
     return f"{scheme}://127.0.0.1:{app.http_port}{path}"
 
 
-def _grpc_export(app, payload: bytes, metadata=None):  # noqa: ANN001, ANN202
+def _grpc_export(app, payload: bytes, metadata=None):
     with grpc.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         call = channel.unary_unary(TRACE_METHOD)
         return call(payload, metadata=metadata, timeout=10)
 
 
-def test_otlp_json_with_hex_ids_and_int64_strings(receiver) -> None:  # noqa: ANN001
+def test_otlp_json_with_hex_ids_and_int64_strings(receiver) -> None:
     now = time.time_ns()
-    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]},
-           "scopeSpans": [{"scope": {"name": "vercel"}, "spans": [{
-               "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
-               "parentSpanId": "eee19b7ec3c1b173", "name": "ai.generateText.doGenerate", "kind": 3,
-               "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 5_000_000),
-               "attributes": [{"key": "ai.operationId", "value": {"stringValue": "ai.generateText.doGenerate"}},
-                              {"key": "ai.model.id", "value": {"stringValue": "gpt-4o"}},
-                              {"key": "ai.model.provider", "value": {"stringValue": "openai.chat"}},
-                              {"key": "ai.usage.promptTokens", "value": {"intValue": "11"}}],
-               "unknownField": 1}]}]}]}
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "vercel"},
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "parentSpanId": "eee19b7ec3c1b173",
+                                "name": "ai.generateText.doGenerate",
+                                "kind": 3,
+                                "startTimeUnixNano": str(now),
+                                "endTimeUnixNano": str(now + 5_000_000),
+                                "attributes": [
+                                    {"key": "ai.operationId", "value": {"stringValue": "ai.generateText.doGenerate"}},
+                                    {"key": "ai.model.id", "value": {"stringValue": "gpt-4o"}},
+                                    {"key": "ai.model.provider", "value": {"stringValue": "openai.chat"}},
+                                    {"key": "ai.usage.promptTokens", "value": {"intValue": "11"}},
+                                ],
+                                "unknownField": 1,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     r = httpx.post(_url(receiver), content=json.dumps(doc), headers={"Content-Type": "application/json"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert r.json() == {}
@@ -57,10 +77,11 @@ def test_otlp_json_with_hex_ids_and_int64_strings(receiver) -> None:  # noqa: AN
     assert row["request_model"] == "gpt-4o" and row["input_tokens"] == 11 and row["kind"] == "client"
 
 
-def test_gzip_protobuf_and_partial_success(receiver) -> None:  # noqa: ANN001
+def test_gzip_protobuf_and_partial_success(receiver) -> None:
     req, ids = trace_request(n=3, bad=2)
-    r = httpx.post(_url(receiver), content=gzip.compress(req.SerializeToString()),
-                   headers={**PB, "Content-Encoding": "gzip"})
+    r = httpx.post(
+        _url(receiver), content=gzip.compress(req.SerializeToString()), headers={**PB, "Content-Encoding": "gzip"}
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
     resp = ExportTraceServiceResponse.FromString(r.content)
     assert resp.partial_success.rejected_spans == 2 and "trace_id" in resp.partial_success.error_message
@@ -72,7 +93,7 @@ def test_gzip_protobuf_and_partial_success(receiver) -> None:  # noqa: ANN001
     assert set(ids) <= set(spans) and len(spans) == 5
 
 
-def test_duplicates_are_removed(receiver) -> None:  # noqa: ANN001
+def test_duplicates_are_removed(receiver) -> None:
     req, ids = trace_request(n=4)
     body = req.SerializeToString()
     for _ in range(3):
@@ -81,16 +102,23 @@ def test_duplicates_are_removed(receiver) -> None:  # noqa: ANN001
     assert sorted(read_dataset(receiver.config.data).column("span_id").to_pylist()) == sorted(ids)
 
 
-@pytest.mark.parametrize(("body", "headers", "status"), [
-    (b"\xff\x00garbage", PB, 400),
-    (b"{not json", {"Content-Type": "application/json"}, 400),
-    (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}', {"Content-Type": "application/json"}, 400),
-    (b"\xc3\x28", {"Content-Type": "application/json"}, 400),
-    (b"x", {"Content-Type": "text/plain"}, 415),
-    (b"x", {**PB, "Content-Encoding": "br"}, 415),
-    (b"not gzip", {**PB, "Content-Encoding": "gzip"}, 400),
-])
-def test_bad_http_input_gets_4xx_and_server_stays_up(receiver, body, headers, status) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b"\xff\x00garbage", PB, 400),
+        (b"{not json", {"Content-Type": "application/json"}, 400),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
+            {"Content-Type": "application/json"},
+            400,
+        ),
+        (b"\xc3\x28", {"Content-Type": "application/json"}, 400),
+        (b"x", {"Content-Type": "text/plain"}, 415),
+        (b"x", {**PB, "Content-Encoding": "br"}, 415),
+        (b"not gzip", {**PB, "Content-Encoding": "gzip"}, 400),
+    ],
+)
+def test_bad_http_input_gets_4xx_and_server_stays_up(receiver, body, headers, status) -> None:
     r = httpx.post(_url(receiver), content=body, headers=headers)
     assert r.status_code == status
     if status == 400:
@@ -99,7 +127,7 @@ def test_bad_http_input_gets_4xx_and_server_stays_up(receiver, body, headers, st
     assert httpx.post(_url(receiver), content=req.SerializeToString(), headers=PB).status_code == 200
 
 
-def test_all_invalid_spans_is_400_and_grpc_invalid_argument(receiver) -> None:  # noqa: ANN001
+def test_all_invalid_spans_is_400_and_grpc_invalid_argument(receiver) -> None:
     req, _ = trace_request(n=0, bad=2)
     r = httpx.post(_url(receiver), content=req.SerializeToString(), headers=PB)
     assert r.status_code == 400 and "trace_id" in status_pb2.Status.FromString(r.content).message
@@ -108,7 +136,7 @@ def test_all_invalid_spans_is_400_and_grpc_invalid_argument(receiver) -> None:  
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_size_limits_and_gzip_bomb(receiver_factory) -> None:  # noqa: ANN001
+def test_size_limits_and_gzip_bomb(receiver_factory) -> None:
     app = receiver_factory(max_request_bytes=64 * 1024, max_wal_bytes=1024 * 1024)
     big, _ = trace_request(n=1, attrs={"blob": "x" * 100_000})
     r = httpx.post(_url(app), content=big.SerializeToString(), headers=PB)
@@ -122,17 +150,21 @@ def test_size_limits_and_gzip_bomb(receiver_factory) -> None:  # noqa: ANN001
     assert not dict(err.value.trailing_metadata() or ()).get("google.rpc.retryinfo-bin")
 
 
-def test_huge_attribute_is_truncated_not_rejected(receiver) -> None:  # noqa: ANN001
-    req, ids = trace_request(n=2, attrs={"note": "y" * 50_000})
+def test_huge_attribute_is_truncated_not_rejected(receiver) -> None:
+    req, _ids = trace_request(n=2, attrs={"note": "y" * 50_000})
     assert httpx.post(_url(receiver), content=req.SerializeToString(), headers=PB).status_code == 200
     assert receiver.flush(10)
     rows = read_dataset(receiver.config.data).to_pylist()
     assert len(rows) == 2
     attrs = dict(rows[0]["attributes"])
-    assert len(attrs["note"]) < 9000 and "truncated" in attrs["note"] and json.loads(attrs["driftline.truncated"]) == ["note"]
+    assert (
+        len(attrs["note"]) < 9000
+        and "truncated" in attrs["note"]
+        and json.loads(attrs["driftline.truncated"]) == ["note"]
+    )
 
 
-def test_backpressure_retry_hints_and_nothing_lost(receiver_factory) -> None:  # noqa: ANN001
+def test_backpressure_retry_hints_and_nothing_lost(receiver_factory) -> None:
     app = receiver_factory(max_request_bytes=2048, max_wal_bytes=2500, flush_interval=30)
     req, _ = trace_request(n=10)
     body = req.SerializeToString()
@@ -151,8 +183,9 @@ def test_backpressure_retry_hints_and_nothing_lost(receiver_factory) -> None:  #
     # once the WAL drains, the SDK exporter's retry goes through: nothing acknowledged or retried is lost
     assert app.flush(10)
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(
-        GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True)))
+    provider.add_span_processor(
+        SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True))
+    )
     with provider.get_tracer("t").start_as_current_span("after", attributes={"gen_ai.operation.name": "chat"}):
         pass
     provider.shutdown()
@@ -160,7 +193,7 @@ def test_backpressure_retry_hints_and_nothing_lost(receiver_factory) -> None:  #
     assert read_dataset(app.config.data).num_rows == 11
 
 
-def test_bearer_token_on_both_protocols(receiver_factory) -> None:  # noqa: ANN001
+def test_bearer_token_on_both_protocols(receiver_factory) -> None:
     app = receiver_factory(auth_token="s3cret")
     body = trace_request(1)[0].SerializeToString()
     assert httpx.post(_url(app), content=body, headers=PB).status_code == 401
@@ -190,20 +223,29 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
     now = datetime.datetime.now(datetime.timezone.utc)
     import ipaddress
 
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(cert_path), str(key_path)
 
 
-def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:  # noqa: ANN001
+def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:
     cert, key = _self_signed(tmp_path)
     app = receiver_factory(tls_cert=cert, tls_key=key)
     body = trace_request(2)[0].SerializeToString()
@@ -212,8 +254,9 @@ def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:  # noqa: ANN
     with grpc.secure_channel(f"localhost:{app.grpc_port}", creds) as channel:
         channel.unary_unary(TRACE_METHOD)(body, timeout=10)
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(GrpcSpanExporter(
-        endpoint=f"https://localhost:{app.grpc_port}", credentials=creds)))
+    provider.add_span_processor(
+        SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"https://localhost:{app.grpc_port}", credentials=creds))
+    )
     with provider.get_tracer("t").start_as_current_span("x", attributes={"gen_ai.operation.name": "chat"}):
         pass
     provider.shutdown()
@@ -221,7 +264,7 @@ def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:  # noqa: ANN
     assert read_dataset(app.config.data).num_rows == 3  # the raw gRPC call re-sent the HTTP spans: deduplicated
 
 
-def test_health_and_metrics(receiver) -> None:  # noqa: ANN001
+def test_health_and_metrics(receiver) -> None:
     httpx.post(_url(receiver), content=trace_request(3, bad=1)[0].SerializeToString(), headers=PB)
     httpx.post(_url(receiver), content=b"junk", headers=PB)
     assert receiver.flush(10)
@@ -235,7 +278,7 @@ def test_health_and_metrics(receiver) -> None:  # noqa: ANN001
     assert "driftline_flush_seconds_count" in text and "driftline_queue_depth" in text
 
 
-def test_two_receivers_share_one_data_root(receiver_factory, tmp_path) -> None:  # noqa: ANN001
+def test_two_receivers_share_one_data_root(receiver_factory, tmp_path) -> None:
     a = receiver_factory(instance_id="rx-a")
     b = receiver_factory(instance_id="rx-b")
     ids = []

@@ -1,0 +1,37 @@
+"""Import boundaries (design §1): instrumentation imports neither other package; analysis imports
+only ``collector.schema`` (and the collector's CLI registration) of the collector."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def _imports(package_dir: str) -> list[tuple[str, str]]:
+    found = []
+    for path in (ROOT / package_dir).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.append((str(path.relative_to(ROOT)), node.module))
+            elif isinstance(node, ast.Import):
+                found.extend((str(path.relative_to(ROOT)), alias.name) for alias in node.names)
+    return found
+
+
+def test_instrumentation_imports_no_other_driftline_package() -> None:
+    bad = [
+        (f, m) for f, m in _imports("instrumentation") if m.startswith(("driftline.collector", "driftline.analysis"))
+    ]
+    assert not bad
+
+
+def test_analysis_imports_only_the_schema_of_the_collector() -> None:
+    allowed = {"driftline.collector.schema", "driftline.collector.cli"}
+    bad = [(f, m) for f, m in _imports("analysis") if m.startswith("driftline.collector") and m not in allowed]
+    assert not bad
+
+
+def test_collector_never_imports_analysis() -> None:
+    assert not [(f, m) for f, m in _imports("collector") if m.startswith("driftline.analysis")]
