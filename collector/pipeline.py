@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,6 +24,27 @@ from driftline.collector.wal.log import Segment, WriteAheadLog
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: leave when the receiver is gone (SIGKILL, OOM kill) instead of lingering.
+
+    Exiting mid-segment loses nothing: the segment is still in the WAL, and its replay rewrites the
+    same file names.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="driftline-parent-watch", daemon=True).start()
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),)
+    )
 
 
 class SegmentPipeline:
@@ -49,7 +71,7 @@ class SegmentPipeline:
         self._closing = False
 
     def start(self) -> None:
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = _new_pool(self.workers)
 
     @property
     def depth(self) -> int:
@@ -103,10 +125,7 @@ class SegmentPipeline:
 
     def _restart_pool(self) -> None:
         with self._lock:
-            old, self._pool = (
-                self._pool,
-                ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn")),
-            )
+            old, self._pool = self._pool, _new_pool(self.workers)
         if old is not None:
             old.shutdown(wait=False, cancel_futures=False)
 

@@ -8,6 +8,7 @@ happens per span.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from driftline.collector import otlp
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
+from driftline.collector.normalize.views import as_view
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
 from driftline.collector.scrub import scrub
 
@@ -46,6 +48,7 @@ class NormalizeOptions:
 # --- the compiled table ---------------------------------------------------------------------------
 
 _SPAN_INDEX = {name: i for i, name in enumerate(SPAN_SCHEMA.names)}
+_N_SPAN_COLUMNS = len(_SPAN_INDEX)
 _LOG_INDEX = {name: i for i, name in enumerate(LOG_SCHEMA.names)}
 
 
@@ -122,6 +125,127 @@ def _compile(convention: str) -> _Plan:
 
 _PLANS = {c: _compile(c) for c in (*(conv.name for conv in cv.CONVENTIONS), cv.NONE)}
 
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
+_CONVENTION_RANK = {conv.name: i for i, conv in enumerate(cv.CONVENTIONS)}
+_NO_CONVENTION = len(cv.CONVENTIONS)
+# What an attribute does to a row, decided once per distinct encoded KeyValue and convention:
+_CLAIMS, _DYNAMIC, _CONTENT, _REST = 0, 1, 2, 3
+
+
+def _value(av: AnyValue) -> Any:
+    which = av.WhichOneof("value")
+    if which in _SCALARS:
+        return getattr(av, which)
+    return py_value(av) if which else None
+
+
+def _marker_rank(key: str) -> int:
+    """The rank of the convention this key alone identifies (lower wins), or _NO_CONVENTION."""
+    for i, conv in enumerate(cv.CONVENTIONS):
+        if key in conv.marker_keys or (conv.marker_prefixes and key.startswith(conv.marker_prefixes)):
+            return i
+    return _NO_CONVENTION
+
+
+class _Key:
+    """What a key means, worked out once: its convention marker and, per convention, its sources
+    (static ones, ones that depend on another attribute) or its content role. ``distinct`` counts the
+    values seen, so that keys whose values are all different (ids, token counts) stop filling the
+    per-value cache."""
+
+    __slots__ = ("distinct", "kinds", "marker", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.marker = _marker_rank(name)
+        self.kinds: dict[str, tuple[int, Any]] = {}
+        self.distinct = 0
+
+    def kind(self, convention: str) -> tuple[int, Any]:
+        found = self.kinds.get(convention)
+        if found is None:
+            claims = _PLANS[convention].by_key.get(self.name)
+            if not claims:
+                role = _content_role(self.name)
+                found = (_CONTENT, role) if role else (_REST, None)
+            elif any(c.source.when is not None for c in claims):
+                found = (_DYNAMIC, claims)
+            else:
+                found = (_CLAIMS, claims)
+            self.kinds[convention] = found
+        return found
+
+
+_KEYS: dict[str, _Key] = {}
+_MARKER = operator.attrgetter("marker")
+_VOLATILE_AFTER = 512  # distinct values after which a key's values are no longer cached
+
+
+class _Attr:
+    """One attribute (key and value), decoded once and shared by every span carrying the same bytes.
+
+    ``effects[convention]`` is what it does to a row under that convention: fill columns (each fill
+    as index, rank, value, the key to drop or None), fill columns depending on another attribute
+    (``when`` sources), count as content, or stay in the attributes map as ``text``.
+    """
+
+    __slots__ = ("effects", "key", "marker", "meta", "text", "value")
+
+    def __init__(self, meta: _Key, value: Any) -> None:
+        self.meta = meta
+        self.key = meta.name
+        self.marker = meta.marker
+        self.value = value
+        self.text: str | None = None  # the attributes-map form, made only if the attribute stays there
+        self.effects: dict[str, tuple[int, Any]] = {}
+
+    def effect(self, convention: str) -> tuple[int, Any]:
+        kind, payload = self.meta.kind(convention)
+        if kind == _CLAIMS:
+            fills = []
+            for c in payload:
+                fill = _apply(c.source, c.convert, self.value, self.key)
+                if fill is not None:
+                    fills.append((c.index, c.rank, *fill))
+            payload = tuple(fills)
+        self.effects[convention] = eff = (kind, payload)
+        return eff
+
+
+def _apply(src: cv.Source, convert: Callable[[Any], Any], value: Any, key: str) -> tuple[Any, str | None] | None:
+    """(column value, key to drop from attributes or None) for one source, or None if it gives nothing."""
+    val = convert(value)
+    if val is None:
+        return None
+    if src.before and isinstance(val, str):
+        val = val.split(src.before, 1)[0]
+    if src.values is not None:
+        mapped = src.values.get(val)
+        if mapped is None:
+            return None if src.values_only else ("other", None)  # unknown value: the key stays in attributes
+        return mapped, key
+    return val, key
+
+
+_ATTRS: dict[bytes, _Attr] = {}
+_MAX_CACHED = 200_000  # distinct encoded attributes kept; the cache is emptied when full
+
+
+def _attr(raw: bytes) -> _Attr:
+    kv = KeyValue.FromString(raw)
+    meta = _KEYS.get(kv.key)
+    if meta is None:
+        meta = _Key(kv.key)
+        if len(_KEYS) < _MAX_CACHED:  # bounded: a flood of distinct keys is classified, not remembered
+            _KEYS[kv.key] = meta
+    attr = _Attr(meta, _value(kv.value))
+    if meta.distinct < _VOLATILE_AFTER:
+        meta.distinct += 1
+        if len(_ATTRS) >= _MAX_CACHED:
+            _ATTRS.clear()
+        _ATTRS[raw] = attr
+    return attr
+
 
 def detect_convention(keys: Iterable[str], attrs: dict[str, Any]) -> str:
     for conv in cv.CONVENTIONS:
@@ -155,6 +279,21 @@ def _canonical_args(value: Any) -> str:
         except ValueError:
             return value
     return canonical_json(value)
+
+
+_ARGS_HASHES: dict[str, str] = {}
+
+
+def _args_hash(value: Any) -> str:
+    """SHA-256 of canonical tool arguments; the same argument text recurs, so it is hashed once."""
+    if not isinstance(value, str):
+        return sha256(_canonical_args(value))
+    digest = _ARGS_HASHES.get(value)
+    if digest is None:
+        if len(_ARGS_HASHES) >= _MAX_CACHED:
+            _ARGS_HASHES.clear()
+        digest = _ARGS_HASHES[value] = sha256(_canonical_args(value))
+    return digest
 
 
 class _Content:
@@ -202,6 +341,38 @@ class _Base:
             out.append((k, text))
         return out
 
+    def _content_columns(self, row: list[Any], content: _Content) -> None:
+        """Hashes, lengths and (with --store-content) scrubbed text of the span's content."""
+        inp, out = content.text("input"), content.text("output")
+        system, args = content.text("system"), content.pieces.get("tool_args")
+        if inp is not None:
+            row[_I_INPUT_HASH] = sha256(inp)
+            row[_I_INPUT_CHARS] = content.chars("input")
+            row[_I_INPUT_CONTENT] = self._stored(inp)
+        if out is not None:
+            row[_I_OUTPUT_HASH] = sha256(out)
+            row[_I_OUTPUT_CHARS] = content.chars("output")
+            row[_I_OUTPUT_CONTENT] = self._stored(out)
+        if system is not None:
+            row[_I_PROMPT_HASH] = sha256(system)
+        if args:
+            row[_I_ARGS_HASH] = _args_hash(args[0][1])
+        elif row[_I_OPERATION] == "execute_tool" and inp is not None:
+            row[_I_ARGS_HASH] = _args_hash(content.pieces["input"][0][1])
+
+    def _texts(self, attrs: list[_Attr], truncated: list[str]) -> list[tuple[str, str]]:
+        limit = self.options.max_value_chars
+        out = []
+        for a in attrs:
+            text = a.text
+            if text is None:
+                text = a.text = as_text(a.value) if a.value is not None else ""
+            if len(text) > limit:
+                text = truncate(text, limit)[0]
+                truncated.append(a.key)
+            out.append((a.key, text))
+        return out
+
     def _stored(self, text: str | None) -> str | None:
         if text is None or not self.options.store_content:
             return None
@@ -243,7 +414,7 @@ class SpanNormalizer(_Base):
         self.duplicates = 0
 
     def add_request(self, request: Any, received_ns: int) -> None:
-        for rs in request.resource_spans:
+        for rs in as_view(request).resource_spans:
             svc, ver, env, raw_res, rmap = self._resource(rs.resource.attributes)
             for ss in rs.scope_spans:
                 scope = ss.scope
@@ -272,54 +443,56 @@ class SpanNormalizer(_Base):
         scope_version: str | None,
         received_ns: int,
     ) -> None:
-        attrs: dict[str, AnyValue] = {kv.key: kv.value for kv in span.attributes}
-        convention = detect_convention(attrs.keys(), attrs)
-        rest = dict(attrs)
-        row: list[Any] = [None] * len(_SPAN_INDEX)
-        plan = _PLANS[convention]
-        chosen: dict[int, tuple[int, str | None]] = {}  # column -> (rank, claimed key or None)
-        by_key = plan.by_key
-        for key, av in attrs.items():
-            claims = by_key.get(key)
-            if claims is None:
-                continue
-            value = py_value(av)
-            for claim in claims:
-                prev = chosen.get(claim.index)
-                if prev is not None and prev[0] <= claim.rank:
-                    continue
-                src = claim.source
-                if src.when is not None:
-                    cond = attrs.get(src.when[0])
-                    if cond is None or _to_str(py_value(cond)) not in src.when[1]:
+        raws = span.attributes
+        attrs: list[_Attr] = list(map(_ATTRS.get, raws))  # one C-level pass; misses are None
+        if None in attrs:
+            attrs = [a or _attr(raw) for a, raw in zip(attrs, raws, strict=True)]
+        rank = min(map(_MARKER, attrs), default=_NO_CONVENTION)
+        convention = cv.CONVENTIONS[rank].name if rank < _NO_CONVENTION else cv.NONE
+        row: list[Any] = [None] * _N_SPAN_COLUMNS
+        chosen: dict[int, tuple[int, str | None]] = {}  # column -> (rank of its source, key to drop)
+        content: _Content | None = None
+        claimers: list[_Attr] = []
+        rest: list[_Attr] = []
+        for a in attrs:
+            kind, payload = a.effects.get(convention) or a.effect(convention)
+            if kind == _CLAIMS:
+                claimers.append(a)
+                for index, source_rank, val, owner in payload:
+                    prev = chosen.get(index)
+                    if prev is None or source_rank < prev[0]:
+                        row[index] = val
+                        chosen[index] = (source_rank, owner)
+            elif kind == _REST:
+                rest.append(a)
+            elif kind == _CONTENT:
+                if content is None:
+                    content = _Content()
+                content.add(payload, a.key, a.value)
+            else:  # _DYNAMIC: a source that depends on another attribute's value
+                claimers.append(a)
+                by_key = {b.key: b.value for b in attrs}
+                for c in payload:
+                    prev = chosen.get(c.index)
+                    if prev is not None and prev[0] <= c.rank:
                         continue
-                val = claim.convert(value)
-                if val is None:
-                    continue
-                if src.before and isinstance(val, str):
-                    val = val.split(src.before, 1)[0]
-                claimed: str | None = key
-                if src.values is not None:
-                    mapped = src.values.get(val)
-                    if mapped is None:
-                        if src.values_only:
-                            continue
-                        mapped, claimed = "other", None  # unknown value: the raw key stays in attributes
-                    val = mapped
-                row[claim.index] = val
-                chosen[claim.index] = (claim.rank, claimed)
-        for _rank, claimed in chosen.values():
-            if claimed is not None:
-                rest.pop(claimed, None)
+                    when = c.source.when
+                    if when is not None and _to_str(by_key.get(when[0])) not in when[1]:
+                        continue
+                    fill = _apply(c.source, c.convert, a.value, a.key)
+                    if fill is not None:
+                        row[c.index] = fill[0]
+                        chosen[c.index] = (c.rank, fill[1])
+        if claimers:
+            owners = {owner for _, owner in chosen.values()}
+            rest.extend(a for a in claimers if a.key not in owners)
+        plan = _PLANS[convention]
         for index, pattern in plan.globs:
             if row[index] is None:
-                matches = sorted(k for k in rest if pattern.match(k))
+                matches = sorted((a for a in rest if pattern.match(a.key)), key=lambda a: a.key)
                 if matches:
-                    row[index] = [as_text(py_value(rest.pop(k))) for k in matches]
-
-        content = _Content()
-        for k in [k for k in rest if _content_role(k)]:
-            content.add(_content_role(k), k, py_value(rest.pop(k)))  # type: ignore[arg-type]
+                    row[index] = [as_text(a.value) for a in matches]
+                    rest = [a for a in rest if not pattern.match(a.key)]
 
         truncated: list[str] = []
         extra: list[tuple[str, Any]] = []
@@ -330,6 +503,8 @@ class SpanNormalizer(_Base):
                 for kv in ev.attributes:
                     role = _content_role(kv.key)
                     if role:
+                        if content is None:
+                            content = _Content()
                         content.add(role, f"event.{ev.name}.{kv.key}", py_value(kv.value))
                     else:
                         eattrs[kv.key] = py_value(kv.value)
@@ -344,8 +519,10 @@ class SpanNormalizer(_Base):
 
         opts = self.options
         if opts.agent_version_key:
-            if opts.agent_version_key in rest:
-                row[_I_AGENT_VERSION] = _to_str(py_value(rest.pop(opts.agent_version_key)))
+            override = next((a for a in rest if a.key == opts.agent_version_key), None)
+            if override is not None:
+                rest.remove(override)
+                row[_I_AGENT_VERSION] = _to_str(override.value)
             elif opts.agent_version_key in raw_res:
                 row[_I_AGENT_VERSION] = _to_str(raw_res[opts.agent_version_key])
         if row[_I_AGENT_VERSION] is None:
@@ -355,26 +532,14 @@ class SpanNormalizer(_Base):
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
 
-        attr_map = self._attr_map([(k, py_value(v)) for k, v in rest.items()] + extra, truncated)
+        attr_map = self._texts(rest, truncated)
+        if extra:
+            attr_map += self._attr_map(extra, truncated)
         if truncated:
             attr_map.append((TRUNCATED_KEY, canonical_json(truncated)))
 
-        inp, out = content.text("input"), content.text("output")
-        system, args = content.text("system"), content.pieces.get("tool_args")
-        if inp is not None:
-            row[_I_INPUT_HASH] = sha256(inp)
-            row[_I_INPUT_CHARS] = content.chars("input")
-            row[_I_INPUT_CONTENT] = self._stored(inp)
-        if out is not None:
-            row[_I_OUTPUT_HASH] = sha256(out)
-            row[_I_OUTPUT_CHARS] = content.chars("output")
-            row[_I_OUTPUT_CONTENT] = self._stored(out)
-        if system is not None:
-            row[_I_PROMPT_HASH] = sha256(system)
-        if args:
-            row[_I_ARGS_HASH] = sha256(_canonical_args(args[0][1]))
-        elif row[_I_OPERATION] == "execute_tool" and inp is not None:
-            row[_I_ARGS_HASH] = sha256(_canonical_args(content.pieces["input"][0][1]))
+        if content is not None:
+            self._content_columns(row, content)
 
         start, end = span.start_time_unix_nano, span.end_time_unix_nano
         status = span.status

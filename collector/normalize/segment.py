@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftline.collector import otlp
+from driftline.collector.normalize import views
 from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
 from driftline.collector.sink.parquet import ParquetSink
 from driftline.collector.wal.log import read_segment
@@ -41,7 +42,7 @@ def process_segment(path: str, seq: int, root: str, instance_id: str, options: N
             result.malformed_records += 1
             continue
         try:
-            request = otlp.parse(signal, payload)
+            request = views.parse_traces(payload) if signal == "traces" else otlp.parse(signal, payload)
         except otlp.MalformedRequest:  # validated before the ack, so only a corrupted file gets here
             result.malformed_records += 1
             continue

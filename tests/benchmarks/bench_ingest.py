@@ -1,0 +1,306 @@
+"""Ingest benchmark: concurrent OTLP/gRPC clients -> ``driftline serve`` (a separate process) -> Parquet.
+
+Prints acknowledged spans/s, spans/s durably in Parquet (end to end), p50/p99 Export latency, the
+receiver's peak RSS (main process and with its workers) and bytes per span on disk.
+
+Requests are realistic and pre-serialized: 512 spans each, as 64 agent traces of 8 spans
+(invoke_agent -> 4 chat + 3 execute_tool), ~12 GenAI attributes per span. Each request gets fresh
+trace ids by patching the serialized bytes in place (one vectorized write), so no span is a duplicate
+and the client spends its time sending, not serializing.
+
+    python tests/benchmarks/bench_ingest.py --duration 15 --clients 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import numpy as np
+import pyarrow.dataset as ds
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+import contextlib
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.integration.otlp_payloads import TRACE_METHOD, kv
+from tests.receiver_process import ReceiverProcess
+
+SPANS_PER_REQUEST = 512
+TRACE_LEN = 8
+
+
+def _hex_id(rng: np.random.Generator) -> str:
+    return rng.bytes(8).hex()
+
+
+def build_template(seed: int = 1) -> tuple[bytes, dict[str, np.ndarray]]:
+    """One request and, per kind of varying value, the byte offsets where each request patches it."""
+    rng = np.random.default_rng(seed)
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.extend(
+        [kv("service.name", "support-agent"), kv("service.version", "v2.1"), kv("deployment.environment.name", "bench")]
+    )
+    ss = rs.scope_spans.add()
+    ss.scope.name = "driftline.bench"
+    now = time.time_ns()
+    trace_ids, span_ids, text_ids = [], [], []
+    for t in range(SPANS_PER_REQUEST // TRACE_LEN):
+        tid = rng.bytes(16)
+        trace_ids.append(tid)
+        root_id = rng.bytes(8)
+        conversation = _hex_id(rng)
+        text_ids.append(conversation)
+        for i in range(TRACE_LEN):
+            span = ss.spans.add()
+            span.trace_id = tid
+            span.span_id = root_id if i == 0 else rng.bytes(8)
+            span_ids.append(span.span_id)
+            if i:
+                span.parent_span_id = root_id
+            span.start_time_unix_nano = now + t * 1000 + i * 10
+            span.end_time_unix_nano = span.start_time_unix_nano + 250_000_000
+            span.kind = 3 if i else 1
+            if i == 0:
+                span.name = "invoke_agent support"
+                span.attributes.extend(
+                    [
+                        kv("gen_ai.operation.name", "invoke_agent"),
+                        kv("gen_ai.agent.name", "support"),
+                        kv("gen_ai.agent.id", "agent-1"),
+                        kv("gen_ai.conversation.id", conversation),
+                        kv("driftline.outcome", "resolved"),
+                        kv("gen_ai.provider.name", "openai"),
+                        kv("gen_ai.request.model", "gpt-4o"),
+                        kv("user.id", f"user-{t % 17}"),
+                        kv("tenant", "acme"),
+                        kv("route", "/support"),
+                        kv("gen_ai.usage.input_tokens", 4000),
+                        kv("gen_ai.usage.output_tokens", 600),
+                    ]
+                )
+            elif i % 2 == 1:
+                response = _hex_id(rng)
+                text_ids.append(response)
+                span.name = "chat gpt-4o"
+                span.attributes.extend(
+                    [
+                        kv("gen_ai.operation.name", "chat"),
+                        kv("gen_ai.provider.name", "openai"),
+                        kv("gen_ai.request.model", "gpt-4o"),
+                        kv("gen_ai.response.model", "gpt-4o-2024-08-06"),
+                        kv("gen_ai.request.temperature", 0.2),
+                        kv("gen_ai.request.max_tokens", 1024),
+                        kv("gen_ai.usage.input_tokens", 900 + i),
+                        kv("gen_ai.usage.output_tokens", 200 + i),
+                        kv("gen_ai.usage.cache_read.input_tokens", 512),
+                        kv("gen_ai.response.id", f"chatcmpl-{response}"),
+                        kv("server.address", "api.openai.com"),
+                        kv("gen_ai.response.finish_reasons", "tool_calls"),
+                    ]
+                )
+            else:
+                call = _hex_id(rng)
+                text_ids.append(call)
+                span.name = "execute_tool search_kb"
+                span.attributes.extend(
+                    [
+                        kv("gen_ai.operation.name", "execute_tool"),
+                        kv("gen_ai.tool.name", "search_kb"),
+                        kv("gen_ai.tool.call.id", f"call_{call}"),
+                        kv("gen_ai.tool.type", "function"),
+                        kv("gen_ai.tool.call.arguments", f'{{"query": "order {call}", "k": 5}}'),
+                        kv("gen_ai.agent.name", "support"),
+                        kv("tenant", "acme"),
+                        kv("retry", 0),
+                        kv("kb.index", "policies-v3"),
+                        kv("kb.hits", 5),
+                        kv("latency_budget_ms", 500),
+                        kv("cache.hit", False),
+                    ]
+                )
+    data = req.SerializeToString()
+
+    def find_all(needle: bytes, shift: int = 0) -> list[int]:
+        out, start = [], 0
+        while (pos := data.find(needle, start)) != -1:
+            out.append(pos + shift)
+            start = pos + len(needle)
+        return out
+
+    offsets = {
+        "trace": [p for tid in trace_ids for p in find_all(tid)],
+        "span": [p for sid in dict.fromkeys(span_ids) for p in find_all(sid)],
+        "text": [p for tid in text_ids for p in find_all(tid.encode())],
+    }
+    for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):  # 2-byte varint values
+        prefix = kv(key, 900).SerializeToString()[:-2]
+        offsets.setdefault("varint", []).extend(find_all(prefix, len(prefix)))
+    assert len(offsets["trace"]) == SPANS_PER_REQUEST and len(offsets["span"]) >= SPANS_PER_REQUEST
+    return data, {k: np.asarray(v, dtype=np.int64) for k, v in offsets.items()}
+
+
+class Patcher:
+    """Every request gets fresh values where real traffic varies: trace and span ids (the first bytes
+    become a request counter, parent links stay consistent), response / tool-call / conversation ids,
+    and token counts (random 2-byte varints). Everything else repeats, as model names and keys do."""
+
+    def __init__(self, template: bytes, offsets: dict[str, np.ndarray]) -> None:
+        self.template = np.frombuffer(template, dtype=np.uint8)
+        self.trace = offsets["trace"][:, None] + np.arange(8)
+        self.span = offsets["span"][:, None] + np.arange(4)
+        self.text = offsets["text"][:, None] + np.arange(8)
+        self.varint = offsets["varint"]
+        self.rng = np.random.default_rng(7)
+        self.counter = 0
+        self.lock = threading.Lock()
+
+    def next(self) -> bytes:
+        with self.lock:
+            self.counter += 1
+            n = self.counter
+            tokens = self.rng.integers(128, 16384, size=len(self.varint))
+        buf = self.template.copy()
+        buf[self.trace] = np.frombuffer(n.to_bytes(8, "big"), dtype=np.uint8)
+        buf[self.span] = np.frombuffer((n & 0xFFFFFFFF).to_bytes(4, "big"), dtype=np.uint8)
+        buf[self.text] = np.frombuffer(f"{n & 0xFFFFFFFF:08x}".encode(), dtype=np.uint8)
+        buf[self.varint] = (tokens & 0x7F) | 0x80
+        buf[self.varint + 1] = tokens >> 7
+        return buf.tobytes()
+
+
+def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
+        call = ch.unary_unary(TRACE_METHOD)
+        while not stop.is_set():
+            body = patcher.next()
+            t0 = time.perf_counter()
+            try:
+                call(body, timeout=30)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    time.sleep(0.05)  # backpressure: the retry hint says wait
+                    continue
+                raise
+            latencies.append(time.perf_counter() - t0)
+            acked.append(SPANS_PER_REQUEST)
+
+
+def _written(http_port: int) -> float:
+    text = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith('driftline_written_items_total{dataset="spans"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of one process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients")
+    parser.add_argument("--workers", type=int, default=None, help="receiver normalizer processes")
+    args = parser.parse_args()
+
+    template, offsets = build_template()
+    patcher = Patcher(template, offsets)
+    with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp:
+        data = Path(tmp) / "data"
+        extra = ["--workers", str(args.workers)] if args.workers else []
+        rx = ReceiverProcess(data, *extra, instance_id="bench").start()
+        try:
+            stop = threading.Event()
+            latencies: list[float] = []
+            acked: list[int] = []
+            peak_total = peak_main = 0
+            threads = [
+                threading.Thread(target=_client, args=(rx.grpc_port, patcher, stop, latencies, acked), daemon=True)
+                for _ in range(args.clients)
+            ]
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            while time.perf_counter() - started < args.duration:
+                time.sleep(0.25)
+                main_kib = _hwm_kib(rx.pid)
+                peak_main = max(peak_main, main_kib)
+                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in _children(rx.pid)))
+            stop.set()
+            for t in threads:
+                t.join(60)
+            send_seconds = time.perf_counter() - started
+            total_acked = sum(acked)
+            written_at_stop = _written(rx.http_port)
+            while _written(rx.http_port) < total_acked and time.perf_counter() - started < args.duration + 300:
+                time.sleep(0.1)
+                main_kib = _hwm_kib(rx.pid)
+                peak_main = max(peak_main, main_kib)
+                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in _children(rx.pid)))
+            durable_seconds = time.perf_counter() - started
+            written = _written(rx.http_port)
+            main_cpu = _cpu_seconds(rx.pid)
+            worker_cpu = sum(_cpu_seconds(c) for c in _children(rx.pid))
+            client_cpu = _cpu_seconds(os.getpid())
+        finally:
+            rx.terminate()
+        files = list((data / "spans").rglob("*.parquet"))
+        rows = ds.dataset(data / "spans", format="parquet", partitioning="hive").count_rows()
+        disk = sum(f.stat().st_size for f in files)
+
+    lat = np.asarray(latencies) * 1000
+    print(
+        f"driftline ingest benchmark: {args.clients} gRPC clients, {args.duration:.0f}s, "
+        f"{SPANS_PER_REQUEST}-span requests ({len(template)} bytes), {os.cpu_count()} cores"
+    )
+    print(f"  acknowledged spans/s        {total_acked / send_seconds:12,.0f}   ({total_acked:,} spans)")
+    print(
+        f"  durable in Parquet spans/s  {written / durable_seconds:12,.0f}   (all {written:,.0f} written "
+        f"{durable_seconds - send_seconds:.1f}s after sending stopped; {written_at_stop:,.0f} at stop)"
+    )
+    print(f"  Export latency ms           p50 {np.percentile(lat, 50):.1f}   p99 {np.percentile(lat, 99):.1f}")
+    print(f"  receiver peak RSS           {peak_main / 1024:,.0f} MiB main, {peak_total / 1024:,.0f} MiB with workers")
+    print(f"  CPU seconds                 receiver {main_cpu:.1f} (ack path), normalizer workers {worker_cpu:.1f}, "
+          f"benchmark clients {client_cpu:.1f}")
+    print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
+    if rows != total_acked:
+        print(f"  WARNING: {rows} rows on disk for {total_acked} acknowledged spans")
+
+
+if __name__ == "__main__":
+    main()
