@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import grpc
 import pytest
@@ -12,6 +14,14 @@ import pytest
 from tests.conftest import read_dataset
 from tests.integration.otlp_payloads import TRACE_METHOD, trace_request
 from tests.receiver_process import ReceiverProcess
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
 
 
 def _sender(port: int, acked: list[str], stop: threading.Event) -> None:
@@ -39,12 +49,18 @@ def test_sigkill_then_replay_keeps_every_acked_span_once(tmp_path) -> None:
         deadline = time.monotonic() + 20
         while len(acked) < 20000 and time.monotonic() < deadline:
             time.sleep(0.05)
+        workers = _children(rx.pid)
         rx.kill()  # mid-stream: requests in flight, segments open and sealed, workers busy
     finally:
         stop.set()
         for t in senders:
             t.join(10)
     assert len(acked) >= 20000
+    assert workers, "the receiver should run normalizer worker processes"
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{w}").exists() for w in workers), "workers outlived their receiver"
     before = read_dataset(data).num_rows if (data / "spans").exists() else 0
 
     rx2 = ReceiverProcess(data, "--flush-interval", "0.3", "--workers", "1", instance_id="crashy").start()
