@@ -6,6 +6,7 @@ import datetime
 import gzip
 import json
 import os
+import ssl
 import time
 from pathlib import Path
 
@@ -249,7 +250,8 @@ def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:
     cert, key = _self_signed(tmp_path)
     app = receiver_factory(tls_cert=cert, tls_key=key)
     body = trace_request(2)[0].SerializeToString()
-    assert httpx.post(_url(app, scheme="https"), content=body, headers=PB, verify=cert).status_code == 200
+    trust = ssl.create_default_context(cafile=cert)
+    assert httpx.post(_url(app, scheme="https"), content=body, headers=PB, verify=trust).status_code == 200
     creds = grpc.ssl_channel_credentials(Path(cert).read_bytes())
     with grpc.secure_channel(f"localhost:{app.grpc_port}", creds) as channel:
         channel.unary_unary(TRACE_METHOD)(body, timeout=10)
