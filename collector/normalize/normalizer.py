@@ -243,6 +243,7 @@ def _attr(raw: bytes) -> _Attr:
         meta.distinct += 1
         if len(_ATTRS) >= _MAX_CACHED:
             _ATTRS.clear()
+            _BASES.clear()  # keyed by the identity of cached attributes
         _ATTRS[raw] = attr
     return attr
 
@@ -281,6 +282,124 @@ def _canonical_args(value: Any) -> str:
     return canonical_json(value)
 
 
+class _Classified:
+    """What a set of attributes makes of a row: the convention, a template row with the columns they
+    fill, the attributes that stay in the ``attributes`` map, and their content pieces."""
+
+    __slots__ = ("chosen", "content", "convention", "rank", "rest", "row")
+
+    def __init__(
+        self,
+        rank: int,
+        row: list[Any],
+        chosen: dict[int, tuple[int, str | None]],
+        rest: list[_Attr],
+        content: _Content | None,
+    ) -> None:
+        self.rank = rank
+        self.convention = cv.CONVENTIONS[rank].name if rank < _NO_CONVENTION else cv.NONE
+        self.row = row
+        self.chosen = chosen
+        self.rest = rest
+        self.content = content
+
+
+def _classify(attrs: list[_Attr]) -> _Classified:
+    """The general path: every attribute's effect under the span's convention, ranks resolved."""
+    rank = min(map(_MARKER, attrs), default=_NO_CONVENTION)
+    convention = cv.CONVENTIONS[rank].name if rank < _NO_CONVENTION else cv.NONE
+    row: list[Any] = [None] * _N_SPAN_COLUMNS
+    chosen: dict[int, tuple[int, str | None]] = {}  # column -> (rank of its source, key to drop)
+    content: _Content | None = None
+    claimers: list[_Attr] = []
+    rest: list[_Attr] = []
+    for a in attrs:
+        kind, payload = a.effects.get(convention) or a.effect(convention)
+        if kind == _CLAIMS:
+            claimers.append(a)
+            for index, source_rank, val, owner in payload:
+                prev = chosen.get(index)
+                if prev is None or source_rank < prev[0]:
+                    row[index] = val
+                    chosen[index] = (source_rank, owner)
+        elif kind == _REST:
+            rest.append(a)
+        elif kind == _CONTENT:
+            if content is None:
+                content = _Content()
+            content.add(payload, a.key, a.value)
+        else:  # _DYNAMIC: a source that depends on another attribute's value
+            claimers.append(a)
+            by_key = {b.key: b.value for b in attrs}
+            for c in payload:
+                prev = chosen.get(c.index)
+                if prev is not None and prev[0] <= c.rank:
+                    continue
+                when = c.source.when
+                if when is not None and _to_str(by_key.get(when[0])) not in when[1]:
+                    continue
+                fill = _apply(c.source, c.convert, a.value, a.key)
+                if fill is not None:
+                    row[c.index] = fill[0]
+                    chosen[c.index] = (c.rank, fill[1])
+    if claimers:
+        owners = {owner for _, owner in chosen.values()}
+        rest.extend(a for a in claimers if a.key not in owners)
+    for index, pattern in _PLANS[convention].globs:
+        if row[index] is None:
+            matches = sorted((a for a in rest if pattern.match(a.key)), key=lambda a: a.key)
+            if matches:
+                row[index] = [as_text(a.value) for a in matches]
+                rest = [a for a in rest if not pattern.match(a.key)]
+    return _Classified(rank, row, chosen, rest, content)
+
+
+def _combine(base: _Classified, fresh: list[_Attr]) -> _Classified | None:
+    """The fast path: a cached classification of a span's recurring attributes plus its few fresh
+    ones (ids, token counts). None when a fresh attribute could change what the cached part decided
+    (another convention, a column already filled, a ``when`` or wildcard source): then the caller
+    takes the general path."""
+    rank = min(map(_MARKER, fresh))
+    if rank < base.rank:
+        return None
+    convention = base.convention
+    if _PLANS[convention].globs:
+        return None
+    row = list(base.row)
+    taken = base.chosen
+    local: dict[int, tuple[int, str | None]] = {}
+    claimers: list[_Attr] = []
+    rest = list(base.rest)
+    content = base.content
+    for a in fresh:
+        kind, payload = a.effects.get(convention) or a.effect(convention)
+        if kind == _CLAIMS:
+            claimers.append(a)
+            for index, source_rank, val, owner in payload:
+                if index in taken:
+                    return None
+                prev = local.get(index)
+                if prev is None or source_rank < prev[0]:
+                    row[index] = val
+                    local[index] = (source_rank, owner)
+        elif kind == _REST:
+            rest.append(a)
+        elif kind == _CONTENT:
+            content = content.copy() if content is not None else _Content()
+            content.add(payload, a.key, a.value)
+        else:
+            return None
+    if claimers:
+        owners = {owner for _, owner in local.values()}
+        rest.extend(a for a in claimers if a.key not in owners)
+    return _Classified(base.rank, row, {**taken, **local}, rest, content)
+
+
+# Classifications of recurring attribute tuples (by identity of their cached _Attr objects).
+_BASES: dict[tuple[_Attr, ...], _Classified] = {}
+_MAX_BASES = 20_000
+
+
 _ARGS_HASHES: dict[str, str] = {}
 
 
@@ -303,6 +422,11 @@ class _Content:
 
     def __init__(self) -> None:
         self.pieces: dict[str, list[tuple[str, Any]]] = {}
+
+    def copy(self) -> _Content:
+        other = _Content()
+        other.pieces = {role: list(parts) for role, parts in self.pieces.items()}
+        return other
 
     def add(self, role: str, key: str, value: Any) -> None:
         self.pieces.setdefault(role, []).append((key, value))
@@ -444,59 +568,28 @@ class SpanNormalizer(_Base):
         received_ns: int,
     ) -> None:
         raws = span.attributes
-        attrs: list[_Attr] = list(map(_ATTRS.get, raws))  # one C-level pass; misses are None
-        if None in attrs:
-            attrs = [a or _attr(raw) for a, raw in zip(attrs, raws, strict=True)]
-        rank = min(map(_MARKER, attrs), default=_NO_CONVENTION)
-        convention = cv.CONVENTIONS[rank].name if rank < _NO_CONVENTION else cv.NONE
-        row: list[Any] = [None] * _N_SPAN_COLUMNS
-        chosen: dict[int, tuple[int, str | None]] = {}  # column -> (rank of its source, key to drop)
-        content: _Content | None = None
-        claimers: list[_Attr] = []
-        rest: list[_Attr] = []
-        for a in attrs:
-            kind, payload = a.effects.get(convention) or a.effect(convention)
-            if kind == _CLAIMS:
-                claimers.append(a)
-                for index, source_rank, val, owner in payload:
-                    prev = chosen.get(index)
-                    if prev is None or source_rank < prev[0]:
-                        row[index] = val
-                        chosen[index] = (source_rank, owner)
-            elif kind == _REST:
-                rest.append(a)
-            elif kind == _CONTENT:
-                if content is None:
-                    content = _Content()
-                content.add(payload, a.key, a.value)
-            else:  # _DYNAMIC: a source that depends on another attribute's value
-                claimers.append(a)
-                by_key = {b.key: b.value for b in attrs}
-                for c in payload:
-                    prev = chosen.get(c.index)
-                    if prev is not None and prev[0] <= c.rank:
-                        continue
-                    when = c.source.when
-                    if when is not None and _to_str(by_key.get(when[0])) not in when[1]:
-                        continue
-                    fill = _apply(c.source, c.convert, a.value, a.key)
-                    if fill is not None:
-                        row[c.index] = fill[0]
-                        chosen[c.index] = (c.rank, fill[1])
-        if claimers:
-            owners = {owner for _, owner in chosen.values()}
-            rest.extend(a for a in claimers if a.key not in owners)
-        plan = _PLANS[convention]
-        for index, pattern in plan.globs:
-            if row[index] is None:
-                matches = sorted((a for a in rest if pattern.match(a.key)), key=lambda a: a.key)
-                if matches:
-                    row[index] = [as_text(a.value) for a in matches]
-                    rest = [a for a in rest if not pattern.match(a.key)]
-
+        found: list[_Attr | None] = list(map(_ATTRS.get, raws))  # one C-level pass; misses are None
+        if None in found:
+            stable = tuple([a for a in found if a is not None])
+            fresh = [_attr(raw) for a, raw in zip(found, raws, strict=True) if a is None]
+        else:
+            stable, fresh = tuple(found), []  # type: ignore[arg-type]
+        base = _BASES.get(stable)
+        if base is None:
+            base = _classify(list(stable))
+            if len(_BASES) >= _MAX_BASES:
+                _BASES.clear()
+            _BASES[stable] = base
+        if not fresh:
+            convention, row, content, rest = base.convention, list(base.row), base.content, base.rest
+        else:
+            combined = _combine(base, fresh) or _classify([*stable, *fresh])
+            convention, row, content, rest = combined.convention, list(combined.row), combined.content, combined.rest
         truncated: list[str] = []
         extra: list[tuple[str, Any]] = []
         if span.events:
+            if content is not None:
+                content = content.copy()  # the cached classification's content is shared: add to a copy
             events = []
             for ev in span.events:
                 eattrs = {}
@@ -521,7 +614,7 @@ class SpanNormalizer(_Base):
         if opts.agent_version_key:
             override = next((a for a in rest if a.key == opts.agent_version_key), None)
             if override is not None:
-                rest.remove(override)
+                rest = [a for a in rest if a is not override]  # rest may be a cached, shared list
                 row[_I_AGENT_VERSION] = _to_str(override.value)
             elif opts.agent_version_key in raw_res:
                 row[_I_AGENT_VERSION] = _to_str(raw_res[opts.agent_version_key])
