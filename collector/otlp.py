@@ -47,14 +47,18 @@ def parse(signal: Signal, payload: bytes) -> ExportTraceServiceRequest | ExportL
 
 def span_problem(span: Span) -> str | None:
     """Why a span cannot be stored, or None when it can (OTLP requires 16/8-byte non-zero ids)."""
-    tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
+    return ids_problem(span.trace_id, span.span_id, span.parent_span_id, span.start_time_unix_nano)
+
+
+def ids_problem(tid: bytes, sid: bytes, pid: bytes, start_ns: int) -> str | None:
+    """``span_problem`` for fields already read (the normalizer reads each once)."""
     if len(tid) != 16 or tid == _ZERO16:
         return "invalid trace_id (must be 16 non-zero bytes)"
     if len(sid) != 8 or sid == _ZERO8:
         return "invalid span_id (must be 8 non-zero bytes)"
     if pid and len(pid) != 8:
         return "invalid parent_span_id (must be empty or 8 bytes)"
-    if not span.start_time_unix_nano:
+    if not start_ns:
         return "missing start_time_unix_nano"
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -245,7 +246,61 @@ def _attr(raw: bytes) -> _Attr:
             _ATTRS.clear()
             _BASES.clear()  # keyed by the identity of cached attributes
         _ATTRS[raw] = attr
+    elif len(_VOLATILE) < _MAX_CACHED and raw[0] == 0x0A and raw[1] < 0x80:
+        _VOLATILE[raw[: 2 + raw[1]]] = meta  # from now on, decoded without protobuf (see _light)
     return attr
+
+
+# Keys whose values rarely repeat (ids, token counts), by the encoded bytes of their key field.
+_VOLATILE: dict[bytes, _Key] = {}
+_DOUBLE = struct.Struct("<d")
+
+
+def _varint(raw: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = raw[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _light(raw: bytes) -> tuple[_Key, Any] | None:
+    """(key, value) of a volatile attribute read straight from its bytes, for the plain encodings
+    of scalar values; None for anything else (the caller then decodes it with protobuf)."""
+    if raw[0] != 0x0A or raw[1] >= 0x80:
+        return None
+    pos = 2 + raw[1]
+    meta = _VOLATILE.get(raw[:pos])
+    if meta is None or pos + 2 >= len(raw) or raw[pos] != 0x12:
+        return None
+    try:
+        length, pos = _varint(raw, pos + 1)
+        if pos + length != len(raw):
+            return None
+        tag = raw[pos]
+        if tag == 0x18:  # int_value
+            value, end = _varint(raw, pos + 1)
+            if value >= 1 << 63:
+                value -= 1 << 64
+        elif tag == 0x0A:  # string_value
+            n, start = _varint(raw, pos + 1)
+            end = start + n
+            value = raw[start:end].decode()
+        elif tag == 0x21 and pos + 9 == len(raw):  # double_value
+            value, end = _DOUBLE.unpack_from(raw, pos + 1)[0], pos + 9
+        elif tag == 0x10:  # bool_value
+            flag, end = _varint(raw, pos + 1)
+            value = bool(flag)
+        else:
+            return None
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    return (meta, value) if end == len(raw) else None
 
 
 def detect_convention(keys: Iterable[str], attrs: dict[str, Any]) -> str:
@@ -354,12 +409,16 @@ def _classify(attrs: list[_Attr]) -> _Classified:
     return _Classified(rank, row, chosen, rest, content)
 
 
-def _combine(base: _Classified, fresh: list[_Attr]) -> _Classified | None:
+def _as_attr(item: _Attr | tuple[_Key, Any]) -> _Attr:
+    return _Attr(*item) if type(item) is tuple else item  # type: ignore[return-value]
+
+
+def _combine(base: _Classified, fresh: list[_Attr | tuple[_Key, Any]]) -> _Classified | None:
     """The fast path: a cached classification of a span's recurring attributes plus its few fresh
     ones (ids, token counts). None when a fresh attribute could change what the cached part decided
     (another convention, a column already filled, a ``when`` or wildcard source): then the caller
     takes the general path."""
-    rank = min(map(_MARKER, fresh))
+    rank = min(f[0].marker if type(f) is tuple else f.marker for f in fresh)
     if rank < base.rank:
         return None
     convention = base.convention
@@ -369,9 +428,27 @@ def _combine(base: _Classified, fresh: list[_Attr]) -> _Classified | None:
     taken = base.chosen
     local: dict[int, tuple[int, str | None]] = {}
     claimers: list[_Attr] = []
+    light_claimers: list[tuple[_Key, Any]] = []
     rest = list(base.rest)
     content = base.content
     for a in fresh:
+        if type(a) is tuple:  # a volatile attribute: (key meta, value), not worth an _Attr
+            meta, value = a
+            kind, claims = meta.kind(convention)
+            if kind == _CLAIMS:
+                for c in claims:
+                    if c.index in taken:
+                        return None
+                    fill = _apply(c.source, c.convert, value, meta.name)
+                    prev = local.get(c.index)
+                    if fill is not None and (prev is None or c.rank < prev[0]):
+                        row[c.index] = fill[0]
+                        local[c.index] = (c.rank, fill[1])
+                light_claimers.append(a)
+                continue
+            if kind == _DYNAMIC:
+                return None
+            a = _Attr(meta, value)
         kind, payload = a.effects.get(convention) or a.effect(convention)
         if kind == _CLAIMS:
             claimers.append(a)
@@ -389,9 +466,10 @@ def _combine(base: _Classified, fresh: list[_Attr]) -> _Classified | None:
             content.add(payload, a.key, a.value)
         else:
             return None
-    if claimers:
+    if claimers or light_claimers:
         owners = {owner for _, owner in local.values()}
         rest.extend(a for a in claimers if a.key not in owners)
+        rest.extend(_Attr(meta, value) for meta, value in light_claimers if meta.name not in owners)
     return _Classified(base.rank, row, {**taken, **local}, rest, content)
 
 
@@ -542,36 +620,40 @@ class SpanNormalizer(_Base):
             svc, ver, env, raw_res, rmap = self._resource(rs.resource.attributes)
             for ss in rs.scope_spans:
                 scope = ss.scope
+                fixed = (svc, ver, env, scope.name or None, scope.version or None)
+                seen = self._seen
                 for span in ss.spans:
-                    if otlp.span_problem(span) is not None:
+                    tid, sid, pid, start = span.trace_id, span.span_id, span.parent_span_id, span.start_time_unix_nano
+                    if otlp.ids_problem(tid, sid, pid, start) is not None:
                         self.rejected += 1
                         continue
-                    key = span.trace_id + span.span_id
-                    if key in self._seen:
+                    key = tid + sid
+                    if key in seen:
                         self.duplicates += 1
                         continue
-                    self._seen.add(key)
-                    self._add_span(
-                        span, svc, ver, env, raw_res, rmap, scope.name or None, scope.version or None, received_ns
-                    )
+                    seen.add(key)
+                    self._add_span(span, tid, sid, pid, start, fixed, ver, raw_res, rmap, received_ns)
 
     def _add_span(
         self,
         span: Span,
-        svc: str | None,
+        tid: bytes,
+        sid: bytes,
+        pid: bytes,
+        start: int,
+        fixed: tuple[str | None, ...],
         ver: str | None,
-        env: str | None,
         raw_res: dict[str, Any],
         rmap: list,
-        scope_name: str | None,
-        scope_version: str | None,
         received_ns: int,
     ) -> None:
+        """One span's row. ``fixed`` holds the columns its resource and scope decide (service,
+        version, environment, scope name and version), in schema order."""
         raws = span.attributes
         found: list[_Attr | None] = list(map(_ATTRS.get, raws))  # one C-level pass; misses are None
         if None in found:
             stable = tuple([a for a in found if a is not None])
-            fresh = [_attr(raw) for a, raw in zip(found, raws, strict=True) if a is None]
+            fresh = [_light(raw) or _attr(raw) for a, raw in zip(found, raws, strict=True) if a is None]
         else:
             stable, fresh = tuple(found), []  # type: ignore[arg-type]
         base = _BASES.get(stable)
@@ -583,7 +665,7 @@ class SpanNormalizer(_Base):
         if not fresh:
             convention, row, content, rest = base.convention, list(base.row), base.content, base.rest
         else:
-            combined = _combine(base, fresh) or _classify([*stable, *fresh])
+            combined = _combine(base, fresh) or _classify([*stable, *map(_as_attr, fresh)])
             convention, row, content, rest = combined.convention, list(combined.row), combined.content, combined.rest
         truncated: list[str] = []
         extra: list[tuple[str, Any]] = []
@@ -634,20 +716,23 @@ class SpanNormalizer(_Base):
         if content is not None:
             self._content_columns(row, content)
 
-        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        end = span.end_time_unix_nano
         status = span.status
-        row[0] = span.trace_id.hex()
-        row[1] = span.span_id.hex()
-        row[2] = span.parent_span_id.hex() or None
-        row[3] = span.name
-        row[4] = _KINDS[span.kind] if span.kind < len(_KINDS) else "unspecified"
-        row[5] = _STATUS[status.code] if status.code < 3 else "UNSET"
-        row[6] = status.message or None
-        row[7] = start
-        row[8] = end or None
-        row[9] = (end - start) / 1e6 if end >= start and end else None
-        row[10], row[11], row[12] = svc, ver, env
-        row[13], row[14] = scope_name, scope_version
+        code = status.code
+        kind = span.kind
+        row[0:10] = (
+            tid.hex(),
+            sid.hex(),
+            pid.hex() or None,
+            span.name,
+            _KINDS[kind] if kind < 6 else "unspecified",
+            _STATUS[code] if code < 3 else "UNSET",
+            status.message or None,
+            start,
+            end or None,
+            (end - start) / 1e6 if end >= start and end else None,
+        )
+        row[10:15] = fixed
         row[_I_ATTRS] = attr_map
         row[_I_RATTRS] = rmap
         row[_I_CONVENTION] = convention

@@ -1,0 +1,105 @@
+"""The normalizer's caches and byte-level fast path must never change a row.
+
+Every span is normalized through the cached path (recurring attributes classified once, volatile
+ones decoded straight from their bytes) and compared with the general path run on fresh objects.
+"""
+
+from __future__ import annotations
+
+import random
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from driftline.collector.normalize import normalizer as nz
+from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
+from tests.integration.otlp_payloads import kv
+
+
+def _encoded(key: str, value: AnyValue) -> bytes:
+    return KeyValue(key=key, value=value).SerializeToString()
+
+
+def test_light_decoder_agrees_with_protobuf() -> None:
+    key = "test.volatile.key"
+    for i in range(nz._VOLATILE_AFTER + 2):  # make the key volatile
+        nz._attr(_encoded(key, AnyValue(int_value=10_000 + i)))
+    values = [AnyValue(int_value=v) for v in (0, 1, 127, 128, 300, -1, -(2**63), 2**63 - 1)]
+    values += [AnyValue(string_value=v) for v in ("", "x", "é🙂", "y" * 300)]
+    values += [AnyValue(double_value=v) for v in (0.0, -2.5, 1e300)] + [AnyValue(bool_value=b) for b in (True, False)]
+    for value in values:
+        decoded = nz._light(_encoded(key, value))
+        assert decoded is not None and decoded[0].name == key
+        assert decoded[1] == nz._value(value), value
+    # anything but the plain encodings goes back to protobuf
+    assert nz._light(_encoded(key, AnyValue(bytes_value=b"\x00"))) is None
+    reordered = KeyValue(value=AnyValue(int_value=5)).SerializeToString() + KeyValue(key=key).SerializeToString()
+    assert nz._light(reordered) is None
+    assert nz._light(_encoded("never.seen.before", AnyValue(int_value=1))) is None
+
+
+POOL = [
+    ("gen_ai.operation.name", ["chat", "execute_tool", "invoke_agent", "rerank_documents"]),
+    ("gen_ai.request.model", ["gpt-4o", "claude-3"]),
+    ("gen_ai.system", ["openai", "anthropic"]),
+    ("gen_ai.provider.name", ["openai"]),
+    ("gen_ai.usage.input_tokens", None),  # volatile ints
+    ("gen_ai.usage.prompt_tokens", None),  # competes with input_tokens (lower rank)
+    ("gen_ai.usage.output_tokens", None),
+    ("gen_ai.response.id", "id"),  # volatile strings
+    ("gen_ai.tool.name", ["search", "lookup"]),
+    ("gen_ai.input.messages", ["hi", "hello"]),
+    ("gen_ai.tool.call.arguments", ['{"a": 1}', '{ "a" : 1 }']),
+    ("tenant", ["acme", "globex"]),
+    ("retry", None),
+    ("gen_ai.request.temperature", [0.0, 0.7]),
+]
+
+
+def _random_request(rng: random.Random) -> ExportTraceServiceRequest:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "svc"))
+    ss = rs.scope_spans.add()
+    for _ in range(64):
+        span = ss.spans.add()
+        span.trace_id, span.span_id = rng.randbytes(16), rng.randbytes(8)
+        span.name, span.start_time_unix_nano, span.end_time_unix_nano = "s", 1_700_000_000_000_000_000, 0
+        for key, choices in rng.sample(POOL, rng.randint(0, len(POOL))):
+            if choices is None:
+                value: object = rng.randint(0, 100_000)
+            elif choices == "id":
+                value = f"resp-{rng.randrange(10**9)}"
+            else:
+                value = rng.choice(choices)
+            span.attributes.append(kv(key, value))
+    return req
+
+
+# Every column a table entry can fill, less those _add_span completes afterwards (defaults, fallbacks).
+FILLED = {c.index for plan in nz._PLANS.values() for claims in plan.by_key.values() for c in claims} - {
+    nz._I_OPERATION, nz._I_AGENT_VERSION, nz._I_CURRENCY}
+
+
+def _reference(span_row: list, request: ExportTraceServiceRequest, index: int) -> nz._Classified:
+    span = request.resource_spans[0].scope_spans[0].spans[index]
+    attrs = [nz._Attr(nz._Key(a.key), nz._value(a.value)) for a in span.attributes]
+    return nz._classify(attrs)
+
+
+def test_cached_paths_match_the_general_path() -> None:
+    rng = random.Random(5)
+    norm = SpanNormalizer(NormalizeOptions())
+    for _ in range(60):  # enough for keys to turn volatile and attribute sets to recur
+        request = _random_request(rng)
+        start = len(norm.rows)
+        norm.add_request(request, 1)
+        for i, row in enumerate(norm.rows[start:]):
+            ref = _reference(row, request, i)
+            for index in FILLED:
+                assert row[index] == ref.row[index], (nz.SPAN_SCHEMA.names[index], row[index], ref.row[index])
+            assert ref.row[nz._I_OPERATION] in (None, row[nz._I_OPERATION])
+            kept = {k for k, _ in row[nz._I_ATTRS]}
+            assert kept == {a.key for a in ref.rest}
+            assert row[nz._I_CONVENTION] == ref.convention
+    assert nz._VOLATILE, "the test should exercise the byte-level fast path"
