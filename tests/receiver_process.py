@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -12,6 +13,15 @@ import time
 from pathlib import Path
 
 _READY = re.compile(r"OTLP/gRPC on [\d.]+:(\d+), OTLP/HTTP on https?://[\d.]+:(\d+)")
+
+
+def child_pids(pid: int) -> list[int]:
+    """Live child processes of ``pid`` (the receiver's normalizer workers), from /proc."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
 
 
 class ReceiverProcess:

@@ -410,10 +410,3 @@ EXCEPTION_TYPE_KEY = "exception.type"
 
 # Where to find the agent version when a span carries none: service.version (design §2).
 AGENT_VERSION_FALLBACK = "service_version"
-
-
-def all_source_keys() -> frozenset[str]:
-    """Every exact key the table reads (the ``conventions`` report uses it to name unmapped keys)."""
-    keys = {src.key for col in COLUMNS for srcs in col.sources.values() for src in srcs if "*" not in src.key}
-    keys.update(CONTENT_KEYS)
-    return frozenset(keys)

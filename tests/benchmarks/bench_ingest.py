@@ -28,12 +28,11 @@ import pyarrow.dataset as ds
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
-import contextlib
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.integration.otlp_payloads import TRACE_METHOD, kv
-from tests.receiver_process import ReceiverProcess
+from tests.receiver_process import ReceiverProcess, child_pids
 
 SPANS_PER_REQUEST = 512
 TRACE_LEN = 8
@@ -223,14 +222,6 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            out += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
@@ -260,7 +251,7 @@ def main() -> None:
                 time.sleep(0.25)
                 main_kib = _hwm_kib(rx.pid)
                 peak_main = max(peak_main, main_kib)
-                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in _children(rx.pid)))
+                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
             stop.set()
             for t in threads:
                 t.join(60)
@@ -271,11 +262,11 @@ def main() -> None:
                 time.sleep(0.1)
                 main_kib = _hwm_kib(rx.pid)
                 peak_main = max(peak_main, main_kib)
-                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in _children(rx.pid)))
+                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
             durable_seconds = time.perf_counter() - started
             written = _written(rx.http_port)
             main_cpu = _cpu_seconds(rx.pid)
-            worker_cpu = sum(_cpu_seconds(c) for c in _children(rx.pid))
+            worker_cpu = sum(_cpu_seconds(c) for c in child_pids(rx.pid))
             client_cpu = _cpu_seconds(os.getpid())
         finally:
             rx.terminate()
@@ -295,8 +286,10 @@ def main() -> None:
     )
     print(f"  Export latency ms           p50 {np.percentile(lat, 50):.1f}   p99 {np.percentile(lat, 99):.1f}")
     print(f"  receiver peak RSS           {peak_main / 1024:,.0f} MiB main, {peak_total / 1024:,.0f} MiB with workers")
-    print(f"  CPU seconds                 receiver {main_cpu:.1f} (ack path), normalizer workers {worker_cpu:.1f}, "
-          f"benchmark clients {client_cpu:.1f}")
+    print(
+        f"  CPU seconds                 receiver {main_cpu:.1f} (ack path), normalizer workers {worker_cpu:.1f}, "
+        f"benchmark clients {client_cpu:.1f}"
+    )
     print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
     if rows != total_acked:
         print(f"  WARNING: {rows} rows on disk for {total_acked} acknowledged spans")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import Counter
@@ -13,15 +12,7 @@ import pytest
 
 from tests.conftest import read_dataset
 from tests.integration.otlp_payloads import TRACE_METHOD, trace_request
-from tests.receiver_process import ReceiverProcess
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            out += [int(c) for c in (task / "children").read_text().split()]
-    return out
+from tests.receiver_process import ReceiverProcess, child_pids
 
 
 def _sender(port: int, acked: list[str], stop: threading.Event) -> None:
@@ -49,7 +40,7 @@ def test_sigkill_then_replay_keeps_every_acked_span_once(tmp_path) -> None:
         deadline = time.monotonic() + 20
         while len(acked) < 20000 and time.monotonic() < deadline:
             time.sleep(0.05)
-        workers = _children(rx.pid)
+        workers = child_pids(rx.pid)
         rx.kill()  # mid-stream: requests in flight, segments open and sealed, workers busy
     finally:
         stop.set()

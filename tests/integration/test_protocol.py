@@ -30,6 +30,15 @@ def _url(app, path: str = "/v1/traces", scheme: str = "http") -> str:
     return f"{scheme}://127.0.0.1:{app.http_port}{path}"
 
 
+def _send_span_with(exporter) -> None:
+    """One GenAI span through a real SDK exporter, flushed before returning."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("x", attributes={"gen_ai.operation.name": "chat"}):
+        pass
+    provider.shutdown()
+
+
 def _grpc_export(app, payload: bytes, metadata=None):
     with grpc.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         call = channel.unary_unary(TRACE_METHOD)
@@ -183,13 +192,7 @@ def test_backpressure_retry_hints_and_nothing_lost(receiver_factory) -> None:
     assert status.details[0].Is(error_details_pb2.RetryInfo.DESCRIPTOR)
     # once the WAL drains, the SDK exporter's retry goes through: nothing acknowledged or retried is lost
     assert app.flush(10)
-    provider = TracerProvider()
-    provider.add_span_processor(
-        SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True))
-    )
-    with provider.get_tracer("t").start_as_current_span("after", attributes={"gen_ai.operation.name": "chat"}):
-        pass
-    provider.shutdown()
+    _send_span_with(GrpcSpanExporter(endpoint=f"http://127.0.0.1:{app.grpc_port}", insecure=True))
     assert app.flush(10)
     assert read_dataset(app.config.data).num_rows == 11
 
@@ -203,12 +206,7 @@ def test_bearer_token_on_both_protocols(receiver_factory) -> None:
         _grpc_export(app, body)
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     _grpc_export(app, trace_request(1)[0].SerializeToString(), metadata=(("authorization", "Bearer s3cret"),))
-    exporter = HttpSpanExporter(endpoint=_url(app), headers={"Authorization": "Bearer s3cret"})
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider.get_tracer("t").start_as_current_span("x", attributes={"gen_ai.operation.name": "chat"}):
-        pass
-    provider.shutdown()
+    _send_span_with(HttpSpanExporter(endpoint=_url(app), headers={"Authorization": "Bearer s3cret"}))
     assert app.flush(10)
     assert read_dataset(app.config.data).num_rows == 3
 
@@ -255,13 +253,7 @@ def test_tls_on_both_listeners(receiver_factory, tmp_path) -> None:
     creds = grpc.ssl_channel_credentials(Path(cert).read_bytes())
     with grpc.secure_channel(f"localhost:{app.grpc_port}", creds) as channel:
         channel.unary_unary(TRACE_METHOD)(body, timeout=10)
-    provider = TracerProvider()
-    provider.add_span_processor(
-        SimpleSpanProcessor(GrpcSpanExporter(endpoint=f"https://localhost:{app.grpc_port}", credentials=creds))
-    )
-    with provider.get_tracer("t").start_as_current_span("x", attributes={"gen_ai.operation.name": "chat"}):
-        pass
-    provider.shutdown()
+    _send_span_with(GrpcSpanExporter(endpoint=f"https://localhost:{app.grpc_port}", credentials=creds))
     assert app.flush(10)
     assert read_dataset(app.config.data).num_rows == 3  # the raw gRPC call re-sent the HTTP spans: deduplicated
 

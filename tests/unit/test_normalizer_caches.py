@@ -11,7 +11,8 @@ import random
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from driftline.collector.normalize import normalizer as nz
+from driftline.collector.normalize import attributes as nz
+from driftline.collector.normalize import normalizer as norm_mod
 from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
 from tests.integration.otlp_payloads import kv
 
@@ -22,20 +23,20 @@ def _encoded(key: str, value: AnyValue) -> bytes:
 
 def test_light_decoder_agrees_with_protobuf() -> None:
     key = "test.volatile.key"
-    for i in range(nz._VOLATILE_AFTER + 2):  # make the key volatile
-        nz._attr(_encoded(key, AnyValue(int_value=10_000 + i)))
+    for i in range(nz.VOLATILE_AFTER + 2):  # make the key volatile
+        nz.decode_attr(_encoded(key, AnyValue(int_value=10_000 + i)))
     values = [AnyValue(int_value=v) for v in (0, 1, 127, 128, 300, -1, -(2**63), 2**63 - 1)]
     values += [AnyValue(string_value=v) for v in ("", "x", "é🙂", "y" * 300)]
     values += [AnyValue(double_value=v) for v in (0.0, -2.5, 1e300)] + [AnyValue(bool_value=b) for b in (True, False)]
     for value in values:
-        decoded = nz._light(_encoded(key, value))
+        decoded = nz.light(_encoded(key, value))
         assert decoded is not None and decoded[0].name == key
-        assert decoded[1] == nz._value(value), value
+        assert decoded[1] == nz.value_of(value), value
     # anything but the plain encodings goes back to protobuf
-    assert nz._light(_encoded(key, AnyValue(bytes_value=b"\x00"))) is None
+    assert nz.light(_encoded(key, AnyValue(bytes_value=b"\x00"))) is None
     reordered = KeyValue(value=AnyValue(int_value=5)).SerializeToString() + KeyValue(key=key).SerializeToString()
-    assert nz._light(reordered) is None
-    assert nz._light(_encoded("never.seen.before", AnyValue(int_value=1))) is None
+    assert nz.light(reordered) is None
+    assert nz.light(_encoded("never.seen.before", AnyValue(int_value=1))) is None
 
 
 POOL = [
@@ -77,14 +78,17 @@ def _random_request(rng: random.Random) -> ExportTraceServiceRequest:
 
 
 # Every column a table entry can fill, less those _add_span completes afterwards (defaults, fallbacks).
-FILLED = {c.index for plan in nz._PLANS.values() for claims in plan.by_key.values() for c in claims} - {
-    nz._I_OPERATION, nz._I_AGENT_VERSION, nz._I_CURRENCY}
+FILLED = {c.index for plan in nz.PLANS.values() for claims in plan.by_key.values() for c in claims} - {
+    norm_mod._I_OPERATION,
+    norm_mod._I_AGENT_VERSION,
+    norm_mod._I_CURRENCY,
+}
 
 
-def _reference(span_row: list, request: ExportTraceServiceRequest, index: int) -> nz._Classified:
+def _reference(span_row: list, request: ExportTraceServiceRequest, index: int) -> nz.Classified:
     span = request.resource_spans[0].scope_spans[0].spans[index]
-    attrs = [nz._Attr(nz._Key(a.key), nz._value(a.value)) for a in span.attributes]
-    return nz._classify(attrs)
+    attrs = [nz.Attr(nz.Key(a.key), nz.value_of(a.value)) for a in span.attributes]
+    return nz.classify(attrs)
 
 
 def test_cached_paths_match_the_general_path() -> None:
@@ -98,8 +102,8 @@ def test_cached_paths_match_the_general_path() -> None:
             ref = _reference(row, request, i)
             for index in FILLED:
                 assert row[index] == ref.row[index], (nz.SPAN_SCHEMA.names[index], row[index], ref.row[index])
-            assert ref.row[nz._I_OPERATION] in (None, row[nz._I_OPERATION])
-            kept = {k for k, _ in row[nz._I_ATTRS]}
+            assert ref.row[norm_mod._I_OPERATION] in (None, row[norm_mod._I_OPERATION])
+            kept = {k for k, _ in row[norm_mod._I_ATTRS]}
             assert kept == {a.key for a in ref.rest}
-            assert row[nz._I_CONVENTION] == ref.convention
-    assert nz._VOLATILE, "the test should exercise the byte-level fast path"
+            assert row[norm_mod._I_CONVENTION] == ref.convention
+    assert nz.VOLATILE_KEYS, "the test should exercise the byte-level fast path"
