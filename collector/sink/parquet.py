@@ -55,8 +55,13 @@ class ParquetSink:
         return written
 
     def write_file(self, table: pa.Table, path: str) -> None:
+        """Readers never see half a file: locally, write a temporary name and rename it (atomic on
+        POSIX); an object store makes an upload visible only once it completes, so write directly."""
         directory = path.rsplit("/", 1)[0]
         self.fs.create_dir(directory, recursive=True)
+        if not isinstance(self.fs, pafs.LocalFileSystem):
+            pq.write_table(table, path, filesystem=self.fs, compression=self.compression)
+            return
         tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
         try:
             pq.write_table(table, tmp, filesystem=self.fs, compression=self.compression)

@@ -287,3 +287,15 @@ def test_two_receivers_share_one_data_root(receiver_factory, tmp_path) -> None:
     with pytest.raises(RuntimeError, match="instance-id"):
         receiver_factory(instance_id="rx-a")
     assert os.stat(Path(a.config.data, "wal", "rx-a")).st_mode & 0o077 == 0
+
+
+def test_invalid_utf8_in_protobuf_strings_is_refused(receiver) -> None:
+    body = trace_request(2)[0].SerializeToString()
+    key = b"gen_ai.request.model"
+    assert key in body
+    bad = body.replace(key, b"\xff" * len(key))  # same length: the wire format stays valid
+    r = httpx.post(_url(receiver), content=bad, headers=PB)
+    assert r.status_code == 400
+    with pytest.raises(grpc.RpcError) as err:
+        _grpc_export(receiver, bad)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

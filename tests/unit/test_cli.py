@@ -76,3 +76,27 @@ def test_compact_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compact", "--data", str(tmp_path)])
     assert result.exit_code == 0 and "compacted" in result.output
     assert CliRunner().invoke(cli, ["compact", "--data", str(tmp_path / "missing")]).exit_code == 1
+
+
+def test_cli_starts_without_the_collector_extra() -> None:
+    """An install with only the base (or only [analysis]) still starts; `serve` says what to install."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ('grpc', 'pyarrow', 'prometheus_client', 'google.rpc'):\n"
+        "    sys.modules[name] = None  # as if the [collector] extra were not installed\n"
+        "from driftline.analysis.cli import cli\n"
+        "cli(sys.argv[1:])\n"
+    )
+    help_run = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60)
+    assert help_run.returncode == 0 and "serve" in help_run.stdout
+    serve_run = subprocess.run(
+        [sys.executable, "-c", code, "serve", "--grpc-port", "0", "--http-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert serve_run.returncode == 1
+    assert "pip install 'driftline[collector]'" in serve_run.stderr

@@ -1,0 +1,58 @@
+"""An s3:// data root: the receiver writes partitioned Parquet to object storage (moto's S3 server on
+loopback), keeps its WAL on local disk, and the collector's commands read the same root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pyarrow.dataset as ds
+import pytest
+from click.testing import CliRunner
+
+from driftline.analysis.cli import cli
+from driftline.collector.sink.parquet import filesystem
+from tests.integration.otlp_payloads import trace_request
+
+
+@pytest.fixture
+def s3_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    boto3 = pytest.importorskip("boto3")
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    boto3.client("s3", endpoint_url=f"http://{host}:{port}").create_bucket(Bucket="traces")
+    yield f"s3://traces/driftline?endpoint_override={host}:{port}&scheme=http&region=us-east-1"
+    server.stop()
+
+
+def test_receiver_writes_to_object_storage(receiver_factory, s3_root, tmp_path) -> None:
+    app = receiver_factory(data=s3_root, wal_dir=str(tmp_path / "wal"))
+    req, ids = trace_request(4)
+    r = httpx.post(
+        f"http://127.0.0.1:{app.http_port}/v1/traces",
+        content=req.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    assert r.status_code == 200
+    assert app.flush(20)
+    fs, base = filesystem(s3_root)
+    table = ds.dataset(f"{base}/spans", filesystem=fs, format="parquet", partitioning="hive").to_table()
+    assert sorted(table.column("span_id").to_pylist()) == sorted(ids)
+    assert list((tmp_path / "wal" / "test").glob("seg-*.wal")) == []
+    result = CliRunner().invoke(cli, ["conventions", "--data", s3_root, "--format", "json"])
+    assert result.exit_code == 0 and '"spans": 4' in result.output
+    assert CliRunner().invoke(cli, ["compact", "--data", s3_root, "--min-age", "0"]).exit_code == 0
+
+
+def test_object_store_root_needs_a_local_wal_dir(tmp_path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--data", "s3://bucket/prefix"])
+    assert result.exit_code == 2 and "--wal-dir" in result.output
