@@ -1,1 +1,165 @@
-"""Driftline instrumentation: what runs inside the user\x27s application (see issue 4)."""
+"""Driftline instrumentation: what runs inside the user's application.
+
+Why this shape: most teams already run OpenTelemetry, so ``setup()`` adds to an SDK
+``TracerProvider`` the app already has instead of replacing it, honours the standard ``OTEL_*``
+variables, and exports in the background (a ``BatchSpanProcessor``), so an instrumented call never
+waits on the network. Everything here depends on the OpenTelemetry API/SDK only.
+
+    from driftline.instrumentation import setup, agent_run, tool_call
+    setup(service_name="support-agent", version="v2.1", environment="prod", instrument=("openai",))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from driftline.instrumentation import agent as _agent
+from driftline.instrumentation import settings as _settings
+from driftline.instrumentation.agent import AgentRun, ToolCall, agent_run, tool, tool_call, track
+
+__all__ = ["AgentRun", "ToolCall", "agent_run", "setup", "shutdown", "tool", "tool_call", "track"]
+
+log = logging.getLogger(__name__)
+
+INSTRUMENTORS = {
+    "openai": ("driftline.instrumentation.openai", "OpenAIInstrumentor"),
+}
+
+
+class _State:
+    lock = threading.Lock()
+    provider: Any = None
+    processor: Any = None
+    logger_provider: Any = None
+    owns_provider = False
+    instrumentors: dict[str, Any] = {}
+
+
+def _exporters(protocol: str, endpoint: str | None, headers: dict[str, str] | None) -> tuple[Any, Any]:
+    """Span and log exporters for ``protocol``; a None endpoint lets them read OTEL_* themselves."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return (
+            OTLPSpanExporter(endpoint=endpoint, headers=headers),
+            OTLPLogExporter(endpoint=endpoint, headers=headers),
+        )
+    if protocol in ("http", "http/protobuf"):
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        base = endpoint.rstrip("/") if endpoint else None
+        return (
+            OTLPSpanExporter(endpoint=f"{base}/v1/traces" if base else None, headers=headers),
+            OTLPLogExporter(endpoint=f"{base}/v1/logs" if base else None, headers=headers),
+        )
+    raise ValueError(f"protocol must be 'grpc' or 'http', not {protocol!r}")
+
+
+def setup(
+    service_name: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    *,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    capture_content: bool | str | None = None,
+    instrument: Iterable[str] = (),
+    headers: dict[str, str] | None = None,
+    span_exporter: Any = None,
+) -> Any:
+    """Send this process's GenAI spans to Driftline (or any OTLP endpoint); returns the TracerProvider.
+
+    Idempotent: a second call changes nothing and returns the same provider. ``protocol`` defaults to
+    ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else gRPC; ``endpoint``
+    to ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``span_exporter`` replaces the OTLP exporter (tests, custom
+    pipelines).
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    with _State.lock:
+        settings = _settings.load(capture_content)
+        _agent.configure(settings)
+        if _State.processor is None:
+            proto = (
+                protocol
+                or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "grpc"
+            ).lower()
+            if span_exporter is None:
+                span_exporter, log_exporter = _exporters(proto, endpoint, headers)
+            else:
+                log_exporter = None
+            current = trace.get_tracer_provider()
+            if isinstance(current, TracerProvider):  # the app already has an SDK provider: add to it
+                provider = current
+            else:
+                attrs = {
+                    "service.name": service_name,
+                    "service.version": version,
+                    "deployment.environment.name": environment,
+                }
+                resource = Resource.create({k: v for k, v in attrs.items() if v is not None})
+                provider = TracerProvider(resource=resource)
+                trace.set_tracer_provider(provider)
+                _State.owns_provider = True
+            processor = BatchSpanProcessor(span_exporter)
+            provider.add_span_processor(processor)
+            _State.provider, _State.processor = provider, processor
+            if settings.content.as_events and log_exporter is not None:
+                _State.logger_provider = _setup_logs(provider, log_exporter)
+        for name in instrument:
+            _instrument(name, settings)
+        return _State.provider
+
+
+def _setup_logs(provider: Any, exporter: Any) -> Any:
+    """GenAI content events (EVENT_ONLY / SPAN_AND_EVENT) travel as OTLP log records."""
+    from opentelemetry._logs import get_logger_provider, set_logger_provider
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    current = get_logger_provider()
+    logger_provider = current if isinstance(current, LoggerProvider) else LoggerProvider(resource=provider.resource)
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    if logger_provider is not current:
+        set_logger_provider(logger_provider)
+    return logger_provider
+
+
+def _instrument(name: str, settings: _settings.Settings) -> None:
+    if name in _State.instrumentors:
+        return
+    if name not in INSTRUMENTORS:
+        raise ValueError(f"unknown instrumentation {name!r}: choose from {', '.join(sorted(INSTRUMENTORS))}")
+    import importlib
+
+    module, cls = INSTRUMENTORS[name]
+    instrumentor = getattr(importlib.import_module(module), cls)()
+    instrumentor.instrument(tracer_provider=_State.provider, logger_provider=_State.logger_provider, settings=settings)
+    _State.instrumentors[name] = instrumentor
+
+
+def shutdown() -> None:
+    """Flush what is queued and stop exporting (call at exit; safe to call twice)."""
+    with _State.lock:
+        for instrumentor in _State.instrumentors.values():
+            instrumentor.uninstrument()
+        _State.instrumentors.clear()
+        if _State.processor is not None:
+            _State.processor.force_flush()
+            _State.processor.shutdown()
+        if _State.logger_provider is not None:
+            _State.logger_provider.force_flush()
+        _State.processor = None
+        _State.provider = None
+        _State.logger_provider = None

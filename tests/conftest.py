@@ -54,3 +54,35 @@ def receiver_factory(tmp_path: Path) -> Iterator:
 @pytest.fixture
 def receiver(receiver_factory) -> CollectorApp:
     return receiver_factory()
+
+
+# --- spans made in this process (instrumentation tests) ---------------------------------------------
+
+_SPANS = None
+
+
+@pytest.fixture
+def spans():
+    """The global SDK TracerProvider (set once per session) with an in-memory exporter, emptied per test."""
+    global _SPANS
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    if _SPANS is None:
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        _SPANS = (provider, exporter)
+    _SPANS[1].clear()
+    return _SPANS
+
+
+@pytest.fixture
+def llm_server():
+    from tests.llm_server import LLMServer
+
+    with LLMServer() as server:
+        yield server

@@ -345,6 +345,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("outcome", "str", {GENAI: (S("driftline.outcome"),)}),
 )
 
+# What Driftline's own instrumentation sends when content capture is off: hashes and lengths only.
+COLUMNS += (
+    Column("input_hash", "str", {GENAI: (S("driftline.input.hash"),)}),
+    Column("input_chars", "int", {GENAI: (S("driftline.input.chars"),)}),
+    Column("output_hash", "str", {GENAI: (S("driftline.output.hash"), S("driftline.tool.result.hash"))}),
+    Column("output_chars", "int", {GENAI: (S("driftline.output.chars"),)}),
+    Column("prompt_hash", "str", {GENAI: (S("driftline.prompt.hash"),)}),
+    Column("tool_args_hash", "str", {GENAI: (S("driftline.tool.arguments.hash"),)}),
+)
+
 # A provider-reported cost without a currency is in US dollars for these sources (OpenInference
 # documents llm.cost.* in USD; gen_ai.cost.usd says so in its name).
 DEFAULT_COST_CURRENCY = "USD"

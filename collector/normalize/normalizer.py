@@ -38,7 +38,7 @@ from driftline.collector.normalize.attributes import (
 from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
 from driftline.collector.normalize.views import as_view
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
-from driftline.collector.scrub import scrub
+from driftline.instrumentation.scrub import scrub
 
 HOUR_NS = 3_600_000_000_000
 _KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")

@@ -77,12 +77,21 @@ def _random_request(rng: random.Random) -> ExportTraceServiceRequest:
     return req
 
 
-# Every column a table entry can fill, less those _add_span completes afterwards (defaults, fallbacks).
-FILLED = {c.index for plan in nz.PLANS.values() for claims in plan.by_key.values() for c in claims} - {
-    norm_mod._I_OPERATION,
-    norm_mod._I_AGENT_VERSION,
-    norm_mod._I_CURRENCY,
+# Every column a table entry can fill, less those _add_span completes afterwards (defaults, fallbacks,
+# hashes of content).
+CONTENT_COLUMNS = {
+    nz.SPAN_INDEX[c]
+    for c in ("input_hash", "input_chars", "output_hash", "output_chars", "prompt_hash", "tool_args_hash")
 }
+FILLED = (
+    {c.index for plan in nz.PLANS.values() for claims in plan.by_key.values() for c in claims}
+    - CONTENT_COLUMNS
+    - {
+        norm_mod._I_OPERATION,
+        norm_mod._I_AGENT_VERSION,
+        norm_mod._I_CURRENCY,
+    }
+)
 
 
 def _reference(span_row: list, request: ExportTraceServiceRequest, index: int) -> nz.Classified:

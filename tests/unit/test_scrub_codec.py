@@ -11,7 +11,7 @@ import pytest
 from driftline.collector import otlp
 from driftline.collector.errors import Malformed, TooLarge, UnsupportedMediaType
 from driftline.collector.receiver import codec
-from driftline.collector.scrub import scrub
+from driftline.instrumentation.scrub import scrub
 
 
 @pytest.mark.parametrize(

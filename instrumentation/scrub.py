@@ -1,9 +1,10 @@
-"""PII scrubbing of content before it reaches Parquet.
+"""PII scrubbing of message content: emails, IBANs, card numbers, IP addresses, phone numbers.
 
-Why behind the WAL: scrubbing is regex work over message text, far too slow for the ack path; the WAL
-files are private to the receiver (0600) and deleted once their spans are in Parquet, so unscrubbed
-text never reaches the shared data root. Card numbers are checked with the Luhn sum so that order
-numbers and timestamps are not blanked.
+Why here, in the base package: it runs in two places with one definition — inside the user's app
+(``DRIFTLINE_SCRUB_PII=true``: nothing personal leaves the process) and in the collector behind the
+write-ahead log (``--store-content``: nothing personal reaches Parquet). The collector may import the
+base package; the base package imports neither of the others. Card numbers are checked with the Luhn
+sum so that order numbers and timestamps are not blanked.
 """
 
 from __future__ import annotations

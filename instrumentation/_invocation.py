@@ -1,0 +1,220 @@
+"""The start -> stop/fail lifecycle every instrumented GenAI call goes through.
+
+Why one layer: span names, ``gen_ai.*`` attribute keys, error handling and the content gate are
+decided here and nowhere else, so the OpenAI, Anthropic and LangChain wrappers only map their SDK's
+request and response onto an ``Invocation``'s fields. Content (messages, tool arguments) goes on the
+span or into a log-record event only when the settings say so; otherwise only its SHA-256 and length
+leave the process, which is what drift analysis needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from driftline.instrumentation import settings as settings_mod
+from driftline.instrumentation.scrub import scrub
+
+SCOPE = "driftline.instrumentation"
+EVENT_NAME = "gen_ai.client.inference.operation.details"
+
+# Keys Driftline adds where the GenAI conventions have none; the collector maps them to columns.
+INPUT_HASH, INPUT_CHARS = "driftline.input.hash", "driftline.input.chars"
+OUTPUT_HASH, OUTPUT_CHARS = "driftline.output.hash", "driftline.output.chars"
+PROMPT_HASH = "driftline.prompt.hash"
+TOOL_ARGS_HASH, TOOL_RESULT_HASH = "driftline.tool.arguments.hash", "driftline.tool.result.hash"
+TOOL_NAMES = "driftline.response.tool_names"
+TOOL_ATTEMPT = "driftline.tool.attempt"
+OUTCOME = "driftline.outcome"
+
+
+def canonical_json(value: Any) -> str:
+    """Equal content, equal text: sorted keys, no spaces; JSON strings are parsed and re-dumped."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def content_hash(value: Any) -> tuple[str, int]:
+    text = canonical_json(value)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), len(text)
+
+
+class GenAITelemetry:
+    """Built once per instrumentor: the tracer, the content settings and (for events) a logger."""
+
+    def __init__(
+        self,
+        tracer_provider: Any = None,
+        logger_provider: Any = None,
+        settings: settings_mod.Settings | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.tracer = trace.get_tracer(SCOPE, version, tracer_provider=tracer_provider)
+        self.settings = settings or settings_mod.load()
+        self._logger_provider = logger_provider
+        self._logger: Any = None
+
+    def start(
+        self,
+        operation: str,
+        *,
+        provider: str | None = None,
+        request_model: str | None = None,
+        name: str | None = None,
+        kind: SpanKind = SpanKind.CLIENT,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Invocation:
+        attrs: dict[str, Any] = {"gen_ai.operation.name": operation}
+        if provider:
+            attrs["gen_ai.provider.name"] = provider
+        if request_model:
+            attrs["gen_ai.request.model"] = request_model
+        if attributes:
+            attrs.update((k, v) for k, v in attributes.items() if v is not None)
+        span_name = name or (f"{operation} {request_model}" if request_model else operation)
+        span = self.tracer.start_span(span_name, kind=kind, attributes=attrs)
+        return Invocation(self, span, operation)
+
+    def text(self, value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        return scrub(text) if self.settings.scrub_pii else text
+
+    def emit_event(self, span: Span, attributes: dict[str, Any]) -> None:
+        if self._logger is None:
+            from opentelemetry._logs import get_logger
+
+            self._logger = get_logger(SCOPE, logger_provider=self._logger_provider)
+        from opentelemetry._logs import LogRecord
+
+        ctx = span.get_span_context()
+        self._logger.emit(
+            LogRecord(
+                timestamp=time.time_ns(),
+                trace_id=ctx.trace_id,
+                span_id=ctx.span_id,
+                trace_flags=ctx.trace_flags,
+                attributes=attributes,
+                event_name=EVENT_NAME,
+            )
+        )
+
+
+@dataclass
+class Invocation:
+    """One GenAI operation in flight. Wrappers fill the fields, then call ``stop()`` or ``fail()``."""
+
+    telemetry: GenAITelemetry
+    span: Span
+    operation: str
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tool_names: list[str] = field(default_factory=list)
+    input_messages: Any = None
+    output_messages: Any = None
+    system_instructions: Any = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    _ended: bool = False
+
+    def stop(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        span = self.span
+        if span.is_recording():
+            self._apply(span)
+        span.end()
+
+    def fail(self, error: BaseException) -> None:
+        """Record the error (``error.type`` is the exception's class) and end the span."""
+        if self._ended:
+            return
+        span = self.span
+        if span.is_recording():
+            span.set_attribute("error.type", type(error).__qualname__)
+            span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+            span.record_exception(error)
+            self._apply(span)
+        self._ended = True
+        span.end()
+
+    def _apply(self, span: Span) -> None:
+        attrs: dict[str, Any] = dict(self.attributes)
+        for key, value in (
+            ("gen_ai.response.model", self.response_model),
+            ("gen_ai.response.id", self.response_id),
+            ("gen_ai.usage.input_tokens", self.input_tokens),
+            ("gen_ai.usage.output_tokens", self.output_tokens),
+            ("gen_ai.usage.cache_read.input_tokens", self.cache_read_tokens),
+            ("gen_ai.usage.cache_creation.input_tokens", self.cache_write_tokens),
+            ("gen_ai.usage.reasoning.output_tokens", self.reasoning_tokens),
+        ):
+            if value is not None:
+                attrs[key] = value
+        if self.finish_reasons:
+            attrs["gen_ai.response.finish_reasons"] = list(self.finish_reasons)
+        if self.tool_names:
+            attrs[TOOL_NAMES] = list(self.tool_names)
+        self._content(attrs)
+        span.set_attributes(attrs)
+
+    def _content(self, attrs: dict[str, Any]) -> None:
+        settings = self.telemetry.settings
+        pieces = (
+            ("gen_ai.input.messages", self.input_messages, INPUT_HASH, INPUT_CHARS),
+            ("gen_ai.output.messages", self.output_messages, OUTPUT_HASH, OUTPUT_CHARS),
+            ("gen_ai.system_instructions", self.system_instructions, PROMPT_HASH, None),
+        )
+        event: dict[str, Any] = {}
+        for key, value, hash_key, chars_key in pieces:
+            if value is None:
+                continue
+            digest, chars = content_hash(value)
+            attrs[hash_key] = digest
+            if chars_key:
+                attrs[chars_key] = chars
+            if settings.content.on_spans:
+                attrs[key] = self.telemetry.text(value)
+            if settings.content.as_events:
+                event[key] = self.telemetry.text(value)
+        if event:
+            event["gen_ai.operation.name"] = self.operation
+            self.telemetry.emit_event(self.span, event)
+
+    def __enter__(self) -> Invocation:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None:
+            self.fail(exc)
+        else:
+            self.stop()
+
+
+def message_list(messages: Sequence[Any] | None) -> list[Any] | None:
+    """SDK message objects (pydantic models, TypedDicts) as plain JSON-able data."""
+    if messages is None:
+        return None
+    out = []
+    for m in messages:
+        if hasattr(m, "model_dump"):
+            out.append(m.model_dump(exclude_none=True))
+        else:
+            out.append(m)
+    return out

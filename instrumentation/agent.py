@@ -1,0 +1,265 @@
+"""Agent runs and tool calls as GenAI semantic-convention spans.
+
+Why these shapes: an agent run (``invoke_agent {name}``) is the unit Driftline fingerprints, and its
+version is what a drift report compares, so both are first-class arguments. Runs nest through the
+OpenTelemetry context (an orchestrator's run is the parent of its sub-agents'), and a tool call made
+again with the same arguments inside one run is marked with its attempt number, so retry loops show.
+
+    with agent_run("support-agent", version="v2.1") as run:
+        with tool_call("search_kb", arguments={"q": "refund"}) as call:
+            call.set_result(search(...))
+        run.set_outcome("resolved")
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from driftline.instrumentation import _invocation as inv
+from driftline.instrumentation import settings as settings_mod
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_current_run: contextvars.ContextVar[AgentRun | None] = contextvars.ContextVar("driftline_agent_run", default=None)
+_settings: settings_mod.Settings | None = None
+
+
+def configure(settings: settings_mod.Settings | None) -> None:
+    """Called by ``setup()``; otherwise settings come from the environment on first use."""
+    global _settings
+    _settings = settings
+
+
+def _current_settings() -> settings_mod.Settings:
+    global _settings
+    if _settings is None:
+        _settings = settings_mod.load()
+    return _settings
+
+
+_TRACER = trace.get_tracer(inv.SCOPE)  # a proxy until a provider is set, then that provider's tracer
+
+
+def _tracer() -> trace.Tracer:
+    return _TRACER
+
+
+def _record_error(span: Span, error: BaseException) -> None:
+    span.set_attribute("error.type", type(error).__qualname__)
+    span.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+    span.record_exception(error)
+
+
+class AgentRun:
+    """The handle of one running agent: set its outcome and any attribute while it runs."""
+
+    def __init__(self, span: Span, name: str) -> None:
+        self.span = span
+        self.name = name
+        self._attempts: dict[tuple[str, str], int] = {}
+
+    def set_outcome(self, outcome: str) -> None:
+        """E.g. ``resolved``, ``escalated``, ``failed``: compared across versions by drift reports."""
+        self.span.set_attribute(inv.OUTCOME, outcome)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+    def attempt(self, tool: str, args_hash: str) -> int:
+        key = (tool, args_hash)
+        self._attempts[key] = self._attempts.get(key, 0) + 1
+        return self._attempts[key]
+
+
+@contextmanager
+def agent_run(
+    name: str,
+    version: str | None = None,
+    *,
+    agent_id: str | None = None,
+    conversation_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Iterator[AgentRun]:
+    """An ``invoke_agent {name}`` span around the block; exceptions mark it failed and propagate."""
+    attrs: dict[str, Any] = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": name,
+        "gen_ai.agent.id": agent_id or name,
+    }
+    if version is not None:
+        attrs["gen_ai.agent.version"] = version
+    if conversation_id is not None:
+        attrs["gen_ai.conversation.id"] = conversation_id
+    if attributes:
+        attrs.update(attributes)
+    with _tracer().start_as_current_span(
+        f"invoke_agent {name}",
+        kind=SpanKind.INTERNAL,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        run = AgentRun(span, name)
+        token = _current_run.set(run)
+        try:
+            yield run
+        except BaseException as error:
+            _record_error(span, error)
+            raise
+        finally:
+            _current_run.reset(token)
+
+
+class ToolCall:
+    """The handle of one tool call: record its result (hashed unless content capture is on)."""
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def set_result(self, result: Any) -> None:
+        digest, _ = inv.content_hash(result)
+        self.span.set_attribute(inv.TOOL_RESULT_HASH, digest)
+        if _current_settings().content.on_spans:
+            self.span.set_attribute("gen_ai.tool.call.result", _text(result))
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else inv.canonical_json(value)
+    if _current_settings().scrub_pii:
+        from driftline.instrumentation.scrub import scrub
+
+        text = scrub(text)
+    return text
+
+
+@contextmanager
+def tool_call(
+    name: str,
+    arguments: Any = None,
+    *,
+    call_id: str | None = None,
+    tool_type: str = "function",
+    description: str | None = None,
+) -> Iterator[ToolCall]:
+    """An ``execute_tool {name}`` span around the block."""
+    attrs: dict[str, Any] = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.id": call_id or f"call_{uuid.uuid4().hex[:24]}",
+        "gen_ai.tool.type": tool_type,
+    }
+    if description:
+        attrs["gen_ai.tool.description"] = description
+    if arguments is not None:
+        digest, _ = inv.content_hash(arguments)
+        attrs[inv.TOOL_ARGS_HASH] = digest
+        if _current_settings().content.on_spans:
+            attrs["gen_ai.tool.call.arguments"] = _text(arguments)
+        run = _current_run.get()
+        if run is not None:
+            attempt = run.attempt(name, digest)
+            if attempt > 1:
+                attrs[inv.TOOL_ATTEMPT] = attempt
+    with _tracer().start_as_current_span(
+        f"execute_tool {name}",
+        kind=SpanKind.INTERNAL,
+        attributes=attrs,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield ToolCall(span)
+        except BaseException as error:
+            _record_error(span, error)
+            raise
+
+
+def _bind_arguments(func: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:
+    try:
+        bound = inspect.signature(func).bind_partial(*args, **kwargs)
+    except TypeError:
+        return {"args": list(args), **kwargs}
+    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+
+
+def _wrap(func: F, enter: Callable[[tuple, dict], Any], on_result: Callable[[Any, Any], None] | None) -> F:
+    """Wrap sync and async functions and (async) generators so the span covers the whole iteration."""
+    if inspect.isasyncgenfunction(func):
+
+        @functools.wraps(func)
+        async def agen(*args: Any, **kwargs: Any) -> Any:
+            with enter(args, kwargs):
+                async for item in func(*args, **kwargs):
+                    yield item
+
+        return agen  # type: ignore[return-value]
+    if inspect.isgeneratorfunction(func):
+
+        @functools.wraps(func)
+        def gen(*args: Any, **kwargs: Any) -> Any:
+            with enter(args, kwargs):
+                yield from func(*args, **kwargs)
+
+        return gen  # type: ignore[return-value]
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def coro(*args: Any, **kwargs: Any) -> Any:
+            with enter(args, kwargs) as handle:
+                result = await func(*args, **kwargs)
+                if on_result:
+                    on_result(handle, result)
+                return result
+
+        return coro  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def plain(*args: Any, **kwargs: Any) -> Any:
+        with enter(args, kwargs) as handle:
+            result = func(*args, **kwargs)
+            if on_result:
+                on_result(handle, result)
+            return result
+
+    return plain  # type: ignore[return-value]
+
+
+def track(func: F | None = None, *, agent: str | None = None, version: str | None = None) -> Any:
+    """Decorator form of ``agent_run`` for sync/async functions and (async) generators.
+
+    @track(agent="support-agent", version="v2.1")
+    async def answer(question: str) -> str: ...
+    """
+
+    def decorate(f: F) -> F:
+        name = agent or f.__name__
+        return _wrap(f, lambda args, kwargs: agent_run(name, version), None)
+
+    return decorate(func) if func is not None else decorate
+
+
+def tool(func: F | None = None, *, name: str | None = None, tool_type: str = "function") -> Any:
+    """Decorator form of ``tool_call``: the call's arguments and return value are recorded (hashed
+    unless content capture is on)."""
+
+    def decorate(f: F) -> F:
+        tool_name = name or f.__name__
+        return _wrap(
+            f,
+            lambda args, kwargs: tool_call(tool_name, _bind_arguments(f, args, kwargs), tool_type=tool_type),
+            lambda call, result: call.set_result(result),
+        )
+
+    return decorate(func) if func is not None else decorate

@@ -1,0 +1,257 @@
+"""Wrapper factories for the OpenAI SDK: map each request and response onto an ``Invocation``.
+
+Why factories: the instrumentor builds one ``GenAITelemetry`` and hands it to every factory, so all
+wrappers share the tracer and the content settings decided at instrument time. A failure inside
+telemetry code is swallowed (the call goes on untraced or partly traced); a failure of the call
+itself is recorded and re-raised unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from driftline.instrumentation._invocation import GenAITelemetry, Invocation, message_list
+from driftline.instrumentation.openai.stream import watch
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "openai"
+REQUEST_TOOL_NAMES = "driftline.request.tool_names"
+Start = Callable[[GenAITelemetry, Any, dict[str, Any]], Invocation]
+Finish = Callable[[Invocation, Any], None]
+
+
+def _given(kwargs: dict[str, Any], *names: str) -> Any:
+    """The first argument the caller really passed (the SDK's NOT_GIVEN / Omit sentinels are not values)."""
+    for name in names:
+        value = kwargs.get(name)
+        if value is not None and type(value).__name__ not in ("NotGiven", "Omit"):
+            return value
+    return None
+
+
+def _server(instance: Any) -> dict[str, Any]:
+    url = getattr(getattr(instance, "_client", None), "base_url", None)
+    if url is None:
+        return {}
+    return {"server.address": getattr(url, "host", None), "server.port": getattr(url, "port", None)}
+
+
+def _usage(inv: Invocation, usage: Any, input_key: str, output_key: str) -> None:
+    if usage is None:
+        return
+    inv.input_tokens = getattr(usage, input_key, None)
+    inv.output_tokens = getattr(usage, output_key, None)
+    in_details = getattr(usage, "prompt_tokens_details", None) or getattr(usage, "input_tokens_details", None)
+    out_details = getattr(usage, "completion_tokens_details", None) or getattr(usage, "output_tokens_details", None)
+    inv.cache_read_tokens = getattr(in_details, "cached_tokens", None)
+    inv.reasoning_tokens = getattr(out_details, "reasoning_tokens", None)
+
+
+def _tool_names(tools: Any) -> list[str] | None:
+    names = []
+    for t in tools or ():
+        fn = t.get("function") if isinstance(t, dict) else getattr(t, "function", None)
+        name = (fn or {}).get("name") if isinstance(fn, dict) else getattr(fn, "name", None)
+        name = name or (t.get("name") if isinstance(t, dict) else None)
+        if name:
+            names.append(name)
+    return names or None
+
+
+# --- chat.completions.create ------------------------------------------------------------------------
+
+
+def _start_chat(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
+    attrs = _server(instance)
+    attrs["gen_ai.request.temperature"] = _given(kwargs, "temperature")
+    attrs["gen_ai.request.max_tokens"] = _given(kwargs, "max_completion_tokens", "max_tokens")
+    attrs["gen_ai.request.top_p"] = _given(kwargs, "top_p")
+    attrs["gen_ai.request.seed"] = _given(kwargs, "seed")
+    attrs[REQUEST_TOOL_NAMES] = _tool_names(_given(kwargs, "tools"))
+    inv = telemetry.start("chat", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=attrs)
+    messages = message_list(_given(kwargs, "messages")) or []
+    system = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    inv.system_instructions = system or None
+    inv.input_messages = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
+    return inv
+
+
+def _finish_chat(inv: Invocation, result: Any) -> None:
+    inv.response_model = getattr(result, "model", None)
+    inv.response_id = getattr(result, "id", None)
+    outputs = []
+    for choice in getattr(result, "choices", None) or ():
+        if choice.finish_reason:
+            inv.finish_reasons.append(choice.finish_reason)
+        message = choice.message
+        for call in getattr(message, "tool_calls", None) or ():
+            name = getattr(getattr(call, "function", None), "name", None)
+            if name:
+                inv.tool_names.append(name)
+        outputs.append(message.model_dump(exclude_none=True) if hasattr(message, "model_dump") else message)
+    inv.output_messages = outputs or None
+    _usage(inv, getattr(result, "usage", None), "prompt_tokens", "completion_tokens")
+
+
+class _ChatChunks:
+    """What a stream of chat.completion.chunk objects adds up to."""
+
+    def __init__(self) -> None:
+        self.text: dict[int, list[str]] = {}
+        self.tools: dict[int, list[str]] = {}
+
+    def add(self, inv: Invocation, chunk: Any) -> None:
+        inv.response_model = inv.response_model or getattr(chunk, "model", None)
+        inv.response_id = inv.response_id or getattr(chunk, "id", None)
+        for choice in getattr(chunk, "choices", None) or ():
+            delta = choice.delta
+            if delta is not None and delta.content:
+                self.text.setdefault(choice.index, []).append(delta.content)
+            for call in getattr(delta, "tool_calls", None) or ():
+                name = getattr(getattr(call, "function", None), "name", None)
+                if name:
+                    self.tools.setdefault(choice.index, []).append(name)
+            if choice.finish_reason:
+                inv.finish_reasons.append(choice.finish_reason)
+        if getattr(chunk, "usage", None) is not None:
+            _usage(inv, chunk.usage, "prompt_tokens", "completion_tokens")
+
+    def end(self, inv: Invocation) -> None:
+        outputs = []
+        for index in sorted(set(self.text) | set(self.tools)):
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text.get(index, []))}
+            if self.tools.get(index):
+                message["tool_calls"] = [{"function": {"name": n}} for n in self.tools[index]]
+                inv.tool_names.extend(self.tools[index])
+            outputs.append(message)
+        inv.output_messages = outputs or None
+
+
+# --- embeddings.create -------------------------------------------------------------------------------
+
+
+def _start_embeddings(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
+    inv = telemetry.start(
+        "embeddings", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=_server(instance)
+    )
+    inv.input_messages = _given(kwargs, "input")
+    return inv
+
+
+def _finish_embeddings(inv: Invocation, result: Any) -> None:
+    inv.response_model = getattr(result, "model", None)
+    data = getattr(result, "data", None) or ()
+    if data and getattr(data[0], "embedding", None) is not None:
+        inv.attributes["gen_ai.embeddings.dimension.count"] = len(data[0].embedding)
+    usage = getattr(result, "usage", None)
+    inv.input_tokens = getattr(usage, "prompt_tokens", None)
+
+
+# --- responses.create --------------------------------------------------------------------------------
+
+
+def _start_responses(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
+    attrs = _server(instance)
+    attrs["gen_ai.request.temperature"] = _given(kwargs, "temperature")
+    attrs["gen_ai.request.max_tokens"] = _given(kwargs, "max_output_tokens")
+    attrs["gen_ai.request.top_p"] = _given(kwargs, "top_p")
+    attrs[REQUEST_TOOL_NAMES] = _tool_names(_given(kwargs, "tools"))
+    inv = telemetry.start("chat", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=attrs)
+    inv.input_messages = _given(kwargs, "input")
+    inv.system_instructions = _given(kwargs, "instructions")
+    return inv
+
+
+def _finish_responses(inv: Invocation, result: Any) -> None:
+    inv.response_model = getattr(result, "model", None)
+    inv.response_id = getattr(result, "id", None)
+    status = getattr(result, "status", None)
+    if status:
+        inv.finish_reasons.append(status)
+    outputs = []
+    for item in getattr(result, "output", None) or ():
+        if getattr(item, "type", None) == "function_call" and getattr(item, "name", None):
+            inv.tool_names.append(item.name)
+        outputs.append(item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else item)
+    inv.output_messages = outputs or None
+    _usage(inv, getattr(result, "usage", None), "input_tokens", "output_tokens")
+
+
+class _ResponseEvents:
+    def add(self, inv: Invocation, event: Any) -> None:
+        if getattr(event, "type", None) in ("response.completed", "response.incomplete", "response.failed"):
+            _finish_responses(inv, event.response)
+
+    def end(self, inv: Invocation) -> None:
+        pass
+
+
+# --- the generic wrapper -----------------------------------------------------------------------------
+
+
+def _factory(
+    start: Start, finish: Finish, stream_state: Callable[[], Any] | None, is_async: bool
+) -> Callable[[GenAITelemetry], Any]:
+    def make(telemetry: GenAITelemetry) -> Any:
+        def begin(instance: Any, kwargs: dict[str, Any]) -> Invocation | None:
+            try:
+                return start(telemetry, instance, kwargs)
+            except Exception:  # telemetry must never break the call
+                log.debug("could not start a GenAI span", exc_info=True)
+                return None
+
+        def end(inv: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
+            if stream_state is not None and _given(kwargs, "stream"):
+                state = stream_state()
+                return watch(result, inv, state.add, state.end, is_async)
+            try:
+                finish(inv, result)
+            except Exception:
+                log.debug("could not read the response", exc_info=True)
+            inv.stop()
+            return result
+
+        if is_async:
+
+            async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+                inv = begin(instance, kwargs)
+                if inv is None:
+                    return await wrapped(*args, **kwargs)
+                try:
+                    result = await wrapped(*args, **kwargs)
+                except BaseException as error:
+                    inv.fail(error)
+                    raise
+                return end(inv, result, kwargs)
+
+            return async_wrapper
+
+        def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+            inv = begin(instance, kwargs)
+            if inv is None:
+                return wrapped(*args, **kwargs)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                inv.fail(error)
+                raise
+            return end(inv, result, kwargs)
+
+        return wrapper
+
+    return make
+
+
+def chat(is_async: bool) -> Callable[[GenAITelemetry], Any]:
+    return _factory(_start_chat, _finish_chat, _ChatChunks, is_async)
+
+
+def embeddings(is_async: bool) -> Callable[[GenAITelemetry], Any]:
+    return _factory(_start_embeddings, _finish_embeddings, None, is_async)
+
+
+def responses(is_async: bool) -> Callable[[GenAITelemetry], Any]:
+    return _factory(_start_responses, _finish_responses, _ResponseEvents, is_async)

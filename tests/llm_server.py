@@ -1,0 +1,216 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1 for instrumentation tests.
+
+The real ``openai`` client talks to it over a socket. The model name scripts the answer:
+``error-429`` / ``error-500`` fail with that status; a request offering tools gets a tool call unless
+the conversation already holds a tool result; ``stream: true`` answers as server-sent events.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+USAGE = {
+    "prompt_tokens": 57,
+    "completion_tokens": 17,
+    "total_tokens": 74,
+    "prompt_tokens_details": {"cached_tokens": 32},
+    "completion_tokens_details": {"reasoning_tokens": 5},
+}
+
+
+def _chat(body: dict[str, Any]) -> dict[str, Any]:
+    wants_tool = body.get("tools") and not any(m.get("role") == "tool" for m in body["messages"])
+    if wants_tool:
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_abc",
+                    "type": "function",
+                    "function": {"name": body["tools"][0]["function"]["name"], "arguments": '{"order_id": 42}'},
+                }
+            ],
+        }
+        finish = "tool_calls"
+    else:
+        message, finish = {"role": "assistant", "content": "Order 42 ships Monday."}, "stop"
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"] + "-2024-08-06",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": USAGE,
+    }
+
+
+def _chat_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
+    full = _chat(body)
+    base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": full["created"], "model": full["model"]}
+    message, finish = full["choices"][0]["message"], full["choices"][0]["finish_reason"]
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": 0,
+                                    "id": call["id"],
+                                    "type": "function",
+                                    "function": {"name": call["function"]["name"], "arguments": ""},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]
+                        },
+                    }
+                ],
+            }
+        )
+    else:
+        for word in message["content"].split(" "):
+            chunks.append({**base, "choices": [{"index": 0, "delta": {"content": word + " "}}]})
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+    if (body.get("stream_options") or {}).get("include_usage"):
+        chunks.append({**base, "choices": [], "usage": USAGE})
+    return chunks
+
+
+def _responses(body: dict[str, Any]) -> dict[str, Any]:
+    output: list[dict[str, Any]]
+    if body.get("tools"):
+        output = [
+            {
+                "type": "function_call",
+                "id": "fc_1",
+                "call_id": "call_r1",
+                "name": body["tools"][0]["name"],
+                "arguments": "{}",
+                "status": "completed",
+            }
+        ]
+    else:
+        output = [
+            {
+                "type": "message",
+                "id": "msg_1",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": "Hello", "annotations": []}],
+            }
+        ]
+    return {
+        "id": "resp_1",
+        "object": "response",
+        "created_at": time.time(),
+        "model": body["model"] + "-2025",
+        "status": "completed",
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": body.get("tools", []),
+        "usage": {
+            "input_tokens": 20,
+            "output_tokens": 5,
+            "total_tokens": 25,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 2},
+        },
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _sse(self, events: list[dict[str, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for event in events:
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.close_connection = True
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((self.path, body))  # type: ignore[attr-defined]
+        model = body.get("model", "")
+        if model.startswith("error-"):
+            status = int(model.split("-")[1])
+            self._json(status, {"error": {"message": f"scripted {status}", "type": "scripted", "code": None}})
+        elif self.path.endswith("/chat/completions"):
+            if body.get("stream"):
+                self._sse(_chat_chunks(body))
+            else:
+                self._json(200, _chat(body))
+        elif self.path.endswith("/embeddings"):
+            self._json(
+                200,
+                {
+                    "object": "list",
+                    "model": model,
+                    "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, 0.3]}],
+                    "usage": {"prompt_tokens": 4, "total_tokens": 4},
+                },
+            )
+        elif self.path.endswith("/responses"):
+            self._json(200, _responses(body))
+        else:
+            self._json(404, {"error": {"message": "no such route"}})
+
+
+class LLMServer:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.requests = []  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @property
+    def requests(self) -> list[tuple[str, dict[str, Any]]]:
+        return self.server.requests  # type: ignore[attr-defined]
+
+    def __enter__(self) -> LLMServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
