@@ -7,6 +7,7 @@ SDK's stream object working while it watches the iteration.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +26,8 @@ class _Watch:
         self.done = False
 
     def item(self, item: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # never let telemetry break the caller's stream
             self.on_item(self.invocation, item)
-        except Exception:  # never let telemetry break the caller's stream
-            pass
 
     def finish(self, error: BaseException | None = None) -> None:
         if self.done:
