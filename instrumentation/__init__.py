@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 INSTRUMENTORS = {
     "openai": ("driftline.instrumentation.openai", "OpenAIInstrumentor"),
+    "anthropic": ("driftline.instrumentation.anthropic", "AnthropicInstrumentor"),
 }
 
 

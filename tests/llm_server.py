@@ -141,6 +141,87 @@ def _responses(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+ANTHROPIC_USAGE = {
+    "input_tokens": 40,
+    "output_tokens": 12,
+    "cache_read_input_tokens": 30,
+    "cache_creation_input_tokens": 5,
+}
+
+
+def _anthropic(body: dict[str, Any]) -> dict[str, Any]:
+    answered = any(
+        isinstance(m.get("content"), list) and any(b.get("type") == "tool_result" for b in m["content"])
+        for m in body["messages"]
+    )
+    if body.get("tools") and not answered:
+        content = [{"type": "tool_use", "id": "toolu_1", "name": body["tools"][0]["name"], "input": {"order_id": 42}}]
+        stop = "tool_use"
+    else:
+        content, stop = [{"type": "text", "text": "Order 42 ships Monday."}], "end_turn"
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"] + "-20241022",
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": ANTHROPIC_USAGE,
+    }
+
+
+def _anthropic_events(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    full = _anthropic(body)
+    start = {**full, "content": [], "stop_reason": None, "usage": {**ANTHROPIC_USAGE, "output_tokens": 1}}
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+    block = full["content"][0]
+    if block["type"] == "tool_use":
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {**block, "input": {}}},
+            )
+        )
+        events.append(
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                },
+            )
+        )
+    else:
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
+        for word in block["text"].split(" "):
+            events.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word + " "}},
+                )
+            )
+    events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": 12},
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -165,11 +246,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"data: [DONE]\n\n")
         self.close_connection = True
 
+    def _named_sse(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for name, event in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(event)}\n\n".encode())
+        self.close_connection = True
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append((self.path, body))  # type: ignore[attr-defined]
         model = body.get("model", "")
-        if model.startswith("error-"):
+        if model.startswith("error-") and self.path.endswith("/messages"):
+            status = int(model.split("-")[1])
+            self._json(status, {"type": "error", "error": {"type": "api_error", "message": f"scripted {status}"}})
+        elif self.path.endswith("/messages"):
+            if body.get("stream"):
+                self._named_sse(_anthropic_events(body))
+            else:
+                self._json(200, _anthropic(body))
+        elif model.startswith("error-"):
             status = int(model.split("-")[1])
             self._json(status, {"error": {"message": f"scripted {status}", "type": "scripted", "code": None}})
         elif self.path.endswith("/chat/completions"):
@@ -202,6 +300,10 @@ class LLMServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     @property
     def requests(self) -> list[tuple[str, dict[str, Any]]]:

@@ -257,7 +257,11 @@ COLUMNS: tuple[Column, ...] = (
         "cache_write_tokens",
         "int",
         {
-            GENAI: (S("gen_ai.usage.cache_creation.input_tokens"), S("gen_ai.usage.cache_creation_input_tokens")),
+            GENAI: (
+                S("gen_ai.usage.cache_creation.input_tokens"),
+                S("gen_ai.usage.cache_write.input_tokens"),
+                S("gen_ai.usage.cache_creation_input_tokens"),
+            ),
             OPENINFERENCE: (S("llm.token_count.prompt_details.cache_write"),),
         },
     ),

@@ -13,30 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.instrumentation._invocation import GenAITelemetry, Invocation, message_list
-from driftline.instrumentation.openai.stream import watch
+from driftline.instrumentation._wrappers import REQUEST_TOOL_NAMES, given, server_attributes, wrapper_factory
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "openai"
-REQUEST_TOOL_NAMES = "driftline.request.tool_names"
-Start = Callable[[GenAITelemetry, Any, dict[str, Any]], Invocation]
-Finish = Callable[[Invocation, Any], None]
-
-
-def _given(kwargs: dict[str, Any], *names: str) -> Any:
-    """The first argument the caller really passed (the SDK's NOT_GIVEN / Omit sentinels are not values)."""
-    for name in names:
-        value = kwargs.get(name)
-        if value is not None and type(value).__name__ not in ("NotGiven", "Omit"):
-            return value
-    return None
-
-
-def _server(instance: Any) -> dict[str, Any]:
-    url = getattr(getattr(instance, "_client", None), "base_url", None)
-    if url is None:
-        return {}
-    return {"server.address": getattr(url, "host", None), "server.port": getattr(url, "port", None)}
 
 
 def _usage(inv: Invocation, usage: Any, input_key: str, output_key: str) -> None:
@@ -65,14 +46,14 @@ def _tool_names(tools: Any) -> list[str] | None:
 
 
 def _start_chat(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
-    attrs = _server(instance)
-    attrs["gen_ai.request.temperature"] = _given(kwargs, "temperature")
-    attrs["gen_ai.request.max_tokens"] = _given(kwargs, "max_completion_tokens", "max_tokens")
-    attrs["gen_ai.request.top_p"] = _given(kwargs, "top_p")
-    attrs["gen_ai.request.seed"] = _given(kwargs, "seed")
-    attrs[REQUEST_TOOL_NAMES] = _tool_names(_given(kwargs, "tools"))
-    inv = telemetry.start("chat", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=attrs)
-    messages = message_list(_given(kwargs, "messages")) or []
+    attrs = server_attributes(instance)
+    attrs["gen_ai.request.temperature"] = given(kwargs, "temperature")
+    attrs["gen_ai.request.max_tokens"] = given(kwargs, "max_completion_tokens", "max_tokens")
+    attrs["gen_ai.request.top_p"] = given(kwargs, "top_p")
+    attrs["gen_ai.request.seed"] = given(kwargs, "seed")
+    attrs[REQUEST_TOOL_NAMES] = _tool_names(given(kwargs, "tools"))
+    inv = telemetry.start("chat", provider=PROVIDER, request_model=given(kwargs, "model"), attributes=attrs)
+    messages = message_list(given(kwargs, "messages")) or []
     system = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")]
     inv.system_instructions = system or None
     inv.input_messages = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
@@ -135,9 +116,9 @@ class _ChatChunks:
 
 def _start_embeddings(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
     inv = telemetry.start(
-        "embeddings", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=_server(instance)
+        "embeddings", provider=PROVIDER, request_model=given(kwargs, "model"), attributes=server_attributes(instance)
     )
-    inv.input_messages = _given(kwargs, "input")
+    inv.input_messages = given(kwargs, "input")
     return inv
 
 
@@ -154,14 +135,14 @@ def _finish_embeddings(inv: Invocation, result: Any) -> None:
 
 
 def _start_responses(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
-    attrs = _server(instance)
-    attrs["gen_ai.request.temperature"] = _given(kwargs, "temperature")
-    attrs["gen_ai.request.max_tokens"] = _given(kwargs, "max_output_tokens")
-    attrs["gen_ai.request.top_p"] = _given(kwargs, "top_p")
-    attrs[REQUEST_TOOL_NAMES] = _tool_names(_given(kwargs, "tools"))
-    inv = telemetry.start("chat", provider=PROVIDER, request_model=_given(kwargs, "model"), attributes=attrs)
-    inv.input_messages = _given(kwargs, "input")
-    inv.system_instructions = _given(kwargs, "instructions")
+    attrs = server_attributes(instance)
+    attrs["gen_ai.request.temperature"] = given(kwargs, "temperature")
+    attrs["gen_ai.request.max_tokens"] = given(kwargs, "max_output_tokens")
+    attrs["gen_ai.request.top_p"] = given(kwargs, "top_p")
+    attrs[REQUEST_TOOL_NAMES] = _tool_names(given(kwargs, "tools"))
+    inv = telemetry.start("chat", provider=PROVIDER, request_model=given(kwargs, "model"), attributes=attrs)
+    inv.input_messages = given(kwargs, "input")
+    inv.system_instructions = given(kwargs, "instructions")
     return inv
 
 
@@ -189,69 +170,13 @@ class _ResponseEvents:
         pass
 
 
-# --- the generic wrapper -----------------------------------------------------------------------------
-
-
-def _factory(
-    start: Start, finish: Finish, stream_state: Callable[[], Any] | None, is_async: bool
-) -> Callable[[GenAITelemetry], Any]:
-    def make(telemetry: GenAITelemetry) -> Any:
-        def begin(instance: Any, kwargs: dict[str, Any]) -> Invocation | None:
-            try:
-                return start(telemetry, instance, kwargs)
-            except Exception:  # telemetry must never break the call
-                log.debug("could not start a GenAI span", exc_info=True)
-                return None
-
-        def end(inv: Invocation, result: Any, kwargs: dict[str, Any]) -> Any:
-            if stream_state is not None and _given(kwargs, "stream"):
-                state = stream_state()
-                return watch(result, inv, state.add, state.end, is_async)
-            try:
-                finish(inv, result)
-            except Exception:
-                log.debug("could not read the response", exc_info=True)
-            inv.stop()
-            return result
-
-        if is_async:
-
-            async def async_wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-                inv = begin(instance, kwargs)
-                if inv is None:
-                    return await wrapped(*args, **kwargs)
-                try:
-                    result = await wrapped(*args, **kwargs)
-                except BaseException as error:
-                    inv.fail(error)
-                    raise
-                return end(inv, result, kwargs)
-
-            return async_wrapper
-
-        def wrapper(wrapped: Any, instance: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-            inv = begin(instance, kwargs)
-            if inv is None:
-                return wrapped(*args, **kwargs)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as error:
-                inv.fail(error)
-                raise
-            return end(inv, result, kwargs)
-
-        return wrapper
-
-    return make
-
-
 def chat(is_async: bool) -> Callable[[GenAITelemetry], Any]:
-    return _factory(_start_chat, _finish_chat, _ChatChunks, is_async)
+    return wrapper_factory(_start_chat, _finish_chat, _ChatChunks, is_async)
 
 
 def embeddings(is_async: bool) -> Callable[[GenAITelemetry], Any]:
-    return _factory(_start_embeddings, _finish_embeddings, None, is_async)
+    return wrapper_factory(_start_embeddings, _finish_embeddings, None, is_async)
 
 
 def responses(is_async: bool) -> Callable[[GenAITelemetry], Any]:
-    return _factory(_start_responses, _finish_responses, _ResponseEvents, is_async)
+    return wrapper_factory(_start_responses, _finish_responses, _ResponseEvents, is_async)
