@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 INSTRUMENTORS = {
     "openai": ("driftline.instrumentation.openai", "OpenAIInstrumentor"),
     "anthropic": ("driftline.instrumentation.anthropic", "AnthropicInstrumentor"),
+    "langchain": ("driftline.instrumentation.langchain", "LangChainInstrumentor"),
 }
 
 

@@ -23,6 +23,10 @@ from driftline.instrumentation import settings as settings_mod
 from driftline.instrumentation.scrub import scrub
 
 SCOPE = "driftline.instrumentation"
+
+# Providers whose SDK calls a Driftline instrumentor already turns into spans (the LangChain handler
+# then makes no second span for the same model call).
+ACTIVE_PROVIDERS: set[str] = set()
 EVENT_NAME = "gen_ai.client.inference.operation.details"
 
 # Keys Driftline adds where the GenAI conventions have none; the collector maps them to columns.
@@ -74,7 +78,9 @@ class GenAITelemetry:
         name: str | None = None,
         kind: SpanKind = SpanKind.CLIENT,
         attributes: Mapping[str, Any] | None = None,
+        context: Any = None,
     ) -> Invocation:
+        """Start a span (a child of ``context`` if given, else of the current span)."""
         attrs: dict[str, Any] = {"gen_ai.operation.name": operation}
         if provider:
             attrs["gen_ai.provider.name"] = provider
@@ -83,7 +89,7 @@ class GenAITelemetry:
         if attributes:
             attrs.update((k, v) for k, v in attributes.items() if v is not None)
         span_name = name or (f"{operation} {request_model}" if request_model else operation)
-        span = self.tracer.start_span(span_name, kind=kind, attributes=attrs)
+        span = self.tracer.start_span(span_name, kind=kind, attributes=attrs, context=context)
         return Invocation(self, span, operation)
 
     def text(self, value: Any) -> str:

@@ -14,8 +14,9 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from driftline.instrumentation._invocation import GenAITelemetry
+from driftline.instrumentation._invocation import ACTIVE_PROVIDERS, GenAITelemetry
 from driftline.instrumentation.anthropic import patch
+from driftline.instrumentation.anthropic.patch import PROVIDER
 
 _INSTRUMENTS = ("anthropic >= 0.30.0",)
 
@@ -46,8 +47,11 @@ class AnthropicInstrumentor(BaseInstrumentor):
                 continue
             wrap_function_wrapper(module, target, factory(telemetry))
             self._patched.append((getattr(module, owner), method))
+        if self._patched:
+            ACTIVE_PROVIDERS.add(PROVIDER)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, method in getattr(self, "_patched", []):
             unwrap(owner, method)
         self._patched = []
+        ACTIVE_PROVIDERS.discard(PROVIDER)

@@ -1,0 +1,91 @@
+"""LangGraph's prebuilt ReAct agent with ChatOpenAI against the scripted server, traced by the
+LangChain instrumentor (real langchain-core, langgraph, langchain-openai and openai)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from langgraph.prebuilt import create_react_agent
+
+from driftline.instrumentation import settings
+from driftline.instrumentation.langchain import LangChainInstrumentor
+from driftline.instrumentation.openai import OpenAIInstrumentor
+
+
+@tool
+def lookup_order(order_id: int) -> str:
+    """Find where an order is."""
+    return f"order {order_id} ships Monday"
+
+
+@pytest.fixture
+def langchain(spans) -> Iterator:
+    provider, exporter = spans
+    instrumentor = LangChainInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, settings=settings.Settings())
+    yield exporter
+    instrumentor.uninstrument()
+
+
+def _run_agent(server) -> dict:
+    model = ChatOpenAI(model="gpt-4o", base_url=server.base_url, api_key="test", max_retries=0)
+    agent = create_react_agent(model, [lookup_order])
+    config = {"metadata": {"driftline.agent.name": "support", "driftline.agent.version": "v3"}}
+    return agent.invoke({"messages": [("user", "where is order 42?")]}, config=config)
+
+
+def test_react_agent_becomes_agent_chat_and_tool_spans(langchain, llm_server) -> None:
+    result = _run_agent(llm_server)
+    assert result["messages"][-1].content == "Order 42 ships Monday."
+    finished = langchain.get_finished_spans()
+    agents = [s for s in finished if s.name == "invoke_agent support"]
+    chats = [s for s in finished if s.attributes.get("gen_ai.operation.name") == "chat"]
+    tools = [s for s in finished if s.name == "execute_tool lookup_order"]
+    assert len(agents) == 1 and len(chats) == 2 and len(tools) == 1, [s.name for s in finished]
+    root = agents[0]
+    assert root.attributes["gen_ai.agent.version"] == "v3" and root.parent is None
+    for span in (*chats, *tools):
+        assert span.parent.span_id == root.context.span_id and span.context.trace_id == root.context.trace_id
+    first, second = sorted(chats, key=lambda s: s.start_time)
+    assert first.attributes["gen_ai.request.model"] == "gpt-4o" and first.attributes["gen_ai.provider.name"] == "openai"
+    assert first.attributes["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+    assert (first.attributes["gen_ai.usage.input_tokens"], first.attributes["gen_ai.usage.output_tokens"]) == (57, 17)
+    assert first.attributes["gen_ai.usage.cache_read.input_tokens"] == 32
+    assert tuple(first.attributes["gen_ai.response.finish_reasons"]) == ("tool_calls",)
+    assert tuple(first.attributes["driftline.response.tool_names"]) == ("lookup_order",)
+    assert tuple(first.attributes["driftline.request.tool_names"]) == ("lookup_order",)
+    assert tuple(second.attributes["gen_ai.response.finish_reasons"]) == ("stop",)
+    assert tools[0].attributes["gen_ai.tool.call.id"] == "call_abc"
+    assert tools[0].attributes["driftline.tool.arguments.hash"] and tools[0].attributes["driftline.tool.result.hash"]
+
+
+def test_no_second_chat_span_when_the_sdk_is_instrumented_too(langchain, spans, llm_server) -> None:
+    provider, exporter = spans
+    sdk = OpenAIInstrumentor()
+    sdk.instrument(tracer_provider=provider, settings=settings.Settings())
+    try:
+        _run_agent(llm_server)
+    finally:
+        sdk.uninstrument()
+    chats = [s for s in exporter.get_finished_spans() if s.attributes.get("gen_ai.operation.name") == "chat"]
+    assert len(chats) == 2  # one per model call, made by the OpenAI instrumentor
+
+
+def test_failing_tool_marks_its_span(langchain, llm_server) -> None:
+    @tool
+    def broken(order_id: int) -> str:
+        """Always fails."""
+        raise RuntimeError("backend down")
+
+    model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
+    agent = create_react_agent(model, [broken])
+    with pytest.raises(RuntimeError, match="backend down"):
+        agent.invoke({"messages": [("user", "where is order 42?")]})
+    finished = langchain.get_finished_spans()
+    tool_spans = [s for s in finished if s.name == "execute_tool broken"]
+    assert len(tool_spans) == 1 and tool_spans[0].attributes["error.type"] == "RuntimeError"
+    root = next(s for s in finished if s.attributes.get("gen_ai.operation.name") == "invoke_agent")
+    assert root.status.status_code.name == "ERROR"  # the run failed with its tool
