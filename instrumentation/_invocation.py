@@ -13,7 +13,6 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
@@ -50,8 +49,45 @@ def canonical_json(value: Any) -> str:
 
 
 def content_hash(value: Any) -> tuple[str, int]:
+    """Hash of canonical JSON: for tool arguments, where equal meaning must hash equal."""
     text = canonical_json(value)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), len(text)
+
+
+def as_json_text(value: Any) -> str:
+    """The text a content attribute carries: strings as they are, anything else compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def text_hash(text: str) -> str:
+    """SHA-256 of exactly the text that would be on the span, so the collector computes the same hash
+    from ``gen_ai.*.messages`` when content is captured and from nothing when it is not."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_SYSTEM: dict[Any, tuple[str, str]] = {}
+
+
+def _system_text(value: Any) -> tuple[str, str]:
+    """(text, hash) of system instructions. They repeat on every call, so each distinct one made of
+    strings is serialized and hashed once (bounded cache)."""
+    key = value if isinstance(value, str) else tuple(value) if isinstance(value, list) else None
+    if key is not None:
+        try:
+            found = _SYSTEM.get(key)
+        except TypeError:  # unhashable parts (content blocks): no caching
+            found, key = None, None
+        if found is not None:
+            return found
+    text = as_json_text(value)
+    found = (text, text_hash(text))
+    if key is not None:
+        if len(_SYSTEM) > 1024:
+            _SYSTEM.clear()
+        _SYSTEM[key] = found
+    return found
 
 
 class GenAITelemetry:
@@ -116,27 +152,50 @@ class GenAITelemetry:
         )
 
 
-@dataclass
 class Invocation:
-    """One GenAI operation in flight. Wrappers fill the fields, then call ``stop()`` or ``fail()``."""
+    """One GenAI operation in flight. Wrappers fill the fields, then call ``stop()`` or ``fail()``.
 
-    telemetry: GenAITelemetry
-    span: Span
-    operation: str
-    response_model: str | None = None
-    response_id: str | None = None
-    finish_reasons: list[str] = field(default_factory=list)
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_read_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    tool_names: list[str] = field(default_factory=list)
-    input_messages: Any = None
-    output_messages: Any = None
-    system_instructions: Any = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    _ended: bool = False
+    A slotted class rather than a dataclass: one is built per instrumented call, on the app's thread.
+    """
+
+    __slots__ = (
+        "_ended",
+        "attributes",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "finish_reasons",
+        "input_messages",
+        "input_tokens",
+        "operation",
+        "output_messages",
+        "output_tokens",
+        "reasoning_tokens",
+        "response_id",
+        "response_model",
+        "span",
+        "system_instructions",
+        "telemetry",
+        "tool_names",
+    )
+
+    def __init__(self, telemetry: GenAITelemetry, span: Span, operation: str) -> None:
+        self.telemetry = telemetry
+        self.span = span
+        self.operation = operation
+        self.response_model: str | None = None
+        self.response_id: str | None = None
+        self.finish_reasons: list[str] = []
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.cache_read_tokens: int | None = None
+        self.cache_write_tokens: int | None = None
+        self.reasoning_tokens: int | None = None
+        self.tool_names: list[str] = []
+        self.input_messages: Any = None
+        self.output_messages: Any = None
+        self.system_instructions: Any = None
+        self.attributes: dict[str, Any] = {}
+        self._ended = False
 
     def stop(self) -> None:
         if self._ended:
@@ -182,23 +241,27 @@ class Invocation:
 
     def _content(self, attrs: dict[str, Any]) -> None:
         settings = self.telemetry.settings
-        pieces = (
+        capture = settings.content.on_spans or settings.content.as_events
+        event: dict[str, Any] = {}
+        for key, value, hash_key, chars_key in (
             ("gen_ai.input.messages", self.input_messages, INPUT_HASH, INPUT_CHARS),
             ("gen_ai.output.messages", self.output_messages, OUTPUT_HASH, OUTPUT_CHARS),
             ("gen_ai.system_instructions", self.system_instructions, PROMPT_HASH, None),
-        )
-        event: dict[str, Any] = {}
-        for key, value, hash_key, chars_key in pieces:
+        ):
             if value is None:
                 continue
-            digest, chars = content_hash(value)
-            attrs[hash_key] = digest
-            if chars_key:
-                attrs[chars_key] = chars
-            if settings.content.on_spans:
-                attrs[key] = self.telemetry.text(value)
-            if settings.content.as_events:
-                event[key] = self.telemetry.text(value)
+            if chars_key is None:
+                text, attrs[hash_key] = _system_text(value)
+            else:
+                text = as_json_text(value)
+                attrs[hash_key] = text_hash(text)
+                attrs[chars_key] = len(text)
+            if capture:
+                shown = scrub(text) if settings.scrub_pii else text
+                if settings.content.on_spans:
+                    attrs[key] = shown
+                if settings.content.as_events:
+                    event[key] = shown
         if event:
             event["gen_ai.operation.name"] = self.operation
             self.telemetry.emit_event(self.span, event)

@@ -8,7 +8,9 @@ finish and stream-accumulator functions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -22,20 +24,47 @@ Start = Callable[[GenAITelemetry, Any, dict[str, Any]], Invocation]
 Finish = Callable[[Invocation, Any], None]
 
 
+_SENTINELS = ("NotGiven", "Omit")
+
+
 def given(kwargs: dict[str, Any], *names: str) -> Any:
     """The first argument the caller really passed (the SDK's NOT_GIVEN / Omit sentinels are not values)."""
     for name in names:
         value = kwargs.get(name)
-        if value is not None and type(value).__name__ not in ("NotGiven", "Omit"):
+        if value is not None and type(value).__name__ not in _SENTINELS:
             return value
     return None
 
 
+def request_attributes(kwargs: dict[str, Any], mapping: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """``{attribute: kwargs[param]}`` for every param the caller really passed, in one pass."""
+    out = {}
+    for param, attribute in mapping:
+        value = kwargs.get(param)
+        if value is not None and type(value).__name__ not in _SENTINELS:
+            out[attribute] = value
+    return out
+
+
+_SERVERS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 def server_attributes(instance: Any) -> dict[str, Any]:
-    url = getattr(getattr(instance, "_client", None), "base_url", None)
-    if url is None:
+    """``server.address`` / ``server.port`` of the SDK client behind a resource, worked out once per client."""
+    client = getattr(instance, "_client", None)
+    if client is None:
         return {}
-    return {"server.address": getattr(url, "host", None), "server.port": getattr(url, "port", None)}
+    try:
+        return dict(_SERVERS[client])
+    except (KeyError, TypeError):
+        pass
+    url = getattr(client, "base_url", None)
+    found = (
+        {} if url is None else {"server.address": getattr(url, "host", None), "server.port": getattr(url, "port", None)}
+    )
+    with contextlib.suppress(TypeError):
+        _SERVERS[client] = found
+    return dict(found)
 
 
 def wrapper_factory(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
-import uuid
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -126,8 +126,8 @@ class ToolCall:
         self.span = span
 
     def set_result(self, result: Any) -> None:
-        digest, _ = inv.content_hash(result)
-        self.span.set_attribute(inv.TOOL_RESULT_HASH, digest)
+        text = inv.as_json_text(result)
+        self.span.set_attribute(inv.TOOL_RESULT_HASH, inv.text_hash(text))
         if _current_settings().content.on_spans:
             self.span.set_attribute("gen_ai.tool.call.result", _text(result))
 
@@ -157,7 +157,7 @@ def tool_call(
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": name,
-        "gen_ai.tool.call.id": call_id or f"call_{uuid.uuid4().hex[:24]}",
+        "gen_ai.tool.call.id": call_id or f"call_{os.urandom(12).hex()}",
         "gen_ai.tool.type": tool_type,
     }
     if description:

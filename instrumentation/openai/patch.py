@@ -13,22 +13,35 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline.instrumentation._invocation import GenAITelemetry, Invocation, message_list
-from driftline.instrumentation._wrappers import REQUEST_TOOL_NAMES, given, server_attributes, wrapper_factory
+from driftline.instrumentation._wrappers import (
+    REQUEST_TOOL_NAMES,
+    given,
+    request_attributes,
+    server_attributes,
+    wrapper_factory,
+)
+from driftline.instrumentation.settings import ContentMode
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "openai"
 
 
-def _usage(inv: Invocation, usage: Any, input_key: str, output_key: str) -> None:
+def _usage(inv: Invocation, usage: Any, chat_api: bool) -> None:
+    """Chat Completions and Responses name their usage fields differently; read only the real ones
+    (a missing attribute on a pydantic model is slow to ask for)."""
     if usage is None:
         return
-    inv.input_tokens = getattr(usage, input_key, None)
-    inv.output_tokens = getattr(usage, output_key, None)
-    in_details = getattr(usage, "prompt_tokens_details", None) or getattr(usage, "input_tokens_details", None)
-    out_details = getattr(usage, "completion_tokens_details", None) or getattr(usage, "output_tokens_details", None)
-    inv.cache_read_tokens = getattr(in_details, "cached_tokens", None)
-    inv.reasoning_tokens = getattr(out_details, "reasoning_tokens", None)
+    if chat_api:
+        inv.input_tokens, inv.output_tokens = usage.prompt_tokens, usage.completion_tokens
+        in_details, out_details = usage.prompt_tokens_details, usage.completion_tokens_details
+    else:
+        inv.input_tokens, inv.output_tokens = usage.input_tokens, usage.output_tokens
+        in_details, out_details = usage.input_tokens_details, usage.output_tokens_details
+    if in_details is not None:
+        inv.cache_read_tokens = in_details.cached_tokens
+    if out_details is not None:
+        inv.reasoning_tokens = out_details.reasoning_tokens
 
 
 def _tool_names(tools: Any) -> list[str] | None:
@@ -45,36 +58,59 @@ def _tool_names(tools: Any) -> list[str] | None:
 # --- chat.completions.create ------------------------------------------------------------------------
 
 
+_CHAT_PARAMS = (
+    ("temperature", "gen_ai.request.temperature"),
+    ("max_completion_tokens", "gen_ai.request.max_tokens"),
+    ("max_tokens", "gen_ai.request.max_tokens"),
+    ("top_p", "gen_ai.request.top_p"),
+    ("seed", "gen_ai.request.seed"),
+)
+_SYSTEM_ROLES = ("system", "developer")
+
+
 def _start_chat(telemetry: GenAITelemetry, instance: Any, kwargs: dict[str, Any]) -> Invocation:
     attrs = server_attributes(instance)
-    attrs["gen_ai.request.temperature"] = given(kwargs, "temperature")
-    attrs["gen_ai.request.max_tokens"] = given(kwargs, "max_completion_tokens", "max_tokens")
-    attrs["gen_ai.request.top_p"] = given(kwargs, "top_p")
-    attrs["gen_ai.request.seed"] = given(kwargs, "seed")
-    attrs[REQUEST_TOOL_NAMES] = _tool_names(given(kwargs, "tools"))
+    attrs.update(request_attributes(kwargs, _CHAT_PARAMS))
+    tools = _tool_names(given(kwargs, "tools"))
+    if tools:
+        attrs[REQUEST_TOOL_NAMES] = tools
     inv = telemetry.start("chat", provider=PROVIDER, request_model=given(kwargs, "model"), attributes=attrs)
-    messages = message_list(given(kwargs, "messages")) or []
-    system = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")]
+    messages = given(kwargs, "messages") or ()
+    system, rest = [], []
+    for m in messages:
+        role = m.get("role") if isinstance(m, dict) else getattr(m, "role", None)
+        if role in _SYSTEM_ROLES:
+            system.append(m.get("content") if isinstance(m, dict) else getattr(m, "content", None))
+        else:
+            rest.append(m)
     inv.system_instructions = system or None
-    inv.input_messages = [m for m in messages if not (isinstance(m, dict) and m.get("role") in ("system", "developer"))]
+    inv.input_messages = message_list(rest)
     return inv
 
 
 def _finish_chat(inv: Invocation, result: Any) -> None:
     inv.response_model = getattr(result, "model", None)
     inv.response_id = getattr(result, "id", None)
+    capture = inv.telemetry.settings.content is not ContentMode.NO_CONTENT
     outputs = []
     for choice in getattr(result, "choices", None) or ():
         if choice.finish_reason:
             inv.finish_reasons.append(choice.finish_reason)
         message = choice.message
-        for call in getattr(message, "tool_calls", None) or ():
+        calls = message.tool_calls or ()
+        for call in calls:
             name = getattr(getattr(call, "function", None), "name", None)
             if name:
                 inv.tool_names.append(name)
-        outputs.append(message.model_dump(exclude_none=True) if hasattr(message, "model_dump") else message)
+        if capture:
+            outputs.append(message.model_dump(exclude_none=True))
+        else:  # enough for a hash and a length, without pydantic's serializer
+            out: dict[str, Any] = {"role": "assistant", "content": message.content}
+            if calls:
+                out["tool_calls"] = [[c.function.name, c.function.arguments] for c in calls if hasattr(c, "function")]
+            outputs.append(out)
     inv.output_messages = outputs or None
-    _usage(inv, getattr(result, "usage", None), "prompt_tokens", "completion_tokens")
+    _usage(inv, getattr(result, "usage", None), chat_api=True)
 
 
 class _ChatChunks:
@@ -98,7 +134,7 @@ class _ChatChunks:
             if choice.finish_reason:
                 inv.finish_reasons.append(choice.finish_reason)
         if getattr(chunk, "usage", None) is not None:
-            _usage(inv, chunk.usage, "prompt_tokens", "completion_tokens")
+            _usage(inv, chunk.usage, chat_api=True)
 
     def end(self, inv: Invocation) -> None:
         outputs = []
@@ -158,7 +194,7 @@ def _finish_responses(inv: Invocation, result: Any) -> None:
             inv.tool_names.append(item.name)
         outputs.append(item.model_dump(exclude_none=True) if hasattr(item, "model_dump") else item)
     inv.output_messages = outputs or None
-    _usage(inv, getattr(result, "usage", None), "input_tokens", "output_tokens")
+    _usage(inv, getattr(result, "usage", None), chat_api=False)
 
 
 class _ResponseEvents:

@@ -88,3 +88,74 @@ def test_opentelemetry_instrument_picks_up_the_entry_point(receiver, llm_server,
         "gpt-4o",
         "driftline.instrumentation",
     )
+
+
+def test_event_only_content_goes_to_log_records(spans, llm_server) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    from driftline.instrumentation import settings
+    from driftline.instrumentation.openai import OpenAIInstrumentor
+
+    provider, exporter = spans
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(
+        tracer_provider=provider, logger_provider=logger_provider, settings=settings.load(capture_content="EVENT_ONLY")
+    )
+    try:
+        openai.OpenAI(base_url=llm_server.base_url, api_key="test", max_retries=0).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hello"}]
+        )
+    finally:
+        instrumentor.uninstrument()
+    span = exporter.get_finished_spans()[0]
+    assert "gen_ai.input.messages" not in span.attributes and span.attributes["driftline.input.hash"]
+    (record,) = logs.get_finished_logs()
+    assert record.log_record.event_name == "gen_ai.client.inference.operation.details"
+    assert '"hello"' in record.log_record.attributes["gen_ai.input.messages"]
+    assert record.log_record.span_id == span.context.span_id
+
+
+def test_setup_without_a_provider_exports_over_http(receiver, tmp_path) -> None:
+    """In a fresh process (no SDK provider yet): setup() builds one with the resource and OTLP/HTTP."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        textwrap.dedent("""
+        import sys
+        import driftline.instrumentation as dl
+        from opentelemetry import trace
+        provider = dl.setup(service_name="fresh-app", version="v9", environment="staging",
+                            endpoint=sys.argv[1], protocol="http")
+        assert trace.get_tracer_provider() is provider
+        with dl.agent_run("helper") as run:
+            run.set_outcome("resolved")
+        dl.shutdown()
+    """)
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), f"http://127.0.0.1:{receiver.http_port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert receiver.flush(10)
+    (row,) = read_dataset(receiver.config.data).to_pylist()
+    assert (row["service_name"], row["service_version"], row["environment"]) == ("fresh-app", "v9", "staging")
+    assert (row["agent_name"], row["agent_version"], row["outcome"]) == ("helper", "v9", "resolved")
+
+
+def test_setup_rejects_an_unknown_protocol_or_instrumentation(spans) -> None:
+    import pytest
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    with pytest.raises(ValueError, match="protocol"):
+        dl.setup(protocol="carrier-pigeon")
+    try:
+        with pytest.raises(ValueError, match="unknown instrumentation"):
+            dl.setup(span_exporter=InMemorySpanExporter(), instrument=("cobol",))
+    finally:
+        dl.shutdown()
