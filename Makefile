@@ -26,6 +26,7 @@ test: setup lint
 
 bench: setup
 	$(PY) tests/benchmarks/bench_ingest.py
+	$(PY) tests/benchmarks/bench_overhead.py
 
 clean:
 	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache

@@ -16,7 +16,6 @@ from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
 from driftline.instrumentation._invocation import GenAITelemetry
-from driftline.instrumentation.langchain.handler import DriftlineCallbackHandler
 
 _INSTRUMENTS = ("langchain-core >= 0.3.0",)
 _TARGET = ("langchain_core.callbacks.manager", "BaseCallbackManager.__init__")
@@ -25,12 +24,16 @@ _TARGET = ("langchain_core.callbacks.manager", "BaseCallbackManager.__init__")
 class LangChainInstrumentor(BaseInstrumentor):
     """``LangChainInstrumentor().instrument(tracer_provider=...)``; picked up by ``opentelemetry-instrument``."""
 
-    handler: DriftlineCallbackHandler | None = None
+    handler: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _INSTRUMENTS
 
     def _instrument(self, **kwargs: Any) -> None:
+        # imported here: loading this module (as opentelemetry-instrument does for every entry point)
+        # must work where langchain-core is not installed
+        from driftline.instrumentation.langchain.handler import DriftlineCallbackHandler
+
         telemetry = GenAITelemetry(kwargs.get("tracer_provider"), kwargs.get("logger_provider"), kwargs.get("settings"))
         handler = self.handler = DriftlineCallbackHandler(telemetry)
 

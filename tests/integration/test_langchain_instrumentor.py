@@ -89,3 +89,16 @@ def test_failing_tool_marks_its_span(langchain, llm_server) -> None:
     assert len(tool_spans) == 1 and tool_spans[0].attributes["error.type"] == "RuntimeError"
     root = next(s for s in finished if s.attributes.get("gen_ai.operation.name") == "invoke_agent")
     assert root.status.status_code.name == "ERROR"  # the run failed with its tool
+
+
+def test_async_agent_run(langchain, llm_server) -> None:
+    import asyncio
+
+    model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
+    agent = create_react_agent(model, [lookup_order])
+    result = asyncio.run(agent.ainvoke({"messages": [("user", "where is order 42?")]}))
+    assert result["messages"][-1].content == "Order 42 ships Monday."
+    finished = langchain.get_finished_spans()
+    (root,) = [s for s in finished if s.attributes.get("gen_ai.operation.name") == "invoke_agent"]
+    children = [s for s in finished if s.parent is not None and s.parent.span_id == root.context.span_id]
+    assert sorted(s.attributes["gen_ai.operation.name"] for s in children) == ["chat", "chat", "execute_tool"]
