@@ -220,22 +220,25 @@ class Invocation:
         span.end()
 
     def _apply(self, span: Span) -> None:
-        attrs: dict[str, Any] = dict(self.attributes)
-        for key, value in (
-            ("gen_ai.response.model", self.response_model),
-            ("gen_ai.response.id", self.response_id),
-            ("gen_ai.usage.input_tokens", self.input_tokens),
-            ("gen_ai.usage.output_tokens", self.output_tokens),
-            ("gen_ai.usage.cache_read.input_tokens", self.cache_read_tokens),
-            ("gen_ai.usage.cache_creation.input_tokens", self.cache_write_tokens),
-            ("gen_ai.usage.reasoning.output_tokens", self.reasoning_tokens),
-        ):
-            if value is not None:
-                attrs[key] = value
+        attrs: dict[str, Any] = self.attributes  # the invocation ends here: no copy needed
+        if self.response_model is not None:
+            attrs["gen_ai.response.model"] = self.response_model
+        if self.response_id is not None:
+            attrs["gen_ai.response.id"] = self.response_id
+        if self.input_tokens is not None:
+            attrs["gen_ai.usage.input_tokens"] = self.input_tokens
+        if self.output_tokens is not None:
+            attrs["gen_ai.usage.output_tokens"] = self.output_tokens
+        if self.cache_read_tokens is not None:
+            attrs["gen_ai.usage.cache_read.input_tokens"] = self.cache_read_tokens
+        if self.cache_write_tokens is not None:
+            attrs["gen_ai.usage.cache_creation.input_tokens"] = self.cache_write_tokens
+        if self.reasoning_tokens is not None:
+            attrs["gen_ai.usage.reasoning.output_tokens"] = self.reasoning_tokens
         if self.finish_reasons:
-            attrs["gen_ai.response.finish_reasons"] = list(self.finish_reasons)
+            attrs["gen_ai.response.finish_reasons"] = self.finish_reasons
         if self.tool_names:
-            attrs[TOOL_NAMES] = list(self.tool_names)
+            attrs[TOOL_NAMES] = self.tool_names
         self._content(attrs)
         span.set_attributes(attrs)
 
@@ -282,7 +285,9 @@ def message_list(messages: Sequence[Any] | None) -> list[Any] | None:
         return None
     out = []
     for m in messages:
-        if hasattr(m, "model_dump"):
+        if type(m) is dict:  # the common case: no attribute probing
+            out.append(m)
+        elif hasattr(m, "model_dump"):
             out.append(m.model_dump(exclude_none=True))
         else:
             out.append(m)

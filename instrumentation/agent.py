@@ -17,10 +17,10 @@ import contextvars
 import functools
 import inspect
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -59,13 +59,52 @@ def _record_error(span: Span, error: BaseException) -> None:
     span.record_exception(error)
 
 
-class AgentRun:
-    """The handle of one running agent: set its outcome and any attribute while it runs."""
+class _SpanScope:
+    """Start a span, make it current, end it: what ``start_as_current_span`` does, as a plain class
+    (no generator per span: this runs on the app's thread for every agent run and tool call)."""
 
-    def __init__(self, span: Span, name: str) -> None:
-        self.span = span
+    __slots__ = ("_attributes", "_name", "_token", "span")
+
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._token: Any = None
+        self.span: Span = trace.INVALID_SPAN
+
+    def _start(self) -> None:
+        self.span = _TRACER.start_span(self._name, kind=SpanKind.INTERNAL, attributes=self._attributes)
+        self._token = context_api.attach(trace.set_span_in_context(self.span))
+
+    def _finish(self, error: BaseException | None) -> None:
+        try:
+            if error is not None:
+                _record_error(self.span, error)
+        finally:
+            context_api.detach(self._token)
+            self.span.end()
+
+
+class AgentRun(_SpanScope):
+    """The handle of one running agent: set its outcome and any attribute while it runs.
+
+    ``with agent_run(...) as run:`` — exceptions mark the span failed and propagate."""
+
+    __slots__ = ("_attempts", "_run_token", "name")
+
+    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+        super().__init__(f"invoke_agent {name}", attributes)
         self.name = name
         self._attempts: dict[tuple[str, str], int] = {}
+        self._run_token: Any = None
+
+    def __enter__(self) -> AgentRun:
+        self._start()
+        self._run_token = _current_run.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+        _current_run.reset(self._run_token)
+        self._finish(error)
 
     def set_outcome(self, outcome: str) -> None:
         """E.g. ``resolved``, ``escalated``, ``failed``: compared across versions by drift reports."""
@@ -76,11 +115,10 @@ class AgentRun:
 
     def attempt(self, tool: str, args_hash: str) -> int:
         key = (tool, args_hash)
-        self._attempts[key] = self._attempts.get(key, 0) + 1
-        return self._attempts[key]
+        count = self._attempts[key] = self._attempts.get(key, 0) + 1
+        return count
 
 
-@contextmanager
 def agent_run(
     name: str,
     version: str | None = None,
@@ -88,8 +126,8 @@ def agent_run(
     agent_id: str | None = None,
     conversation_id: str | None = None,
     attributes: dict[str, Any] | None = None,
-) -> Iterator[AgentRun]:
-    """An ``invoke_agent {name}`` span around the block; exceptions mark it failed and propagate."""
+) -> AgentRun:
+    """An ``invoke_agent {name}`` span around a ``with`` block."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "invoke_agent",
         "gen_ai.agent.name": name,
@@ -101,29 +139,20 @@ def agent_run(
         attrs["gen_ai.conversation.id"] = conversation_id
     if attributes:
         attrs.update(attributes)
-    with _tracer().start_as_current_span(
-        f"invoke_agent {name}",
-        kind=SpanKind.INTERNAL,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        run = AgentRun(span, name)
-        token = _current_run.set(run)
-        try:
-            yield run
-        except BaseException as error:
-            _record_error(span, error)
-            raise
-        finally:
-            _current_run.reset(token)
+    return AgentRun(name, attrs)
 
 
-class ToolCall:
+class ToolCall(_SpanScope):
     """The handle of one tool call: record its result (hashed unless content capture is on)."""
 
-    def __init__(self, span: Span) -> None:
-        self.span = span
+    __slots__ = ()
+
+    def __enter__(self) -> ToolCall:
+        self._start()
+        return self
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+        self._finish(error)
 
     def set_result(self, result: Any) -> None:
         text = inv.as_json_text(result)
@@ -144,7 +173,6 @@ def _text(value: Any) -> str:
     return text
 
 
-@contextmanager
 def tool_call(
     name: str,
     arguments: Any = None,
@@ -152,8 +180,8 @@ def tool_call(
     call_id: str | None = None,
     tool_type: str = "function",
     description: str | None = None,
-) -> Iterator[ToolCall]:
-    """An ``execute_tool {name}`` span around the block."""
+) -> ToolCall:
+    """An ``execute_tool {name}`` span around a ``with`` block."""
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": name,
@@ -172,18 +200,7 @@ def tool_call(
             attempt = run.attempt(name, digest)
             if attempt > 1:
                 attrs[inv.TOOL_ATTEMPT] = attempt
-    with _tracer().start_as_current_span(
-        f"execute_tool {name}",
-        kind=SpanKind.INTERNAL,
-        attributes=attrs,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield ToolCall(span)
-        except BaseException as error:
-            _record_error(span, error)
-            raise
+    return ToolCall(f"execute_tool {name}", attrs)
 
 
 def _bind_arguments(func: Callable[..., Any], args: tuple, kwargs: dict) -> dict[str, Any]:
