@@ -385,9 +385,9 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
     for a in fresh:
         if type(a) is tuple:  # a volatile attribute: (key meta, value), not worth an Attr
             meta, value = a
-            kind, claims = meta.kind(convention)
+            kind, payload = meta.kind(convention)
             if kind == _CLAIMS:
-                for c in claims:
+                for c in payload:
                     if c.index in taken:
                         return None
                     fill = _apply(c.source, c.convert, value, meta.name)
@@ -396,10 +396,14 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
                         row[c.index] = fill[0]
                         local[c.index] = (c.rank, fill[1])
                 light_claimers.append(a)
-                continue
-            if kind == _DYNAMIC:
+            elif kind == _CONTENT:
+                content = content.copy() if content is not None else Content()
+                content.add(payload, meta.name, value)
+            elif kind == _REST:
+                rest.append(Attr(meta, value))
+            else:
                 return None
-            a = Attr(meta, value)
+            continue
         kind, payload = a.effects.get(convention) or a.effect(convention)
         if kind == _CLAIMS:
             claimers.append(a)
