@@ -22,9 +22,11 @@ def main() -> None:
 
 
 def _register_commands() -> None:
+    from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register
 
     register(cli)
+    cli.add_command(sql)
 
 
 _register_commands()

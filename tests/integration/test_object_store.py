@@ -51,6 +51,8 @@ def test_receiver_writes_to_object_storage(receiver_factory, s3_root, tmp_path) 
     result = CliRunner().invoke(cli, ["conventions", "--data", s3_root, "--format", "json"])
     assert result.exit_code == 0 and '"spans": 4' in result.output
     assert CliRunner().invoke(cli, ["compact", "--data", s3_root, "--min-age", "0"]).exit_code == 0
+    out = CliRunner().invoke(cli, ["sql", "--data", s3_root, "--format", "csv", "SELECT count(*) AS n FROM llm_calls"])
+    assert out.exit_code == 0 and out.output.split() == ["n", "4"]
 
 
 def test_object_store_root_needs_a_local_wal_dir(tmp_path) -> None:

@@ -1,0 +1,75 @@
+"""Stage 5: the one DuckDB connection factory — views over the Parquet root.
+
+Why one gateway: every command and notebook gets the same ``spans``, ``logs``, ``llm_calls`` and
+``tool_calls`` views (duplicates removed by span id), defined once in ``analysis/sql/*.sql``. A local
+root is read with DuckDB's own Parquet reader (hive partitions, projection and filter pushdown); an
+object-store root is read through the pyarrow filesystem the collector writes with, so no DuckDB
+extension has to be downloaded at run time. An empty root gives empty views with the canonical
+columns, not an error, so a fresh install can already run queries.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
+
+SQL_DIR = Path(__file__).parent / "sql"
+VIEWS = ("spans", "logs", "llm_calls", "tool_calls")  # in dependency order
+_SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in root:
+        fs, path = pafs.FileSystem.from_uri(root)
+        return fs, path.rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(root)
+
+
+def _has_files(fs: pafs.FileSystem, base: str) -> bool:
+    info = fs.get_file_info(base)
+    if info.type != pafs.FileType.Directory:
+        return False
+    return any(
+        i.path.endswith(".parquet") and ".tmp-" not in i.path
+        for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
+    )
+
+
+def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
+    """A FROM clause (or registered relation name) for one dataset of the root."""
+    fs, base = _filesystem(root)
+    path = f"{base}/{dataset}"
+    schema = _SOURCES[dataset]
+    if not _has_files(fs, path):
+        con.register(f"_{dataset}_empty", schema.empty_table())
+        return f"_{dataset}_empty"
+    if isinstance(fs, pafs.LocalFileSystem):
+        glob = f"{path}/date=*/hour=*/*.parquet".replace("'", "''")
+        return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+    dataset_obj = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive", exclude_invalid_files=True)
+    con.register(f"_{dataset}_arrow", dataset_obj)
+    return f"_{dataset}_arrow"
+
+
+def connect(root: str, *, threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose views read the Parquet under ``root``."""
+    config: dict[str, Any] = {}
+    if threads:
+        config["threads"] = threads
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(":memory:", config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    for view in VIEWS:
+        sql = (SQL_DIR / f"{view}.sql").read_text()
+        if "{source}" in sql:
+            sql = sql.replace("{source}", _source(con, root, view))
+        con.execute(sql)
+    return con

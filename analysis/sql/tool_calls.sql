@@ -1,0 +1,3 @@
+-- Tool executions.
+CREATE OR REPLACE VIEW tool_calls AS
+SELECT * FROM spans WHERE operation = 'execute_tool';

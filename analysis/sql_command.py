@@ -1,0 +1,99 @@
+"""``driftline sql``: any SQL over the ``spans``, ``logs``, ``llm_calls`` and ``tool_calls`` views.
+
+Why a thin command: the views come from ``analysis/db.py`` (the one connection factory), so the CLI
+only runs the query and prints — a box table for people, CSV or JSON for scripts — or, with no
+query, reads statements from the terminal until ``.quit``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any
+
+import click
+
+EXAMPLES = """\b
+Example:
+  driftline sql "SELECT agent_version, count(*) AS spans FROM spans GROUP BY 1"
+  driftline sql --format json "SELECT tool_name, count(*) FROM tool_calls GROUP BY ALL"
+  driftline sql            # interactive: end statements with ';', leave with .quit"""
+
+
+def _rows(result: Any) -> tuple[list[str], list[tuple]]:
+    columns = [d[0] for d in result.description or ()]
+    return columns, result.fetchall()
+
+
+def _emit(con: Any, query: str, fmt: str, limit: int | None) -> None:
+    if fmt == "table":
+        relation = con.sql(query)
+        if relation is None:
+            return
+        relation.show(max_rows=limit or 10_000, max_width=200)
+        return
+    result = con.execute(query)
+    columns, rows = _rows(result)
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+
+
+def _shell(con: Any, fmt: str) -> None:
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("driftline sql — views: spans, logs, llm_calls, tool_calls. End with ';', leave with .quit")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("driftline> " if not buffer else "      ...> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
+        if not interactive and line == "":
+            break
+        if line.strip() in (".quit", ".exit", "\\q"):
+            break
+        buffer.append(line)
+        statement = "\n".join(buffer).strip()
+        if statement.endswith(";"):
+            buffer = []
+            try:
+                _emit(con, statement.rstrip(";"), fmt, None)
+            except Exception as exc:  # a bad statement must not end the session
+                click.echo(f"error: {exc}", err=True)
+    if buffer and "".join(buffer).strip():
+        _emit(con, "\n".join(buffer).strip().rstrip(";"), fmt, None)
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("query", required=False)
+@click.option(
+    "--data",
+    envvar="DRIFTLINE_DATA",
+    default="./driftline-data",
+    show_default=True,
+    help="Data root written by `driftline serve`.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
+def sql(query: str | None, data: str, fmt: str, limit: int | None) -> None:
+    """Run SQL against the spans, logs, llm_calls and tool_calls views of DATA."""
+    try:
+        from driftline.analysis.db import connect
+    except ImportError as exc:
+        raise click.ClickException(f"{exc.name} is not installed: pip install 'driftline[analysis]'") from exc
+    try:
+        con = connect(data)
+    except Exception as exc:
+        raise click.ClickException(f"cannot open the data root {data}: {exc}") from exc
+    if query is None:
+        _shell(con, fmt)
+        return
+    try:
+        _emit(con, query, fmt, limit)
+    except Exception as exc:
+        raise click.ClickException(f"query failed: {str(exc).splitlines()[0]}") from exc
