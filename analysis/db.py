@@ -21,7 +21,7 @@ import pyarrow.fs as pafs
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
 
 SQL_DIR = Path(__file__).parent / "sql"
-VIEWS = ("spans", "logs", "llm_calls", "tool_calls")  # in dependency order
+VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "runs")  # in dependency order
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
 
 

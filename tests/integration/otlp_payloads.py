@@ -19,6 +19,8 @@ def kv(key: str, value: object) -> KeyValue:
         v.bool_value = value
     elif isinstance(value, int):
         v.int_value = value
+    elif isinstance(value, list):
+        v.array_value.values.extend(AnyValue(string_value=str(x)) for x in value)
     else:
         v.double_value = float(value)  # type: ignore[arg-type]
     return KeyValue(key=key, value=v)

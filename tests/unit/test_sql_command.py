@@ -83,3 +83,12 @@ def test_shell_reads_statements_until_quit(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["sql", "--data", str(tmp_path), "--format", "csv"], input=script)
     assert out.exit_code == 0
     assert "answer\n42" in out.output and "never" not in out.output and "error:" in out.output
+
+
+def test_timestamps_come_out_in_every_format(tmp_path: Path) -> None:
+    _load(tmp_path)
+    query = "SELECT start_time, end_time FROM spans ORDER BY start_time LIMIT 1"
+    for fmt in ("json", "csv", "table"):
+        out = CliRunner().invoke(cli, ["sql", "--data", str(tmp_path), "--format", fmt, query])
+        assert out.exit_code == 0, out.output
+        assert "20" in out.output  # a year

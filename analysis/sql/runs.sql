@@ -1,0 +1,74 @@
+-- One row per agent run: an invoke_agent span and its subtree (a sub-agent belongs to the run of its
+-- outermost agent), else, for a trace with no invoke_agent span, the whole trace.
+-- Set-based: a recursive descent from every agent span, each span kept under its outermost agent.
+CREATE OR REPLACE VIEW runs AS
+WITH RECURSIVE
+agents AS (
+    SELECT trace_id, span_id FROM spans WHERE operation = 'invoke_agent'
+),
+descent(trace_id, run_span, span_id, depth) AS (
+    SELECT trace_id, span_id, span_id, 0 FROM agents
+    UNION ALL
+    SELECT d.trace_id, d.run_span, s.span_id, d.depth + 1
+    FROM descent d JOIN spans s ON s.trace_id = d.trace_id AND s.parent_span_id = d.span_id
+),
+membership AS (  -- the outermost agent above each span (largest distance)
+    SELECT trace_id, span_id, arg_max(run_span, depth) AS run_span FROM descent GROUP BY trace_id, span_id
+),
+run_spans AS (
+    SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
+    FROM spans s JOIN membership m USING (trace_id, span_id)
+    UNION ALL
+    SELECT s.*, s.trace_id AS run_id, s.parent_span_id IS NULL AS is_root, false AS agent_run
+    FROM spans s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
+),
+ordered AS (  -- model and tool calls in order, to count LLM -> tool rounds and retries
+    SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
+           lead(operation) OVER (PARTITION BY run_id ORDER BY start_time, span_id) AS next_operation,
+           lag(tool_args_hash) OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS prev_args,
+           lag(status_code) OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS prev_status,
+           row_number() OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS nth_call
+    FROM run_spans
+    WHERE operation IN ('chat', 'text_completion', 'execute_tool')
+),
+rounds AS (
+    SELECT run_id,
+           count(*) FILTER (WHERE operation <> 'execute_tool' AND next_operation = 'execute_tool') AS loop_count,
+           count(*) FILTER (WHERE operation = 'execute_tool' AND nth_call > 1
+                            AND (prev_args = tool_args_hash OR prev_status = 'ERROR')) AS retries
+    FROM ordered GROUP BY run_id
+)
+SELECT
+    r.run_id,
+    any_value(r.trace_id) AS trace_id,
+    bool_or(r.agent_run) AS agent_run,
+    arg_max(r.agent_name, r.is_root::INT) FILTER (WHERE r.agent_name IS NOT NULL) AS agent,
+    arg_max(r.agent_version, r.is_root::INT) FILTER (WHERE r.agent_version IS NOT NULL) AS version,
+    any_value(r.environment) AS environment,
+    any_value(r.service_name) AS service_name,
+    min(r.start_time) AS start_time,
+    date_diff('microsecond', min(r.start_time), max(coalesce(r.end_time, r.start_time))) / 1000.0 AS duration_ms,
+    CASE WHEN bool_or(r.is_root AND r.status_code = 'ERROR') OR (NOT bool_or(r.agent_run) AND bool_or(r.status_code = 'ERROR'))
+         THEN 'ERROR' ELSE 'OK' END AS status,
+    arg_max(r.outcome, r.is_root::INT) FILTER (WHERE r.outcome IS NOT NULL) AS outcome,
+    list(DISTINCT r.error_type) FILTER (WHERE r.error_type IS NOT NULL) AS error_types,
+    count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_calls,
+    count(*) FILTER (WHERE r.operation = 'execute_tool') AS tool_calls,
+    coalesce(list(r.tool_name ORDER BY r.start_time, r.span_id) FILTER (WHERE r.operation = 'execute_tool'), []) AS tool_sequence,
+    coalesce(any_value(x.loop_count), 0) AS loop_count,
+    coalesce(any_value(x.retries), 0) AS retries,
+    date_diff('microsecond', min(r.start_time), min(r.start_time) FILTER (WHERE r.operation = 'execute_tool')) / 1000.0
+        AS time_to_first_tool_ms,
+    sum(r.input_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')) AS input_tokens,
+    sum(r.output_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS output_tokens,
+    sum(r.cache_read_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS cached_tokens,
+    sum(r.cost_reported) AS cost_reported,
+    coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
+             arg_max(r.output_chars, r.start_time) FILTER (WHERE r.operation IN ('chat', 'text_completion'))) AS output_chars,
+    list(DISTINCT coalesce(r.response_model, r.request_model))
+        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')
+                AND coalesce(r.response_model, r.request_model) IS NOT NULL) AS models,
+    list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL))) AS finish_reasons,
+    count(*) AS spans
+FROM run_spans r LEFT JOIN rounds x USING (run_id)
+GROUP BY r.run_id;

@@ -1,0 +1,194 @@
+"""The `runs` view: agent subtrees (outermost agent wins), agentless traces, retries and rounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from driftline.analysis.db import connect
+from driftline.collector import otlp
+from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
+from driftline.collector.sink.parquet import ParquetSink
+from tests.integration.otlp_payloads import kv
+
+T0 = 1_700_000_000_000_000_000
+MS = 1_000_000
+
+
+def _span(
+    ss,
+    trace: str,
+    sid: str,
+    parent: str | None,
+    name: str,
+    attrs: dict,
+    start_ms: int,
+    dur_ms: int,
+    error: bool = False,
+) -> None:
+    span = ss.spans.add()
+    span.trace_id, span.span_id = bytes.fromhex(trace), bytes.fromhex(sid)
+    if parent:
+        span.parent_span_id = bytes.fromhex(parent)
+    span.name = name
+    span.start_time_unix_nano, span.end_time_unix_nano = T0 + start_ms * MS, T0 + (start_ms + dur_ms) * MS
+    span.attributes.extend(kv(k, v) for k, v in attrs.items())
+    if error:
+        span.status.code = 2
+
+
+def _write(root: Path) -> None:
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.extend([kv("service.name", "svc"), kv("service.version", "v7")])
+    ss = rs.scope_spans.add()
+    a = "a" * 32
+    chat = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 100,
+        "gen_ai.usage.output_tokens": 10,
+    }
+    _span(
+        ss,
+        a,
+        "a000000000000001",
+        None,
+        "invoke_agent orchestrator",
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "orchestrator",
+            "driftline.outcome": "escalated",
+        },
+        0,
+        1000,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000002",
+        "a000000000000001",
+        "chat",
+        {**chat, "gen_ai.response.finish_reasons": ["tool_calls"]},
+        10,
+        50,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000003",
+        "a000000000000001",
+        "execute_tool search",
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "search",
+            "error.type": "TimeoutError",
+            "driftline.tool.arguments.hash": "h1",
+        },
+        100,
+        20,
+        error=True,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000004",
+        "a000000000000001",
+        "execute_tool search",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search", "driftline.tool.arguments.hash": "h1"},
+        130,
+        20,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000005",
+        "a000000000000001",
+        "invoke_agent helper",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "helper"},
+        200,
+        500,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000006",
+        "a000000000000005",
+        "chat",
+        {**chat, "gen_ai.response.finish_reasons": ["stop"]},
+        210,
+        40,
+    )
+    _span(
+        ss,
+        a,
+        "a000000000000007",
+        "a000000000000005",
+        "execute_tool lookup",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "lookup"},
+        300,
+        10,
+    )
+    b = "b" * 32  # no agent: the whole trace is the run
+    _span(ss, b, "b000000000000001", None, "POST /answer", {"http.route": "/answer"}, 0, 300)
+    _span(ss, b, "b000000000000002", "b000000000000001", "chat", chat, 10, 100)
+    _span(
+        ss,
+        b,
+        "b000000000000003",
+        "b000000000000001",
+        "execute_tool search",
+        {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"},
+        150,
+        10,
+    )
+    c = "c" * 32  # a server span above the agent is not part of the run
+    _span(ss, c, "c000000000000001", None, "POST /agent", {}, 0, 900)
+    _span(
+        ss,
+        c,
+        "c000000000000002",
+        "c000000000000001",
+        "invoke_agent solo",
+        {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "solo"},
+        100,
+        400,
+        error=True,
+    )
+    _span(ss, c, "c000000000000003", "c000000000000002", "chat", chat, 150, 50)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(root)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+
+
+def test_runs(tmp_path: Path) -> None:
+    _write(tmp_path)
+    con = connect(str(tmp_path))
+    cur = con.execute("SELECT * FROM runs ORDER BY run_id")
+    names = [d[0] for d in cur.description]
+    runs = {r["run_id"]: r for r in (dict(zip(names, row, strict=True)) for row in cur.fetchall())}
+    assert set(runs) == {"a" * 32 + ":a000000000000001", "b" * 32, "c" * 32 + ":c000000000000002"}
+    orch = runs["a" * 32 + ":a000000000000001"]
+    assert (orch["agent"], orch["version"], orch["outcome"], orch["status"]) == (
+        "orchestrator",
+        "v7",
+        "escalated",
+        "OK",
+    )
+    assert orch["agent_run"] and orch["spans"] == 7 and orch["duration_ms"] == 1000
+    assert (orch["llm_calls"], orch["tool_calls"]) == (2, 3)
+    assert orch["tool_sequence"] == ["search", "search", "lookup"]
+    assert orch["retries"] == 1 and orch["loop_count"] == 2 and orch["time_to_first_tool_ms"] == 100
+    assert orch["error_types"] == ["TimeoutError"] and (orch["input_tokens"], orch["output_tokens"]) == (200, 20)
+    assert orch["models"] == ["gpt-4o"] and sorted(orch["finish_reasons"]) == ["stop", "tool_calls"]
+    trace_run = runs["b" * 32]
+    assert not trace_run["agent_run"] and trace_run["agent"] is None and trace_run["spans"] == 3
+    assert (trace_run["llm_calls"], trace_run["tool_calls"], trace_run["loop_count"]) == (1, 1, 1)
+    solo = runs["c" * 32 + ":c000000000000002"]
+    assert solo["spans"] == 2 and solo["status"] == "ERROR" and solo["duration_ms"] == 400
+    assert solo["tool_sequence"] == [] and solo["time_to_first_tool_ms"] is None
+
+
+def test_runs_on_an_empty_root(tmp_path: Path) -> None:
+    assert connect(str(tmp_path)).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
