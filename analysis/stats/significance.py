@@ -1,0 +1,109 @@
+"""Is there a difference at all? One test per dimension type, and corrections across dimensions.
+
+Why these tests: a categorical dimension (outcome, error type, model, tool presence...) is compared
+as a contingency table — chi-square when every expected count is large enough after pooling rare
+categories into one, Fisher's exact test when the table is 2x2 with small counts; a numeric one
+(latency, tokens, cost...) with the two-sample Kolmogorov-Smirnov test, which sees any change of
+shape, not only of the mean. Many dimensions are tested at once, so p-values are corrected (Holm
+controls the family-wise error; Benjamini-Hochberg the false discovery rate).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import stats
+
+MIN_EXPECTED = 5.0
+POOLED = "(other)"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    method: str
+    statistic: float
+    p_value: float
+    categories: tuple[str, ...] = ()  # for categorical tests: the categories after pooling
+
+
+def _counts(values: Iterable[str] | Mapping[str, int]) -> Counter[str]:
+    return Counter(values) if not isinstance(values, Mapping) else Counter(dict(values))
+
+
+def contingency(
+    baseline: Iterable[str] | Mapping[str, int],
+    candidate: Iterable[str] | Mapping[str, int],
+    min_expected: float = MIN_EXPECTED,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A 2 x k table; categories whose expected count is below ``min_expected`` on either side are
+    pooled into one, so that chi-square's approximation holds."""
+    a, b = _counts(baseline), _counts(candidate)
+    cats = sorted(set(a) | set(b))
+    na, nb = sum(a.values()), sum(b.values())
+    total = na + nb
+    keep, pooled = [], []
+    for c in cats:
+        col = a[c] + b[c]
+        expected = min(na, nb) * col / total if total else 0.0
+        (keep if expected >= min_expected or len(cats) <= 2 else pooled).append(c)
+    if pooled and len(keep) < 1:  # never pool everything: keep the most frequent category apart
+        top = max(pooled, key=lambda c: a[c] + b[c])
+        pooled.remove(top)
+        keep.append(top)
+    if len(pooled) == 1:  # a "pool" of one category is that category
+        keep += pooled
+        pooled = []
+    rows = [[a[c] for c in keep], [b[c] for c in keep]]
+    names = list(keep)
+    if pooled:
+        rows[0].append(sum(a[c] for c in pooled))
+        rows[1].append(sum(b[c] for c in pooled))
+        names.append(POOLED)
+    return np.asarray(rows, dtype=float), tuple(names)
+
+
+def categorical_test(
+    baseline: Iterable[str] | Mapping[str, int],
+    candidate: Iterable[str] | Mapping[str, int],
+    min_expected: float = MIN_EXPECTED,
+) -> TestResult:
+    table, names = contingency(baseline, candidate, min_expected)
+    if table.shape[1] < 2 or table.sum(axis=1).min() == 0:
+        return TestResult("none (one category)", 0.0, 1.0, names)
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    if table.shape == (2, 2) and expected.min() < MIN_EXPECTED:
+        res = stats.fisher_exact(table.astype(int))
+        return TestResult("fisher_exact", float(res.statistic), float(res.pvalue), names)
+    res = stats.chi2_contingency(table, correction=table.shape == (2, 2))
+    return TestResult("chi_square", float(res.statistic), float(res.pvalue), names)
+
+
+def numeric_test(baseline: Sequence[float] | np.ndarray, candidate: Sequence[float] | np.ndarray) -> TestResult:
+    a = np.asarray(baseline, dtype=float)
+    b = np.asarray(candidate, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) == 0 or len(b) == 0:
+        return TestResult("none (no values)", 0.0, 1.0)
+    res = stats.ks_2samp(a, b, method="auto")
+    return TestResult("kolmogorov_smirnov", float(res.statistic), float(res.pvalue))
+
+
+def adjust(p_values: Sequence[float], method: Literal["holm", "bh"] = "holm") -> list[float]:
+    """Corrected p-values, in the order given."""
+    p = np.asarray(p_values, dtype=float)
+    if len(p) == 0:
+        return []
+    if method == "bh":
+        return [float(x) for x in stats.false_discovery_control(p, method="bh")]
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[idx]))
+        adjusted[idx] = running
+    return [float(x) for x in adjusted]

@@ -1,0 +1,84 @@
+"""The statistics behind drift verdicts, against known answers and simulations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from driftline.analysis.stats import effects, significance
+
+
+def test_rare_categories_are_pooled_and_small_2x2_uses_fisher() -> None:
+    base = ["resolved"] * 90 + ["escalated"] * 8 + ["failed"] * 1 + ["timeout"] * 1
+    cand = ["resolved"] * 80 + ["escalated"] * 18 + ["failed"] * 2
+    table, names = significance.contingency(base, cand)
+    assert names == ("escalated", "resolved", significance.POOLED) and table.sum() == 200
+    result = significance.categorical_test(base, cand)
+    assert result.method == "chi_square"
+    assert result.p_value == pytest.approx(sps.chi2_contingency(table).pvalue)
+    small = significance.categorical_test({"a": 2, "b": 6}, {"a": 7, "b": 1})
+    assert small.method == "fisher_exact"
+    assert small.p_value == pytest.approx(sps.fisher_exact([[2, 6], [7, 1]]).pvalue)
+    medium = significance.categorical_test({"a": 3, "b": 9}, {"a": 9, "b": 3})
+    assert medium.method == "chi_square"  # every expected count is 6
+    rare = significance.contingency({"x": 1, "y": 1, "z": 1}, {"x": 2, "y": 1, "z": 0})[1]
+    assert len(rare) == 2  # all rare: the most frequent stays apart, the rest is pooled
+    same = significance.categorical_test({"x": 50, "y": 50}, {"x": 50, "y": 50})
+    assert same.p_value > 0.9 and significance.categorical_test({"x": 5}, {"x": 9}).p_value == 1.0
+
+
+def test_ks_sees_shifts_and_not_noise() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(100, 10, 2000), rng.normal(103, 10, 2000)
+    assert significance.numeric_test(a, b).p_value < 1e-6
+    assert significance.numeric_test(a, rng.normal(100, 10, 2000)).p_value > 0.01
+    assert significance.numeric_test([], [1.0]).p_value == 1.0
+
+
+def test_corrections() -> None:
+    assert significance.adjust([0.01, 0.04, 0.03], "holm") == pytest.approx([0.03, 0.06, 0.06])
+    p = [0.001, 0.02, 0.04, 0.5]
+    assert significance.adjust(p, "bh") == pytest.approx(list(sps.false_discovery_control(p)))
+    assert significance.adjust([]) == []
+
+
+def test_aa_false_alarm_rate_is_nominal() -> None:
+    rng = np.random.default_rng(7)
+    alarms = sum(
+        significance.numeric_test(rng.lognormal(5, 1, 300), rng.lognormal(5, 1, 300)).p_value < 0.05 for _ in range(300)
+    )
+    assert 3 <= alarms <= 30  # ~5% of 300, with room for chance
+
+
+def test_significance_is_not_importance() -> None:
+    """100k runs per side, tokens 1% higher: detectable, but negligible against the 5% floor."""
+    rng = np.random.default_rng(3)
+    base = rng.lognormal(7, 0.5, 100_000)
+    tiny = base * 1.01
+    rng.shuffle(tiny)
+    assert significance.numeric_test(base, tiny).p_value < 0.05
+    shift = effects.relative_shift(base, tiny)
+    assert shift.value == pytest.approx(0.01, abs=0.002)
+    assert not shift.clears(effects.DEFAULT_RELATIVE_FLOOR)
+    big = effects.relative_shift(base, base * 1.2)
+    assert big.clears(effects.DEFAULT_RELATIVE_FLOOR) and big.ci_low > 0.15
+
+
+def test_rate_difference_interval_covers_the_truth() -> None:
+    rng = np.random.default_rng(11)
+    a, b = rng.random(4000) < 0.10, rng.random(4000) < 0.16
+    eff = effects.rate_difference(a, b)
+    assert eff.ci_low < 0.06 < eff.ci_high and eff.clears(effects.DEFAULT_RATE_FLOOR)
+    same = effects.rate_difference(a, rng.random(4000) < 0.10)
+    assert not same.clears(effects.DEFAULT_RATE_FLOOR)
+
+
+def test_distribution_distances() -> None:
+    assert effects.jensen_shannon({"a": 5, "b": 5}, {"a": 50, "b": 50}) == pytest.approx(0.0)
+    assert effects.jensen_shannon({"a": 5}, {"b": 5}) == pytest.approx(1.0)
+    table, _ = significance.contingency({"a": 100, "b": 0}, {"a": 0, "b": 100})
+    assert effects.cramers_v(table) == pytest.approx(1.0)
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, 5000)
+    assert effects.normalized_wasserstein(x, x + 1.349) == pytest.approx(1.0, abs=0.05)  # one IQR
