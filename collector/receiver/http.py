@@ -13,7 +13,6 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.rpc import status_pb2
@@ -65,6 +64,7 @@ def _make_handler(
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "driftline"
+        _body_consumed = False
 
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
@@ -83,8 +83,8 @@ def _make_handler(
             headers = {}
             if exc.retry_after is not None:
                 headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-            if exc.http_status in (413, 415, 400, 401):
-                headers["Connection"] = "close"  # the body may not have been read
+            if not self._body_consumed:  # unread body bytes would be taken for the next request
+                headers["Connection"] = "close"
                 self.close_connection = True
             self._send(exc.http_status, codec.encode_response(status, media), media, headers)
 
@@ -108,6 +108,7 @@ def _make_handler(
                 return
             media = codec.PROTOBUF
             reached_export = False
+            self._body_consumed = False
             try:
                 media = codec.media_type(self.headers.get("Content-Type"))
                 exporter.check_auth(self.headers.get("Authorization"))
@@ -140,6 +141,7 @@ def _make_handler(
                 raise Overloaded("too many request bytes in flight")
             try:
                 body = self.rfile.read(length)
+                self._body_consumed = True
                 if len(body) != length:
                     raise Malformed("request body shorter than Content-Length")
                 body = codec.inflate(body, self.headers.get("Content-Encoding"), limit)
@@ -183,4 +185,4 @@ class HttpReceiver:
         self.server.server_close()
 
 
-__all__ = ["HTTPStatus", "HttpReceiver"]
+__all__ = ["HttpReceiver"]

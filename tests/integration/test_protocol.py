@@ -299,3 +299,30 @@ def test_invalid_utf8_in_protobuf_strings_is_refused(receiver) -> None:
     with pytest.raises(grpc.RpcError) as err:
         _grpc_export(receiver, bad)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:  # noqa: ANN001
+    """A 429 from the in-flight budget comes before the body is read: the connection must close, or
+    the unread body would be parsed as the next request."""
+    import socket
+    import time as _time
+
+    app = receiver_factory(max_inflight_bytes=1000, max_request_bytes=64 * 1024)
+
+    def head(length: int) -> bytes:
+        return (f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                f"Content-Length: {length}\r\n\r\n").encode()
+
+    slow = socket.create_connection(("127.0.0.1", app.http_port), timeout=5)
+    slow.sendall(head(800) + b"\x00" * 10)  # holds 800 bytes of budget while it trickles
+    _time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", app.http_port), timeout=5) as sock:
+        sock.sendall(head(800) + b"\x0a" * 800)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 429") and b"Retry-After" in reply and b"Connection: close" in reply
+    assert reply.count(b"HTTP/1.1") == 1  # the body was not parsed as another request
+    slow.sendall(b"\x00" * 790)
+    assert slow.recv(65536).startswith(b"HTTP/1.1 400")
+    slow.close()
