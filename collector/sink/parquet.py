@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -31,7 +31,7 @@ def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
 
 
 def partition_dir(hour_bucket: int) -> str:
-    t = datetime.fromtimestamp(hour_bucket * 3600, tz=timezone.utc)
+    t = datetime.fromtimestamp(hour_bucket * 3600, tz=UTC)
     return f"date={t:%Y-%m-%d}/hour={t:%H}"
 
 

@@ -219,7 +219,7 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     import ipaddress
 
     cert = (
@@ -301,7 +301,7 @@ def test_invalid_utf8_in_protobuf_strings_is_refused(receiver) -> None:
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:  # noqa: ANN001
+def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:
     """A 429 from the in-flight budget comes before the body is read: the connection must close, or
     the unread body would be parsed as the next request."""
     import socket
@@ -310,8 +310,10 @@ def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:  #
     app = receiver_factory(max_inflight_bytes=1000, max_request_bytes=64 * 1024)
 
     def head(length: int) -> bytes:
-        return (f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
-                f"Content-Length: {length}\r\n\r\n").encode()
+        return (
+            f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            f"Content-Length: {length}\r\n\r\n"
+        ).encode()
 
     slow = socket.create_connection(("127.0.0.1", app.http_port), timeout=5)
     slow.sendall(head(800) + b"\x00" * 10)  # holds 800 bytes of budget while it trickles
