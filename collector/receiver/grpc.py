@@ -4,7 +4,9 @@ Why generic handlers with no deserializer: the request arrives as raw bytes, whi
 the WAL stores, so the message is parsed once (for validation) and never re-serialized. Refusals
 that should be retried carry a ``RetryInfo`` detail, both in ``grpc-status-details-bin`` (the OTLP
 spec) and in ``google.rpc.retryinfo-bin`` (what the Python SDK exporter reads): without it, OTLP
-clients drop the data instead of retrying.
+clients drop the data instead of retrying. For the same reason no ``maximum_concurrent_rpcs`` is
+set: gRPC would refuse the excess with a bare RESOURCE_EXHAUSTED, which OTLP clients must not retry;
+calls waiting for a thread stay in HTTP/2 flow control instead, and the WAL budget refuses with a hint.
 """
 
 from __future__ import annotations
@@ -78,7 +80,6 @@ class GrpcReceiver:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=cfg.grpc_threads, thread_name_prefix="driftline-grpc"),
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", 4 * 1024 * 1024)],
-            maximum_concurrent_rpcs=cfg.grpc_threads * 4,
         )
         handlers = []
         for signal, service in SERVICES.items():
