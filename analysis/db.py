@@ -18,10 +18,11 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from driftline.analysis.cost import load_prices, register_prices
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
 
 SQL_DIR = Path(__file__).parent / "sql"
-VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "runs")  # in dependency order
+VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # in dependency order
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
 
 
@@ -58,8 +59,11 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
     return f"_{dataset}_arrow"
 
 
-def connect(root: str, *, threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection whose views read the Parquet under ``root``."""
+def connect(
+    root: str, *, pricing: str | Path | None = None, threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
+    pricing file (default: the newest one shipped in ``analysis/pricing/``)."""
     config: dict[str, Any] = {}
     if threads:
         config["threads"] = threads
@@ -67,6 +71,7 @@ def connect(root: str, *, threads: int | None = None, memory_limit: str | None =
         config["memory_limit"] = memory_limit
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
+    register_prices(con, load_prices(pricing))
     for view in VIEWS:
         sql = (SQL_DIR / f"{view}.sql").read_text()
         if "{source}" in sql:

@@ -46,7 +46,10 @@ def _emit(con: Any, query: str, fmt: str, limit: int | None) -> None:
 def _shell(con: Any, fmt: str) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
-        click.echo("driftline sql — views: spans, logs, llm_calls, tool_calls. End with ';', leave with .quit")
+        click.echo(
+            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs. "
+            "End with ';', leave with .quit"
+        )
     buffer: list[str] = []
     while True:
         try:
@@ -80,14 +83,21 @@ def _shell(con: Any, fmt: str) -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
-def sql(query: str | None, data: str, fmt: str, limit: int | None) -> None:
-    """Run SQL against the spans, logs, llm_calls and tool_calls views of DATA."""
+@click.option(
+    "--pricing",
+    envvar="DRIFTLINE_PRICING",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Your pricing file (TOML, as analysis/pricing/*.toml) instead of the shipped list prices.",
+)
+def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None) -> None:
+    """Run SQL against the spans, logs, llm_calls, tool_calls, llm_call_costs and runs views of DATA."""
     try:
         from driftline.analysis.db import connect
     except ImportError as exc:
         raise click.ClickException(f"{exc.name} is not installed: pip install 'driftline[analysis]'") from exc
     try:
-        con = connect(data)
+        con = connect(data, pricing=pricing)
     except Exception as exc:
         raise click.ClickException(f"cannot open the data root {data}: {exc}") from exc
     if query is None:

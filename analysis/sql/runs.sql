@@ -15,12 +15,15 @@ descent(trace_id, run_span, span_id, depth) AS (
 membership AS (  -- the outermost agent above each span (largest distance)
     SELECT trace_id, span_id, arg_max(run_span, depth) AS run_span FROM descent GROUP BY trace_id, span_id
 ),
+costed AS (
+    SELECT s.*, k.cost AS call_cost FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
+),
 run_spans AS (
     SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
-    FROM spans s JOIN membership m USING (trace_id, span_id)
+    FROM costed s JOIN membership m USING (trace_id, span_id)
     UNION ALL
     SELECT s.*, s.trace_id AS run_id, s.parent_span_id IS NULL AS is_root, false AS agent_run
-    FROM spans s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
+    FROM costed s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
 ),
 ordered AS (  -- model and tool calls in order, to count LLM -> tool rounds and retries
     SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
@@ -63,6 +66,7 @@ SELECT
     sum(r.output_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS output_tokens,
     sum(r.cache_read_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS cached_tokens,
     sum(r.cost_reported) AS cost_reported,
+    sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
              arg_max(r.output_chars, r.start_time) FILTER (WHERE r.operation IN ('chat', 'text_completion'))) AS output_chars,
     list(DISTINCT coalesce(r.response_model, r.request_model))

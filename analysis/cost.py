@@ -1,0 +1,78 @@
+"""Stage 6: what LLM calls and runs cost — provider-reported when a span says, else from prices.
+
+Why a versioned table in the database: cost is a join, not a loop. The pricing file is loaded into a
+``prices`` table; ``llm_call_costs`` prices every model call (the provider-reported cost wins; else
+uncached input, cached input, cache writes and output at their own rates, by the longest model
+prefix within the call's provider), and ``runs`` sums it. Input-token conventions differ (OpenAI's
+prompt tokens include cached ones; Driftline's Anthropic instrumentation records all input), so
+cached and cache-write tokens are taken out of ``input_tokens`` before the uncached rate applies.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PRICING_DIR = Path(__file__).parent / "pricing"
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    version: str
+    currency: str
+    rows: list[dict[str, Any]]
+
+
+def default_pricing_file() -> Path:
+    return sorted(PRICING_DIR.glob("*.toml"))[-1]
+
+
+def load_prices(path: str | Path | None = None) -> PriceTable:
+    """Read a pricing file; every entry needs provider, model, input and output."""
+    file = Path(path) if path else default_pricing_file()
+    try:
+        doc = tomllib.loads(file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read pricing file {file}: {exc}") from exc
+    rows = []
+    for i, entry in enumerate(doc.get("price", [])):
+        missing = [k for k in ("provider", "model", "input", "output") if k not in entry]
+        if missing:
+            raise ValueError(f"{file}: price entry {i + 1} lacks {', '.join(missing)}")
+        rows.append(
+            {
+                "provider": str(entry["provider"]).lower(),
+                "model": str(entry["model"]),
+                "input": float(entry["input"]),
+                "cached_input": float(entry.get("cached_input", entry["input"])),
+                "cache_write": float(entry.get("cache_write", entry["input"])),
+                "output": float(entry["output"]),
+            }
+        )
+    meta = doc.get("meta", {})
+    return PriceTable(str(meta.get("version", file.stem)), str(meta.get("currency", "USD")), rows)
+
+
+def register_prices(con: Any, table: PriceTable) -> None:
+    """Create the ``prices`` table the cost views join against."""
+    con.execute(
+        "CREATE OR REPLACE TABLE prices (provider VARCHAR, model VARCHAR, input DOUBLE, "
+        "cached_input DOUBLE, cache_write DOUBLE, output DOUBLE)"
+    )
+    if table.rows:
+        con.executemany(
+            "INSERT INTO prices VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                [r["provider"], r["model"], r["input"], r["cached_input"], r["cache_write"], r["output"]]
+                for r in table.rows
+            ],
+        )
+
+
+def delta_per_10k_runs(baseline_mean_cost: float | None, candidate_mean_cost: float | None) -> float | None:
+    """How much more (or less) 10,000 runs cost with the candidate than with the baseline."""
+    if baseline_mean_cost is None or candidate_mean_cost is None:
+        return None
+    return (candidate_mean_cost - baseline_mean_cost) * 10_000
