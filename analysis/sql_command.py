@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from driftline.collector.cli import data_option, missing_extra
+
 EXAMPLES = """\b
 Example:
   driftline sql "SELECT agent_version, count(*) AS spans FROM spans GROUP BY 1"
@@ -74,13 +76,7 @@ def _shell(con: Any, fmt: str) -> None:
 
 @click.command(epilog=EXAMPLES)
 @click.argument("query", required=False)
-@click.option(
-    "--data",
-    envvar="DRIFTLINE_DATA",
-    default="./driftline-data",
-    show_default=True,
-    help="Data root written by `driftline serve`.",
-)
+@data_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
 @click.option(
@@ -95,7 +91,7 @@ def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str 
     try:
         from driftline.analysis.db import connect
     except ImportError as exc:
-        raise click.ClickException(f"{exc.name} is not installed: pip install 'driftline[analysis]'") from exc
+        raise missing_extra(exc, "analysis") from exc
     try:
         con = connect(data, pricing=pricing)
     except Exception as exc:

@@ -17,8 +17,9 @@ import click
 MiB = 1024 * 1024
 
 
-def _missing_extra(exc: ImportError) -> click.ClickException:
-    return click.ClickException(f"{exc.name or exc} is not installed: pip install 'driftline[collector]'")
+def missing_extra(exc: ImportError, extra: str = "collector") -> click.ClickException:
+    """One line saying which extra to install (shared by every command that imports lazily)."""
+    return click.ClickException(f"{exc.name or exc} is not installed: pip install 'driftline[{extra}]'")
 
 
 data_option = click.option(
@@ -197,7 +198,7 @@ def serve(
         from driftline.collector.app import CollectorApp
         from driftline.collector.config import CollectorConfig
     except ImportError as exc:
-        raise _missing_extra(exc) from exc
+        raise missing_extra(exc) from exc
     config = CollectorConfig(
         data=data,
         host=host,
@@ -257,7 +258,7 @@ def compact(data: str, min_age: float, dry_run: bool) -> None:
     try:
         from driftline.collector.sink.compact import compact_root
     except ImportError as exc:
-        raise _missing_extra(exc) from exc
+        raise missing_extra(exc) from exc
     try:
         results = compact_root(data, min_age=min_age, dry_run=dry_run)
     except FileNotFoundError as exc:
@@ -285,7 +286,7 @@ def conventions(data: str, fmt: str, top: int) -> None:
     try:
         from driftline.collector.conventions_report import convention_report, render_table
     except ImportError as exc:
-        raise _missing_extra(exc) from exc
+        raise missing_extra(exc) from exc
     try:
         rows = convention_report(data, top=top)
     except FileNotFoundError as exc:

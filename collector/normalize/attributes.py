@@ -102,7 +102,6 @@ def _compile(convention: str) -> _Plan:
 PLANS = {c: _compile(c) for c in (*(conv.name for conv in cv.CONVENTIONS), cv.NONE)}
 
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
-_CONVENTION_RANK = {conv.name: i for i, conv in enumerate(cv.CONVENTIONS)}
 _NO_CONVENTION = len(cv.CONVENTIONS)
 # What an attribute does to a row, decided once per distinct encoded KeyValue and convention:
 _CLAIMS, _DYNAMIC, _CONTENT, _REST = 0, 1, 2, 3
