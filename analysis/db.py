@@ -10,7 +10,6 @@ columns, not an error, so a fresh install can already run queries.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from driftline.analysis.cost import load_prices, register_prices
+from driftline.collector.sink.parquet import TMP_MARK, filesystem
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -26,26 +26,19 @@ VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
 
 
-def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in root:
-        fs, path = pafs.FileSystem.from_uri(root)
-        return fs, path.rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(root)
-
-
 def _has_files(fs: pafs.FileSystem, base: str) -> bool:
     info = fs.get_file_info(base)
     if info.type != pafs.FileType.Directory:
         return False
     return any(
-        i.path.endswith(".parquet") and ".tmp-" not in i.path
+        i.path.endswith(".parquet") and TMP_MARK not in i.path
         for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
     )
 
 
 def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
     """A FROM clause (or registered relation name) for one dataset of the root."""
-    fs, base = _filesystem(root)
+    fs, base = filesystem(root)
     path = f"{base}/{dataset}"
     schema = _SOURCES[dataset]
     if not _has_files(fs, path):
@@ -59,11 +52,7 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
     return f"_{dataset}_arrow"
 
 
-def connect(
-    root: str, *, pricing: str | Path | None = None, threads: int | None = None, memory_limit: str | None = None
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
-    pricing file (default: the newest one shipped in ``analysis/pricing/``)."""
+def new_connection(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     config: dict[str, Any] = {}
     if threads:
         config["threads"] = threads
@@ -71,10 +60,39 @@ def connect(
         config["memory_limit"] = memory_limit
     con = duckdb.connect(":memory:", config=config)
     con.execute("SET TimeZone = 'UTC'")
-    register_prices(con, load_prices(pricing))
-    for view in VIEWS:
+    return con
+
+
+def define_views(con: duckdb.DuckDBPyConnection, sources: dict[str, str], views: tuple[str, ...] = VIEWS) -> None:
+    """Create ``views`` (in dependency order); ``sources`` gives the FROM clause of each dataset view."""
+    for view in views:
         sql = (SQL_DIR / f"{view}.sql").read_text()
         if "{source}" in sql:
-            sql = sql.replace("{source}", _source(con, root, view))
+            sql = sql.replace("{source}", sources[view])
         con.execute(sql)
+
+
+def connect(
+    root: str,
+    *,
+    pricing: str | Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    cached_runs: bool = False,
+    cache_dir: str | Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
+    pricing file (default: the newest one shipped in ``analysis/pricing/``).
+
+    With ``cached_runs`` the ``runs`` view reads per-hour run files derived once and kept under the
+    cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed.
+    """
+    con = new_connection(threads, memory_limit)
+    prices = load_prices(pricing)
+    register_prices(con, prices)
+    define_views(con, {name: _source(con, root, name) for name in _SOURCES})
+    if cached_runs:
+        from driftline.analysis.run_cache import RunCache
+
+        RunCache(root, prices, cache_dir).attach(con)
     return con

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 MIN_EXPECTED = 5.0
+LARGE_SAMPLE = 10_000  # per side, above which the KS p-value is asymptotic
 POOLED = "(other)"
 
 
@@ -78,7 +79,9 @@ def categorical_test(
     if table.shape == (2, 2) and expected.min() < MIN_EXPECTED:
         res = stats.fisher_exact(table.astype(int))
         return TestResult("fisher_exact", float(res.statistic), float(res.pvalue), names)
-    res = stats.chi2_contingency(table, correction=table.shape == (2, 2))
+    # Pearson's statistic without Yates' continuity correction: Fisher covers the small tables, and Yates
+    # would make every 2 x 2 test conservative (lower power) for no gain in validity.
+    res = stats.chi2_contingency(table, correction=False)
     return TestResult("chi_square", float(res.statistic), float(res.pvalue), names)
 
 
@@ -88,6 +91,14 @@ def numeric_test(baseline: Sequence[float] | np.ndarray, candidate: Sequence[flo
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) == 0 or len(b) == 0:
         return TestResult("none (no values)", 0.0, 1.0)
+    if min(len(a), len(b)) > LARGE_SAMPLE:
+        # Kolmogorov's limiting distribution: what scipy's "asymp" mode converges to, without its slow
+        # finite-n series (a tenth of a second per test at 100k runs per side).
+        sa, sb = np.sort(a), np.sort(b)
+        grid = np.concatenate([sa, sb])
+        d = float(np.max(np.abs(np.searchsorted(sa, grid, "right") / len(sa) - np.searchsorted(sb, grid, "right") / len(sb))))
+        en = len(a) * len(b) / (len(a) + len(b))
+        return TestResult("kolmogorov_smirnov", d, float(special.kolmogorov(np.sqrt(en) * d)))
     res = stats.ks_2samp(a, b, method="auto")
     return TestResult("kolmogorov_smirnov", float(res.statistic), float(res.pvalue))
 
@@ -107,3 +118,46 @@ def adjust(p_values: Sequence[float], method: Literal["holm", "bh"] = "holm") ->
         running = max(running, min(1.0, (m - rank) * p[idx]))
         adjusted[idx] = running
     return [float(x) for x in adjusted]
+
+
+def weighted_holm(p_values: Sequence[float], weights: Sequence[float]) -> list[float]:
+    """Holm's weighted step-down procedure (Holm 1979): adjusted p-values, in the order given.
+
+    Why weights: the dimensions that matter most (outcome, tools, model, errors, tokens) get a larger
+    share of the 5% error budget, which raises their power without raising the family-wise error rate
+    — at every step the remaining weights share alpha, exactly as in plain Holm (equal weights).
+    """
+    p = np.asarray(p_values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if len(p) == 0:
+        return []
+    if np.any(w <= 0):
+        raise ValueError("weights must be positive")
+    order = np.argsort(p / w, kind="stable")
+    remaining = float(w.sum())
+    adjusted = np.empty(len(p))
+    running = 0.0
+    for idx in order:
+        running = max(running, min(1.0, p[idx] * remaining / w[idx]))
+        adjusted[idx] = running
+        remaining -= w[idx]
+    return [float(x) for x in adjusted]
+
+
+def presence_test(
+    baseline: Mapping[str, int], candidate: Mapping[str, int], n_baseline: int, n_candidate: int
+) -> tuple[float, str | None, int]:
+    """One test for a set-valued dimension (tools called, models, error types): each label's presence
+    rate is compared by a 2 x 2 test, and the dimension's p-value is Bonferroni over the labels that
+    vary. A label present in every run or in none cannot give any p-value below 1, so it is not
+    counted (Tarone's argument). Returns (p, label with the smallest p, labels tested)."""
+    best_p, best_label, tested = 1.0, None, 0
+    for label in sorted(set(baseline) | set(candidate)):
+        a, b = baseline.get(label, 0), candidate.get(label, 0)
+        if a + b in (0, n_baseline + n_candidate):
+            continue
+        tested += 1
+        res = categorical_test({"yes": a, "no": n_baseline - a}, {"yes": b, "no": n_candidate - b})
+        if res.p_value < best_p or best_label is None:
+            best_p, best_label = res.p_value, label
+    return (min(1.0, best_p * tested) if tested else 1.0), best_label, tested

@@ -192,3 +192,49 @@ def test_runs(tmp_path: Path) -> None:
 
 def test_runs_on_an_empty_root(tmp_path: Path) -> None:
     assert connect(str(tmp_path)).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def _write_crossing(root: Path, stem: str) -> None:
+    """One agent run whose second LLM call starts in the next hour (T0 is 800 s into its hour)."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.extend([kv("service.name", "svc"), kv("service.version", "v7")])
+    ss = rs.scope_spans.add()
+    d = "d" * 32
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 7}
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "night"}
+    _span(ss, d, "d000000000000001", None, "invoke_agent night", agent, 0, 3_000_000)
+    _span(ss, d, "d000000000000002", "d000000000000001", "chat", chat, 10, 50)
+    _span(ss, d, "d000000000000003", "d000000000000001", "chat", chat, 2_900_000, 50)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(root)).write("spans", norm.table(), norm.hours, stem)
+
+
+def _all_runs(con) -> list[tuple]:
+    return con.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+
+
+def test_cached_runs_equal_live_runs_and_only_changed_hours_are_derived(tmp_path: Path) -> None:
+    from driftline.analysis.cost import load_prices
+    from driftline.analysis.run_cache import RunCache
+
+    _write(tmp_path)
+    _write_crossing(tmp_path, "rx-000000000002")
+    live = _all_runs(connect(str(tmp_path)))
+    assert len(live) == 4  # the crossing trace is one run, not two
+    cache = RunCache(str(tmp_path), load_prices())
+    con = connect(str(tmp_path))
+    cache.attach(con)
+    assert len(cache.derived) == 2 and _all_runs(con) == live
+    again = RunCache(str(tmp_path), load_prices())
+    con = connect(str(tmp_path))
+    again.attach(con)
+    assert again.derived == [] and _all_runs(con) == live
+    # a new file in one hour re-derives that hour only
+    _write_crossing(tmp_path, "rx-000000000003")  # the same spans again: duplicates, removed by span id
+    third = RunCache(str(tmp_path), load_prices())
+    con = connect(str(tmp_path))
+    third.attach(con)
+    assert len(third.derived) == 2 and _all_runs(con) == live
+    assert connect(str(tmp_path), cached_runs=True).execute("SELECT count(*) FROM runs").fetchone()[0] == 4

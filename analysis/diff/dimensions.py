@@ -1,0 +1,169 @@
+"""The run dimensions a diff compares — one table, so floors and weights are documented in one place.
+
+Why these numbers: a *floor* is the minimal effect of interest (below it a change is "detectable but
+negligible"): 2 percentage points for a rate, 5% for a median or mean. *block* is the effect at which
+a certain change is serious enough to stop a release (10 points, 25%), and where a dimension's share
+of the drift score saturates. *weight* is the dimension's share of both the error budget of the
+weighted Holm correction and the composite score: what users act on (outcomes, tools, models,
+errors, tokens, cost, latency) weighs most. Every field can be overridden in ``driftline.toml``
+under ``[dimensions.<name>]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Kind = Literal["numeric", "category", "labels"]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    title: str
+    kind: Kind
+    column: str  # the runs column it is read from (labels: a list column; see values())
+    weight: float
+    floor: float
+    block: float
+    center: Literal["median", "mean", "difference"] = "median"  # numeric effect: relative median/mean or mean difference
+    unit: str = ""
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("outcome", "Outcome", "category", "outcome", 0.20, 0.02, 0.10),
+    Dimension("status", "Run status (errors)", "category", "status", 0.10, 0.02, 0.10),
+    Dimension("tools", "Tools called", "labels", "tool_sequence", 0.15, 0.02, 0.10),
+    Dimension("models", "Models", "labels", "models", 0.10, 0.02, 0.10),
+    Dimension("error_types", "Error types", "labels", "error_types", 0.03, 0.02, 0.10),
+    Dimension("finish_reasons", "Finish reasons", "labels", "finish_reasons", 0.03, 0.02, 0.10),
+    Dimension("tool_sequence", "Exact tool sequence", "category", "tool_sequence", 0.02, 0.02, 0.10),
+    Dimension("tool_bigrams", "Tool order (bigrams)", "labels", "tool_sequence", 0.02, 0.02, 0.10),
+    Dimension("input_tokens", "Input tokens", "numeric", "input_tokens", 0.07, 0.05, 0.25, unit="tokens"),
+    Dimension("output_tokens", "Output tokens", "numeric", "output_tokens", 0.07, 0.05, 0.25, unit="tokens"),
+    Dimension("cost", "Cost per run", "numeric", "cost", 0.06, 0.05, 0.25, center="mean", unit="USD"),
+    Dimension("duration_ms", "Run latency", "numeric", "duration_ms", 0.06, 0.05, 0.25, unit="ms"),
+    Dimension("llm_time_ms", "LLM latency", "numeric", "llm_time_ms", 0.05, 0.05, 0.25, unit="ms"),
+    Dimension("time_to_first_tool_ms", "Time to first tool", "numeric", "time_to_first_tool_ms", 0.01, 0.05, 0.25,
+              unit="ms"),
+    Dimension("output_chars", "Output length", "numeric", "output_chars", 0.01, 0.05, 0.25, unit="chars"),
+    Dimension("llm_calls", "LLM calls per run", "numeric", "llm_calls", 0.02, 0.05, 0.25, center="mean"),
+    Dimension("tool_calls", "Tool calls per run", "numeric", "tool_calls", 0.02, 0.05, 0.25, center="mean"),
+    Dimension("loop_count", "LLM→tool rounds", "numeric", "loop_count", 0.02, 0.05, 0.25, center="mean"),
+    Dimension("retries", "Retries per run", "numeric", "retries", 0.02, 0.05, 0.25, center="difference"),
+)
+NONE_LABEL = "(none)"
+NO_TOOLS = "(no tools)"
+
+
+def configured(overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Dimension, ...]:
+    """The dimension table with ``[dimensions.<name>]`` overrides applied; unknown names are errors."""
+    overrides = overrides or {}
+    known = {d.name: d for d in DIMENSIONS}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown dimension(s) in configuration: {', '.join(unknown)}; known: {', '.join(known)}")
+    result = []
+    for dim in DIMENSIONS:
+        fields = overrides.get(dim.name, {})
+        bad = sorted(set(fields) - {"weight", "floor", "block", "enabled"})
+        if bad:
+            raise ValueError(f"[dimensions.{dim.name}]: unknown field(s) {', '.join(bad)}")
+        if fields.get("enabled", True) is False:
+            continue
+        changed = replace(dim, **{k: float(v) for k, v in fields.items() if k != "enabled"})
+        if changed.weight <= 0 or changed.floor < 0 or changed.block <= changed.floor:
+            raise ValueError(f"[dimensions.{dim.name}]: need weight > 0 and block > floor >= 0")
+        result.append(changed)
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A dimension's values for both sides, vectorized.
+
+    numeric: ``a``/``b`` are float arrays (missing → NaN). category: ``a``/``b`` are integer codes into
+    ``labels``. labels (set-valued): ``a``/``b`` are (run index, label code) pairs, one per distinct
+    label of a run, and ``n_a``/``n_b`` the number of runs.
+    """
+
+    a: Any
+    b: Any
+    labels: list[str]
+    n_a: int
+    n_b: int
+
+
+def _arrow(column: Any) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks()
+    if isinstance(column, pa.Array):
+        return column
+    return pa.array(list(column) if not isinstance(column, np.ndarray) else column)
+
+
+def _codes(arr: pa.Array, labels: pa.Array) -> np.ndarray:
+    return np.asarray(pc.index_in(arr, value_set=labels).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _bigrams(lists: pa.Array) -> pa.Array:
+    """Per run, its consecutive tool pairs with (start)/(end) markers, as a list column of strings."""
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    n = len(lists)
+    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+    ends = np.cumsum(lengths)
+    has = np.nonzero(lengths > 0)[0]
+    start, end = pa.scalar("(start)"), pa.scalar("(end)")
+    firsts = pc.take(flat, pa.array(ends[has] - lengths[has]))
+    first = pc.replace_with_mask(
+        pa.array(np.full(n, "(end)", dtype=object), type=pa.string()), pa.array(lengths > 0), firsts
+    )  # a run without tools: (start) → (end)
+    inner = np.nonzero(parents[:-1] == parents[1:])[0] if len(parents) > 1 else np.array([], dtype=np.int64)
+    sep = " → "
+    pieces = [
+        pc.binary_join_element_wise(start, pc.cast(first, pa.string()), sep),
+        pc.binary_join_element_wise(pc.take(flat, pa.array(inner)), pc.take(flat, pa.array(inner + 1)), sep),
+        pc.binary_join_element_wise(pc.take(flat, pa.array(ends[has] - 1)), end, sep),
+    ]
+    run_idx = np.concatenate([np.arange(n), parents[inner], has])
+    order = np.argsort(run_idx, kind="stable")
+    values_arr = pc.take(pa.concat_arrays([pc.cast(p, pa.string()) for p in pieces]), pa.array(order))
+    counts = np.bincount(run_idx, minlength=n)
+    return pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)), values_arr)
+
+
+def _label_pairs(lists: pa.Array, labels: pa.Array) -> np.ndarray:
+    parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+    flat = pc.list_flatten(lists)
+    valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+    codes = _codes(flat, labels)
+    k = len(labels)
+    if len(lists) * k <= 50_000_000:  # a presence matrix is faster than sorting the pairs
+        present = np.zeros((len(lists), max(k, 1)), dtype=bool)
+        present[parents[valid], codes[valid]] = True
+        return np.argwhere(present)
+    pairs = np.unique(parents[valid] * (k + 1) + codes[valid])
+    return np.stack([pairs // (k + 1), pairs % (k + 1)], axis=1)
+
+
+def encode(dim: Dimension, baseline: Any, candidate: Any) -> Encoded:
+    """Both sides' values of ``dim`` from their runs columns (Arrow arrays or Python sequences)."""
+    a, b = _arrow(baseline), _arrow(candidate)
+    if dim.kind == "numeric":
+        to_float = lambda x: np.asarray(pc.cast(x, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)  # noqa: E731
+        return Encoded(to_float(a), to_float(b), [], len(a), len(b))
+    if dim.name == "tool_sequence":
+        a, b = (pc.if_else(pc.equal(pc.binary_join(x, " → "), ""), NO_TOOLS, pc.binary_join(x, " → ")) for x in (a, b))
+    elif dim.name == "tool_bigrams":
+        a, b = _bigrams(a), _bigrams(b)
+    if dim.kind == "category":
+        a, b = (pc.fill_null(pc.cast(x, pa.string()), NONE_LABEL) for x in (a, b))
+        labels = pc.unique(pa.concat_arrays([a, b]))
+        return Encoded(_codes(a, labels), _codes(b, labels), labels.to_pylist(), len(a), len(b))
+    labels = pc.drop_null(pc.unique(pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])))
+    return Encoded(_label_pairs(a, labels), _label_pairs(b, labels), labels.to_pylist(), len(a), len(b))

@@ -1,0 +1,318 @@
+"""Compare two samples of runs, dimension by dimension: test, effect with CI, correction, score, verdict.
+
+Why this shape: every dimension gets the test that fits its type (``stats.significance``), an effect
+size in units people act on (percentage points of a rate, % change of a median or mean) with a
+bootstrap interval, and then one correction across all dimensions (weighted Holm by default). A
+dimension *moves* only when it is significant after correction AND its whole interval lies beyond
+the dimension's floor; significant but inside the floor is "detectable but negligible".
+
+The bootstrap resamples runs, with one set of resampling indices per side shared by all dimensions,
+so the same replicates give every dimension's interval and the composite score's interval. Sides
+larger than ``max_bootstrap_side`` are subsampled and the replicate spread is rescaled to the full
+size (m-out-of-n bootstrap), which keeps a warm diff of 100k runs per side well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, encode
+from driftline.analysis.report.model import DimensionResult, Verdict
+from driftline.analysis.stats.effects import jensen_shannon
+from driftline.analysis.stats.significance import (
+    TestResult,
+    adjust,
+    categorical_test,
+    numeric_test,
+    presence_test,
+    weighted_holm,
+)
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class StatSettings:
+    """The documented decision thresholds (``[stats]`` in driftline.toml)."""
+
+    alpha: float = 0.05  # family-wise error rate (Holm) or false discovery rate (BH)
+    correction: str = "holm"  # holm (weighted by dimension weight) | bh
+    min_runs: int = 30  # per side (and per segment) below which no verdict is given
+    bootstrap: int = 400  # resamples for effect and score intervals
+    max_bootstrap_side: int = 2000  # larger sides are subsampled (m-out-of-n, rescaled)
+    block_score: float = 0.5  # a composite score whose lower CI bound reaches this blocks
+    seed: int = 0
+    dimensions: tuple[Dimension, ...] = DIMENSIONS
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must be between 0 and 1")
+        if self.correction not in ("holm", "bh"):
+            raise ValueError("correction must be 'holm' or 'bh'")
+        if self.min_runs < 2 or self.bootstrap < 50:
+            raise ValueError("min_runs must be >= 2 and bootstrap >= 50")
+
+
+@dataclass
+class Comparison:
+    results: list[DimensionResult]
+    replicates: dict[str, np.ndarray] = field(default_factory=dict)  # per dimension: score replicates
+
+
+class _Resampler:
+    """Shared bootstrap indices for the two sides."""
+
+    def __init__(self, n_a: int, n_b: int, settings: StatSettings) -> None:
+        rng = np.random.default_rng(settings.seed)
+        cap = settings.max_bootstrap_side
+        self.sub_a = np.sort(rng.choice(n_a, cap, replace=False)) if n_a > cap else np.arange(n_a)
+        self.sub_b = np.sort(rng.choice(n_b, cap, replace=False)) if n_b > cap else np.arange(n_b)
+        m_a, m_b = len(self.sub_a), len(self.sub_b)
+        self.idx_a = self.sub_a[rng.integers(0, m_a, size=(settings.bootstrap, m_a))]
+        self.idx_b = self.sub_b[rng.integers(0, m_b, size=(settings.bootstrap, m_b))]
+        self.scale = math.sqrt((1 / n_a + 1 / n_b) / (1 / m_a + 1 / m_b))
+        self.alpha = settings.alpha
+
+    def interval(self, stat: Any, a: np.ndarray, b: np.ndarray, point: float) -> tuple[np.ndarray, float, float]:
+        """Replicates (rescaled to the full sample size) and the percentile interval of ``stat``."""
+        sub_point = float(stat(a[self.sub_a][None, :], b[self.sub_b][None, :])[0])
+        reps = stat(a[self.idx_a], b[self.idx_b])
+        reps = point + (reps - sub_point) * self.scale
+        finite = reps[np.isfinite(reps)]
+        if len(finite) == 0:
+            return reps, point, point
+        low, high = np.quantile(finite, [0.025, 0.975])
+        return reps, float(low), float(high)
+
+
+def _center(kind: str, nan: bool) -> Any:
+    if kind == "median":
+        return np.nanmedian if nan else np.median
+    return np.nanmean if nan else np.mean
+
+
+def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> dict[str, Any]:
+    fa, fb = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(fa) < 2 or len(fb) < 2:
+        return {"status": "no data"}
+    test = numeric_test(fa, fb)
+    nan = bool(np.isnan(a).any() or np.isnan(b).any())
+    center = "mean" if dim.center == "difference" else dim.center
+    fn = _center(center, nan)
+    base, cand = float(fn(fa)), float(fn(fb))
+    if dim.center == "difference" or base == 0:
+        name = "mean_difference" if dim.center == "difference" else f"{center}_difference"
+
+        def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            return fn(y, axis=1) - fn(x, axis=1)
+
+        point = cand - base
+    else:
+        name = f"{center}_shift"
+
+        def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            bx = fn(x, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (fn(y, axis=1) - bx) / np.abs(bx)
+
+        point = (cand - base) / abs(base)
+    reps, low, high = rs.interval(stat, a, b, point)
+    lo, hi = np.percentile(np.concatenate([fa, fb]), [1, 99])
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+    hist = {
+        "edges": [float(e) for e in edges],
+        "baseline": [float(c) for c in np.histogram(np.clip(fa, lo, hi), edges)[0] / len(fa)],
+        "candidate": [float(c) for c in np.histogram(np.clip(fb, lo, hi), edges)[0] / len(fb)],
+    }
+    quantiles = [5, 25, 50, 75, 95]
+    return {
+        "test": test,
+        "effect_name": name,
+        "effect": point,
+        "ci": (low, high),
+        "reps": reps,
+        "focus": None,
+        "values": (base, cand),
+        "distance": float(test.statistic) if test.method == "kolmogorov_smirnov" else 0.0,
+        "dist": (
+            {"mean": float(np.mean(fa)), "quantiles": dict(zip(map(str, quantiles), np.percentile(fa, quantiles).tolist(), strict=True)), "histogram": hist},
+            {"mean": float(np.mean(fb)), "quantiles": dict(zip(map(str, quantiles), np.percentile(fb, quantiles).tolist(), strict=True))},
+        ),
+    }
+
+
+def _rate_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return y.mean(axis=1) - x.mean(axis=1)
+
+
+def _top(rates: dict[str, float], k: int = 12) -> dict[str, float]:
+    return dict(sorted(rates.items(), key=lambda kv: -kv[1])[:k])
+
+
+def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]:
+    n_a, n_b, k = enc.n_a, enc.n_b, len(enc.labels)
+    if k == 0:
+        return {"status": "no data"}
+    if dim.kind == "category":
+        ca, cb = np.bincount(enc.a, minlength=k), np.bincount(enc.b, minlength=k)
+        da = {enc.labels[i]: int(c) for i, c in enumerate(ca) if c}
+        db = {enc.labels[i]: int(c) for i, c in enumerate(cb) if c}
+        test = categorical_test(da, db)
+    else:
+        ca, cb = np.bincount(enc.a[:, 1], minlength=k), np.bincount(enc.b[:, 1], minlength=k)
+        da = {enc.labels[i]: int(c) for i, c in enumerate(ca) if c}
+        db = {enc.labels[i]: int(c) for i, c in enumerate(cb) if c}
+        p, _, tested = presence_test(da, db, n_a, n_b)
+        test = TestResult(f"presence (Bonferroni over {tested} labels)", float(tested), p)
+    ra, rb = ca / n_a, cb / n_b
+    diff = rb - ra
+    focus = int(np.argmax(np.abs(diff)))
+    if dim.kind == "category":
+        ia, ib = (enc.a == focus).astype(float), (enc.b == focus).astype(float)
+        distance = jensen_shannon(da, db)
+    else:
+        ia, ib = np.zeros(n_a), np.zeros(n_b)
+        ia[enc.a[enc.a[:, 1] == focus, 0]] = 1.0
+        ib[enc.b[enc.b[:, 1] == focus, 0]] = 1.0
+        distance = float(np.abs(diff).max())
+    point = float(diff[focus])
+    reps, low, high = rs.interval(_rate_stat, ia, ib, point)
+    rates_a = {enc.labels[i]: float(r) for i, r in enumerate(ra) if r or rb[i]}
+    rates_b = {enc.labels[i]: float(r) for i, r in enumerate(rb) if r or ra[i]}
+    return {
+        "test": test,
+        "effect_name": "rate_difference",
+        "effect": point,
+        "ci": (low, high),
+        "reps": reps,
+        "focus": enc.labels[focus],
+        "values": (float(ra[focus]), float(rb[focus])),
+        "distance": float(distance),
+        "dist": ({"rates": _top(rates_a)}, {"rates": _top(rates_b)}),
+    }
+
+
+def _dimension_score(effect: np.ndarray | float, dim: Dimension) -> np.ndarray:
+    """Drift beyond the floor, as a share of the way to the block threshold, in [0, 1]."""
+    e = np.abs(np.nan_to_num(np.asarray(effect, dtype=float), nan=0.0, posinf=dim.block, neginf=dim.block))
+    return np.clip((e - dim.floor) / (dim.block - dim.floor), 0.0, 1.0)
+
+
+def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segment: str | None = None) -> Comparison:
+    """Raw per-dimension results (before correction) and score replicates for one pair of samples."""
+    n_a = len(next(iter(baseline.values()), ()))
+    n_b = len(next(iter(candidate.values()), ()))
+    results: list[DimensionResult] = []
+    replicates: dict[str, np.ndarray] = {}
+    if n_a == 0 or n_b == 0:
+        return Comparison(results)
+    rs = _Resampler(n_a, n_b, settings)
+    for dim in settings.dimensions:
+        if dim.column not in baseline or dim.column not in candidate:
+            continue
+        enc = encode(dim, baseline[dim.column], candidate[dim.column])
+        out = _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
+        common = {"name": dim.name, "title": dim.title, "kind": dim.kind, "unit": dim.unit, "weight": dim.weight,
+                  "floor": dim.floor, "block": dim.block, "n_baseline": n_a, "n_candidate": n_b, "segment": segment}
+        if out.get("status") == "no data":
+            results.append(DimensionResult(**common, test="none (no values)", statistic=0.0, p_value=1.0,
+                                           p_adjusted=1.0, effect_name="none", effect=0.0, ci_low=0.0, ci_high=0.0,
+                                           focus=None, baseline_value=None, candidate_value=None, distance=0.0,
+                                           score=0.0, status="no data"))
+            continue
+        test = out["test"]
+        results.append(
+            DimensionResult(
+                **common,
+                test=test.method,
+                statistic=float(test.statistic),
+                p_value=float(test.p_value),
+                p_adjusted=float(test.p_value),
+                effect_name=out["effect_name"],
+                effect=float(out["effect"]),
+                ci_low=out["ci"][0],
+                ci_high=out["ci"][1],
+                focus=out["focus"],
+                baseline_value=out["values"][0],
+                candidate_value=out["values"][1],
+                distance=out["distance"],
+                score=float(_dimension_score(out["effect"], dim)),
+                baseline_distribution=out["dist"][0],
+                candidate_distribution=out["dist"][1],
+            )
+        )
+        replicates[dim.name] = _dimension_score(out["reps"], dim)
+    return Comparison(results, replicates)
+
+
+def correct(results: list[DimensionResult], settings: StatSettings) -> None:
+    """Adjust p-values across ``results`` (one family) and classify each dimension."""
+    tested = [r for r in results if r.status != "no data"]
+    p = [r.p_value for r in tested]
+    if settings.correction == "holm":
+        adjusted = weighted_holm(p, [r.weight for r in tested])
+    else:
+        adjusted = adjust(p, "bh")
+    for r, q in zip(tested, adjusted, strict=True):
+        r.p_adjusted = q
+        significant = q <= settings.alpha
+        clears_floor = r.ci_low > r.floor or r.ci_high < -r.floor
+        if significant and clears_floor:
+            r.status = "moved"
+            r.severity = "block" if (r.ci_low > r.block or r.ci_high < -r.block) else "review"
+        elif significant:
+            r.status = "negligible"
+        else:
+            r.status = "unchanged"
+
+
+def composite(comparison: Comparison) -> tuple[float, float, float]:
+    """Weighted mean of the dimensions' drift scores, with a percentile interval from the replicates."""
+    tested = [r for r in comparison.results if r.status != "no data" and r.name in comparison.replicates]
+    if not tested:
+        return 0.0, 0.0, 0.0
+    w = np.asarray([r.weight for r in tested])
+    point = float(np.dot(w, [r.score for r in tested]) / w.sum())
+    reps = np.vstack([comparison.replicates[r.name] for r in tested])
+    combined = w @ reps / w.sum()
+    low, high = np.quantile(combined, [0.025, 0.975])
+    return point, float(min(low, point)), float(max(high, point))
+
+
+def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int) -> Verdict:
+    """stable / review / block, or insufficient with the number of runs still needed per side."""
+    score, low, high = composite(comparison)
+    needed = {side: settings.min_runs - n for side, n in (("baseline", n_a), ("candidate", n_b)) if n < settings.min_runs}
+    if needed:
+        parts = [f"the {side} has {n} run(s); {needed[side]} more needed" for side, n in (("baseline", n_a), ("candidate", n_b)) if side in needed]
+        return Verdict("insufficient", score, low, high,
+                       [f"Too few runs for a verdict (minimum {settings.min_runs} per side): " + "; ".join(parts) + "."],
+                       ["Collect more runs (or widen the window with --since / --last) and run the diff again."],
+                       needed)
+    moved = [r for r in comparison.results if r.status == "moved"]
+    blocking = [r for r in moved if r.severity == "block"]
+    if blocking or (moved and low >= settings.block_score):
+        name = "block"
+        reasons = [f"{r.title} moved beyond its block threshold" for r in blocking] or [
+            f"composite drift score {score:.2f} (95% CI {low:.2f}–{high:.2f}) reaches {settings.block_score}"
+        ]
+        steps = ["Do not promote the candidate until the changes below are understood or accepted.",
+                 "If the change is intended, record the candidate as the new baseline: driftline baseline set VERSION."]
+    elif moved:
+        name = "review"
+        reasons = [f"{r.title} moved (significant after correction, effect beyond its floor)" for r in moved]
+        steps = ["Review the hypotheses below against the release notes of the candidate.",
+                 "Inspect example runs with: driftline runs --version VERSION, then driftline inspect RUN_ID."]
+    else:
+        name = "stable"
+        negligible = [r.title for r in comparison.results if r.status == "negligible"]
+        reasons = ["No dimension moved beyond its minimal effect of interest."]
+        if negligible:
+            reasons.append("Detectable but negligible: " + ", ".join(negligible) + ".")
+        steps = ["Nothing to do."]
+    return Verdict(name, score, low, high, reasons, steps)

@@ -1,0 +1,1 @@
+"""One drift-report structure (``model``) and separate renderers: terminal, Markdown, JSON, HTML."""

@@ -1,0 +1,138 @@
+"""The drift report as plain dataclasses — the one structure every renderer and the JSON schema share.
+
+Why plain dataclasses: ``dataclasses.asdict`` gives the JSON document (validated against
+``report.schema.json``), and renderers stay pure functions of this structure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class DimensionResult:
+    name: str
+    title: str
+    kind: str  # numeric | category | labels
+    unit: str
+    weight: float
+    floor: float
+    block: float
+    n_baseline: int
+    n_candidate: int
+    test: str
+    statistic: float
+    p_value: float
+    p_adjusted: float
+    effect_name: str  # rate_difference | median_shift | mean_shift | mean_difference
+    effect: float
+    ci_low: float
+    ci_high: float
+    focus: str | None  # the category or label the effect is about
+    baseline_value: float | None  # the focus rate, or the baseline median/mean
+    candidate_value: float | None
+    distance: float  # Jensen-Shannon distance (categorical) or KS statistic (numeric), in [0, 1]
+    score: float  # this dimension's drift in [0, 1] (beyond the floor, saturating at block)
+    status: str = "unchanged"  # moved | negligible | unchanged | no data
+    severity: str | None = None  # block | review, for moved dimensions
+    segment: str | None = None
+    baseline_distribution: dict[str, Any] = field(default_factory=dict)  # for charts
+    candidate_distribution: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SideSummary:
+    label: str
+    selector: dict[str, Any]
+    runs: int
+    start: str | None
+    end: str | None
+    versions: list[str]
+    agents: list[str]
+    environments: list[str]
+
+
+@dataclass
+class ConfigChange:
+    key: str  # models | snapshots | temperature | max_tokens | tools | prompts
+    kind: str  # changed | added | removed | silent_model_update
+    baseline: list[str]
+    candidate: list[str]
+    note: str
+
+
+@dataclass
+class Hypothesis:
+    rule: str
+    text: str
+    evidence: float  # ranking key: weight x drift beyond the floor x -log10(adjusted p), capped
+    dimension: str | None
+    cites: list[str] = field(default_factory=list)  # configuration changes the hypothesis points at
+
+
+@dataclass
+class CostSummary:
+    currency: str
+    baseline_mean: float | None
+    candidate_mean: float | None
+    delta_per_10k_runs: float | None
+    baseline_sources: dict[str, int]  # LLM calls by cost source: reported / table / unpriced
+    candidate_sources: dict[str, int]
+    unpriced_models: list[str]
+    pricing_version: str
+
+
+@dataclass
+class SegmentResult:
+    key: str
+    value: str
+    n_baseline: int
+    n_candidate: int
+    verdict: str
+    moved: list[str]
+    note: str = ""
+
+
+@dataclass
+class Verdict:
+    verdict: str  # stable | review | block | insufficient
+    score: float
+    score_low: float
+    score_high: float
+    reasons: list[str]
+    next_steps: list[str]
+    runs_needed: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    generated_at: str
+    data_root: str
+    baseline: SideSummary
+    candidate: SideSummary
+    verdict: Verdict
+    dimensions: list[DimensionResult]
+    hypotheses: list[Hypothesis]
+    configuration_changes: list[ConfigChange]
+    configuration: dict[str, dict[str, Any]]  # per side: models, snapshots, parameters, tools, prompts
+    cost: CostSummary | None
+    segments: list[SegmentResult]
+    segment_dimensions: list[DimensionResult]
+    settings: dict[str, Any]
+    baseline_record: dict[str, Any] | None = None
+    schema_version: str = SCHEMA_VERSION
+    kind: str = "driftline.diff"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def moved(self) -> list[DimensionResult]:
+        return [d for d in self.dimensions if d.status == "moved"]
+
+    @property
+    def negligible(self) -> list[DimensionResult]:
+        return [d for d in self.dimensions if d.status == "negligible"]
