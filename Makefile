@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m driftline.collector.demo
+	$(VENV)/bin/driftline demo
 
 lint: setup
 	$(PY) -m ruff check .
@@ -27,6 +27,8 @@ test: setup lint
 bench: setup
 	$(PY) tests/benchmarks/bench_ingest.py
 	$(PY) tests/benchmarks/bench_overhead.py
+	$(PY) tests/benchmarks/bench_power.py
+	$(PY) tests/benchmarks/bench_diff.py
 
 clean:
 	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache

@@ -3,18 +3,38 @@
 Why here: the analysis package owns the user-facing CLI (design §5); each package contributes its own
 commands, so the collector's ``serve``/``compact``/``conventions`` are registered from
 ``driftline.collector.cli``. Commands import their heavy dependencies lazily so that an install with a
-single extra still starts.
+single extra still starts. ``--config`` (or ``DRIFTLINE_CONFIG``, or ``./driftline.toml``) supplies
+defaults below flags and environment variables (see ``analysis/settings.py``).
 """
 
 from __future__ import annotations
 
 import click
 
+from driftline.analysis import settings as config
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="driftline")
-def cli() -> None:
-    """Driftline: behavioural fingerprints and drift reports for LLM agents, from OpenTelemetry spans."""
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    metavar="FILE",
+    help="Settings file (default: $DRIFTLINE_CONFIG, else ./driftline.toml when present).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """Driftline: behavioural fingerprints and drift reports for LLM agents, from OpenTelemetry spans.
+
+    Exit codes: 0 done, 1 failure, 2 usage error, 3 a gate did not pass (--fail-on-drift, --max-score,
+    --budget).
+    """
+    path = config.find(config_path)
+    doc = config.load(path)
+    ctx.obj = {"config": doc, "config_path": str(path) if path else None}
+    if doc:
+        ctx.default_map = config.default_map(doc, cli)
 
 
 def main() -> None:
@@ -22,11 +42,18 @@ def main() -> None:
 
 
 def _register_commands() -> None:
+    from driftline.analysis.commands.baseline import baseline
+    from driftline.analysis.commands.config_cmd import config_command
+    from driftline.analysis.commands.cost import cost
+    from driftline.analysis.commands.demo import demo
+    from driftline.analysis.commands.diff import diff, report, verify
+    from driftline.analysis.commands.explore import inspect, runs, versions
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register
 
     register(cli)
-    cli.add_command(sql)
+    for command in (sql, diff, report, verify, cost, versions, runs, inspect, baseline, config_command, demo):
+        cli.add_command(command)
 
 
 _register_commands()

@@ -90,7 +90,11 @@ class RunCache:
             scan = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
         else:
             dataset = ds.dataset(
-                files, filesystem=self.fs, format="parquet", partitioning="hive", partition_base_dir=f"{self.base}/spans"
+                files,
+                filesystem=self.fs,
+                format="parquet",
+                partitioning="hive",
+                partition_base_dir=f"{self.base}/spans",
             )
             name = f"_spans_{len(con.execute('SHOW TABLES').fetchall())}"
             con.register(name, dataset)
@@ -109,7 +113,8 @@ class RunCache:
             literal = partition.replace("'", "''")
             tmp_sql = tmp.replace("'", "''")
             con.execute(
-                f"COPY (SELECT *, '{literal}' AS _partition FROM runs) TO '{tmp_sql}' (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY (SELECT *, '{literal}' AS _partition FROM runs) TO '{tmp_sql}' "
+                "(FORMAT parquet, COMPRESSION zstd)"
             )
             os.replace(tmp, target)
         finally:
@@ -137,7 +142,10 @@ class RunCache:
         if not cached:
             return
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in cached)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _cached_runs AS SELECT * FROM read_parquet([{listed}], hive_partitioning = false)")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW _cached_runs AS "
+            f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
+        )
         crossing = con.execute(
             "SELECT trace_id, list(DISTINCT _partition) FROM _cached_runs GROUP BY trace_id "
             "HAVING count(DISTINCT _partition) > 1"
@@ -152,7 +160,10 @@ class RunCache:
             target = Path(tempfile.mkdtemp(prefix="driftline-runs-")) / "crossing.parquet"
             ids = ", ".join("'" + t.replace("'", "''") + "'" for t, _ in crossing)
             self._derive(files, target, "*", where=f"WHERE trace_id IN ({ids})")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _crossing_runs AS SELECT * FROM read_parquet('{target}', hive_partitioning = false)")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _crossing_runs AS "
+                f"SELECT * FROM read_parquet('{target}', hive_partitioning = false)"
+            )
             target.unlink()
             target.parent.rmdir()
             union = "UNION ALL BY NAME SELECT * EXCLUDE (_partition) FROM _crossing_runs"

@@ -30,7 +30,9 @@ class Dimension:
     weight: float
     floor: float
     block: float
-    center: Literal["median", "mean", "difference"] = "median"  # numeric effect: relative median/mean or mean difference
+    center: Literal["median", "mean", "difference"] = (
+        "median"  # numeric effect: relative median/mean or mean difference
+    )
     unit: str = ""
 
 
@@ -48,8 +50,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("cost", "Cost per run", "numeric", "cost", 0.06, 0.05, 0.25, center="mean", unit="USD"),
     Dimension("duration_ms", "Run latency", "numeric", "duration_ms", 0.06, 0.05, 0.25, unit="ms"),
     Dimension("llm_time_ms", "LLM latency", "numeric", "llm_time_ms", 0.05, 0.05, 0.25, unit="ms"),
-    Dimension("time_to_first_tool_ms", "Time to first tool", "numeric", "time_to_first_tool_ms", 0.01, 0.05, 0.25,
-              unit="ms"),
+    Dimension(
+        "time_to_first_tool_ms", "Time to first tool", "numeric", "time_to_first_tool_ms", 0.01, 0.05, 0.25, unit="ms"
+    ),
     Dimension("output_chars", "Output length", "numeric", "output_chars", 0.01, 0.05, 0.25, unit="chars"),
     Dimension("llm_calls", "LLM calls per run", "numeric", "llm_calls", 0.02, 0.05, 0.25, center="mean"),
     Dimension("tool_calls", "Tool calls per run", "numeric", "tool_calls", 0.02, 0.05, 0.25, center="mean"),

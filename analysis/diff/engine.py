@@ -140,8 +140,15 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
         "values": (base, cand),
         "distance": float(test.statistic) if test.method == "kolmogorov_smirnov" else 0.0,
         "dist": (
-            {"mean": float(np.mean(fa)), "quantiles": dict(zip(map(str, quantiles), np.percentile(fa, quantiles).tolist(), strict=True)), "histogram": hist},
-            {"mean": float(np.mean(fb)), "quantiles": dict(zip(map(str, quantiles), np.percentile(fb, quantiles).tolist(), strict=True))},
+            {
+                "mean": float(np.mean(fa)),
+                "quantiles": dict(zip(map(str, quantiles), np.percentile(fa, quantiles).tolist(), strict=True)),
+                "histogram": hist,
+            },
+            {
+                "mean": float(np.mean(fb)),
+                "quantiles": dict(zip(map(str, quantiles), np.percentile(fb, quantiles).tolist(), strict=True)),
+            },
         ),
     }
 
@@ -171,7 +178,7 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
         test = TestResult(f"presence (Bonferroni over {tested} labels)", float(tested), p)
     ra, rb = ca / n_a, cb / n_b
     diff = rb - ra
-    focus = int(np.argmax(np.abs(diff)))
+    focus = int(np.argmax(np.abs(diff) - 1e-9 * ra))  # on a tie, the rarer category (escalated, not resolved)
     if dim.kind == "category":
         ia, ib = (enc.a == focus).astype(float), (enc.b == focus).astype(float)
         distance = jensen_shannon(da, db)
@@ -217,13 +224,38 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
             continue
         enc = encode(dim, baseline[dim.column], candidate[dim.column])
         out = _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
-        common = {"name": dim.name, "title": dim.title, "kind": dim.kind, "unit": dim.unit, "weight": dim.weight,
-                  "floor": dim.floor, "block": dim.block, "n_baseline": n_a, "n_candidate": n_b, "segment": segment}
+        common = {
+            "name": dim.name,
+            "title": dim.title,
+            "kind": dim.kind,
+            "unit": dim.unit,
+            "weight": dim.weight,
+            "floor": dim.floor,
+            "block": dim.block,
+            "n_baseline": n_a,
+            "n_candidate": n_b,
+            "segment": segment,
+        }
         if out.get("status") == "no data":
-            results.append(DimensionResult(**common, test="none (no values)", statistic=0.0, p_value=1.0,
-                                           p_adjusted=1.0, effect_name="none", effect=0.0, ci_low=0.0, ci_high=0.0,
-                                           focus=None, baseline_value=None, candidate_value=None, distance=0.0,
-                                           score=0.0, status="no data"))
+            results.append(
+                DimensionResult(
+                    **common,
+                    test="none (no values)",
+                    statistic=0.0,
+                    p_value=1.0,
+                    p_adjusted=1.0,
+                    effect_name="none",
+                    effect=0.0,
+                    ci_low=0.0,
+                    ci_high=0.0,
+                    focus=None,
+                    baseline_value=None,
+                    candidate_value=None,
+                    distance=0.0,
+                    score=0.0,
+                    status="no data",
+                )
+            )
             continue
         test = out["test"]
         results.append(
@@ -254,10 +286,7 @@ def correct(results: list[DimensionResult], settings: StatSettings) -> None:
     """Adjust p-values across ``results`` (one family) and classify each dimension."""
     tested = [r for r in results if r.status != "no data"]
     p = [r.p_value for r in tested]
-    if settings.correction == "holm":
-        adjusted = weighted_holm(p, [r.weight for r in tested])
-    else:
-        adjusted = adjust(p, "bh")
+    adjusted = weighted_holm(p, [r.weight for r in tested]) if settings.correction == "holm" else adjust(p, "bh")
     for r, q in zip(tested, adjusted, strict=True):
         r.p_adjusted = q
         significant = q <= settings.alpha
@@ -287,13 +316,24 @@ def composite(comparison: Comparison) -> tuple[float, float, float]:
 def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int) -> Verdict:
     """stable / review / block, or insufficient with the number of runs still needed per side."""
     score, low, high = composite(comparison)
-    needed = {side: settings.min_runs - n for side, n in (("baseline", n_a), ("candidate", n_b)) if n < settings.min_runs}
+    needed = {
+        side: settings.min_runs - n for side, n in (("baseline", n_a), ("candidate", n_b)) if n < settings.min_runs
+    }
     if needed:
-        parts = [f"the {side} has {n} run(s); {needed[side]} more needed" for side, n in (("baseline", n_a), ("candidate", n_b)) if side in needed]
-        return Verdict("insufficient", score, low, high,
-                       [f"Too few runs for a verdict (minimum {settings.min_runs} per side): " + "; ".join(parts) + "."],
-                       ["Collect more runs (or widen the window with --since / --last) and run the diff again."],
-                       needed)
+        parts = [
+            f"the {side} has {n} run(s); {needed[side]} more needed"
+            for side, n in (("baseline", n_a), ("candidate", n_b))
+            if side in needed
+        ]
+        return Verdict(
+            "insufficient",
+            score,
+            low,
+            high,
+            [f"Too few runs for a verdict (minimum {settings.min_runs} per side): " + "; ".join(parts) + "."],
+            ["Collect more runs (or widen the window with --since / --last) and run the diff again."],
+            needed,
+        )
     moved = [r for r in comparison.results if r.status == "moved"]
     blocking = [r for r in moved if r.severity == "block"]
     if blocking or (moved and low >= settings.block_score):
@@ -301,13 +341,17 @@ def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int) 
         reasons = [f"{r.title} moved beyond its block threshold" for r in blocking] or [
             f"composite drift score {score:.2f} (95% CI {low:.2f}–{high:.2f}) reaches {settings.block_score}"
         ]
-        steps = ["Do not promote the candidate until the changes below are understood or accepted.",
-                 "If the change is intended, record the candidate as the new baseline: driftline baseline set VERSION."]
+        steps = [
+            "Do not promote the candidate until the changes below are understood or accepted.",
+            "If the change is intended, record the candidate as the new baseline: driftline baseline set VERSION.",
+        ]
     elif moved:
         name = "review"
         reasons = [f"{r.title} moved (significant after correction, effect beyond its floor)" for r in moved]
-        steps = ["Review the hypotheses below against the release notes of the candidate.",
-                 "Inspect example runs with: driftline runs --version VERSION, then driftline inspect RUN_ID."]
+        steps = [
+            "Review the hypotheses below against the release notes of the candidate.",
+            "Inspect example runs with: driftline runs --version VERSION, then driftline inspect RUN_ID.",
+        ]
     else:
         name = "stable"
         negligible = [r.title for r in comparison.results if r.status == "negligible"]

@@ -16,7 +16,8 @@ membership AS (  -- the outermost agent above each span (largest distance)
     SELECT trace_id, span_id, arg_max(run_span, depth) AS run_span FROM descent GROUP BY trace_id, span_id
 ),
 costed AS (
-    SELECT s.*, k.cost AS call_cost FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
+    SELECT s.*, k.cost AS call_cost, k.cost_source AS call_cost_source
+    FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
 ),
 run_spans AS (
     SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
@@ -40,6 +41,12 @@ rounds AS (
            count(*) FILTER (WHERE operation = 'execute_tool' AND nth_call > 1
                             AND (prev_args = tool_args_hash OR prev_status = 'ERROR')) AS retries
     FROM ordered GROUP BY run_id
+),
+steps AS (  -- time per span name below the run's root, to attribute a latency change to a step
+    SELECT run_id, map_from_entries(list({'k': name, 'v': ms})) AS step_ms
+    FROM (SELECT run_id, name, sum(duration_ms) AS ms FROM run_spans
+          WHERE NOT is_root AND name IS NOT NULL GROUP BY run_id, name)
+    GROUP BY run_id
 )
 SELECT
     r.run_id,
@@ -73,6 +80,22 @@ SELECT
         FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')
                 AND coalesce(r.response_model, r.request_model) IS NOT NULL) AS models,
     list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL))) AS finish_reasons,
-    count(*) AS spans
-FROM run_spans r LEFT JOIN rounds x USING (run_id)
+    count(*) AS spans,
+    -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)
+    sum(r.duration_ms) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_time_ms,
+    list(DISTINCT r.provider) FILTER (WHERE r.provider IS NOT NULL) AS providers,
+    list(DISTINCT r.request_model) FILTER (WHERE r.request_model IS NOT NULL) AS request_models,
+    list(DISTINCT r.response_model) FILTER (WHERE r.response_model IS NOT NULL) AS response_models,
+    list(DISTINCT r.temperature) FILTER (WHERE r.temperature IS NOT NULL) AS temperatures,
+    list(DISTINCT r.max_tokens) FILTER (WHERE r.max_tokens IS NOT NULL) AS max_tokens,
+    list(DISTINCT r.prompt_hash) FILTER (WHERE r.prompt_hash IS NOT NULL) AS prompt_hashes,
+    count(*) FILTER (WHERE r.call_cost_source = 'reported') AS calls_cost_reported,
+    count(*) FILTER (WHERE r.call_cost_source = 'pricing') AS calls_cost_table,
+    count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL)
+        AS calls_unpriced,
+    list(DISTINCT coalesce(r.response_model, r.request_model))
+        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL
+                AND coalesce(r.response_model, r.request_model) IS NOT NULL) AS unpriced_models,
+    any_value(t.step_ms) AS step_ms
+FROM run_spans r LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id)
 GROUP BY r.run_id;

@@ -96,7 +96,9 @@ def numeric_test(baseline: Sequence[float] | np.ndarray, candidate: Sequence[flo
         # finite-n series (a tenth of a second per test at 100k runs per side).
         sa, sb = np.sort(a), np.sort(b)
         grid = np.concatenate([sa, sb])
-        d = float(np.max(np.abs(np.searchsorted(sa, grid, "right") / len(sa) - np.searchsorted(sb, grid, "right") / len(sb))))
+        d = float(
+            np.max(np.abs(np.searchsorted(sa, grid, "right") / len(sa) - np.searchsorted(sb, grid, "right") / len(sb)))
+        )
         en = len(a) * len(b) / (len(a) + len(b))
         return TestResult("kolmogorov_smirnov", d, float(special.kolmogorov(np.sqrt(en) * d)))
     res = stats.ks_2samp(a, b, method="auto")

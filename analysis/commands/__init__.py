@@ -1,0 +1,1 @@
+"""The analysis commands of the ``driftline`` CLI, one module per command family."""

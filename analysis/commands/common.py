@@ -1,0 +1,49 @@
+"""Options and helpers shared by the analysis commands (one spelling of --pricing, --agent, …)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from driftline.collector.cli import data_option, missing_extra
+
+EXIT_GATE = 3  # a gate (--fail-on-drift, --max-score, --budget) did not pass
+
+pricing_option = click.option(
+    "--pricing",
+    envvar="DRIFTLINE_PRICING",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Your pricing file (TOML, as analysis/pricing/*.toml) instead of the shipped list prices.",
+)
+agent_option = click.option("--agent", envvar="DRIFTLINE_AGENT", default=None, help="Only runs of this agent.")
+env_option = click.option("--env", envvar="DRIFTLINE_ENV", default=None, help="Only runs of this environment.")
+
+
+def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    return data_option(pricing_option(agent_option(env_option(f))))
+
+
+def open_data(data: str, pricing: str | None, cached_runs: bool = True) -> Any:
+    """A DuckDB connection over DATA with the run cache, or a one-line error."""
+    try:
+        from driftline.analysis.db import connect
+    except ImportError as exc:
+        raise missing_extra(exc, "analysis") from exc
+    try:
+        return connect(data, pricing=pricing, cached_runs=cached_runs)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except Exception as exc:
+        raise click.ClickException(f"cannot open the data root {data}: {str(exc).splitlines()[0]}") from exc
+
+
+def load_prices_or_fail(pricing: str | None) -> Any:
+    from driftline.analysis.cost import load_prices
+
+    try:
+        return load_prices(pricing)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc

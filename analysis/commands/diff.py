@@ -1,0 +1,307 @@
+"""``driftline diff`` and ``driftline report``: compare two sides and render the drift report.
+
+Exit codes (documented in the README): 0 done, 1 failure (bad data root, unknown version, …),
+2 usage error, 3 the gate did not pass (``--fail-on-drift`` and the verdict is not stable, or the
+score exceeds ``--max-score``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from driftline.analysis import settings as config
+from driftline.analysis.commands.common import EXIT_GATE, load_prices_or_fail, open_data, scope_options
+
+EXAMPLES = """\b
+Examples:
+  driftline diff v1.0 v2.0
+  driftline diff previous latest --agent support --fail-on-drift
+  driftline diff v2.0                      # against the recorded baseline (driftline baseline set)
+  driftline diff v1.0 v1.0 --baseline-until 2025-06-01 --candidate-since 2025-06-01   # silent model update?
+  driftline diff --baseline-since 7d --baseline-until 1d --candidate-since 1d --by tenant.id
+  driftline diff v1.0 v2.0 --format markdown --output drift.md --html drift.html"""
+
+
+def diff_options(f: Any) -> Any:
+    options = [
+        click.argument("sides", nargs=-1, metavar="[BASELINE] [CANDIDATE]"),
+        scope_options,
+        click.option("--since", default=None, help="Only runs since (7d, 12h, or an ISO date), both sides."),
+        click.option("--last", type=click.IntRange(min=1), default=None, help="Only the last N runs of each side."),
+        click.option("--baseline-since", default=None, help="Baseline window start."),
+        click.option("--baseline-until", default=None, help="Baseline window end."),
+        click.option("--candidate-since", default=None, help="Candidate window start."),
+        click.option("--candidate-until", default=None, help="Candidate window end."),
+        click.option("--by", "by", default=None, help="Slice both sides by a runs column or attribute key."),
+        click.option(
+            "--alpha",
+            type=click.FloatRange(0, 1, min_open=True, max_open=True),
+            default=0.05,
+            show_default=True,
+            envvar="DRIFTLINE_ALPHA",
+            help="Error rate of the correction.",
+        ),
+        click.option(
+            "--correction",
+            type=click.Choice(["holm", "bh"]),
+            default="holm",
+            show_default=True,
+            envvar="DRIFTLINE_CORRECTION",
+            help="Weighted Holm (family-wise) or Benjamini-Hochberg.",
+        ),
+        click.option(
+            "--min-runs",
+            type=click.IntRange(min=2),
+            default=30,
+            show_default=True,
+            envvar="DRIFTLINE_MIN_RUNS",
+            help="Runs per side below which no verdict is given.",
+        ),
+        click.option(
+            "--seed", type=int, default=0, show_default=True, help="Bootstrap seed (reports are reproducible)."
+        ),
+        click.option(
+            "--bootstrap", type=click.IntRange(min=50), default=400, show_default=True, help="Bootstrap resamples."
+        ),
+        click.option(
+            "--block-score",
+            type=click.FloatRange(0, 1),
+            default=0.5,
+            show_default=True,
+            help="Score whose lower CI bound blocks (with at least one moved dimension).",
+        ),
+        click.option(
+            "--max-bootstrap-side",
+            type=click.IntRange(min=100),
+            default=2000,
+            show_default=True,
+            help="Runs per side resampled; larger sides are subsampled and rescaled.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _sides(ctx_args: dict[str, Any]) -> tuple[Any, Any, dict[str, Any] | None]:
+    from driftline.analysis import baselines
+    from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec, parse_time
+
+    sides = ctx_args["sides"]
+    if len(sides) > 2:
+        raise click.UsageError("give at most two sides: BASELINE CANDIDATE")
+    windows = any(ctx_args[k] for k in ("baseline_since", "baseline_until", "candidate_since", "candidate_until"))
+    record = None
+    try:
+        since = parse_time(ctx_args["since"])
+        common = {"agent": ctx_args["agent"], "env": ctx_args["env"], "last": ctx_args["last"]}
+        if len(sides) == 2:
+            base_v, cand_v = sides
+        elif len(sides) == 1 and not windows:
+            record = baselines.current(ctx_args["data"], ctx_args["agent"], ctx_args["env"])
+            if record is None:
+                raise click.UsageError(
+                    "one side given and no baseline recorded for this scope: give BASELINE CANDIDATE, "
+                    "or record one with: driftline baseline set VERSION"
+                )
+            base_v, cand_v = record["version"], sides[0]
+        elif len(sides) == 1:
+            base_v = cand_v = sides[0]
+        elif windows:
+            base_v = cand_v = ANY
+        else:
+            raise click.UsageError("give BASELINE and CANDIDATE (a version, latest, previous) or windows")
+        b_since = parse_time(ctx_args["baseline_since"]) or since
+        c_since = parse_time(ctx_args["candidate_since"]) or since
+        b_until = parse_time(ctx_args["baseline_until"])
+        if record is not None:  # exactly the runs the baseline was approved on
+            b_since = max(filter(None, [b_since, datetime.fromisoformat(record["first_run"])]))
+            b_until = datetime.fromisoformat(record["last_run"]) + timedelta(microseconds=1)
+        baseline = SideSpec(base_v, since=b_since, until=b_until, **common)
+        candidate = SideSpec(cand_v, since=c_since, until=parse_time(ctx_args["candidate_until"]), **common)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return baseline, candidate, record
+
+
+def compute(args: dict[str, Any]) -> Any:
+    """Build the report for the parsed command-line arguments (shared by diff and report)."""
+    from driftline.analysis.diff import hypotheses
+    from driftline.analysis.diff.build import build_report
+    from driftline.analysis.diff.dimensions import configured
+    from driftline.analysis.diff.engine import StatSettings
+    from driftline.analysis.diff.sides import SelectionError
+
+    doc = config.current()
+    try:
+        stats = StatSettings(
+            alpha=args["alpha"],
+            correction=args["correction"],
+            min_runs=args["min_runs"],
+            bootstrap=args["bootstrap"],
+            seed=args["seed"],
+            block_score=args["block_score"],
+            max_bootstrap_side=args["max_bootstrap_side"],
+        )
+        stats = replace(stats, dimensions=configured(doc.get("dimensions")))
+        rules = hypotheses.load_rules(doc.get("hypothesis"))
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
+    baseline, candidate, record = _sides(args)
+    prices = load_prices_or_fail(args["pricing"])
+    con = open_data(args["data"], args["pricing"])
+    try:
+        return build_report(
+            con,
+            baseline,
+            candidate,
+            settings=stats,
+            prices=prices,
+            data_root=args["data"],
+            rules=rules,
+            by=args["by"],
+            baseline_record=record,
+        )
+    except SelectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _gate(report: Any, fail_on_drift: bool, max_score: float | None) -> None:
+    v = report.verdict
+    if fail_on_drift and v.verdict != "stable":
+        click.echo(f"gate: verdict is {v.verdict} (--fail-on-drift)", err=True)
+        sys.exit(EXIT_GATE)
+    if max_score is not None and v.score > max_score:
+        click.echo(f"gate: drift score {v.score:.3f} exceeds --max-score {max_score}", err=True)
+        sys.exit(EXIT_GATE)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc}") from exc
+
+
+@click.command(epilog=EXAMPLES)
+@diff_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "markdown", "json", "html"]),
+    default="terminal",
+    show_default=True,
+)
+@click.option("--output", "-o", default=None, help="Write the report to this file instead of stdout.")
+@click.option("--html", "html_path", default=None, help="Also write the self-contained HTML report here.")
+@click.option("--fail-on-drift", is_flag=True, help=f"Exit {EXIT_GATE} unless the verdict is stable (CI gate).")
+@click.option(
+    "--max-score", type=click.FloatRange(0, 1), default=None, help=f"Exit {EXIT_GATE} if the score exceeds X."
+)
+@click.option("--verbose", "-v", is_flag=True, help="Also list dimensions without data.")
+def diff(
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    fail_on_drift: bool,
+    max_score: float | None,
+    verbose: bool,
+    **args: Any,
+) -> None:
+    """Compare the runs of BASELINE and CANDIDATE: what changed in behaviour, how sure, what it costs.
+
+    Each side is a version, `latest`, `previous`, or (with window options) a time window. With one
+    side, the candidate is compared against the recorded baseline of the --agent/--env scope.
+    """
+    report = compute(args)
+    from driftline.analysis.report import html, json_render, markdown, terminal
+
+    if html_path:
+        _write(html_path, html.render(report))
+    if fmt == "terminal" and output is None:
+        terminal.render(report, verbose=verbose)
+        if html_path:
+            click.echo(f"HTML report: {Path(html_path).resolve()}")
+    else:
+        renderer = {
+            "terminal": markdown.render,
+            "markdown": markdown.render,
+            "json": json_render.render,
+            "html": html.render,
+        }
+        text = renderer[fmt](report)
+        if output:
+            _write(output, text)
+            click.echo(f"report written to {output}", err=True)
+        else:
+            click.echo(text, nl=False)
+    _gate(report, fail_on_drift, max_score)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  driftline report v1.0 v2.0 --output drift.html
+  driftline report previous latest --template eu-ai-act --sign --system "Support agent" --output pmm.html
+  driftline verify pmm.html"""
+)
+@diff_options
+@click.option("--output", "-o", required=True, help="The report file (.html, or .md for Markdown).")
+@click.option(
+    "--template",
+    type=click.Choice(["standard", "eu-ai-act"]),
+    default="standard",
+    show_default=True,
+    help="eu-ai-act: the Article 72 post-market monitoring layout.",
+)
+@click.option("--sign", is_flag=True, help="Embed a SHA-256 integrity hash (check it with driftline verify).")
+@click.option("--system", "system_name", default=None, help="Name of the AI system (eu-ai-act template).")
+@click.option("--provider-name", default=None, help="Provider of the AI system (eu-ai-act template).")
+@click.option("--fail-on-drift", is_flag=True, help=f"Exit {EXIT_GATE} unless the verdict is stable.")
+@click.option(
+    "--max-score", type=click.FloatRange(0, 1), default=None, help=f"Exit {EXIT_GATE} if the score exceeds X."
+)
+def report(
+    output: str,
+    template: str,
+    sign: bool,
+    system_name: str | None,
+    provider_name: str | None,
+    fail_on_drift: bool,
+    max_score: float | None,
+    **args: Any,
+) -> None:
+    """Write a drift report file (HTML or Markdown), optionally in the EU AI Act layout and signed."""
+    from driftline.analysis.report import signing
+
+    result = compute(args)
+    markdown_out = output.endswith(".md")
+    text = signing.document(
+        result, template=template, markdown_out=markdown_out, system=system_name, provider=provider_name
+    )
+    if sign:
+        text = signing.sign(text)
+    _write(output, text)
+    click.echo(f"{template} report ({result.verdict.verdict}) written to {Path(output).resolve()}")
+    _gate(result, fail_on_drift, max_score)
+
+
+@click.command(epilog="\b\nExample:\n  driftline verify pmm.html")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def verify(file: str) -> None:
+    """Check the SHA-256 integrity hash of a signed report (exit 1 if it was altered)."""
+    from driftline.analysis.report import signing
+
+    ok, message = signing.verify(Path(file).read_text(encoding="utf-8"))
+    if not ok:
+        raise click.ClickException(message)
+    click.echo(message)

@@ -1,0 +1,168 @@
+"""``driftline versions``, ``driftline runs`` and ``driftline inspect``: look before you diff."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import click
+
+from driftline.analysis.commands.common import open_data, scope_options
+
+
+def _ts(t: Any) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if t is not None else "—"
+
+
+@click.command(epilog="\b\nExample:\n  driftline versions --agent support")
+@scope_options
+def versions(data: str, pricing: str | None, agent: str | None, env: str | None) -> None:
+    """Versions with their run counts, error counts and time ranges (oldest first)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from driftline.analysis.diff.sides import versions as list_versions
+
+    rows = list_versions(open_data(data, pricing), agent, env)
+    if not rows:
+        click.echo(f"no versioned runs under {data} yet: set service.version or gen_ai.agent.version in your app")
+        return
+    table = Table(header_style="bold")
+    for col in ("version", "runs", "errors", "first run", "last run", "agents", "environments"):
+        table.add_column(col, justify="right" if col in ("runs", "errors") else "left")
+    for r in rows:
+        table.add_row(
+            str(r["version"]),
+            f"{r['runs']:,}",
+            f"{r['errors']:,}",
+            _ts(r["first_seen"]),
+            _ts(r["last_seen"]),
+            ", ".join(r["agents"] or []),
+            ", ".join(r["environments"] or []),
+        )
+    Console().print(table)
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  driftline runs --version v2.0 --errors
+  driftline runs --slow --limit 10
+  driftline runs --outcome escalated --format json"""
+)
+@scope_options
+@click.option("--version", "version", default=None, help="Only runs of this version.")
+@click.option("--errors", is_flag=True, help="Only runs that ended in an error.")
+@click.option("--slow", is_flag=True, help="Only runs slower than the 95th percentile of their version.")
+@click.option("--outcome", default=None, help="Only runs with this outcome.")
+@click.option("--since", default=None, help="Only runs since (7d, 12h, or an ISO date).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+def runs(
+    data: str,
+    pricing: str | None,
+    agent: str | None,
+    env: str | None,
+    version: str | None,
+    errors: bool,
+    slow: bool,
+    outcome: str | None,
+    since: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """List runs, newest first, with their outcome, duration, tokens, cost and tool sequence."""
+    from driftline.analysis.diff.sides import SelectionError, parse_time
+    from driftline.analysis.sql_command import _emit
+
+    clauses, params = ["true"], []
+    for column, value in (("version", version), ("agent", agent), ("environment", env), ("outcome", outcome)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if errors:
+        clauses.append("status = 'ERROR'")
+    try:
+        start = parse_time(since)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if start:
+        clauses.append("start_time >= ?")
+        params.append(start)
+    con = open_data(data, pricing)
+    where = " AND ".join(clauses)
+    slow_sql = ""
+    if slow:
+        slow_sql = "QUALIFY duration_ms > quantile_cont(duration_ms, 0.95) OVER (PARTITION BY version)"
+    con.execute(
+        f"""CREATE TEMP VIEW _listed AS SELECT run_id, version, agent, start_time, round(duration_ms) AS duration_ms,
+            status, outcome, llm_calls, tool_calls, input_tokens, output_tokens, round(cost, 6) AS cost,
+            array_to_string(tool_sequence, ' → ') AS tools
+            FROM runs WHERE {where} {slow_sql} ORDER BY start_time DESC LIMIT {int(limit)}""",
+        params,
+    )
+    _emit(con, "SELECT * FROM _listed", fmt, limit)
+
+
+@click.command(epilog="\b\nExample:\n  driftline inspect 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7")
+@scope_options
+@click.argument("run_id")
+def inspect(data: str, pricing: str | None, agent: str | None, env: str | None, run_id: str) -> None:
+    """Show one run's span tree as a timeline, with tokens, cost and durations."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    con = open_data(data, pricing)
+    run = con.execute(
+        "SELECT trace_id, agent_run, start_time, duration_ms, status, outcome, cost FROM runs WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    if run is None:
+        raise click.ClickException(f"no run {run_id!r} (list runs with: driftline runs)")
+    trace_id, agent_run, start, duration, status, outcome, cost = run
+    root_span = run_id.split(":", 1)[1] if agent_run else None
+    rows = con.execute(
+        """SELECT s.span_id, s.parent_span_id, s.name, s.start_time, s.duration_ms, s.status_code, s.input_tokens,
+                  s.output_tokens, coalesce(s.response_model, s.request_model), k.cost, s.error_type
+           FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id) WHERE s.trace_id = ?
+           ORDER BY s.start_time""",
+        [trace_id],
+    ).fetchall()
+    children: dict[str | None, list[tuple]] = {}
+    ids = {r[0] for r in rows}
+    for r in rows:
+        children.setdefault(r[1] if r[1] in ids else None, []).append(r)
+    width = 30
+    total = duration or 1.0
+
+    def label(r: tuple) -> str:
+        offset = (r[3] - start).total_seconds() * 1000 if r[3] and start else 0.0
+        a = max(0, min(width - 1, int(offset / total * width)))
+        b = max(a + 1, min(width, int((offset + (r[4] or 0)) / total * width)))
+        bar = "·" * a + "█" * (b - a) + "·" * (width - b)
+        extra = []
+        if r[6] is not None or r[7] is not None:
+            extra.append(f"{r[6] or 0}→{r[7] or 0} tok")
+        if r[8]:
+            extra.append(r[8])
+        if r[9] is not None:
+            extra.append(f"${r[9]:.5f}")
+        if r[5] == "ERROR":
+            extra.append(f"[red]ERROR {r[10] or ''}[/red]")
+        return f"[dim]{bar}[/dim] {r[2]}  [cyan]{(r[4] or 0):,.0f} ms[/cyan]  " + "  ".join(extra)
+
+    def add(node: Tree, parent: str | None) -> None:
+        for r in children.get(parent, []):
+            add(node.add(label(r)), r[0])
+
+    head = Tree(
+        f"[bold]{run_id}[/bold]  {duration:,.0f} ms  status {status}  outcome {outcome or '—'}  "
+        f"cost {f'${cost:.5f}' if cost is not None else 'n/a'}"
+    )
+    if root_span:
+        top = [r for r in rows if r[0] == root_span]
+        for r in top:
+            add(head.add(label(r)), r[0])
+    else:
+        add(head, None)
+    Console().print(head)

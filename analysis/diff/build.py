@@ -1,0 +1,181 @@
+"""Assemble a drift report: load both sides, compare, correct, score, explain, price.
+
+Why one function: ``driftline diff``, ``driftline report``, the scheduler and the web API all need
+the same document; they differ only in how they render it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from driftline.analysis.cost import PriceTable, delta_per_10k_runs
+from driftline.analysis.diff import configuration, hypotheses
+from driftline.analysis.diff.engine import Comparison, StatSettings, compare, correct, verdict
+from driftline.analysis.diff.sides import Side, SideSpec, load
+from driftline.analysis.report.model import CostSummary, Report, SegmentResult
+
+MAX_SEGMENTS = 20
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome"}
+
+
+def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) -> CostSummary:
+    def side(t: str) -> tuple[Any, ...]:
+        return con.execute(
+            f"SELECT avg(cost), sum(calls_cost_reported), sum(calls_cost_table), sum(calls_unpriced), "
+            f"list_distinct(flatten(list(unpriced_models))) FROM {t}"
+        ).fetchone()
+
+    ra, rb = side(a.table), side(b.table)
+    return CostSummary(
+        currency=prices.currency,
+        baseline_mean=ra[0],
+        candidate_mean=rb[0],
+        delta_per_10k_runs=delta_per_10k_runs(ra[0], rb[0]),
+        baseline_sources={"reported": int(ra[1] or 0), "table": int(ra[2] or 0), "unpriced": int(ra[3] or 0)},
+        candidate_sources={"reported": int(rb[1] or 0), "table": int(rb[2] or 0), "unpriced": int(rb[3] or 0)},
+        unpriced_models=sorted(set(ra[4] or []) | set(rb[4] or [])),
+        pricing_version=prices.version,
+    )
+
+
+def _step_shares(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, float]:
+    total = con.execute(f"SELECT sum(duration_ms) FROM {table}").fetchone()[0] or 0.0
+    if not total:
+        return {}
+    rows = con.execute(
+        f"SELECT k, sum(v) FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM {table}) "
+        "GROUP BY k"
+    ).fetchall()
+    return {k: (v or 0.0) / total for k, v in rows}
+
+
+def _attribution(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> dict[str, str]:
+    sa, sb = _step_shares(con, a.table), _step_shares(con, b.table)
+    if not sb:
+        return {"step": "n/a", "step_baseline": "n/a", "step_candidate": "n/a"}
+    step = max(sorted(sb), key=lambda k: sb[k] - sa.get(k, 0.0))
+    return {"step": step, "step_baseline": f"{sa.get(step, 0.0):.0%}", "step_candidate": f"{sb[step]:.0%}"}
+
+
+def _segment_values(con: duckdb.DuckDBPyConnection, side: Side, key: str) -> list[str]:
+    """The segment value of every run of a side, in the side table's row order."""
+    if key in _SEGMENT_COLUMNS:
+        rows = con.execute(f"SELECT coalesce(CAST({key} AS VARCHAR), '(none)') FROM {side.table}").fetchall()
+    elif key == "model":
+        rows = con.execute(f"SELECT coalesce(models[1], '(none)') FROM {side.table}").fetchall()
+    else:  # an attribute of any span of the run's trace, or of its resource
+        rows = con.execute(
+            f"""SELECT coalesce(v.value, '(none)') FROM {side.table} r LEFT JOIN (
+                    SELECT trace_id, any_value(coalesce(attributes[$k], resource_attributes[$k])) AS value
+                    FROM spans WHERE trace_id IN (SELECT trace_id FROM {side.table})
+                      AND coalesce(attributes[$k], resource_attributes[$k]) IS NOT NULL
+                    GROUP BY trace_id) v USING (trace_id)""",
+            {"k": key},
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _segments(
+    con: duckdb.DuckDBPyConnection, a: Side, b: Side, key: str, settings: StatSettings
+) -> tuple[list[SegmentResult], list[Any]]:
+    import numpy as np
+    import pyarrow as pa
+
+    va, vb = (
+        np.asarray(_segment_values(con, a, key), dtype=object),
+        np.asarray(_segment_values(con, b, key), dtype=object),
+    )
+    values = sorted(set(va) | set(vb), key=lambda v: -((va == v).sum() + (vb == v).sum()))
+    comparisons: list[tuple[str, Comparison, int, int]] = []
+    skipped: list[SegmentResult] = []
+    for value in values:
+        ia, ib = np.nonzero(va == value)[0], np.nonzero(vb == value)[0]
+        if len(ia) < settings.min_runs or len(ib) < settings.min_runs or len(comparisons) >= MAX_SEGMENTS:
+            need = max(settings.min_runs - len(ia), settings.min_runs - len(ib), 0)
+            note = f"too few runs ({need} more needed per side)" if need else "not compared (segment limit)"
+            skipped.append(SegmentResult(key, str(value), len(ia), len(ib), "insufficient", [], note))
+            continue
+        ca = {c: col.take(pa.array(ia)) for c, col in a.columns.items()}
+        cb = {c: col.take(pa.array(ib)) for c, col in b.columns.items()}
+        comparisons.append((str(value), compare(ca, cb, settings, segment=f"{key}={value}"), len(ia), len(ib)))
+    # one family for all segments x dimensions: each segment gets an equal share of every weight
+    family = [r for _, c, _, _ in comparisons for r in c.results]
+    for r in family:
+        r.weight = r.weight / max(len(comparisons), 1)
+    correct(family, settings)
+    results = []
+    for value, comp, n_a, n_b in comparisons:
+        v = verdict(comp, settings, n_a, n_b)
+        results.append(
+            SegmentResult(key, value, n_a, n_b, v.verdict, [r.name for r in comp.results if r.status == "moved"])
+        )
+    return results + skipped, family
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    baseline: SideSpec,
+    candidate: SideSpec,
+    *,
+    settings: StatSettings,
+    prices: PriceTable,
+    data_root: str,
+    rules: list[dict[str, Any]] | None = None,
+    by: str | None = None,
+    baseline_record: dict[str, Any] | None = None,
+) -> Report:
+    if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
+        raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
+    a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
+    comparison = compare(a.columns, b.columns, settings)
+    correct(comparison.results, settings)
+    v = verdict(comparison, settings, a.n, b.n)
+    fa, fb = configuration.fingerprint(con, a.table), configuration.fingerprint(con, b.table)
+    same_version = a.version is not None and a.version == b.version
+    changes = configuration.changes(fa, fb, same_version)
+    cost = _cost(con, a, b, prices)
+    extras = {"cost_delta": _money(cost.delta_per_10k_runs, cost.currency)}
+    found = hypotheses.generate(
+        rules if rules is not None else hypotheses.load_rules(),
+        comparison.results,
+        changes,
+        extras,
+        step_attribution=lambda: _attribution(con, a, b),
+    )
+    if v.verdict == "insufficient":
+        found = [h for h in found if h.dimension is None]  # configuration facts only; no behavioural guesses
+    segments, segment_dims = _segments(con, a, b, by, settings) if by else ([], [])
+    settings_doc = {k: val for k, val in asdict(replace(settings, dimensions=())).items() if k != "dimensions"}
+    settings_doc["dimensions"] = {
+        d.name: {"weight": d.weight, "floor": d.floor, "block": d.block} for d in settings.dimensions
+    }
+    return Report(
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        data_root=data_root,
+        baseline=a.summary,
+        candidate=b.summary,
+        verdict=v,
+        dimensions=comparison.results,
+        hypotheses=found,
+        configuration_changes=changes,
+        configuration={"baseline": fa, "candidate": fb},
+        cost=cost,
+        segments=segments,
+        segment_dimensions=[r for r in segment_dims if r.status == "moved"],
+        settings=settings_doc,
+        baseline_record=baseline_record,
+    )
+
+
+def _money(value: float | None, currency: str) -> str:
+    if value is None:
+        return "an unknown amount (unpriced models)"
+    sign = "+" if value >= 0 else "−"
+    symbol = "$" if currency == "USD" else f"{currency} "
+    return f"{sign}{symbol}{abs(value):,.2f}"

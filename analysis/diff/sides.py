@@ -1,0 +1,162 @@
+"""Which runs form each side of a diff: a version, ``latest``/``previous``, a time window, the last N.
+
+Why resolved here, in SQL over ``runs``: the same selector drives ``diff``, ``report``, the scheduler
+and the web API, and a side is just a WHERE clause (plus ORDER BY/LIMIT for ``--last``) whose rows
+are loaded once, as Arrow columns, into a temp table the configuration and cost summaries reuse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from driftline.analysis.report.model import SideSummary
+
+ANY = "*"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class SelectionError(ValueError):
+    """A side cannot be resolved (unknown version, no versions yet, bad window)."""
+
+
+def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
+    """``7d``/``12h``/``30m``/``2w`` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    if value is None or value == "":
+        return None
+    now = now or datetime.now(UTC)
+    m = _DURATION.match(value.strip())
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise SelectionError(f"cannot read time {value!r}: use a duration like 7d, 12h, 30m, or an ISO date") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    """One side of a diff as the user wrote it; ``version`` may be a name, ``latest``, ``previous`` or ``*``."""
+
+    version: str = ANY
+    agent: str | None = None
+    env: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    last: int | None = None
+    where: str | None = None  # an extra SQL predicate over runs (used by segments)
+
+
+def _filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
+    clauses, params = ["true"], []
+    if version is not None:
+        clauses.append("version = ?")
+        params.append(version)
+    if spec.agent:
+        clauses.append("agent = ?")
+        params.append(spec.agent)
+    if spec.env:
+        clauses.append("environment = ?")
+        params.append(spec.env)
+    if spec.since:
+        clauses.append("start_time >= ?")
+        params.append(spec.since)
+    if spec.until:
+        clauses.append("start_time < ?")
+        params.append(spec.until)
+    if spec.where:
+        clauses.append(f"({spec.where})")
+    return " AND ".join(clauses), params
+
+
+def versions(con: duckdb.DuckDBPyConnection, agent: str | None = None, env: str | None = None) -> list[dict[str, Any]]:
+    """Versions in order of first appearance, with run counts and time ranges."""
+    where, params = _filters(SideSpec(agent=agent, env=env), None)
+    rows = con.execute(
+        f"SELECT version, count(*) AS runs, min(start_time) AS first_seen, max(start_time) AS last_seen, "
+        f"count(*) FILTER (WHERE status = 'ERROR') AS errors, list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
+        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL) "
+        f"FROM runs WHERE {where} AND version IS NOT NULL GROUP BY version ORDER BY first_seen, version",
+        params,
+    ).fetchall()
+    keys = ("version", "runs", "first_seen", "last_seen", "errors", "agents", "environments")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def resolve_version(con: duckdb.DuckDBPyConnection, spec: SideSpec) -> str | None:
+    """The concrete version a spec names (None for any version)."""
+    if spec.version == ANY:
+        return None
+    if spec.version not in ("latest", "previous"):
+        return spec.version
+    known = [v["version"] for v in versions(con, spec.agent, spec.env)]
+    if spec.version == "latest":
+        if not known:
+            raise SelectionError("there are no versions in the data yet (no run carries a version)")
+        return known[-1]
+    if len(known) < 2:
+        raise SelectionError(f"'previous' needs two versions; the data has {len(known)}: {', '.join(known) or 'none'}")
+    return known[-2]
+
+
+@dataclass
+class Side:
+    label: str
+    spec: SideSpec
+    version: str | None
+    table: str  # temp table holding the side's runs
+    columns: dict[str, pa.ChunkedArray]
+    summary: SideSummary
+
+    @property
+    def n(self) -> int:
+        return self.summary.runs
+
+
+def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
+    """Materialize one side's runs into temp table ``_side_<name>`` and load its columns."""
+    version = resolve_version(con, spec)
+    where, params = _filters(spec, version)
+    table = f"_side_{name}"
+    limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM runs WHERE {where} {limit}", params)
+    arrow = con.execute(f"SELECT * FROM {table}").to_arrow_table()
+    if version is not None and arrow.num_rows == 0:
+        known = [v["version"] for v in versions(con, spec.agent, spec.env)]
+        if version not in known:
+            raise SelectionError(
+                f"no runs of version {version!r}"
+                + (f"; known versions: {', '.join(known)}" if known else " (no versions yet)")
+            )
+    meta = con.execute(
+        f"SELECT min(start_time), max(start_time), list(DISTINCT version) FILTER (WHERE version IS NOT NULL), "
+        f"list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
+        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL) FROM {table}"
+    ).fetchone()
+    selector = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(spec).items() if v is not None}
+    label = version or "all versions"
+    if spec.since or spec.until:
+        label += f" [{_fmt(spec.since) or '…'} → {_fmt(spec.until) or 'now'}]"
+    summary = SideSummary(
+        label=label,
+        selector={**selector, "resolved_version": version},
+        runs=arrow.num_rows,
+        start=_fmt(meta[0]),
+        end=_fmt(meta[1]),
+        versions=sorted(meta[2] or []),
+        agents=sorted(meta[3] or []),
+        environments=sorted(meta[4] or []),
+    )
+    columns = {c: arrow.column(c) for c in arrow.column_names}
+    return Side(label, spec, version, table, columns, summary)
+
+
+def _fmt(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None

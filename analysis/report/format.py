@@ -1,0 +1,86 @@
+"""Number formatting shared by every renderer and the hypothesis texts (one spelling of a figure)."""
+
+from __future__ import annotations
+
+import math
+
+from driftline.analysis.report.model import CostSummary, DimensionResult
+
+VERDICT_COLORS = {"stable": "green", "review": "yellow", "block": "red", "insufficient": "blue"}
+STATUS_TEXT = {
+    "moved": "moved",
+    "negligible": "detectable but negligible",
+    "unchanged": "no significant change",
+    "no data": "no data",
+}
+
+
+def fmt_value(value: float | None, dim: DimensionResult) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if dim.effect_name == "rate_difference":
+        return f"{value:.1%}"
+    if dim.unit == "USD":
+        return f"${value:,.4f}"
+    if dim.unit == "ms":
+        return f"{value / 1000:,.2f} s" if abs(value) >= 1000 else f"{value:,.0f} ms"
+    unit = f" {dim.unit}" if dim.unit else ""
+    return f"{value:,.2f}{unit}" if abs(value) < 10 else f"{value:,.0f}{unit}"
+
+
+def fmt_effect(dim: DimensionResult) -> str:
+    if dim.effect_name == "rate_difference":
+        return f"{dim.effect * 100:+.1f} pp"
+    if dim.effect_name.endswith("_shift"):
+        return f"{dim.effect:+.0%}"
+    return f"{dim.effect:+,.3g}"
+
+
+def fmt_ci(dim: DimensionResult) -> str:
+    if dim.effect_name == "rate_difference":
+        return f"[{dim.ci_low * 100:+.1f}, {dim.ci_high * 100:+.1f}] pp"
+    if dim.effect_name.endswith("_shift"):
+        return f"[{dim.ci_low:+.0%}, {dim.ci_high:+.0%}]"
+    return f"[{dim.ci_low:+,.3g}, {dim.ci_high:+,.3g}]"
+
+
+def fmt_floor(dim: DimensionResult) -> str:
+    if dim.effect_name == "rate_difference":
+        return f"±{dim.floor * 100:g} pp"
+    if dim.effect_name.endswith("_shift"):
+        return f"±{dim.floor:.0%}"
+    return f"±{dim.floor:g}"
+
+
+def fmt_p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def what(dim: DimensionResult) -> str:
+    """The dimension with its focus category, e.g. ``Outcome: escalated``."""
+    return f"{dim.title}: {dim.focus}" if dim.focus else dim.title
+
+
+def money(value: float | None, currency: str, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    symbol = "$" if currency == "USD" else f"{currency} "
+    sign = ("+" if value >= 0 else "−") if signed else ("−" if value < 0 else "")
+    return f"{sign}{symbol}{abs(value):,.2f}" if abs(value) >= 0.01 or value == 0 else f"{sign}{symbol}{abs(value):.6f}"
+
+
+def cost_lines(cost: CostSummary | None) -> list[str]:
+    if cost is None:
+        return []
+    lines = [
+        f"Mean cost per run: {money(cost.baseline_mean, cost.currency)} → {money(cost.candidate_mean, cost.currency)}",
+        f"Delta per 10,000 runs: {money(cost.delta_per_10k_runs, cost.currency, signed=True)}",
+        "Cost sources (LLM calls): baseline "
+        + ", ".join(f"{k} {v}" for k, v in cost.baseline_sources.items())
+        + "; candidate "
+        + ", ".join(f"{k} {v}" for k, v in cost.candidate_sources.items()),
+        f"Pricing table: {cost.pricing_version}",
+    ]
+    if cost.unpriced_models:
+        lines.append("Unpriced models (not counted, add them to your pricing file): " + ", ".join(cost.unpriced_models))
+    return lines

@@ -1,0 +1,81 @@
+"""Terminal rendering with ``rich``: verdict panel first, then what moved, why, and what it costs."""
+
+from __future__ import annotations
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from driftline.analysis.report.format import (
+    STATUS_TEXT,
+    VERDICT_COLORS,
+    cost_lines,
+    fmt_ci,
+    fmt_effect,
+    fmt_floor,
+    fmt_p,
+    fmt_value,
+    what,
+)
+from driftline.analysis.report.model import Report
+
+_STATUS_STYLE = {"moved": "bold red", "negligible": "yellow", "unchanged": "dim", "no data": "dim"}
+
+
+def render(report: Report, console: Console | None = None, verbose: bool = False) -> None:
+    console = console or Console()
+    v = report.verdict
+    color = VERDICT_COLORS[v.verdict]
+    console.print(
+        f"[bold]Driftline diff[/bold]  {report.baseline.label} ({report.baseline.runs:,} runs)  →  "
+        f"{report.candidate.label} ({report.candidate.runs:,} runs)"
+    )
+    table = Table(show_lines=False, header_style="bold", expand=False)
+    for col in ("dimension", "baseline", "candidate", "effect", "95% CI", "floor", "p (adj.)", "status"):
+        table.add_column(col, justify="right" if col not in ("dimension", "status") else "left")
+    shown = [d for d in report.dimensions if verbose or d.status != "no data"]
+    for d in sorted(shown, key=lambda d: ("moved", "negligible", "unchanged", "no data").index(d.status)):
+        table.add_row(
+            what(d),
+            fmt_value(d.baseline_value, d),
+            fmt_value(d.candidate_value, d),
+            fmt_effect(d),
+            fmt_ci(d),
+            fmt_floor(d),
+            fmt_p(d.p_adjusted),
+            Text(STATUS_TEXT[d.status], style=_STATUS_STYLE[d.status]),
+        )
+    console.print(table)
+    if report.configuration_changes:
+        console.print("[bold]Configuration changes[/bold]")
+        for c in report.configuration_changes:
+            console.print(f"  • {c.note}", highlight=False)
+    if report.segments:
+        seg = Table(title=f"Segments by {report.segments[0].key}", header_style="bold")
+        for col in ("segment", "runs (b / c)", "verdict", "moved"):
+            seg.add_column(col)
+        for s in report.segments:
+            seg.add_row(
+                s.value,
+                f"{s.n_baseline} / {s.n_candidate}",
+                Text(s.verdict, style=VERDICT_COLORS[s.verdict]),
+                ", ".join(s.moved) or s.note or "—",
+            )
+        console.print(seg)
+    lines = cost_lines(report.cost)
+    if lines:
+        console.print(Panel("\n".join(lines), title="Financial impact", expand=False), highlight=False)
+    body: list[object] = [
+        Text(
+            f"{v.verdict.upper()}   drift score {v.score:.2f} (95% CI {v.score_low:.2f}–{v.score_high:.2f})",
+            style=f"bold {color}",
+        ),
+        Text(""),
+    ]
+    body += [Text(f"• {r}") for r in v.reasons]
+    if report.hypotheses:
+        body += [Text(""), Text("Hypotheses (strongest evidence first)", style="bold")]
+        body += [Text(f"{i}. {h.text}") for i, h in enumerate(report.hypotheses[:8], 1)]
+    body += [Text(""), Text("Next steps", style="bold")] + [Text(f"→ {s}") for s in v.next_steps]
+    console.print(Panel(Group(*body), title="Verdict", border_style=color, expand=False))

@@ -1,0 +1,98 @@
+"""A simulated support agent for ``driftline demo``: a scripted, seeded fake LLM, the real
+``driftline.instrumentation`` (agent runs, tool calls, and the GenAI call lifecycle the OpenAI and
+Anthropic wrappers use), and the real OTLP exporter.
+
+v2.0 is a regression: a new system prompt drops ``search_knowledge_base`` in a share of runs,
+escalates more, sends more input tokens and its model calls are slower.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from driftline.instrumentation import agent
+from driftline.instrumentation._invocation import GenAITelemetry, text_hash
+
+MODEL, SNAPSHOT = "gpt-4o-mini", "gpt-4o-mini-2024-07-18"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    system_prompt: str
+    search_rate: float  # share of runs that search the knowledge base
+    escalation_rate: float
+    input_scale: float
+    latency_ms: float  # mean model-call latency
+
+
+VERSIONS = {
+    "v1.0": Behaviour("You are a helpful support agent. Always search the knowledge base first.", 0.92, 0.05, 1.0, 6.0),
+    "v2.0": Behaviour(
+        "You are a helpful, concise support agent. Answer from what you know; include the full "
+        "policy text and order history in every reply.",
+        0.65,
+        0.17,
+        1.35,
+        9.0,
+    ),
+}
+
+
+class FakeLLM:
+    """Scripted chat completions: token counts and latency drawn from a seeded generator."""
+
+    def __init__(self, telemetry: GenAITelemetry, behaviour: Behaviour, rng: random.Random) -> None:
+        self.telemetry, self.b, self.rng = telemetry, behaviour, rng
+
+    def chat(self, step: str, wants_tool: str | None) -> None:
+        call = self.telemetry.start(
+            "chat",
+            provider="openai",
+            request_model=MODEL,
+            attributes={
+                "gen_ai.request.temperature": 0.2,
+                "gen_ai.request.max_tokens": 800,
+                "driftline.prompt.hash": text_hash(self.b.system_prompt),
+                "server.address": "api.openai.com",
+            },
+        )
+        time.sleep(max(0.5, self.rng.gauss(self.b.latency_ms, self.b.latency_ms * 0.25)) / 1000)
+        call.response_model = SNAPSHOT
+        call.response_id = f"chatcmpl-{self.rng.getrandbits(48):x}"
+        call.input_tokens = int(self.rng.lognormvariate(6.4, 0.3) * self.b.input_scale)
+        call.output_tokens = int(self.rng.lognormvariate(4.6, 0.4))
+        call.finish_reasons = ["tool_calls" if wants_tool else "stop"]
+        if wants_tool:
+            call.tool_names = [wants_tool]
+        call.stop()
+
+
+def run_support_agent(version: str, runs: int, seed: int = 7) -> None:
+    """Emit ``runs`` support-agent runs of ``version`` through the tracer provider already set up."""
+    b = VERSIONS[version]
+    rng = random.Random(f"{seed}-{version}")
+    llm = FakeLLM(GenAITelemetry(), b, rng)
+    for i in range(runs):
+        with agent.agent_run(
+            "support",
+            version,
+            conversation_id=f"conv-{version}-{i}",
+            attributes={"tenant.id": rng.choice(["acme", "globex", "initech"])},
+        ) as run:
+            plan = ["classify_intent"]
+            if rng.random() < b.search_rate:
+                plan.append("search_knowledge_base")
+            if rng.random() < 0.4:
+                plan.append("lookup_order")
+            escalate = rng.random() < b.escalation_rate
+            if escalate:
+                plan.append("escalate_to_human")
+            for tool in plan:
+                llm.chat(tool, tool)
+                with agent.tool_call(tool, {"ticket": i, "tool": tool}) as call:
+                    time.sleep(rng.uniform(0.2, 1.5) / 1000)
+                    call.set_result({"ok": True})
+            llm.chat("answer", None)
+            run.set_outcome("escalated" if escalate else "resolved")
