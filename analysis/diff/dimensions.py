@@ -103,10 +103,16 @@ class Encoded:
 
 def _arrow(column: Any) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
-        return column.combine_chunks()
-    if isinstance(column, pa.Array):
-        return column
-    return pa.array(list(column) if not isinstance(column, np.ndarray) else column)
+        arr = column.combine_chunks()
+    elif isinstance(column, pa.Array):
+        arr = column
+    else:
+        arr = pa.array(list(column) if not isinstance(column, np.ndarray) else column)
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    if (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)) and not pa.types.is_string(arr.type.value_type):
+        return arr.cast(pa.list_(pa.string()))  # all-empty lists come without a value type
+    return arr
 
 
 def _codes(arr: pa.Array, labels: pa.Array) -> np.ndarray:
