@@ -49,10 +49,10 @@ def cost(
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from exc
     if start:
-        clauses.append("c.start_time >= ?")
+        clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
         params.append(start)
     if agent:
-        clauses.append("c.trace_id IN (SELECT trace_id FROM spans WHERE agent_name = ?)")
+        clauses.append("coalesce(c.agent_name, a.run_agent) = ?")
         params.append(agent)
     if env:
         clauses.append("c.environment = ?")
@@ -61,17 +61,17 @@ def cost(
     where = " AND ".join(clauses)
     con.execute(
         f"""CREATE TEMP TABLE _costed AS
+            WITH agents AS (  -- a model call's agent and version are those of the agent run around it
+                SELECT trace_id, any_value(agent_name) AS run_agent, any_value(agent_version) AS run_version
+                FROM spans WHERE operation = 'invoke_agent' GROUP BY trace_id)
             SELECT c.*, k.cost, k.cost_source, k.model,
-                   coalesce(c.agent_name, (SELECT any_value(a.agent_name) FROM spans a
-                       WHERE a.trace_id = c.trace_id AND a.agent_name IS NOT NULL)) AS agent_resolved
-            FROM llm_calls c JOIN llm_call_costs k USING (trace_id, span_id) WHERE {where}""",
+                   coalesce(c.agent_name, a.run_agent) AS agent_resolved,
+                   coalesce(c.agent_version, a.run_version, c.service_version) AS version_resolved
+            FROM llm_calls c JOIN llm_call_costs k USING (trace_id, span_id) LEFT JOIN agents a USING (trace_id)
+            WHERE {where}""",
         params,
     )
-    key = (
-        GROUPS[by]
-        .replace("agent_name", "agent_resolved")
-        .replace("agent_version", "coalesce(agent_version, service_version)")
-    )
+    key = GROUPS[by].replace("agent_name", "agent_resolved").replace("agent_version", "version_resolved")
     con.execute(
         f"""CREATE TEMP VIEW _report AS SELECT {key} AS {by}, count(*) AS calls,
                sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,

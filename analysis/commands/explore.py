@@ -87,7 +87,7 @@ def runs(
     except SelectionError as exc:
         raise click.UsageError(str(exc)) from exc
     if start:
-        clauses.append("start_time >= ?")
+        clauses.append("CAST(start_time AS TIMESTAMPTZ) >= ?")
         params.append(start)
     con = open_data(data, pricing)
     where = " AND ".join(clauses)
@@ -95,7 +95,7 @@ def runs(
     if slow:
         slow_sql = "QUALIFY duration_ms > quantile_cont(duration_ms, 0.95) OVER (PARTITION BY version)"
     con.execute(
-        f"""CREATE TEMP VIEW _listed AS SELECT run_id, version, agent, start_time, round(duration_ms) AS duration_ms,
+        f"""CREATE TEMP TABLE _listed AS SELECT run_id, version, agent, start_time, round(duration_ms) AS duration_ms,
             status, outcome, llm_calls, tool_calls, input_tokens, output_tokens, round(cost, 6) AS cost,
             array_to_string(tool_sequence, ' → ') AS tools
             FROM runs WHERE {where} {slow_sql} ORDER BY start_time DESC LIMIT {int(limit)}""",

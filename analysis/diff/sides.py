@@ -66,10 +66,10 @@ def _filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
         clauses.append("environment = ?")
         params.append(spec.env)
     if spec.since:
-        clauses.append("start_time >= ?")
+        clauses.append("CAST(start_time AS TIMESTAMPTZ) >= ?")
         params.append(spec.since)
     if spec.until:
-        clauses.append("start_time < ?")
+        clauses.append("CAST(start_time AS TIMESTAMPTZ) < ?")
         params.append(spec.until)
     if spec.where:
         clauses.append(f"({spec.where})")
@@ -127,7 +127,7 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     table = f"_side_{name}"
     limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM runs WHERE {where} {limit}", params)
-    arrow = con.execute(f"SELECT * FROM {table}").to_arrow_table()
+    arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()
     if version is not None and arrow.num_rows == 0:
         known = [v["version"] for v in versions(con, spec.agent, spec.env)]
         if version not in known:

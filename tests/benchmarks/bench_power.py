@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.simulated_runs import SCENARIOS, detected  # noqa: E402
+from tests.simulated_runs import SCENARIOS, detected
 
 
 def main() -> int:

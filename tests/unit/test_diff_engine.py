@@ -1,0 +1,112 @@
+"""The drift verdict's statistical honesty (A/A), its power on injected shifts, and its rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from driftline.analysis.diff.configuration import changes
+from driftline.analysis.diff.dimensions import configured
+from driftline.analysis.diff.engine import StatSettings, compare, correct, verdict
+from driftline.analysis.diff.hypotheses import generate, load_rules
+from driftline.analysis.stats import significance
+from tests.simulated_runs import SCENARIOS, detected, runs
+
+
+def test_aa_false_alarm_rate_is_at_most_nominal() -> None:
+    """200 seeds of A/A data: review-or-block at most 5% plus sampling tolerance (2 SE = 3.1 points)."""
+    alarms = sum(detected(200, {}, seed)[0] != "stable" for seed in range(200))
+    assert alarms / 200 <= 0.05 + 2 * (0.05 * 0.95 / 200) ** 0.5
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_injected_shifts_are_detected_with_fixed_seeds(name: str) -> None:
+    n, shift, _ = SCENARIOS[name]
+    hits = sum(detected(n, shift, 500 + seed)[0] != "stable" for seed in range(20))
+    assert hits >= 16, f"{name}: detected in {hits}/20"
+
+
+def test_shift_is_attributed_to_the_right_dimension() -> None:
+    verdict_name, dims = detected(200, {"escalation": 0.25}, 3)
+    assert verdict_name in ("review", "block")
+    outcome = dims["outcome"]
+    assert outcome.status == "moved" and outcome.focus == "escalated" and outcome.effect > 0.1
+    assert outcome.ci_low > 0.02 and dims["input_tokens"].status != "moved"
+    _, dims = detected(500, {"search_rate": 0.7}, 4)
+    assert dims["tools"].focus == "search_knowledge_base" and dims["tools"].effect < 0
+
+
+def test_100k_runs_with_one_percent_more_tokens_stays_stable() -> None:
+    rng = np.random.default_rng(11)
+    a, b = runs(100_000, rng), runs(100_000, rng, tokens=1.01)
+    s = StatSettings()
+    c = compare(a, b, s)
+    correct(c.results, s)
+    v = verdict(c, s, 100_000, 100_000)
+    tokens = {r.name: r for r in c.results}["input_tokens"]
+    assert tokens.p_adjusted < 0.05 and tokens.status == "negligible"  # detectable ...
+    assert v.verdict == "stable" and "Detectable but negligible" in " ".join(v.reasons)  # ... but negligible
+    assert v.score < 0.05
+
+
+def test_too_few_runs_says_how_many_more() -> None:
+    rng = np.random.default_rng(0)
+    s = StatSettings(min_runs=30)
+    c = compare(runs(40, rng), runs(12, rng), s)
+    correct(c.results, s)
+    v = verdict(c, s, 40, 12)
+    assert v.verdict == "insufficient" and v.runs_needed == {"candidate": 18} and "18 more" in v.reasons[0]
+
+
+def test_score_is_bounded_with_an_interval() -> None:
+    verdict_name, _ = detected(300, {"tokens": 2.0, "escalation": 0.4}, 9)
+    rng = np.random.default_rng(9)
+    s = StatSettings(bootstrap=200)
+    c = compare(runs(300, rng), runs(300, rng, tokens=2.0, escalation=0.4), s)
+    correct(c.results, s)
+    v = verdict(c, s, 300, 300)
+    assert verdict_name == v.verdict == "block"
+    assert 0 <= v.score_low <= v.score <= v.score_high <= 1 and v.score > 0.3
+
+
+def test_weighted_holm_equals_holm_with_equal_weights_and_favours_heavy_dimensions() -> None:
+    p = [0.01, 0.04, 0.03, 0.5]
+    assert significance.weighted_holm(p, [1, 1, 1, 1]) == pytest.approx(significance.adjust(p, "holm"))
+    heavy = significance.weighted_holm([0.03, 0.03, 0.5], [0.8, 0.1, 0.1])
+    assert heavy[0] == pytest.approx(0.0375) and heavy[1] == pytest.approx(0.06)  # equal weights: 0.09 both
+    with pytest.raises(ValueError):
+        significance.weighted_holm([0.1], [0])
+
+
+def test_presence_test_ignores_labels_that_cannot_vary() -> None:
+    p, label, tested = significance.presence_test({"always": 100, "x": 90}, {"always": 100, "x": 70}, 100, 100)
+    assert tested == 1 and label == "x" and p < 0.001
+
+
+def test_configuration_overrides_are_validated() -> None:
+    dims = configured({"outcome": {"floor": 0.05, "weight": 0.5}, "retries": {"enabled": False}})
+    by = {d.name: d for d in dims}
+    assert by["outcome"].floor == 0.05 and "retries" not in by
+    with pytest.raises(ValueError, match="unknown dimension"):
+        configured({"nope": {}})
+    with pytest.raises(ValueError, match="block > floor"):
+        configured({"outcome": {"floor": 0.5}})
+    rules = load_rules(
+        [
+            {"id": "tool_dropped", "enabled": False},
+            {"id": "mine", "dimension": "outcome", "direction": "up", "text": "custom {focus}"},
+        ]
+    )
+    assert "tool_dropped" not in {r["id"] for r in rules} and "mine" in {r["id"] for r in rules}
+    with pytest.raises(ValueError):
+        load_rules([{"id": "bad", "text": "x", "whatever": 1}])
+
+
+def test_silent_model_update_is_named() -> None:
+    a = {"models": {"gpt-4o": 1.0}, "snapshots": {"gpt-4o-2024-08-06": 1.0}}
+    b = {"models": {"gpt-4o": 1.0}, "snapshots": {"gpt-4o-2024-11-20": 1.0}}
+    (change,) = changes(a, b, same_version=True)
+    assert change.kind == "silent_model_update" and "2024-11-20" in change.note
+    assert changes(a, b, same_version=False)[0].kind == "snapshot_changed"
+    hyps = generate(load_rules(), [], [change], {})
+    assert hyps[0].rule == "silent_model_update" and hyps[0].text.startswith("Silent model update")
