@@ -43,11 +43,12 @@ rounds AS (
     FROM ordered GROUP BY run_id
 ),
 steps AS (  -- time per span name below the run's root, to attribute a latency change to a step
-    SELECT run_id, map_from_entries(list({'k': name, 'v': ms})) AS step_ms
+    SELECT run_id, map_from_entries(list({'k': name, 'v': ms} ORDER BY name)) AS step_ms
     FROM (SELECT run_id, name, sum(duration_ms) AS ms FROM run_spans
           WHERE NOT is_root AND name IS NOT NULL GROUP BY run_id, name)
     GROUP BY run_id
-)
+),
+aggregated AS (
 SELECT
     r.run_id,
     any_value(r.trace_id) AS trace_id,
@@ -61,12 +62,10 @@ SELECT
     CASE WHEN bool_or(r.is_root AND r.status_code = 'ERROR') OR (NOT bool_or(r.agent_run) AND bool_or(r.status_code = 'ERROR'))
          THEN 'ERROR' ELSE 'OK' END AS status,
     arg_max(r.outcome, r.is_root::INT) FILTER (WHERE r.outcome IS NOT NULL) AS outcome,
-    list(DISTINCT r.error_type) FILTER (WHERE r.error_type IS NOT NULL) AS error_types,
+    list_sort(list_distinct(list(r.error_type) FILTER (WHERE r.error_type IS NOT NULL))) AS error_types,
     count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_calls,
     count(*) FILTER (WHERE r.operation = 'execute_tool') AS tool_calls,
     coalesce(list(r.tool_name ORDER BY r.start_time, r.span_id) FILTER (WHERE r.operation = 'execute_tool'), []) AS tool_sequence,
-    coalesce(any_value(x.loop_count), 0) AS loop_count,
-    coalesce(any_value(x.retries), 0) AS retries,
     date_diff('microsecond', min(r.start_time), min(r.start_time) FILTER (WHERE r.operation = 'execute_tool')) / 1000.0
         AS time_to_first_tool_ms,
     sum(r.input_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')) AS input_tokens,
@@ -76,26 +75,30 @@ SELECT
     sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
              arg_max(r.output_chars, r.start_time) FILTER (WHERE r.operation IN ('chat', 'text_completion'))) AS output_chars,
-    list(DISTINCT coalesce(r.response_model, r.request_model))
+    list_sort(list_distinct(list(coalesce(r.response_model, r.request_model))
         FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')
-                AND coalesce(r.response_model, r.request_model) IS NOT NULL) AS models,
-    list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL))) AS finish_reasons,
+                AND coalesce(r.response_model, r.request_model) IS NOT NULL))) AS models,
+    list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)
     sum(r.duration_ms) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_time_ms,
-    list(DISTINCT r.provider) FILTER (WHERE r.provider IS NOT NULL) AS providers,
-    list(DISTINCT r.request_model) FILTER (WHERE r.request_model IS NOT NULL) AS request_models,
-    list(DISTINCT r.response_model) FILTER (WHERE r.response_model IS NOT NULL) AS response_models,
-    list(DISTINCT r.temperature) FILTER (WHERE r.temperature IS NOT NULL) AS temperatures,
-    list(DISTINCT r.max_tokens) FILTER (WHERE r.max_tokens IS NOT NULL) AS max_tokens,
-    list(DISTINCT r.prompt_hash) FILTER (WHERE r.prompt_hash IS NOT NULL) AS prompt_hashes,
+    list_sort(list_distinct(list(r.provider) FILTER (WHERE r.provider IS NOT NULL))) AS providers,
+    list_sort(list_distinct(list(r.request_model) FILTER (WHERE r.request_model IS NOT NULL))) AS request_models,
+    list_sort(list_distinct(list(r.response_model) FILTER (WHERE r.response_model IS NOT NULL))) AS response_models,
+    list_sort(list_distinct(list(r.temperature) FILTER (WHERE r.temperature IS NOT NULL))) AS temperatures,
+    list_sort(list_distinct(list(r.max_tokens) FILTER (WHERE r.max_tokens IS NOT NULL))) AS max_tokens,
+    list_sort(list_distinct(list(r.prompt_hash) FILTER (WHERE r.prompt_hash IS NOT NULL))) AS prompt_hashes,
     count(*) FILTER (WHERE r.call_cost_source = 'reported') AS calls_cost_reported,
     count(*) FILTER (WHERE r.call_cost_source = 'pricing') AS calls_cost_table,
     count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL)
         AS calls_unpriced,
-    list(DISTINCT coalesce(r.response_model, r.request_model))
+    list_sort(list_distinct(list(coalesce(r.response_model, r.request_model))
         FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL
-                AND coalesce(r.response_model, r.request_model) IS NOT NULL) AS unpriced_models,
-    any_value(t.step_ms) AS step_ms
-FROM run_spans r LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id)
-GROUP BY r.run_id;
+                AND coalesce(r.response_model, r.request_model) IS NOT NULL))) AS unpriced_models,
+    -- (loop_count, retries and step_ms are joined per run below, not carried through every span row)
+    NULL::INT AS _end
+FROM run_spans r
+GROUP BY r.run_id
+)
+SELECT a.* EXCLUDE (_end), coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms
+FROM aggregated a LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id);
