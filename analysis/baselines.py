@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from driftline.collector.sink.parquet import filesystem
+from driftline.collector.schema import filesystem
 
 DIRECTORY = "_baselines"
 

@@ -18,8 +18,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from driftline.analysis.cost import load_prices, register_prices
-from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
-from driftline.collector.sink.parquet import TMP_MARK, filesystem
+from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA, TMP_MARK, filesystem
 
 SQL_DIR = Path(__file__).parent / "sql"
 VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # in dependency order

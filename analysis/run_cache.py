@@ -26,7 +26,7 @@ import pyarrow.fs as pafs
 
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.db import SQL_DIR, define_views, new_connection
-from driftline.collector.sink.parquet import TMP_MARK, filesystem
+from driftline.collector.schema import TMP_MARK, filesystem
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
 # columns no run dimension reads: left out of the per-derivation span table

@@ -8,7 +8,10 @@ minor bump that old readers tolerate.
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 SCHEMA_VERSION = "1.1"
 SCHEMA_VERSION_KEY = b"driftline.schema_version"
@@ -115,3 +118,16 @@ def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
         return None
     raw = metadata.get(SCHEMA_VERSION_KEY)
     return raw.decode() if raw else None
+
+
+# The on-disk layout readers need besides the columns: where a root lives and which files are
+# unfinished writes (a file name containing TMP_MARK is never read).
+TMP_MARK = ".tmp-"
+
+
+def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and base path: local directories by default, ``s3://`` and friends too."""
+    if "://" in root:
+        fs, path = pafs.FileSystem.from_uri(root)
+        return fs, path.rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(root)

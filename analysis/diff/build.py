@@ -44,19 +44,19 @@ def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) 
     )
 
 
-def _step_shares(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, float]:
-    total = con.execute(f"SELECT sum(duration_ms) FROM {table}").fetchone()[0] or 0.0
-    if not total:
-        return {}
+def _step_shares(con: duckdb.DuckDBPyConnection, side: Side) -> dict[str, float]:
+    query, params = side.step_source
     rows = con.execute(
-        f"SELECT k, sum(v) FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM {table}) "
-        "GROUP BY k"
+        f"""WITH side AS ({query}),
+                steps AS (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM side)
+            SELECT k, sum(v), (SELECT sum(duration_ms) FROM side) FROM steps GROUP BY k""",
+        params,
     ).fetchall()
-    return {k: (v or 0.0) / total for k, v in rows}
+    return {k: (v or 0.0) / total for k, v, total in rows if total}
 
 
 def _attribution(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> dict[str, str]:
-    sa, sb = _step_shares(con, a.table), _step_shares(con, b.table)
+    sa, sb = _step_shares(con, a), _step_shares(con, b)
     if not sb:
         return {"step": "n/a", "step_baseline": "n/a", "step_candidate": "n/a"}
     step = max(sorted(sb), key=lambda k: sb[k] - sa.get(k, 0.0))

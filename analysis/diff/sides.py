@@ -114,6 +114,7 @@ class Side:
     table: str  # temp table holding the side's runs
     columns: dict[str, pa.ChunkedArray]
     summary: SideSummary
+    step_source: tuple[str, list[Any]]  # query and parameters giving the side's (step_ms, duration_ms)
 
     @property
     def n(self) -> int:
@@ -126,7 +127,10 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     where, params = _filters(spec, version)
     table = f"_side_{name}"
     limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM runs WHERE {where} {limit}", params)
+    # step_ms (a map per run) is only read when a latency change needs attributing: see step_source
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (step_ms) FROM runs WHERE {where} {limit}", params
+    )
     arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()
     if version is not None and arrow.num_rows == 0:
         known = [v["version"] for v in versions(con, spec.agent, spec.env)]
@@ -155,7 +159,8 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
         environments=sorted(meta[4] or []),
     )
     columns = {c: arrow.column(c) for c in arrow.column_names}
-    return Side(label, spec, version, table, columns, summary)
+    steps = (f"SELECT step_ms, duration_ms FROM runs WHERE {where} {limit}", params)
+    return Side(label, spec, version, table, columns, summary, steps)
 
 
 def _fmt(t: datetime | None) -> str | None:

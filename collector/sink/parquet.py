@@ -9,7 +9,6 @@ coordinating (each has its own instance id). Readers only ever see whole files.
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -18,16 +17,9 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector.schema import TMP_MARK, filesystem
+
 HOUR_NS = 3_600_000_000_000
-TMP_MARK = ".tmp-"
-
-
-def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
-    """A pyarrow filesystem and base path: local directories by default, ``s3://`` and friends too."""
-    if "://" in root:
-        fs, path = pafs.FileSystem.from_uri(root)
-        return fs, path.rstrip("/")
-    return pafs.LocalFileSystem(), os.path.abspath(root)
 
 
 def partition_dir(hour_bucket: int) -> str:

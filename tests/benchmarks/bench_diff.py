@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from driftline.collector.schema import SPAN_SCHEMA  # noqa: E402
+from driftline.collector.schema import SPAN_SCHEMA
 
 HOURS = 48
 T0 = 1_780_000_000 * 10**9  # ns
