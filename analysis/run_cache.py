@@ -195,7 +195,7 @@ class RunCache:
         )
         crossing = con.execute(
             "SELECT trace_id, list(DISTINCT _partition) FROM _cached_runs GROUP BY trace_id "
-            "HAVING count(DISTINCT _partition) > 1"
+            "HAVING count(DISTINCT _partition) > 1 ORDER BY trace_id"
         ).fetchall()
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
         union = ""

@@ -39,21 +39,24 @@ TITLES = {
 def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[str, float]]:
     """Per key, each value with the share of the side's runs that used it."""
     n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] or 1
-    out: dict[str, dict[str, float]] = {}
-    for key, (column, _) in KEYS.items():
-        rows = con.execute(
-            f"SELECT v, count(DISTINCT run_id) FROM (SELECT run_id, unnest({column}) AS v FROM {table}) "
-            "WHERE v IS NOT NULL GROUP BY v ORDER BY 2 DESC, 1 LIMIT 50"
-        ).fetchall()
-        out[key] = {_label(key, v): c / n for v, c in rows}
+    parts = [
+        f"SELECT '{key}' AS k, CAST(v AS VARCHAR) AS v, count(DISTINCT run_id) AS c "
+        f"FROM (SELECT run_id, unnest({column}) AS v FROM {table}) WHERE v IS NOT NULL GROUP BY v"
+        for key, (column, _) in KEYS.items()
+    ]
+    rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY k, c DESC, v").fetchall()
+    out: dict[str, dict[str, float]] = {key: {} for key in KEYS}
+    for key, value, count in rows:
+        if len(out[key]) < 50:
+            out[key][_label(key, value)] = count / n
     return out
 
 
 def _label(key: str, value: Any) -> str:
     if key == "prompts":
         return str(value)[:12]
-    if isinstance(value, float):
-        return f"{value:g}"
+    if key == "temperature":
+        return f"{float(value):g}"
     return str(value)
 
 

@@ -8,6 +8,7 @@ are loaded once, as Arrow columns, into a temp table the configuration and cost 
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,10 +129,10 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     table = f"_side_{name}"
     limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
     # step_ms (a map per run) is only read when a latency change needs attributing: see step_source
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE (step_ms) FROM runs WHERE {where} {limit}", params
-    )
-    arrow = con.sql(f"SELECT * FROM {table}").to_arrow_table()
+    with warnings.catch_warnings():  # "Arrow output on a DB-API result makes an extra copy": it is one table
+        warnings.simplefilter("ignore", UserWarning)
+        arrow = con.execute(f"SELECT * EXCLUDE (step_ms) FROM runs WHERE {where} {limit}", params).to_arrow_table()
+    con.register(table, arrow)  # the side's later queries (configuration, cost) read the Arrow table in place
     if version is not None and arrow.num_rows == 0:
         known = [v["version"] for v in versions(con, spec.agent, spec.env)]
         if version not in known:
