@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +28,14 @@ import pyarrow.fs as pafs
 
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.db import SQL_DIR, define_views, new_connection
-from driftline.collector.schema import TMP_MARK, filesystem
+from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
-# columns no run dimension reads: left out of the per-derivation span table
-WIDE_COLUMNS = ("attributes", "resource_attributes", "input_content", "output_content")
+# The span columns the run SQL reads (found in its text, so a column added to runs.sql is picked up):
+# the per-derivation span table holds only these, which halves what every join and sort moves.
+_RUN_SQL = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
+RUN_COLUMNS = tuple(f.name for f in SPAN_SCHEMA if re.search(rf"\b{f.name}\b", _RUN_SQL) and f.name != "trace_id")
+BATCH_HOURS = 12
 CACHE_FORMAT = "2"
 
 
@@ -87,35 +92,32 @@ class RunCache:
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
         self.partitions: list[Partition] = []
 
-    def _scan(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> str:
-        """A FROM clause over ``files`` whose ``trace_id`` is prefixed with the file's hour partition, so
-        one query can derive many hours while keeping each hour's runs to that hour's spans."""
-        if self.local:
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            return (
-                "(SELECT regexp_extract(filename, 'date=[^/]+/hour=[^/]+') || '|' || trace_id AS trace_id, "
-                f"* EXCLUDE (trace_id, filename) FROM read_parquet([{listed}], filename = true, "
-                "hive_partitioning = false, union_by_name = true))"
-            )
+    def _scan(self, con: duckdb.DuckDBPyConnection, parts: list[Partition], where: str) -> str:
+        """One deduplicated, narrow span relation over ``parts`` whose ``trace_id`` is prefixed with the
+        partition's index (``7|…``), so one query can derive many hours while each hour's runs come
+        from that hour's spans only. Duplicates share their hour, so deduplicating per hour is exact."""
         frames = []
-        for i, f in enumerate(files):
-            name = f"_file_{i}"
-            con.register(name, ds.dataset(f, filesystem=self.fs, format="parquet"))
-            part = "/".join(f.split("/")[-3:-1]).replace("'", "''")
-            frames.append(f"SELECT '{part}|' || trace_id AS trace_id, * EXCLUDE (trace_id) FROM {name}")
-        return "(" + " UNION ALL BY NAME ".join(frames) + ")"
+        for i, part in enumerate(parts):
+            if self.local:
+                listed = ", ".join("'" + f.replace("'", "''") + "'" for f, _, _ in part.files)
+                source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+            else:
+                source = f"_hour_{i}"
+                con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))
+            frames.append(
+                f"""SELECT '{i}|' || trace_id AS trace_id, {", ".join(RUN_COLUMNS)}
+                    FROM (SELECT * FROM {source} {where}
+                          QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY received_at) = 1)"""
+            )
+        return " UNION ALL BY NAME ".join(frames)
 
-    def _derive(self, files: list[str], where: str = "") -> duckdb.DuckDBPyConnection:
-        """A connection holding ``_runs``: the runs of ``files``, derived per hour, with ``_partition``."""
-        con = new_connection()
+    def _derive(self, parts: list[Partition], where: str = "", threads: int | None = None) -> duckdb.DuckDBPyConnection:
+        """A connection holding ``_runs``: the runs of ``parts``, derived hour by hour, with ``_partition``
+        (the index into ``parts``)."""
+        con = new_connection(threads)
         register_prices(con, self.prices)
-        scan = self._scan(con, files)
-        # the spans once, deduplicated, without the wide columns no run needs: every view below reads
-        # this table instead of re-reading and re-deduplicating the files
-        con.execute(
-            f"""CREATE TEMP TABLE _spans AS SELECT * EXCLUDE ({", ".join(WIDE_COLUMNS)}) FROM {scan} {where}
-                QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY received_at) = 1"""
-        )
+        # the spans once, only the columns runs need: every view below reads this table
+        con.execute(f"CREATE TEMP TABLE _spans AS {self._scan(con, parts, where)}")
         con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
         define_views(con, {}, RUN_VIEWS[1:])
         con.execute(
@@ -138,19 +140,34 @@ class RunCache:
         self.partitions = list_partitions(self.fs, f"{self.base}/spans")
         targets = {p.name: self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet" for p in self.partitions}
         missing = [p for p in self.partitions if not targets[p.name].exists()]
-        # one hour per query: the recursive descent over a whole day at once needs far more memory and is
-        # no faster (measured: 2M spans, 27 s and 5 GiB in one query; 1 GiB hour by hour)
-        for part in missing:
-            con = self._derive([f for f, _, _ in part.files])
-            try:
-                self._copy(con, "SELECT * FROM _runs", targets[part.name])
-                self.derived.append(part.name)
+        # a batch of hours per query: one query per hour pays a fixed cost per hour, one query for a
+        # whole month needs memory in proportion; BATCH_HOURS balances the two
+        batches = [missing[i : i + BATCH_HOURS] for i in range(0, len(missing), BATCH_HOURS)]
+        workers = min(len(batches), os.cpu_count() or 1)
+        if workers <= 1:
+            for batch in batches:
+                self._derive_batch(batch, targets, threads=None)
+        else:  # batches in parallel, one DuckDB thread each: small queries use two threads poorly
+            with ThreadPoolExecutor(workers) as pool:
+                for _ in pool.map(lambda b: self._derive_batch(b, targets, threads=1), batches):
+                    pass
+        self.derived = [p.name for p in missing]
+        return [targets[p.name] for p in self.partitions]
+
+    def _derive_batch(self, batch: list[Partition], targets: dict[str, Path], threads: int | None) -> None:
+        con = self._derive(batch, threads=threads)
+        try:
+            for i, part in enumerate(batch):
+                self._copy(
+                    con,
+                    f"SELECT * REPLACE ('{part.name}' AS _partition) FROM _runs WHERE _partition = '{i}'",
+                    targets[part.name],
+                )
                 for stale in targets[part.name].parent.glob("*.parquet"):
                     if stale != targets[part.name]:
                         stale.unlink(missing_ok=True)
-            finally:
-                con.close()
-        return [targets[p.name] for p in self.partitions]
+        finally:
+            con.close()
 
     def _crossing_runs(self, crossing: list[tuple[str, list[str]]]) -> Path:
         """Runs of the traces cut by an hour boundary, derived from all their hours; cached under a key
@@ -167,9 +184,8 @@ class RunCache:
             return target
         for stale in target.parent.glob("*.parquet"):
             stale.unlink(missing_ok=True)
-        files = [f for h in hours if h in by_name for f, _, _ in by_name[h].files]
         ids = ", ".join("'" + t.replace("'", "''") + "'" for t, _ in crossing)
-        con = self._derive(files, where=f"WHERE split_part(trace_id, '|', 2) IN ({ids})")
+        con = self._derive([by_name[h] for h in hours if h in by_name], where=f"WHERE trace_id IN ({ids})")
         try:
             # the hour prefix split each trace in pieces on purpose; here a trace must be whole again
             con.execute("DROP TABLE _runs")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from typing import Any
 
@@ -93,7 +94,9 @@ def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str 
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
     try:
-        con = connect(data, pricing=pricing)
+        # the runs view reads the per-hour run cache (derived on first use) when the query needs it
+        needs_runs = query is None or re.search(r"\bruns\b", query, re.IGNORECASE) is not None
+        con = connect(data, pricing=pricing, cached_runs=needs_runs)
     except Exception as exc:
         raise click.ClickException(f"cannot open the data root {data}: {exc}") from exc
     if query is None:

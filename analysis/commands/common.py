@@ -47,3 +47,16 @@ def load_prices_or_fail(pricing: str | None) -> Any:
         return load_prices(pricing)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def since_clause(since: str | None, column: str, clauses: list[str], params: list[Any]) -> None:
+    """Add ``column >= since`` (7d, 12h, an ISO date) to a WHERE clause; a bad value is a usage error."""
+    from driftline.analysis.diff.sides import SelectionError, parse_time
+
+    try:
+        start = parse_time(since)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if start:
+        clauses.append(f"CAST({column} AS TIMESTAMPTZ) >= ?")
+        params.append(start)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from driftline.analysis.commands.common import EXIT_GATE, open_data, scope_options
+from driftline.analysis.commands.common import EXIT_GATE, open_data, scope_options, since_clause
 
 GROUPS = {
     "model": "model",
@@ -40,17 +40,10 @@ def cost(
 ) -> None:
     """What model calls cost: provider-reported where spans say, else from the pricing table; unpriced calls
     are counted and their models listed, never priced at zero."""
-    from driftline.analysis.diff.sides import SelectionError, parse_time
     from driftline.analysis.sql_command import _emit
 
     clauses, params = ["true"], []
-    try:
-        start = parse_time(since)
-    except SelectionError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if start:
-        clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
-        params.append(start)
+    since_clause(since, "c.start_time", clauses, params)
     if agent:
         clauses.append("coalesce(c.agent_name, a.run_agent) = ?")
         params.append(agent)

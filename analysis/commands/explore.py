@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from driftline.analysis.commands.common import open_data, scope_options
+from driftline.analysis.commands.common import open_data, scope_options, since_clause
 
 
 def _ts(t: Any) -> str:
@@ -72,7 +72,6 @@ def runs(
     fmt: str,
 ) -> None:
     """List runs, newest first, with their outcome, duration, tokens, cost and tool sequence."""
-    from driftline.analysis.diff.sides import SelectionError, parse_time
     from driftline.analysis.sql_command import _emit
 
     clauses, params = ["true"], []
@@ -82,13 +81,7 @@ def runs(
             params.append(value)
     if errors:
         clauses.append("status = 'ERROR'")
-    try:
-        start = parse_time(since)
-    except SelectionError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if start:
-        clauses.append("CAST(start_time AS TIMESTAMPTZ) >= ?")
-        params.append(start)
+    since_clause(since, "start_time", clauses, params)
     con = open_data(data, pricing)
     where = " AND ".join(clauses)
     slow_sql = ""

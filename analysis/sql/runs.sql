@@ -19,14 +19,14 @@ costed AS (
     SELECT s.*, k.cost AS call_cost, k.cost_source AS call_cost_source
     FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
 ),
-run_spans AS (
+run_spans AS MATERIALIZED (  -- read by three CTEs below: computed once
     SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
     FROM costed s JOIN membership m USING (trace_id, span_id)
     UNION ALL
     SELECT s.*, s.trace_id AS run_id, s.parent_span_id IS NULL AS is_root, false AS agent_run
     FROM costed s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
 ),
-ordered AS (  -- model and tool calls in order, to count LLM -> tool rounds and retries
+ordered AS (  -- model and tool calls in order, to count LLM→tool rounds and retries
     SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
            lead(operation) OVER (PARTITION BY run_id ORDER BY start_time, span_id) AS next_operation,
            lag(tool_args_hash) OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS prev_args,
@@ -75,30 +75,35 @@ SELECT
     sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
              arg_max(r.output_chars, r.start_time) FILTER (WHERE r.operation IN ('chat', 'text_completion'))) AS output_chars,
-    list_sort(list_distinct(list(coalesce(r.response_model, r.request_model))
-        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')
-                AND coalesce(r.response_model, r.request_model) IS NOT NULL))) AS models,
     list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)
     sum(r.duration_ms) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_time_ms,
-    list_sort(list_distinct(list(r.provider) FILTER (WHERE r.provider IS NOT NULL))) AS providers,
-    list_sort(list_distinct(list(r.request_model) FILTER (WHERE r.request_model IS NOT NULL))) AS request_models,
-    list_sort(list_distinct(list(r.response_model) FILTER (WHERE r.response_model IS NOT NULL))) AS response_models,
-    list_sort(list_distinct(list(r.temperature) FILTER (WHERE r.temperature IS NOT NULL))) AS temperatures,
-    list_sort(list_distinct(list(r.max_tokens) FILTER (WHERE r.max_tokens IS NOT NULL))) AS max_tokens,
-    list_sort(list_distinct(list(r.prompt_hash) FILTER (WHERE r.prompt_hash IS NOT NULL))) AS prompt_hashes,
     count(*) FILTER (WHERE r.call_cost_source = 'reported') AS calls_cost_reported,
     count(*) FILTER (WHERE r.call_cost_source = 'pricing') AS calls_cost_table,
     count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL)
         AS calls_unpriced,
-    list_sort(list_distinct(list(coalesce(r.response_model, r.request_model))
-        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL
-                AND coalesce(r.response_model, r.request_model) IS NOT NULL))) AS unpriced_models,
-    -- (loop_count, retries and step_ms are joined per run below, not carried through every span row)
-    NULL::INT AS _end
+    -- one list of each model call's configuration (one list aggregate is far cheaper than eight); the
+    -- per-run lists below are taken from it
+    list({'provider': r.provider, 'request_model': r.request_model, 'response_model': r.response_model,
+          'temperature': r.temperature, 'max_tokens': r.max_tokens, 'prompt_hash': r.prompt_hash,
+          'priced': r.call_cost_source IS NOT NULL})
+        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')) AS _calls
 FROM run_spans r
 GROUP BY r.run_id
 )
-SELECT a.* EXCLUDE (_end), coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms
+SELECT
+    a.* EXCLUDE (_calls, finish_reasons, spans, llm_time_ms, calls_cost_reported, calls_cost_table, calls_unpriced),
+    list_sort(list_distinct(list_transform(a._calls, lambda c: coalesce(c.response_model, c.request_model)))) AS models,
+    a.finish_reasons, a.spans, a.llm_time_ms,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.provider))) AS providers,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.request_model))) AS request_models,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.response_model))) AS response_models,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.temperature))) AS temperatures,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.max_tokens))) AS max_tokens,
+    list_sort(list_distinct(list_transform(a._calls, lambda c: c.prompt_hash))) AS prompt_hashes,
+    a.calls_cost_reported, a.calls_cost_table, a.calls_unpriced,
+    list_sort(list_distinct(list_transform(list_filter(a._calls, lambda c: NOT c.priced),
+                                           lambda c: coalesce(c.response_model, c.request_model)))) AS unpriced_models,
+    coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms
 FROM aggregated a LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id);
