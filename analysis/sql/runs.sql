@@ -20,11 +20,18 @@ costed AS (
     FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
 ),
 run_spans AS MATERIALIZED (  -- read by three CTEs below: computed once
-    SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
-    FROM costed s JOIN membership m USING (trace_id, span_id)
-    UNION ALL
-    SELECT s.*, s.trace_id AS run_id, s.parent_span_id IS NULL AS is_root, false AS agent_run
-    FROM costed s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
+    SELECT *,
+           -- the span's role, computed once: the aggregates below filter on these booleans
+           operation IN ('chat', 'text_completion') AS is_chat,
+           operation IN ('chat', 'text_completion', 'embeddings') AS is_model,
+           operation = 'execute_tool' AS is_tool
+    FROM (
+        SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
+        FROM costed s JOIN membership m USING (trace_id, span_id)
+        UNION ALL
+        SELECT s.*, s.trace_id AS run_id, s.parent_span_id IS NULL AS is_root, false AS agent_run
+        FROM costed s WHERE s.trace_id NOT IN (SELECT trace_id FROM agents)
+    )
 ),
 ordered AS (  -- model and tool calls in order, to count LLM→tool rounds and retries
     SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
@@ -63,32 +70,32 @@ SELECT
          THEN 'ERROR' ELSE 'OK' END AS status,
     arg_max(r.outcome, r.is_root::INT) FILTER (WHERE r.outcome IS NOT NULL) AS outcome,
     list_sort(list_distinct(list(r.error_type) FILTER (WHERE r.error_type IS NOT NULL))) AS error_types,
-    count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_calls,
-    count(*) FILTER (WHERE r.operation = 'execute_tool') AS tool_calls,
-    coalesce(list(r.tool_name ORDER BY r.start_time, r.span_id) FILTER (WHERE r.operation = 'execute_tool'), []) AS tool_sequence,
-    date_diff('microsecond', min(r.start_time), min(r.start_time) FILTER (WHERE r.operation = 'execute_tool')) / 1000.0
+    count(*) FILTER (WHERE r.is_chat) AS llm_calls,
+    count(*) FILTER (WHERE r.is_tool) AS tool_calls,
+    coalesce(list(r.tool_name ORDER BY r.start_time, r.span_id) FILTER (WHERE r.is_tool), []) AS tool_sequence,
+    date_diff('microsecond', min(r.start_time), min(r.start_time) FILTER (WHERE r.is_tool)) / 1000.0
         AS time_to_first_tool_ms,
-    sum(r.input_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')) AS input_tokens,
-    sum(r.output_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS output_tokens,
-    sum(r.cache_read_tokens) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS cached_tokens,
+    sum(r.input_tokens) FILTER (WHERE r.is_model) AS input_tokens,
+    sum(r.output_tokens) FILTER (WHERE r.is_chat) AS output_tokens,
+    sum(r.cache_read_tokens) FILTER (WHERE r.is_chat) AS cached_tokens,
     sum(r.cost_reported) AS cost_reported,
     sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
-             arg_max(r.output_chars, r.start_time) FILTER (WHERE r.operation IN ('chat', 'text_completion'))) AS output_chars,
+             arg_max(r.output_chars, r.start_time) FILTER (WHERE r.is_chat)) AS output_chars,
     list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)
-    sum(r.duration_ms) FILTER (WHERE r.operation IN ('chat', 'text_completion')) AS llm_time_ms,
+    sum(r.duration_ms) FILTER (WHERE r.is_chat) AS llm_time_ms,
     count(*) FILTER (WHERE r.call_cost_source = 'reported') AS calls_cost_reported,
     count(*) FILTER (WHERE r.call_cost_source = 'pricing') AS calls_cost_table,
-    count(*) FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings') AND r.call_cost_source IS NULL)
+    count(*) FILTER (WHERE r.is_model AND r.call_cost_source IS NULL)
         AS calls_unpriced,
     -- one list of each model call's configuration (one list aggregate is far cheaper than eight); the
     -- per-run lists below are taken from it
     list({'provider': r.provider, 'request_model': r.request_model, 'response_model': r.response_model,
           'temperature': r.temperature, 'max_tokens': r.max_tokens, 'prompt_hash': r.prompt_hash,
           'priced': r.call_cost_source IS NOT NULL})
-        FILTER (WHERE r.operation IN ('chat', 'text_completion', 'embeddings')) AS _calls
+        FILTER (WHERE r.is_model) AS _calls
 FROM run_spans r
 GROUP BY r.run_id
 )
