@@ -79,7 +79,7 @@ def diff_options(f: Any) -> Any:
         click.option(
             "--max-bootstrap-side",
             type=click.IntRange(min=100),
-            default=2000,
+            default=1000,
             show_default=True,
             help="Runs per side resampled; larger sides are subsampled and rescaled.",
         ),

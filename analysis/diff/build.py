@@ -136,7 +136,7 @@ def build_report(
     comparison = compare(a.columns, b.columns, settings)
     correct(comparison.results, settings)
     v = verdict(comparison, settings, a.n, b.n)
-    fa, fb = configuration.fingerprint(con, a.table), configuration.fingerprint(con, b.table)
+    fa, fb = configuration.fingerprint(a.columns), configuration.fingerprint(b.columns)
     same_version = a.version is not None and a.version == b.version
     changes = configuration.changes(fa, fb, same_version)
     cost = _cost(con, a, b, prices)

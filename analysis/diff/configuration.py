@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.analysis.report.model import ConfigChange
 
@@ -36,19 +38,32 @@ TITLES = {
 }
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, dict[str, float]]:
-    """Per key, each value with the share of the side's runs that used it."""
-    n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] or 1
-    parts = [
-        f"SELECT '{key}' AS k, CAST(v AS VARCHAR) AS v, count(DISTINCT run_id) AS c "
-        f"FROM (SELECT run_id, unnest({column}) AS v FROM {table}) WHERE v IS NOT NULL GROUP BY v"
-        for key, (column, _) in KEYS.items()
-    ]
-    rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY k, c DESC, v").fetchall()
-    out: dict[str, dict[str, float]] = {key: {} for key in KEYS}
-    for key, value, count in rows:
-        if len(out[key]) < 50:
-            out[key][_label(key, value)] = count / n
+def fingerprint(columns: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per key, each value with the share of the side's runs that used it (from the side's Arrow
+    columns: a value counted once per run even when a run used it several times)."""
+    out: dict[str, dict[str, float]] = {}
+    for key, (column, _) in KEYS.items():
+        lists = columns.get(column)
+        if lists is None or len(lists) == 0:
+            out[key] = {}
+            continue
+        lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+        flat = pc.list_flatten(lists)
+        parents = pc.list_parent_indices(lists).to_numpy()
+        encoded = pc.dictionary_encode(pc.cast(flat, pa.string()))
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+        k = max(len(encoded.dictionary), 1)
+        if len(lists) * k <= 50_000_000:  # a presence matrix: far faster than sorting the pairs
+            present = np.zeros((len(lists), k), dtype=bool)
+            present[parents[valid], codes[valid]] = True
+            counts = present.sum(axis=0)
+        else:
+            pairs = np.unique(parents[valid].astype(np.int64) * k + codes[valid])
+            counts = np.bincount(pairs % k, minlength=k)
+        names = encoded.dictionary.to_pylist()
+        ranked = sorted(((names[i], int(c)) for i, c in enumerate(counts) if c), key=lambda vc: (-vc[1], vc[0]))[:50]
+        out[key] = {_label(key, v): c / len(lists) for v, c in ranked}
     return out
 
 

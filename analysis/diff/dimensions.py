@@ -43,8 +43,8 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("models", "Models", "labels", "models", 0.10, 0.02, 0.10),
     Dimension("error_types", "Error types", "labels", "error_types", 0.03, 0.02, 0.10),
     Dimension("finish_reasons", "Finish reasons", "labels", "finish_reasons", 0.03, 0.02, 0.10),
-    Dimension("tool_sequence", "Exact tool sequence", "category", "tool_sequence", 0.02, 0.02, 0.10),
-    Dimension("tool_bigrams", "Tool order (bigrams)", "labels", "tool_sequence", 0.02, 0.02, 0.10),
+    Dimension("tool_sequence", "Exact tool sequence", "category", "tool_path", 0.02, 0.02, 0.10),
+    Dimension("tool_bigrams", "Tool order (bigrams)", "labels", "tool_bigrams", 0.02, 0.02, 0.10),
     Dimension("input_tokens", "Input tokens", "numeric", "input_tokens", 0.07, 0.05, 0.25, unit="tokens"),
     Dimension("output_tokens", "Output tokens", "numeric", "output_tokens", 0.07, 0.05, 0.25, unit="tokens"),
     Dimension("cost", "Cost per run", "numeric", "cost", 0.06, 0.05, 0.25, center="mean", unit="USD"),
@@ -160,19 +160,32 @@ def _label_pairs(lists: pa.Array, labels: pa.Array) -> np.ndarray:
     return np.stack([pairs // (k + 1), pairs % (k + 1)], axis=1)
 
 
-def encode(dim: Dimension, baseline: Any, candidate: Any) -> Encoded:
-    """Both sides' values of ``dim`` from their runs columns (Arrow arrays or Python sequences)."""
-    a, b = _arrow(baseline), _arrow(candidate)
+def available(dim: Dimension, columns: Any) -> bool:
+    return dim.column in columns or (dim.name in DERIVED and "tool_sequence" in columns)
+
+
+def encode(dim: Dimension, baseline_columns: Any, candidate_columns: Any) -> Encoded:
+    """Both sides' values of ``dim`` from their runs columns (Arrow arrays or Python sequences). The
+    ``runs`` view carries ``tool_path`` and ``tool_bigrams``; samples without them (simulations) get
+    them derived from ``tool_sequence`` here."""
+    if dim.column in baseline_columns and dim.column in candidate_columns:
+        a, b = _arrow(baseline_columns[dim.column]), _arrow(candidate_columns[dim.column])
+    else:
+        a, b = (DERIVED[dim.name](_arrow(cols["tool_sequence"])) for cols in (baseline_columns, candidate_columns))
     if dim.kind == "numeric":
         to_float = lambda x: np.asarray(pc.cast(x, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)  # noqa: E731
         return Encoded(to_float(a), to_float(b), [], len(a), len(b))
-    if dim.name == "tool_sequence":
-        a, b = (pc.if_else(pc.equal(pc.binary_join(x, " → "), ""), NO_TOOLS, pc.binary_join(x, " → ")) for x in (a, b))
-    elif dim.name == "tool_bigrams":
-        a, b = _bigrams(a), _bigrams(b)
     if dim.kind == "category":
         a, b = (pc.fill_null(pc.cast(x, pa.string()), NONE_LABEL) for x in (a, b))
         labels = pc.unique(pa.concat_arrays([a, b]))
         return Encoded(_codes(a, labels), _codes(b, labels), labels.to_pylist(), len(a), len(b))
     labels = pc.drop_null(pc.unique(pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])))
     return Encoded(_label_pairs(a, labels), _label_pairs(b, labels), labels.to_pylist(), len(a), len(b))
+
+
+def _tool_path(lists: pa.Array) -> pa.Array:
+    joined = pc.binary_join(lists, " → ")
+    return pc.if_else(pc.equal(joined, ""), NO_TOOLS, joined)
+
+
+DERIVED = {"tool_sequence": _tool_path, "tool_bigrams": _bigrams}

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, encode
+from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, available, encode
 from driftline.analysis.report.model import DimensionResult, Verdict
 from driftline.analysis.stats.effects import jensen_shannon
 from driftline.analysis.stats.significance import (
@@ -44,7 +44,7 @@ class StatSettings:
     correction: str = "holm"  # holm (weighted by dimension weight) | bh
     min_runs: int = 30  # per side (and per segment) below which no verdict is given
     bootstrap: int = 400  # resamples for effect and score intervals
-    max_bootstrap_side: int = 2000  # larger sides are subsampled (m-out-of-n, rescaled)
+    max_bootstrap_side: int = 1000  # larger sides are subsampled (m-out-of-n, rescaled)
     block_score: float = 0.5  # a composite score whose lower CI bound reaches this blocks
     seed: int = 0
     dimensions: tuple[Dimension, ...] = DIMENSIONS
@@ -220,9 +220,9 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
         return Comparison(results)
     rs = _Resampler(n_a, n_b, settings)
     for dim in settings.dimensions:
-        if dim.column not in baseline or dim.column not in candidate:
+        if not (available(dim, baseline) and available(dim, candidate)):
             continue
-        enc = encode(dim, baseline[dim.column], candidate[dim.column])
+        enc = encode(dim, baseline, candidate)
         out = _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
         common = {
             "name": dim.name,

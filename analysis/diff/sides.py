@@ -19,6 +19,8 @@ import pyarrow as pa
 from driftline.analysis.report.model import SideSummary
 
 ANY = "*"
+# runs columns a diff never reads; step_ms (a map per run) is read only to attribute a latency change
+UNUSED = ("step_ms", "spans", "cached_tokens", "cost_reported", "run_id")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -128,10 +130,11 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     where, params = _filters(spec, version)
     table = f"_side_{name}"
     limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
-    # step_ms (a map per run) is only read when a latency change needs attributing: see step_source
     with warnings.catch_warnings():  # "Arrow output on a DB-API result makes an extra copy": it is one table
         warnings.simplefilter("ignore", UserWarning)
-        arrow = con.execute(f"SELECT * EXCLUDE (step_ms) FROM runs WHERE {where} {limit}", params).to_arrow_table()
+        arrow = con.execute(
+            f"SELECT * EXCLUDE ({', '.join(UNUSED)}) FROM runs WHERE {where} {limit}", params
+        ).to_arrow_table()
     con.register(table, arrow)  # the side's later queries (configuration, cost) read the Arrow table in place
     if version is not None and arrow.num_rows == 0:
         known = [v["version"] for v in versions(con, spec.agent, spec.env)]

@@ -112,5 +112,9 @@ SELECT
     a.calls_cost_reported, a.calls_cost_table, a.calls_unpriced,
     list_sort(list_distinct(list_transform(list_filter(a._calls, lambda c: NOT c.priced),
                                            lambda c: coalesce(c.response_model, c.request_model)))) AS unpriced_models,
-    coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms
+    coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms,
+    -- the tool sequence as one value and as its steps (with start/end markers), for the diff
+    CASE WHEN len(a.tool_sequence) = 0 THEN '(no tools)' ELSE array_to_string(a.tool_sequence, ' → ') END AS tool_path,
+    list_transform(list_zip(list_prepend('(start)', a.tool_sequence), list_append(a.tool_sequence, '(end)')),
+                   lambda p: struct_extract_at(p, 1) || ' → ' || struct_extract_at(p, 2)) AS tool_bigrams
 FROM aggregated a LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id);
