@@ -53,6 +53,14 @@ def test_receiver_writes_to_object_storage(receiver_factory, s3_root, tmp_path) 
     assert CliRunner().invoke(cli, ["compact", "--data", s3_root, "--min-age", "0"]).exit_code == 0
     out = CliRunner().invoke(cli, ["sql", "--data", s3_root, "--format", "csv", "SELECT count(*) AS n FROM llm_calls"])
     assert out.exit_code == 0 and out.output.split() == ["n", "4"]
+    # runs: derived per hour from the object store into a local cache, equal to the live view
+    from driftline.analysis.db import connect
+
+    live = connect(s3_root).execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+    cache = tmp_path / "cache"
+    cached_con = connect(s3_root, cached_runs=True, cache_dir=cache)
+    cached = cached_con.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+    assert live and cached == live and list(cache.glob("runs/date=*/hour=*/*.parquet"))
 
 
 def test_object_store_root_needs_a_local_wal_dir(tmp_path) -> None:
