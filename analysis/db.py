@@ -89,9 +89,13 @@ def connect(
     con = new_connection(threads, memory_limit)
     prices = load_prices(pricing)
     register_prices(con, prices)
-    define_views(con, {name: _source(con, root, name) for name in _SOURCES})
-    if cached_runs:
+    sources = {name: _source(con, root, name) for name in _SOURCES}
+    if cached_runs:  # the live runs view is not even bound: binding it costs a tenth of a second
         from driftline.analysis.run_cache import RunCache
 
-        RunCache(root, prices, cache_dir).attach(con)
+        define_views(con, sources, VIEWS[:-1])
+        if not RunCache(root, prices, cache_dir).attach(con):
+            define_views(con, sources, VIEWS[-1:])
+        return con
+    define_views(con, sources)
     return con

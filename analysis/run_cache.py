@@ -199,20 +199,35 @@ class RunCache:
             con.close()
         return target
 
-    def attach(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Replace ``con``'s live ``runs`` view by the cached hours plus re-derived cross-hour traces."""
+    def _crossing_traces(self, con: duckdb.DuckDBPyConnection, cached: list[Path]) -> list[tuple[str, list[str]]]:
+        """Trace ids cached under more than one hour, with those hours; remembered per state of the
+        cache (the set of cached files), so a warm diff does not scan every trace id again."""
+        state = hashlib.sha256("\n".join(str(p) for p in cached).encode()).hexdigest()[:20]
+        memo = self.dir / "runs" / "_crossing" / f"{state}.json"
+        if memo.exists():
+            return [(t, parts) for t, parts in json.loads(memo.read_text())]
+        crossing = con.execute(
+            "SELECT trace_id, list(DISTINCT _partition ORDER BY _partition) FROM _cached_runs GROUP BY trace_id "
+            "HAVING count(DISTINCT _partition) > 1 ORDER BY trace_id"
+        ).fetchall()
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        for stale in memo.parent.glob("*.json"):
+            stale.unlink(missing_ok=True)
+        memo.write_text(json.dumps(crossing))
+        return [(t, list(parts)) for t, parts in crossing]
+
+    def attach(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Define ``con``'s ``runs`` view over the cached hours plus re-derived cross-hour traces;
+        False when there is nothing to cache (an empty root)."""
         cached = self.refresh()
         if not cached:
-            return
+            return False
         listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in cached)
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _cached_runs AS "
             f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
         )
-        crossing = con.execute(
-            "SELECT trace_id, list(DISTINCT _partition) FROM _cached_runs GROUP BY trace_id "
-            "HAVING count(DISTINCT _partition) > 1 ORDER BY trace_id"
-        ).fetchall()
+        crossing = self._crossing_traces(con, cached)
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
         union = ""
         if crossing:
@@ -223,8 +238,9 @@ class RunCache:
                 f"SELECT * FROM read_parquet('{target}', hive_partitioning = false)"
             )
             union = "UNION ALL BY NAME SELECT * EXCLUDE (_partition) FROM _crossing_runs"
-        con.execute("DROP VIEW runs")
+        con.execute("DROP VIEW IF EXISTS runs")
         con.execute(
             "CREATE VIEW runs AS SELECT * EXCLUDE (_partition) FROM _cached_runs "
             f"WHERE trace_id NOT IN (SELECT trace_id FROM _crossing) {union}"
         )
+        return True
