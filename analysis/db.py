@@ -79,12 +79,15 @@ def connect(
     memory_limit: str | None = None,
     cached_runs: bool = False,
     cache_dir: str | Path | None = None,
+    only_runs: bool = False,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
     pricing file (default: the newest one shipped in ``analysis/pricing/``).
 
     With ``cached_runs`` the ``runs`` view reads per-hour run files derived once and kept under the
-    cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed.
+    cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed; with
+    ``only_runs`` too, no other view is defined (binding each reads every file footer: a diff that
+    needs nothing but runs saves that).
     """
     con = new_connection(threads, memory_limit)
     prices = load_prices(pricing)
@@ -93,9 +96,10 @@ def connect(
     if cached_runs:  # the live runs view is not even bound: binding it costs a tenth of a second
         from driftline.analysis.run_cache import RunCache
 
-        define_views(con, sources, VIEWS[:-1])
+        if not only_runs:
+            define_views(con, sources, VIEWS[:-1])
         if not RunCache(root, prices, cache_dir).attach(con):
-            define_views(con, sources, VIEWS[-1:])
+            define_views(con, sources, VIEWS if only_runs else VIEWS[-1:])
         return con
     define_views(con, sources)
     return con

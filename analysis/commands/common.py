@@ -26,14 +26,14 @@ def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return data_option(pricing_option(agent_option(env_option(f))))
 
 
-def open_data(data: str, pricing: str | None, cached_runs: bool = True) -> Any:
+def open_data(data: str, pricing: str | None, cached_runs: bool = True, only_runs: bool = False) -> Any:
     """A DuckDB connection over DATA with the run cache, or a one-line error."""
     try:
         from driftline.analysis.db import connect
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
     try:
-        return connect(data, pricing=pricing, cached_runs=cached_runs)
+        return connect(data, pricing=pricing, cached_runs=cached_runs, only_runs=only_runs)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     except Exception as exc:

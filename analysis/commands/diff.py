@@ -155,7 +155,10 @@ def compute(args: dict[str, Any]) -> Any:
         raise click.ClickException(f"configuration: {exc}") from exc
     baseline, candidate, record = _sides(args)
     prices = load_prices_or_fail(args["pricing"])
-    con = open_data(args["data"], args["pricing"])
+    # a diff reads only the runs view, unless --by names an attribute (read from the spans)
+    from driftline.analysis.diff.build import SEGMENT_COLUMNS
+
+    con = open_data(args["data"], args["pricing"], only_runs=args["by"] is None or args["by"] in SEGMENT_COLUMNS)
     try:
         return build_report(
             con,

@@ -21,7 +21,7 @@ from driftline.analysis.report.model import CostSummary, Report, SegmentResult
 
 MAX_SEGMENTS = 20
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome"}
+SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome", "model"}
 
 
 def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) -> CostSummary:
@@ -44,19 +44,24 @@ def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) 
     )
 
 
-def _step_shares(con: duckdb.DuckDBPyConnection, side: Side) -> dict[str, float]:
-    query, params = side.step_source
-    rows = con.execute(
-        f"""WITH side AS ({query}),
-                steps AS (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM side)
-            SELECT k, sum(v), (SELECT sum(duration_ms) FROM side) FROM steps GROUP BY k""",
-        params,
-    ).fetchall()
-    return {k: (v or 0.0) / total for k, v, total in rows if total}
+def _step_shares(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> tuple[dict[str, float], dict[str, float]]:
+    """Each span name's share of the run time of each side (one query for both)."""
+    query = f"""WITH sa AS ({a.step_source[0]}), sb AS ({b.step_source[0]})
+        SELECT 'a', k, sum(v), (SELECT sum(duration_ms) FROM sa)
+        FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM sa) GROUP BY k
+        UNION ALL
+        SELECT 'b', k, sum(v), (SELECT sum(duration_ms) FROM sb)
+        FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM sb) GROUP BY k"""
+    rows = con.execute(query, a.step_source[1] + b.step_source[1]).fetchall()
+    shares: dict[str, dict[str, float]] = {"a": {}, "b": {}}
+    for label, k, ms, total in rows:
+        if total:
+            shares[label][k] = (ms or 0.0) / total
+    return shares["a"], shares["b"]
 
 
 def _attribution(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> dict[str, str]:
-    sa, sb = _step_shares(con, a), _step_shares(con, b)
+    sa, sb = _step_shares(con, a, b)
     if not sb:
         return {"step": "n/a", "step_baseline": "n/a", "step_candidate": "n/a"}
     step = max(sorted(sb), key=lambda k: sb[k] - sa.get(k, 0.0))
@@ -65,7 +70,7 @@ def _attribution(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> dict[str, 
 
 def _segment_values(con: duckdb.DuckDBPyConnection, side: Side, key: str) -> list[str]:
     """The segment value of every run of a side, in the side table's row order."""
-    if key in _SEGMENT_COLUMNS:
+    if key in SEGMENT_COLUMNS - {"model"}:
         rows = con.execute(f"SELECT coalesce(CAST({key} AS VARCHAR), '(none)') FROM {side.table}").fetchall()
     elif key == "model":
         rows = con.execute(f"SELECT coalesce(models[1], '(none)') FROM {side.table}").fetchall()

@@ -96,15 +96,33 @@ def _center(kind: str, nan: bool) -> Any:
     return np.nanmean if nan else np.mean
 
 
+def _quantiles(s: np.ndarray, qs: list[float]) -> list[float]:
+    """Linear-interpolated quantiles of an already sorted array (what np.quantile gives, without the
+    partition it would redo for every call)."""
+    pos = np.asarray(qs) * (len(s) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(s) - 1)
+    return [float(x) for x in s[lo] + (pos - lo) * (s[hi] - s[lo])]
+
+
+def _histogram(s: np.ndarray, edges: np.ndarray) -> list[float]:
+    """Shares per bin of a sorted array; values beyond the outer edges count in the outer bins."""
+    cuts = np.searchsorted(s, edges[1:-1], "left")
+    return [float(c) for c in np.diff(np.concatenate([[0], cuts, [len(s)]])) / len(s)]
+
+
 def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> dict[str, Any]:
-    fa, fb = a[~np.isnan(a)], b[~np.isnan(b)]
-    if len(fa) < 2 or len(fb) < 2:
+    sa, sb = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
+    if len(sa) < 2 or len(sb) < 2:
         return {"status": "no data"}
-    test = numeric_test(fa, fb)
-    nan = bool(np.isnan(a).any() or np.isnan(b).any())
+    test = numeric_test(sa, sb, presorted=True)
+    nan = len(sa) < len(a) or len(sb) < len(b)
     center = "mean" if dim.center == "difference" else dim.center
     fn = _center(center, nan)
-    base, cand = float(fn(fa)), float(fn(fb))
+    if center == "median":
+        base, cand = _quantiles(sa, [0.5])[0], _quantiles(sb, [0.5])[0]
+    else:
+        base, cand = float(np.mean(sa)), float(np.mean(sb))
     if dim.center == "difference" or base == 0:
         name = "mean_difference" if dim.center == "difference" else f"{center}_difference"
 
@@ -122,14 +140,12 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
 
         point = (cand - base) / abs(base)
     reps, low, high = rs.interval(stat, a, b, point)
-    lo, hi = np.percentile(np.concatenate([fa, fb]), [1, 99])
+    lo = min(_quantiles(sa, [0.01])[0], _quantiles(sb, [0.01])[0])
+    hi = max(_quantiles(sa, [0.99])[0], _quantiles(sb, [0.99])[0])
     edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
-    hist = {
-        "edges": [float(e) for e in edges],
-        "baseline": [float(c) for c in np.histogram(np.clip(fa, lo, hi), edges)[0] / len(fa)],
-        "candidate": [float(c) for c in np.histogram(np.clip(fb, lo, hi), edges)[0] / len(fb)],
-    }
+    hist = {"edges": [float(e) for e in edges], "baseline": _histogram(sa, edges), "candidate": _histogram(sb, edges)}
     quantiles = [5, 25, 50, 75, 95]
+    qs = [q / 100 for q in quantiles]
     return {
         "test": test,
         "effect_name": name,
@@ -141,13 +157,13 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
         "distance": float(test.statistic) if test.method == "kolmogorov_smirnov" else 0.0,
         "dist": (
             {
-                "mean": float(np.mean(fa)),
-                "quantiles": dict(zip(map(str, quantiles), np.percentile(fa, quantiles).tolist(), strict=True)),
+                "mean": float(np.mean(sa)),
+                "quantiles": dict(zip(map(str, quantiles), _quantiles(sa, qs), strict=True)),
                 "histogram": hist,
             },
             {
-                "mean": float(np.mean(fb)),
-                "quantiles": dict(zip(map(str, quantiles), np.percentile(fb, quantiles).tolist(), strict=True)),
+                "mean": float(np.mean(sb)),
+                "quantiles": dict(zip(map(str, quantiles), _quantiles(sb, qs), strict=True)),
             },
         ),
     }
