@@ -122,7 +122,7 @@ def _diff(root: str, queue: mp.Queue) -> None:
     from driftline.analysis.diff.sides import SideSpec
 
     started = time.perf_counter()
-    con = connect(root, cached_runs=True)
+    con = connect(root, cached_runs=True, only_runs=True)  # what `driftline diff` opens
     loaded = time.perf_counter()
     report = build_report(
         con, SideSpec("v1.0"), SideSpec("v2.0"), settings=StatSettings(), prices=load_prices(), data_root=root
