@@ -17,7 +17,7 @@ from driftline.analysis.report.format import fmt_effect, fmt_value
 from driftline.analysis.report.model import ConfigChange, DimensionResult, Hypothesis
 
 RULES_FILE = Path(__file__).parent / "hypotheses.toml"
-_FIELDS = {"id", "dimension", "config", "direction", "label", "text", "cites", "enabled"}
+_FIELDS = {"id", "dimension", "config", "direction", "label", "text", "cites", "enabled", "evidence"}
 
 
 def load_rules(overrides: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -63,11 +63,8 @@ def generate(
         if "config" in rule:
             for change in config_changes:
                 if change.kind == rule["config"]:
-                    out.append(
-                        Hypothesis(
-                            rule["id"], rule["text"].format_map(_Blank(config=change.note)), 1.0, None, [change.note]
-                        )
-                    )
+                    text = rule["text"].format_map(_Blank(config=change.note))
+                    out.append(Hypothesis(rule["id"], text, float(rule.get("evidence", 1.0)), None, [change.note]))
             continue
         dim = by_name.get(rule["dimension"])
         if dim is None or dim.status != "moved":

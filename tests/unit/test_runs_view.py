@@ -238,3 +238,57 @@ def test_cached_runs_equal_live_runs_and_only_changed_hours_are_derived(tmp_path
     third.attach(con)
     assert len(third.derived) == 2 and _all_runs(con) == live
     assert connect(str(tmp_path), cached_runs=True).execute("SELECT count(*) FROM runs").fetchone()[0] == 4
+
+
+def test_silent_model_update_is_found_by_a_window_diff(tmp_path: Path) -> None:
+    """One app version, the provider's snapshot changes between two windows: named as such."""
+    import json
+
+    from click.testing import CliRunner
+
+    from driftline.analysis.cli import cli
+
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.extend([kv("service.name", "svc"), kv("service.version", "v1")])
+    ss = rs.scope_spans.add()
+    for i in range(80):
+        later = i >= 40
+        trace = f"{i + 1:032x}"
+        start = (i % 40) * 1000 + (7_200_000 if later else 0)  # the second window two hours later
+        agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "bot"}
+        _span(ss, trace, f"{i + 1:015x}1", None, "invoke_agent bot", agent, start, 500)
+        chat = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-11-20" if later else "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 100,
+            "gen_ai.usage.output_tokens": 10,
+        }
+        _span(ss, trace, f"{i + 1:015x}2", f"{i + 1:015x}1", "chat gpt-4o", chat, start + 10, 100)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000009")
+    cut = "2023-11-14T23:30:00+00:00"  # between the windows (T0 is 22:13:20 UTC)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "diff",
+            "v1",
+            "v1",
+            "--data",
+            str(tmp_path),
+            "--baseline-until",
+            cut,
+            "--candidate-since",
+            cut,
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert (doc["baseline"]["runs"], doc["candidate"]["runs"]) == (40, 40)
+    (change,) = [c for c in doc["configuration_changes"] if c["key"] == "snapshots"]
+    assert change["kind"] == "silent_model_update" and change["candidate"] == ["gpt-4o-2024-11-20"]
+    assert doc["hypotheses"][0]["rule"] == "silent_model_update"
