@@ -8,9 +8,11 @@ Heavy imports (grpc, pyarrow) happen inside the commands so ``driftline --help``
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 
 import click
 
@@ -20,6 +22,32 @@ MiB = 1024 * 1024
 def missing_extra(exc: ImportError, extra: str = "collector") -> click.ClickException:
     """One line saying which extra to install (shared by every command that imports lazily)."""
     return click.ClickException(f"{exc.name or exc} is not installed: pip install 'driftline[{extra}]'")
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(value: str) -> timedelta:
+    """``30d``, ``12h``, ``15m``, ``45s``, ``2w``."""
+    m = _DURATION.match(value.strip())
+    if not m:
+        raise ValueError(f"cannot read duration {value!r}: use a number and s, m, h, d or w (e.g. 30d)")
+    return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+
+
+def when(value: str | None, now: datetime | None = None) -> datetime | None:
+    """A point in time: a duration ago (``7d``) or an ISO date/time (UTC unless it says otherwise)."""
+    if value is None or value == "":
+        return None
+    now = now or datetime.now(UTC)
+    if _DURATION.match(value.strip()):
+        return now - duration(value)
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"cannot read time {value!r}: use a duration like 7d, 12h, 30m, or an ISO date") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 data_option = click.option(
@@ -299,7 +327,98 @@ def conventions(data: str, fmt: str, top: int) -> None:
         click.echo(render_table(rows))
 
 
-COMMANDS = (serve, compact, conventions)
+DATASET_NAMES = ("spans", "logs")  # as collector.schema.DATASETS, without importing pyarrow here
+
+
+def _parsed(value: str | None, what: str) -> datetime | None:
+    try:
+        return when(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from exc
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  driftline prune --older-than 30d --dry-run
+  driftline prune --older-than 90d --keep-versions v1.0,v2.0   # keep hours holding the baselines' spans"""
+)
+@data_option
+@click.option("--older-than", required=True, help="Drop hour partitions that ended longer ago than this (30d, 12h).")
+@click.option("--keep-versions", default="", help="Comma-separated versions whose hours are kept whatever their age.")
+@click.option("--dry-run", is_flag=True, help="List what would be dropped, change nothing.")
+def prune(data: str, older_than: str, keep_versions: str, dry_run: bool) -> None:
+    """Drop whole hour partitions (spans, logs and their cached runs) older than a retention period."""
+    try:
+        age = duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+    try:
+        from driftline.collector.sink.lifecycle import prune_root
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    keep = {v.strip() for v in keep_versions.split(",") if v.strip()}
+    try:
+        results = prune_root(data, age.total_seconds(), keep, dry_run)
+    except FileNotFoundError as exc:
+        raise click.ClickException(f"{exc}: is --data right?") from exc
+    dropped = [r for r in results if r.kept_because is None]
+    for r in results:
+        verb = "kept" if r.kept_because else ("would drop" if dry_run else "dropped")
+        reason = f" ({r.kept_because})" if r.kept_because else ""
+        click.echo(f"{verb} {r.dataset}/{r.partition}: {r.files} file(s), {r.bytes:,} bytes{reason}")
+    size = sum(r.bytes for r in dropped)
+    click.echo(f"{len(dropped)} partition(s), {size:,} bytes {'to drop' if dry_run else 'dropped'}")
+
+
+@click.command(
+    "export",
+    epilog="""\b
+Examples:
+  driftline export --since 7d --to last-week.parquet
+  driftline export --since 2025-06-01 --until 2025-06-08 --to june.parquet --dataset logs""",
+)
+@data_option
+@click.option("--to", "target", required=True, help="The Parquet file to write.")
+@click.option("--since", default=None, help="Rows from (7d, or an ISO date).")
+@click.option("--until", default=None, help="Rows before (7d, or an ISO date).")
+@click.option("--dataset", type=click.Choice(sorted(DATASET_NAMES)), default="spans", show_default=True)
+def export(data: str, target: str, since: str | None, until: str | None, dataset: str) -> None:
+    """Write a time range of the data root to one Parquet file (spans deduplicated by span id)."""
+    start, end = _parsed(since, "--since"), _parsed(until, "--until")
+    try:
+        from driftline.collector.sink.lifecycle import export_range
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    try:
+        rows = export_range(data, target, start, end, dataset)
+    except (FileNotFoundError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"exported {rows:,} {dataset} row(s) to {target}")
+
+
+@click.command(
+    "import",
+    epilog="""\b
+Example:
+  driftline import last-week.parquet --data ./other-root""",
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@data_option
+def import_(file: str, data: str) -> None:
+    """Add the spans of an exported file to the data root, skipping spans it already holds."""
+    try:
+        from driftline.collector.sink.lifecycle import import_file
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    try:
+        result = import_file(data, file)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"read {result.read:,} span(s): {result.written:,} written, {result.duplicates:,} already present")
+
+
+COMMANDS = (serve, compact, conventions, prune, export, import_)
 
 
 def register(group: click.Group) -> None:

@@ -7,21 +7,19 @@ are loaded once, as Arrow columns, into a temp table the configuration and cost 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from driftline.analysis.report.model import SideSummary
+from driftline.collector.cli import when
 
 ANY = "*"
 # runs columns a diff never reads; step_ms (a map per run) is read only to attribute a latency change
 UNUSED = ("step_ms", "spans", "cached_tokens", "cost_reported", "run_id")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class SelectionError(ValueError):
@@ -30,17 +28,10 @@ class SelectionError(ValueError):
 
 def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:
     """``7d``/``12h``/``30m``/``2w`` ago, or an ISO date/time (UTC unless it says otherwise)."""
-    if value is None or value == "":
-        return None
-    now = now or datetime.now(UTC)
-    m = _DURATION.match(value.strip())
-    if m:
-        return now - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return when(value, now)
     except ValueError as exc:
-        raise SelectionError(f"cannot read time {value!r}: use a duration like 7d, 12h, 30m, or an ISO date") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise SelectionError(str(exc)) from exc
 
 
 @dataclass(frozen=True)
