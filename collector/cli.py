@@ -418,7 +418,45 @@ def import_(file: str, data: str) -> None:
     click.echo(f"read {result.read:,} span(s): {result.written:,} written, {result.duplicates:,} already present")
 
 
-COMMANDS = (serve, compact, conventions, prune, export, import_)
+@click.command(
+    epilog="""\b
+Examples:
+  driftline doctor --data ./driftline-data
+  driftline doctor --data s3://bucket/driftline --wal-dir /var/lib/driftline/wal --endpoint http://rx:4318"""
+)
+@data_option
+@click.option("--wal-dir", default=None, help="The receiver's WAL directory (default: DATA/wal for a local root).")
+@click.option(
+    "--endpoint", default=None, help="The receiver's OTLP/HTTP address to probe (e.g. http://127.0.0.1:4318)."
+)
+def doctor(data: str, wal_dir: str | None, endpoint: str | None) -> None:
+    """Check the data root (access, readable partitions, schema versions), the WAL and the receiver;
+    print what to fix. Exit 1 when something is broken."""
+    try:
+        from driftline.collector import doctor as diagnose
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    from pathlib import Path
+
+    checks = diagnose.check_root(data)
+    wal = Path(wal_dir) if wal_dir else (Path(data) / "wal" if "://" not in data else None)
+    if wal is not None:
+        checks += diagnose.check_wal(wal)
+    if endpoint:
+        checks.append(diagnose.check_receiver(endpoint))
+    marks = {"ok": "✓", "warn": "!", "error": "✗"}
+    for c in checks:
+        click.echo(f"{marks[c.status]} {c.what}: {c.detail}")
+        if c.fix:
+            click.echo(f"    fix: {c.fix}")
+    errors = sum(c.status == "error" for c in checks)
+    warnings = sum(c.status == "warn" for c in checks)
+    click.echo(f"{errors} problem(s), {warnings} warning(s)")
+    if errors:
+        sys.exit(1)
+
+
+COMMANDS = (serve, compact, conventions, prune, export, import_, doctor)
 
 
 def register(group: click.Group) -> None:

@@ -65,3 +65,24 @@ def test_prune_drops_whole_old_hours_and_keeps_versions(tmp_path: Path) -> None:
     assert nothing == []  # younger than ten years: untouched
     code, out = run("prune", "--data", str(tmp_path), "--older-than", "soon")
     assert code == 2 and "cannot read duration" in out
+
+
+def test_doctor_reports_what_to_fix(tmp_path: Path, receiver_factory) -> None:
+    code, out = run("doctor", "--data", str(tmp_path / "missing"))
+    assert code == 1 and "does not exist" in out and "fix:" in out
+    _write(tmp_path)
+    code, out = run("doctor", "--data", str(tmp_path))
+    assert code == 0 and "✓ spans: 1 file(s) in 1 partition(s); schema versions 1.1 (1)" in out
+    bad = next((tmp_path / "spans").glob("date=*/hour=*")) / "broken.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    seg = tmp_path / "wal" / "old-rx"
+    seg.mkdir(parents=True)
+    (seg / "seg-000000000001.wal").write_bytes(b"x" * 10)
+    code, out = run("doctor", "--data", str(tmp_path), "--endpoint", "http://127.0.0.1:9")
+    assert code == 1
+    assert "unreadable file" in out and "broken.parquet" in out
+    assert "old-rx: 1 segment(s), 10 bytes not yet in Parquet" in out and "--instance-id old-rx" in out
+    assert "is not reachable" in out
+    app = receiver_factory()
+    code, out = run("doctor", "--data", str(app.config.data), "--endpoint", f"http://127.0.0.1:{app.http_port}")
+    assert "answered 200" in out and "a receiver holds it" in out
