@@ -48,11 +48,26 @@ def _register_commands() -> None:
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
+    from driftline.analysis.commands.schedule import history, schedule
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register
 
     register(cli)
-    for command in (sql, diff, report, verify, cost, versions, runs, inspect, baseline, config_command, demo):
+    for command in (
+        sql,
+        diff,
+        report,
+        verify,
+        cost,
+        versions,
+        runs,
+        inspect,
+        baseline,
+        config_command,
+        demo,
+        schedule,
+        history,
+    ):
         cli.add_command(command)
 
 

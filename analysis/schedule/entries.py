@@ -1,0 +1,116 @@
+"""``[[report]]`` entries of driftline.toml, validated, with their sides resolved at a given time.
+
+Why sides are resolved against the *slot* time, not the clock: a report caught up after downtime must
+compare the windows it would have compared on time (``candidate = "1h"`` is the hour before its slot).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from croniter import croniter
+
+from driftline.analysis.diff.sides import ANY, SideSpec
+from driftline.collector.cli import duration
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_FIELDS = {
+    "name",
+    "cron",
+    "agent",
+    "env",
+    "baseline",
+    "candidate",
+    "formats",
+    "output_dir",
+    "max_score",
+    "alert_on",
+    "alerts",
+    "min_runs",
+    "by",
+}
+FORMATS = ("html", "markdown", "json")
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    name: str
+    cron: str
+    baseline: str = "previous"  # a version, previous, latest, or a window: 7d..1d
+    candidate: str = "latest"  # a version, latest, or a window: 1h, 6h..now
+    agent: str | None = None
+    env: str | None = None
+    formats: tuple[str, ...] = ("html", "markdown", "json")
+    output_dir: str = "driftline-reports"
+    max_score: float | None = None  # alert when the score crosses above it
+    alert_on: tuple[str, ...] = ("review", "block")  # verdicts that alert when the verdict changes to them
+    alerts: tuple[str, ...] = ()  # names of [alerts.<name>] sinks
+    min_runs: int | None = None
+    by: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def side(self, value: str, at: datetime) -> SideSpec:
+        """A side spec for ``value`` as of ``at``."""
+        common = {"agent": self.agent, "env": self.env}
+        if ".." in value:
+            start, _, end = value.partition("..")
+            return SideSpec(
+                ANY, since=at - duration(start), until=None if end in ("", "now") else at - duration(end), **common
+            )
+        try:
+            return SideSpec(ANY, since=at - duration(value), until=at, **common)
+        except ValueError:
+            return SideSpec(value, **common)
+
+    def sides(self, at: datetime) -> tuple[SideSpec, SideSpec]:
+        return self.side(self.baseline, at), self.side(self.candidate, at)
+
+
+def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
+    """Every ``[[report]]`` of a config document; a bad entry is an error naming it."""
+    entries: dict[str, ReportEntry] = {}
+    sinks = set(doc.get("alerts", {}))
+    for i, raw in enumerate(doc.get("report", [])):
+        where = f"[[report]] #{i + 1}" + (f" ({raw.get('name')})" if raw.get("name") else "")
+        unknown = sorted(set(raw) - _FIELDS)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        name, cron = raw.get("name"), raw.get("cron")
+        if not name or not _NAME.match(str(name)):
+            raise ValueError(f"{where}: needs a name of letters, digits, '.', '_' or '-'")
+        if name in entries:
+            raise ValueError(f"{where}: the name {name!r} is used twice")
+        if not cron or not croniter.is_valid(str(cron)):
+            raise ValueError(f"{where}: cron {cron!r} is not a valid cron expression (e.g. '0 * * * *')")
+        formats = tuple(raw.get("formats", FORMATS))
+        if not formats or set(formats) - set(FORMATS):
+            raise ValueError(f"{where}: formats must be among {', '.join(FORMATS)}")
+        alerts = tuple(raw.get("alerts", ()))
+        missing = sorted(set(alerts) - sinks)
+        if missing:
+            raise ValueError(f"{where}: no [alerts.{missing[0]}] sink is defined")
+        entry = ReportEntry(
+            name=name,
+            cron=cron,
+            baseline=str(raw.get("baseline", "previous")),
+            candidate=str(raw.get("candidate", "latest")),
+            agent=raw.get("agent"),
+            env=raw.get("env"),
+            formats=formats,
+            output_dir=str(raw.get("output_dir", "driftline-reports")),
+            max_score=raw.get("max_score"),
+            alert_on=tuple(raw.get("alert_on", ("review", "block"))),
+            alerts=alerts,
+            min_runs=raw.get("min_runs"),
+            by=raw.get("by"),
+        )
+        for value in (entry.baseline, entry.candidate):  # windows must parse now, not at 3 a.m.
+            try:
+                entry.side(value, datetime.now().astimezone())
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from exc
+        entries[name] = entry
+    return entries

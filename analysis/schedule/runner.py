@@ -1,0 +1,167 @@
+"""One scheduled report run: build the report for its slot, write its files, alert, record history."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftline.analysis.schedule import alerts, history
+from driftline.analysis.schedule.entries import ReportEntry
+
+log = logging.getLogger("driftline.schedule")
+
+
+def _settings(doc: dict[str, Any], entry: ReportEntry) -> Any:
+    from driftline.analysis.diff.dimensions import configured
+    from driftline.analysis.diff.engine import StatSettings
+
+    stats = dict(doc.get("stats", {}))
+    if entry.min_runs is not None:
+        stats["min_runs"] = entry.min_runs
+    return replace(StatSettings(**stats), dimensions=configured(doc.get("dimensions")))
+
+
+def trend_section(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """An inline SVG of the report's score over time, verdicts as colored dots (for the HTML report)."""
+    colors = {"stable": "#2e7d32", "review": "#f9a825", "block": "#c62828", "insufficient": "#1565c0"}
+    w, h, pad = 640, 120, 20
+    if not rows:
+        return {"position": "bottom", "title": "Trend", "html": "<p>First run of this report.</p>"}
+    n = len(rows)
+    xs = [pad + (w - 2 * pad) * (i / max(n - 1, 1)) for i in range(n)]
+    ys = [h - pad - (h - 2 * pad) * float(r["score"]) for r in rows]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    dots = "".join(
+        f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{colors.get(r["verdict"], "#888")}"><title>{r["slot"]}: '
+        f"{r['verdict']} {float(r['score']):.2f}</title></circle>"
+        for x, y, r in zip(xs, ys, rows, strict=True)
+    )
+    svg = (
+        f'<svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="drift score over time">'
+        f'<polyline points="{line}" fill="none" stroke="#6b7c93" stroke-width="1.5"/>{dots}'
+        f'<text x="{pad}" y="{h - 4}" font-size="10">{rows[0]["slot"]}</text>'
+        f'<text x="{w - pad}" y="{h - 4}" font-size="10" text-anchor="end">{rows[-1]["slot"]}</text></svg>'
+    )
+    return {"position": "bottom", "title": "Trend (drift score per run)", "html": svg}
+
+
+def decide(entry: ReportEntry, verdict: str, score: float, previous: dict[str, Any] | None) -> list[str]:
+    """Why this run alerts (empty: it does not): a verdict change into ``alert_on``, or the score
+    crossing ``max_score`` upwards. Not every run: a verdict that stays the same stays quiet."""
+    reasons = []
+    before = previous["verdict"] if previous else None
+    if verdict != before and verdict in entry.alert_on and not (before is None and verdict == "stable"):
+        reasons.append(f"verdict changed from {before or 'nothing'} to {verdict}")
+    if (
+        entry.max_score is not None
+        and score > entry.max_score
+        and (previous is None or previous["score"] <= entry.max_score)
+    ):
+        reasons.append(f"drift score {score:.2f} crossed max_score {entry.max_score}")
+    return reasons
+
+
+def run_entry(
+    root: str, entry: ReportEntry, slot: datetime, doc: dict[str, Any], pricing: str | None = None
+) -> history.HistoryRow | None:
+    """Run ``entry`` for ``slot``; None when the report could not be built (logged, nothing recorded)."""
+    from driftline.analysis.cost import load_prices
+    from driftline.analysis.db import connect
+    from driftline.analysis.diff import hypotheses
+    from driftline.analysis.diff.build import build_report
+    from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.report import html, json_render, markdown
+
+    slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        prices = load_prices(pricing)
+        con = connect(root, pricing=pricing, cached_runs=True)
+        baseline, candidate = entry.sides(slot)
+        report = build_report(
+            con,
+            baseline,
+            candidate,
+            settings=_settings(doc, entry),
+            prices=prices,
+            data_root=root,
+            rules=hypotheses.load_rules(doc.get("hypothesis")),
+            by=entry.by,
+        )
+    except (SelectionError, ValueError, OSError) as exc:
+        log.error("report %s (slot %s) not built: %s", entry.name, slot_text, exc)
+        return None
+    previous = history.last(root, entry.name)
+    trend_rows = [
+        *history.read(root, entry.name),
+        {"slot": slot_text, "verdict": report.verdict.verdict, "score": report.verdict.score},
+    ]
+    out_dir = Path(entry.output_dir) / entry.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    renderers = {
+        "html": ("html", lambda r: html.render(r, [trend_section(trend_rows)])),
+        "markdown": ("md", markdown.render),
+        "json": ("json", json_render.render),
+    }
+    paths = []
+    for fmt in entry.formats:
+        suffix, render = renderers[fmt]
+        text = render(report)
+        path = out_dir / f"{stamp}.{suffix}"
+        path.write_text(text, encoding="utf-8")
+        (out_dir / f"latest.{suffix}").write_text(text, encoding="utf-8")
+        paths.append(path)
+    main_path = str((paths[0]).resolve())
+    v = report.verdict
+    reasons = decide(entry, v.verdict, v.score, previous)
+    delivered = False
+    if reasons:
+        event = {
+            "event": "driftline.alert",
+            "report": entry.name,
+            "slot": slot_text,
+            "reason": "; ".join(reasons),
+            "verdict": v.verdict,
+            "previous_verdict": previous["verdict"] if previous else None,
+            "score": v.score,
+            "score_low": v.score_low,
+            "score_high": v.score_high,
+            "baseline": report.baseline.label,
+            "candidate": report.candidate.label,
+            "hypotheses": [h.text for h in report.hypotheses[:3]],
+            "report_path": main_path,
+            "generated_at": report.generated_at,
+        }
+        sinks = doc.get("alerts", {})
+        for name in entry.alerts:
+            delivered |= alerts.send(name, sinks[name], event)
+    row = history.HistoryRow(
+        report=entry.name,
+        slot=slot_text,
+        run_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        verdict=v.verdict,
+        score=v.score,
+        score_low=v.score_low,
+        score_high=v.score_high,
+        baseline=report.baseline.label,
+        candidate=report.candidate.label,
+        baseline_runs=report.baseline.runs,
+        candidate_runs=report.candidate.runs,
+        hypotheses=json.dumps([h.text for h in report.hypotheses[:3]]),
+        report_path=main_path,
+        alerted=bool(reasons) and delivered,
+    )
+    history.append(root, row)
+    log.info(
+        "report %s slot %s: %s, score %.2f%s",
+        entry.name,
+        slot_text,
+        v.verdict,
+        v.score,
+        f"; alert: {'; '.join(reasons)}" if reasons else "",
+    )
+    return row

@@ -1,0 +1,134 @@
+"""Scheduled reports: cron slots, catch-up once, never twice, no overlap, alerts to real HTTP
+endpoints on loopback (and a command hook), drift history, and the CLI around them."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from driftline.analysis.cli import cli
+from driftline.analysis.schedule import history
+from driftline.analysis.schedule.entries import parse
+from driftline.analysis.schedule.scheduler import Scheduler, report_lock
+from tests.benchmarks.bench_diff import _version
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("sched") / "data"
+    rng = np.random.default_rng(5)
+    _version(path, 0, "v1.0", 240, rng, False)
+    _version(path, 1, "v2.0", 240, rng, True)
+    return str(path)
+
+
+@pytest.fixture
+def receiver_http():
+    received: list[tuple[str, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+def _doc(url: str, tmp_path: Path, **report: object) -> dict:
+    return {
+        "report": [
+            {
+                "name": "hourly",
+                "cron": "0 * * * *",
+                "baseline": "v1.0",
+                "candidate": "v2.0",
+                "output_dir": str(tmp_path / "out"),
+                "alerts": ["hook", "slack", "cmd", "down"],
+                **report,
+            }
+        ],
+        "alerts": {
+            "hook": {"type": "webhook", "url": f"{url}/hook"},
+            "slack": {"type": "slack", "url": f"{url}/slack"},
+            "cmd": {"type": "command", "command": f"tee {tmp_path / 'cmd.json'}"},
+            "down": {"type": "webhook", "url": "http://127.0.0.1:9/x", "retries": 2, "backoff": 0.01, "timeout": 1},
+        },
+    }
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 6, 3, hour, minute, tzinfo=UTC)
+
+
+def test_slots_alerts_history_catch_up_and_locks(root: str, receiver_http, tmp_path: Path) -> None:
+    url, received = receiver_http
+    doc = _doc(url, tmp_path)
+    sched = Scheduler(root, parse(doc), doc)
+    (row,) = sched.run_pending(at(10, 30), at(11, 5))
+    assert row.slot == "2026-06-03T11:00:00Z" and row.verdict == "block" and row.alerted
+    paths = sorted(p for p, _ in received)
+    assert paths == ["/hook", "/slack"]  # the unreachable sink failed twice, logged, nothing raised
+    hook = dict(received)["/hook"]
+    assert hook["verdict"] == "block" and hook["previous_verdict"] is None and hook["hypotheses"]
+    assert hook["reason"] == "verdict changed from nothing to block" and hook["report_path"].endswith(".html")
+    slack = dict(received)["/slack"]
+    assert "BLOCK" in slack["text"] and slack["blocks"][0]["type"] == "section"
+    assert json.loads((tmp_path / "cmd.json").read_text())["report"] == "hourly"
+    out = tmp_path / "out" / "hourly"
+    assert {p.name for p in out.iterdir()} >= {"20260603T110000Z.html", "latest.html", "latest.md", "latest.json"}
+    assert "Trend" in (out / "latest.html").read_text()
+    assert sched.run_pending(at(10, 30), at(11, 5)) == []  # the same slot never runs twice
+    (row,) = sched.run_pending(at(11, 5), at(12, 1))
+    assert row.verdict == "block" and not row.alerted and len(received) == 2  # same verdict: quiet
+    rows = sched.catch_up(at(15, 10))  # down from 12:01 to 15:10: only the latest missed slot runs
+    assert [r.slot for r in rows] == ["2026-06-03T15:00:00Z"]
+    assert [r["slot"][11:13] for r in history.read(root, "hourly")] == ["11", "12", "15"]
+    with report_lock(sched.locks, "hourly"):  # a run in progress elsewhere: this one is skipped
+        assert sched.run("hourly", at(16)) is None
+    assert Scheduler(root, parse(doc), doc).catch_up(at(15, 30)) == []
+
+
+def test_max_score_crossing_alerts_once(root: str, receiver_http, tmp_path: Path) -> None:
+    url, received = receiver_http
+    doc = _doc(url, tmp_path, name="scored", max_score=0.1, alert_on=[], alerts=["hook"])
+    sched = Scheduler(root, parse(doc), doc)
+    sched.run_pending(at(9, 59), at(10, 0))
+    sched.run_pending(at(10, 59), at(11, 0))
+    hooks = [b for p, b in received if p == "/hook"]
+    assert len(hooks) == 1 and "crossed max_score 0.1" in hooks[0]["reason"]
+
+
+def test_cli_once_list_history_and_bad_config(root: str, tmp_path: Path) -> None:
+    conf = tmp_path / "driftline.toml"
+    conf.write_text(
+        f'data = "{root}"\n[[report]]\nname = "nightly"\ncron = "0 3 * * *"\nbaseline = "v1.0"\n'
+        f'candidate = "latest"\nformats = ["markdown"]\noutput_dir = "{tmp_path / "o"}"\n'
+    )
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(conf), "schedule", "--list"])
+    assert result.exit_code == 0 and "nightly" in result.output and "next 20" in result.output
+    result = runner.invoke(cli, ["--config", str(conf), "schedule", "--once", "nightly"])
+    assert result.exit_code == 0, result.output
+    assert "nightly: block" in result.output and (tmp_path / "o" / "nightly" / "latest.md").exists()
+    result = runner.invoke(cli, ["--config", str(conf), "history", "--report", "nightly"])
+    assert result.exit_code == 0 and "nightly" in result.output and "block" in result.output
+    result = runner.invoke(cli, ["--config", str(conf), "schedule", "--once", "nope"])
+    assert result.exit_code == 2 and "no report named" in result.output
+    conf.write_text('[[report]]\nname = "x"\ncron = "every hour"\n')
+    result = runner.invoke(cli, ["--config", str(conf), "schedule", "--list"])
+    assert result.exit_code == 1 and "not a valid cron expression" in result.output
