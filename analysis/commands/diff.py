@@ -177,10 +177,16 @@ def compute(args: dict[str, Any]) -> Any:
         raise click.ClickException(str(exc)) from exc
 
 
-def _gate(report: Any, fail_on_drift: bool, max_score: float | None) -> None:
+FAIL_ON = {"review": {"review", "block", "insufficient"}, "block": {"block"}}
+
+
+def _gate(report: Any, fail_on_drift: bool, max_score: float | None, fail_on: str | None = None) -> None:
     v = report.verdict
     if fail_on_drift and v.verdict != "stable":
         click.echo(f"gate: verdict is {v.verdict} (--fail-on-drift)", err=True)
+        sys.exit(EXIT_GATE)
+    if fail_on and v.verdict in FAIL_ON[fail_on]:
+        click.echo(f"gate: verdict is {v.verdict} (--fail-on {fail_on})", err=True)
         sys.exit(EXIT_GATE)
     if max_score is not None and v.score > max_score:
         click.echo(f"gate: drift score {v.score:.3f} exceeds --max-score {max_score}", err=True)
@@ -208,6 +214,12 @@ def _write(path: str, text: str) -> None:
 @click.option("--html", "html_path", default=None, help="Also write the self-contained HTML report here.")
 @click.option("--fail-on-drift", is_flag=True, help=f"Exit {EXIT_GATE} unless the verdict is stable (CI gate).")
 @click.option(
+    "--fail-on",
+    type=click.Choice(["review", "block"]),
+    default=None,
+    help=f"Exit {EXIT_GATE} when the verdict is at least this (block: only block).",
+)
+@click.option(
     "--max-score", type=click.FloatRange(0, 1), default=None, help=f"Exit {EXIT_GATE} if the score exceeds X."
 )
 @click.option("--verbose", "-v", is_flag=True, help="Also list dimensions without data.")
@@ -216,6 +228,7 @@ def diff(
     output: str | None,
     html_path: str | None,
     fail_on_drift: bool,
+    fail_on: str | None,
     max_score: float | None,
     verbose: bool,
     **args: Any,
@@ -247,7 +260,7 @@ def diff(
             click.echo(f"report written to {output}", err=True)
         else:
             click.echo(text, nl=False)
-    _gate(report, fail_on_drift, max_score)
+    _gate(report, fail_on_drift, max_score, fail_on)
 
 
 @click.command(

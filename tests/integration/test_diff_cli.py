@@ -63,6 +63,8 @@ def test_terminal_markdown_html_and_gates(demo_root: str, tmp_path: Path) -> Non
     assert code == 0  # a version against itself is stable
     code, _ = run("diff", "v1.0", "v2.0", "--data", demo_root, "--max-score", "0.01")
     assert code == 3
+    assert run("diff", "v1.0", "v2.0", "--data", demo_root, "--fail-on", "block")[0] == 3
+    assert run("diff", "v1.0", "v1.0", "--data", demo_root, "--fail-on", "review")[0] == 0
 
 
 def test_bad_input_gets_a_clear_message_and_exit_code(demo_root: str) -> None:
