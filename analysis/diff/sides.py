@@ -129,6 +129,21 @@ class Side:
     def n(self) -> int:
         return self.summary.runs
 
+    def columns_py(
+        self,
+        names: tuple[str, ...] = (
+            "status",
+            "outcome",
+            "tool_sequence",
+            "input_tokens",
+            "output_tokens",
+            "duration_ms",
+            "cost",
+        ),
+    ) -> dict[str, list[Any]]:
+        """Some columns as Python lists (for the sequential monitor)."""
+        return {c: self.columns[c].to_pylist() for c in names if c in self.columns}
+
 
 def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     """Materialize one side's runs into temp table ``_side_<name>`` and load its columns."""

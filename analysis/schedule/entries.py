@@ -18,6 +18,8 @@ from driftline.collector.cli import duration
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FIELDS = {
+    "sequential",
+    "persist_k",
     "name",
     "cron",
     "agent",
@@ -50,6 +52,8 @@ class ReportEntry:
     alerts: tuple[str, ...] = ()  # names of [alerts.<name>] sinks
     min_runs: int | None = None
     by: str | None = None
+    sequential: bool = False  # monitor with always-valid p-values (a fixed baseline, a growing candidate)
+    persist_k: int = 3  # runs a change must last to be called sustained rather than a spike
     extra: dict[str, Any] = field(default_factory=dict)
 
     def side(self, value: str, at: datetime) -> SideSpec:
@@ -106,6 +110,8 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             alerts=alerts,
             min_runs=raw.get("min_runs"),
             by=raw.get("by"),
+            sequential=bool(raw.get("sequential", False)),
+            persist_k=int(raw.get("persist_k", 3)),
         )
         for value in (entry.baseline, entry.candidate):  # windows must parse now, not at 3 a.m.
             try:

@@ -35,6 +35,9 @@ class HistoryRow:
     hypotheses: str  # JSON list of the top three texts
     report_path: str
     alerted: bool
+    persistence: str = ""  # sustained | spike | developing | "" (stable)
+    deploy: str = ""  # the candidate version and when it first appeared
+    sequential: str = "{}"  # JSON: metric -> always-valid p-value (running minimum)
 
 
 def _dir(root: str, report: str | None = None) -> tuple[pafs.FileSystem, str]:
@@ -66,6 +69,9 @@ def read(root: str, report: str | None = None) -> list[dict[str, Any]]:
     rows = [r for f in files for r in pq.read_table(f, filesystem=fs).to_pylist()]
     for r in rows:
         r["hypotheses"] = json.loads(r["hypotheses"] or "[]")
+        r["sequential"] = json.loads(r.get("sequential") or "{}")  # rows written before the field: none
+        r.setdefault("persistence", "")
+        r.setdefault("deploy", "")
     return sorted(rows, key=lambda r: (r["report"], r["slot"], r["run_at"]))
 
 

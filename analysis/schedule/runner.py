@@ -65,6 +65,45 @@ def decide(entry: ReportEntry, verdict: str, score: float, previous: dict[str, A
     return reasons
 
 
+def persistence(verdict: str, past: list[str], k: int) -> str:
+    """Sustained step change or one-off spike: *sustained* when this and the k - 1 runs before it are
+    all not stable, *spike* when the run before was stable, *developing* in between; "" when stable."""
+    if verdict == "stable":
+        return ""
+    recent = [*past[-(k - 1) :], verdict] if k > 1 else [verdict]
+    if len(recent) >= k and all(x != "stable" for x in recent):
+        return "sustained"
+    if not past or past[-1] == "stable":
+        return "spike"
+    return "developing"
+
+
+def first_deploy(con: Any, versions: list[str]) -> str:
+    """The candidate's version(s) and when each was first seen: since which deploy a change is there."""
+    if not versions:
+        return ""
+    rows = con.execute(
+        "SELECT version, min(start_time) FROM runs WHERE version IN (SELECT unnest(?)) GROUP BY 1 ORDER BY 2",
+        [versions],
+    ).fetchall()
+    return "; ".join(f"{v} first seen {t.astimezone(UTC):%Y-%m-%dT%H:%MZ}" for v, t in rows)
+
+
+def _sequential(
+    con: Any, baseline: Any, candidate: Any, previous: dict[str, Any] | None, baseline_label: str
+) -> tuple[dict[str, float], list[str]]:
+    """Always-valid p-values after this look, carried over from the previous run while the baseline
+    is the same; the metrics that newly crossed their threshold."""
+    from driftline.analysis.diff.sides import load
+    from driftline.analysis.stats import sequential
+
+    a, b = load(con, baseline, "seq_baseline"), load(con, candidate, "seq_candidate")
+    carried = previous.get("sequential") if previous and previous.get("baseline") == baseline_label else None
+    pvalues = sequential.update(a.columns_py(), b.columns_py(), carried)
+    before = set(sequential.rejected(carried or {}))
+    return pvalues, [m for m in sequential.rejected(pvalues) if m not in before]
+
+
 def run_entry(
     root: str, entry: ReportEntry, slot: datetime, doc: dict[str, Any], pricing: str | None = None
 ) -> history.HistoryRow | None:
@@ -118,6 +157,14 @@ def run_entry(
     main_path = str((paths[0]).resolve())
     v = report.verdict
     reasons = decide(entry, v.verdict, v.score, previous)
+    past = history.read(root, entry.name)
+    state = persistence(v.verdict, [r["verdict"] for r in past], entry.persist_k)
+    deploy = first_deploy(con, report.candidate.versions)
+    pvalues: dict[str, float] = {}
+    if entry.sequential:
+        pvalues, newly = _sequential(con, baseline, candidate, previous, report.baseline.label)
+        if newly:
+            reasons.append("sequential test (always-valid p-values): " + ", ".join(newly) + " moved")
     delivered = False
     if reasons:
         event = {
@@ -135,6 +182,8 @@ def run_entry(
             "hypotheses": [h.text for h in report.hypotheses[:3]],
             "report_path": main_path,
             "generated_at": report.generated_at,
+            "persistence": state,
+            "deploy": deploy,
         }
         sinks = doc.get("alerts", {})
         for name in entry.alerts:
@@ -154,6 +203,9 @@ def run_entry(
         hypotheses=json.dumps([h.text for h in report.hypotheses[:3]]),
         report_path=main_path,
         alerted=bool(reasons) and delivered,
+        persistence=state,
+        deploy=deploy,
+        sequential=json.dumps(pvalues),
     )
     history.append(root, row)
     log.info(

@@ -97,7 +97,11 @@ def test_slots_alerts_history_catch_up_and_locks(root: str, receiver_http, tmp_p
     assert row.verdict == "block" and not row.alerted and len(received) == 2  # same verdict: quiet
     rows = sched.catch_up(at(15, 10))  # down from 12:01 to 15:10: only the latest missed slot runs
     assert [r.slot for r in rows] == ["2026-06-03T15:00:00Z"]
-    assert [r["slot"][11:13] for r in history.read(root, "hourly")] == ["11", "12", "15"]
+    rows = history.read(root, "hourly")
+    assert [r["slot"][11:13] for r in rows] == ["11", "12", "15"]
+    # a step change, not a spike: three non-stable runs in a row, since v2.0 first appeared
+    assert [r["persistence"] for r in rows] == ["spike", "developing", "sustained"]
+    assert rows[-1]["deploy"].startswith("v2.0 first seen ") and hook["persistence"] == "spike"
     with report_lock(sched.locks, "hourly"):  # a run in progress elsewhere: this one is skipped
         assert sched.run("hourly", at(16)) is None
     assert Scheduler(root, parse(doc), doc).catch_up(at(15, 30)) == []
@@ -132,3 +136,15 @@ def test_cli_once_list_history_and_bad_config(root: str, tmp_path: Path) -> None
     conf.write_text('[[report]]\nname = "x"\ncron = "every hour"\n')
     result = runner.invoke(cli, ["--config", str(conf), "schedule", "--list"])
     assert result.exit_code == 1 and "not a valid cron expression" in result.output
+
+
+def test_sequential_monitoring_alerts_once_and_carries_p_values(root: str, receiver_http, tmp_path: Path) -> None:
+    url, received = receiver_http
+    doc = _doc(url, tmp_path, name="seq", sequential=True, alert_on=[], alerts=["hook"])
+    sched = Scheduler(root, parse(doc), doc)
+    (first,) = sched.run_pending(at(7, 59), at(8, 0))
+    (second,) = sched.run_pending(at(8, 59), at(9, 0))
+    p1, p2 = json.loads(first.sequential), json.loads(second.sequential)
+    assert p1["calls search_knowledge_base"] < 0.005 and all(p2[k] <= p1[k] for k in p1)
+    hooks = [b for p, b in received if p == "/hook"]
+    assert len(hooks) == 1 and "sequential test" in hooks[0]["reason"]  # newly crossed only once
