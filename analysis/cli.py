@@ -48,7 +48,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
-    from driftline.analysis.commands.schedule import history, schedule
+    from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register
 
@@ -67,6 +67,7 @@ def _register_commands() -> None:
         demo,
         schedule,
         history,
+        watch,
     ):
         cli.add_command(command)
 

@@ -112,3 +112,96 @@ def history(data: str, report: str | None, last: int, fmt: str) -> None:
                 f"  {r['slot']}  {r['verdict']:<12} {float(r['score']):.2f}  {r['baseline']} → {r['candidate']}{mark}"
             )
     sys.stdout.flush()
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  driftline watch --against v2.0                       # the last hour of runs vs the v2.0 baseline
+  driftline watch --against v1.0 --candidate v2.0 --interval 10"""
+)
+@data_option
+@pricing_option
+@click.option("--against", required=True, help="The baseline: a version, latest or previous.")
+@click.option("--candidate", default=None, help="A version to follow (default: every run in --window).")
+@click.option("--window", default="1h", show_default=True, help="Candidate runs from the last window (1h, 30m).")
+@click.option("--agent", default=None)
+@click.option("--env", default=None)
+@click.option(
+    "--interval", type=click.FloatRange(min=0.2), default=5.0, show_default=True, help="Seconds between refreshes."
+)
+@click.option(
+    "--iterations", type=click.IntRange(min=1), default=None, help="Stop after N refreshes (default: Ctrl-C)."
+)
+def watch(
+    data: str,
+    pricing: str | None,
+    against: str,
+    candidate: str | None,
+    window: str,
+    agent: str | None,
+    env: str | None,
+    interval: float,
+    iterations: int | None,
+) -> None:
+    """A live view of incoming runs compared to a baseline, refreshed every few seconds."""
+    import time
+
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    from driftline.analysis.commands.common import load_prices_or_fail, open_data
+    from driftline.analysis.diff.build import build_report
+    from driftline.analysis.diff.engine import StatSettings
+    from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec
+    from driftline.analysis.report.format import VERDICT_COLORS, fmt_effect, what
+    from driftline.collector.cli import duration
+
+    try:
+        span = duration(window)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--window") from exc
+    prices = load_prices_or_fail(pricing)
+
+    def frame() -> Group:
+        now = datetime.now(UTC)
+        con = open_data(data, pricing, only_runs=True)
+        base = SideSpec(against, agent=agent, env=env)
+        cand = SideSpec(candidate or ANY, agent=agent, env=env, since=None if candidate else now - span)
+        try:
+            r = build_report(con, base, cand, settings=StatSettings(bootstrap=200), prices=prices, data_root=data)
+        except (SelectionError, ValueError) as exc:
+            return Group(Text(f"{now:%H:%M:%S}  {exc}", style="red"))
+        v = r.verdict
+        head = Text(
+            f"{now:%H:%M:%S}  {r.baseline.label} ({r.baseline.runs:,} runs) vs {r.candidate.label} "
+            f"({r.candidate.runs:,} runs)   {v.verdict.upper()}  score {v.score:.2f} "
+            f"[{v.score_low:.2f}–{v.score_high:.2f}]",
+            style=f"bold {VERDICT_COLORS[v.verdict]}",
+        )
+        table = Table(header_style="bold", expand=False)
+        for col in ("moved", "effect", "p (adj.)"):
+            table.add_column(col)
+        for d in r.moved[:6]:
+            table.add_row(what(d), fmt_effect(d), f"{d.p_adjusted:.2g}")
+        lines = [head, table if r.moved else Text("nothing moved beyond its floor")]
+        if r.hypotheses:
+            lines.append(Panel(r.hypotheses[0].text, title="top hypothesis", expand=False))
+        if v.verdict == "insufficient":
+            lines.append(Text(v.reasons[0]))
+        return Group(*lines)
+
+    console = Console()
+    count = 0
+    with Live(frame(), console=console, refresh_per_second=4, transient=False) as live:
+        count = 1
+        try:
+            while iterations is None or count < iterations:
+                time.sleep(interval)
+                live.update(frame())
+                count += 1
+        except KeyboardInterrupt:
+            pass

@@ -148,3 +148,14 @@ def test_sequential_monitoring_alerts_once_and_carries_p_values(root: str, recei
     assert p1["calls search_knowledge_base"] < 0.005 and all(p2[k] <= p1[k] for k in p1)
     hooks = [b for p, b in received if p == "/hook"]
     assert len(hooks) == 1 and "sequential test" in hooks[0]["reason"]  # newly crossed only once
+
+
+def test_watch_refreshes_and_stops(root: str) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["watch", "--data", root, "--against", "v1.0", "--candidate", "v2.0", "--interval", "0.2", "--iterations", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "BLOCK" in result.output and "Tools called" in result.output
+    result = CliRunner().invoke(cli, ["watch", "--data", root, "--against", "v9", "--iterations", "1"])
+    assert result.exit_code == 0 and "no runs of version 'v9'" in result.output
