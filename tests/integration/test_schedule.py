@@ -159,3 +159,42 @@ def test_watch_refreshes_and_stops(root: str) -> None:
     assert "BLOCK" in result.output and "Tools called" in result.output
     result = CliRunner().invoke(cli, ["watch", "--data", root, "--against", "v9", "--iterations", "1"])
     assert result.exit_code == 0 and "no runs of version 'v9'" in result.output
+
+
+def test_serve_sleeps_to_the_next_slot_runs_it_and_stops(root: str, tmp_path: Path) -> None:
+    import time
+
+    doc = {
+        "report": [
+            {
+                "name": "minutely",
+                "cron": "* * * * *",
+                "baseline": "v1.0",
+                "candidate": "v2.0",
+                "formats": ["json"],
+                "output_dir": str(tmp_path / "out"),
+            }
+        ]
+    }
+    sched = Scheduler(root, parse(doc), doc)
+    start_real = time.monotonic()
+    fake_start = datetime(2026, 6, 3, 10, 59, 59, 600_000, tzinfo=UTC)  # 0.4 s before a slot
+
+    def clock() -> datetime:
+        from datetime import timedelta
+
+        return fake_start + timedelta(seconds=time.monotonic() - start_real)
+
+    original = sched.run_pending
+
+    def once_then_stop(previous: datetime, now: datetime) -> list:
+        rows = original(previous, now)
+        sched.stop.set()
+        return rows
+
+    sched.run_pending = once_then_stop  # type: ignore[method-assign]
+    thread = threading.Thread(target=sched.serve, kwargs={"clock": clock}, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert [r["slot"] for r in history.read(root, "minutely")] == ["2026-06-03T11:00:00Z"]
