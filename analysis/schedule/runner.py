@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,19 @@ def _settings(doc: dict[str, Any], entry: ReportEntry) -> Any:
     return replace(StatSettings(**stats), dimensions=configured(doc.get("dimensions")))
 
 
-def trend_section(rows: list[dict[str, Any]]) -> dict[str, str]:
+def persistence_note(state: str, k: int, deploy: str) -> str:
+    """One sentence for the report: a sustained step change or a one-off spike, and since which deploy."""
+    if not state:
+        return ""
+    text = {
+        "sustained": f"sustained: not stable in each of the last {k} runs (a step change, not a spike)",
+        "spike": "first non-stable run after a stable one: a spike until the next runs confirm it",
+        "developing": f"not stable for a second run: sustained once it lasts {k} runs",
+    }[state]
+    return text + (f"; candidate {deploy}" if deploy else "")
+
+
+def trend_section(rows: list[dict[str, Any]], note: str = "") -> dict[str, str]:
     """An inline SVG of the report's score over time, verdicts as colored dots (for the HTML report)."""
     colors = {"stable": "#2e7d32", "review": "#f9a825", "block": "#c62828", "insufficient": "#1565c0"}
     w, h, pad = 640, 120, 20
@@ -46,7 +59,8 @@ def trend_section(rows: list[dict[str, Any]]) -> dict[str, str]:
         f'<text x="{pad}" y="{h - 4}" font-size="10">{rows[0]["slot"]}</text>'
         f'<text x="{w - pad}" y="{h - 4}" font-size="10" text-anchor="end">{rows[-1]["slot"]}</text></svg>'
     )
-    return {"position": "bottom", "title": "Trend (drift score per run)", "html": svg}
+    caption = f"<p><b>Persistence:</b> {html_escape(note)}</p>" if note else ""
+    return {"position": "bottom", "title": "Trend (drift score per run)", "html": caption + svg}
 
 
 def decide(entry: ReportEntry, verdict: str, score: float, previous: dict[str, Any] | None) -> list[str]:
@@ -141,9 +155,13 @@ def run_entry(
     out_dir = Path(entry.output_dir) / entry.name
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    past = history.read(root, entry.name)
+    state = persistence(report.verdict.verdict, [r["verdict"] for r in past], entry.persist_k)
+    deploy = first_deploy(con, report.candidate.versions)
+    note = persistence_note(state, entry.persist_k, deploy)
     renderers = {
-        "html": ("html", lambda r: html.render(r, [trend_section(trend_rows)])),
-        "markdown": ("md", markdown.render),
+        "html": ("html", lambda r: html.render(r, [trend_section(trend_rows, note)])),
+        "markdown": ("md", lambda r: markdown.render(r) + (f"\n**Persistence:** {note}\n" if note else "")),
         "json": ("json", json_render.render),
     }
     paths = []
@@ -157,9 +175,6 @@ def run_entry(
     main_path = str((paths[0]).resolve())
     v = report.verdict
     reasons = decide(entry, v.verdict, v.score, previous)
-    past = history.read(root, entry.name)
-    state = persistence(v.verdict, [r["verdict"] for r in past], entry.persist_k)
-    deploy = first_deploy(con, report.candidate.versions)
     pvalues: dict[str, float] = {}
     if entry.sequential:
         pvalues, newly = _sequential(con, baseline, candidate, previous, report.baseline.label)

@@ -102,6 +102,8 @@ def test_slots_alerts_history_catch_up_and_locks(root: str, receiver_http, tmp_p
     # a step change, not a spike: three non-stable runs in a row, since v2.0 first appeared
     assert [r["persistence"] for r in rows] == ["spike", "developing", "sustained"]
     assert rows[-1]["deploy"].startswith("v2.0 first seen ") and hook["persistence"] == "spike"
+    assert "sustained: not stable in each of the last 3 runs" in (out / "latest.html").read_text()
+    assert "**Persistence:** sustained" in (out / "latest.md").read_text()
     with report_lock(sched.locks, "hourly"):  # a run in progress elsewhere: this one is skipped
         assert sched.run("hourly", at(16)) is None
     assert Scheduler(root, parse(doc), doc).catch_up(at(15, 30)) == []
