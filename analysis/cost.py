@@ -76,3 +76,51 @@ def delta_per_10k_runs(baseline_mean_cost: float | None, candidate_mean_cost: fl
     if baseline_mean_cost is None or candidate_mean_cost is None:
         return None
     return (candidate_mean_cost - baseline_mean_cost) * 10_000
+
+
+COST_GROUPS = {
+    "model": "model",
+    "version": "version_resolved",
+    "day": "strftime(start_time, '%Y-%m-%d')",
+    "agent": "agent_resolved",
+}
+
+
+def grouped_costs(
+    con: Any, by: str, clauses: list[str], params: list[Any], agent: str | None = None, env: str | None = None
+) -> tuple[float, list[str]]:
+    """Create the temp view ``_report``: model-call cost grouped ``by`` model, version, day or agent,
+    with call counts by cost source; returns (total, unpriced models). A call's agent and version are
+    those of the agent run around it when the call itself does not carry them."""
+    clauses, params = list(clauses), list(params)
+    if agent:
+        clauses.append("coalesce(c.agent_name, a.run_agent) = ?")
+        params.append(agent)
+    if env:
+        clauses.append("c.environment = ?")
+        params.append(env)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _costed AS
+            WITH agents AS (
+                SELECT trace_id, any_value(agent_name) AS run_agent, any_value(agent_version) AS run_version
+                FROM spans WHERE operation = 'invoke_agent' GROUP BY trace_id)
+            SELECT c.*, k.cost, k.cost_source, k.model,
+                   coalesce(c.agent_name, a.run_agent) AS agent_resolved,
+                   coalesce(c.agent_version, a.run_version, c.service_version) AS version_resolved
+            FROM llm_calls c JOIN llm_call_costs k USING (trace_id, span_id) LEFT JOIN agents a USING (trace_id)
+            WHERE {" AND ".join(clauses)}""",
+        params,
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP VIEW _report AS SELECT {COST_GROUPS[by]} AS {by}, count(*) AS calls,
+               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               round(sum(cost), 6) AS cost,
+               count(*) FILTER (WHERE cost_source = 'reported') AS reported,
+               count(*) FILTER (WHERE cost_source = 'pricing') AS from_table,
+               count(*) FILTER (WHERE cost_source IS NULL) AS unpriced
+            FROM _costed GROUP BY ALL ORDER BY cost DESC NULLS LAST"""
+    )
+    total, unpriced = con.execute(
+        "SELECT coalesce(sum(cost), 0), list(DISTINCT model) FILTER (WHERE cost_source IS NULL) FROM _costed"
+    ).fetchall()[0]
+    return float(total), sorted(map(str, unpriced or []))
