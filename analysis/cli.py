@@ -48,7 +48,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
-    from driftline.analysis.commands.schedule import history, schedule, watch
+    from driftline.analysis.commands.schedule import history, schedule, ui, watch
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register
 
@@ -68,6 +68,7 @@ def _register_commands() -> None:
         schedule,
         history,
         watch,
+        ui,
     ):
         cli.add_command(command)
 

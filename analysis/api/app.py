@@ -1,0 +1,302 @@
+"""The REST query API (``/api/v1``): runs, a run's span tree, versions, diff, history, cost, baselines.
+
+Why a thin layer: every number comes from the analysis layer the CLI uses — ``diff`` returns exactly
+the document of ``driftline diff --format json`` — so the console and scripts never disagree with the
+terminal. A DuckDB connection is opened per request (connections are not shared across threads); the
+run cache makes that cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+API = "/api/v1"
+MAX_PAGE = 500
+# sort key -> (expression, type the cursor value is read back as); runs without a cost sort as -1
+SORTS = {
+    "start_time": ("CAST(start_time AS TIMESTAMPTZ)", "TIMESTAMPTZ"),
+    "duration_ms": ("duration_ms", "DOUBLE"),
+    "cost": ("coalesce(cost, -1.0)", "DOUBLE"),
+}
+
+
+class Settings:
+    def __init__(self, data: str, pricing: str | None = None, auth_token: str | None = None) -> None:
+        self.data, self.pricing, self.auth_token = data, pricing, auth_token
+
+
+class BaselineIn(BaseModel):
+    version: str = Field(min_length=1, max_length=200)
+    agent: str | None = None
+    env: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def _rows(cursor: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    return [_json(dict(zip(names, r, strict=True))) for r in cursor.fetchall()]
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        assert isinstance(values, list) and len(values) == 2
+        return values
+    except Exception as exc:
+        raise HTTPException(
+            422, detail=[{"loc": ["query", "cursor"], "msg": "not a cursor this API returned"}]
+        ) from exc
+
+
+def create_app(settings: Settings, cors_origins: list[str] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="Driftline", version="1", description="Runs, versions, drift and cost over a Driftline data root."
+    )
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    def authorized(request: Request) -> None:
+        if settings.auth_token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not secrets.compare_digest(given, f"Bearer {settings.auth_token}"):
+            raise HTTPException(401, detail="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def con(only_runs: bool = False) -> Any:
+        from driftline.analysis.db import connect
+
+        return connect(settings.data, pricing=settings.pricing, cached_runs=True, only_runs=only_runs)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    auth = [Depends(authorized)]
+
+    @app.get(f"{API}/health", dependencies=auth)
+    def health() -> dict[str, Any]:
+        c = con()
+        spans = c.execute("SELECT count(*) FROM spans").fetchall()[0][0]
+        return {"status": "ok", "data": settings.data, "spans": spans}
+
+    @app.get(f"{API}/stats", dependencies=auth)
+    def stats(hours: Annotated[int, Query(ge=1, le=24 * 90)] = 48) -> dict[str, Any]:
+        c = con()
+        spans = _rows(
+            c.execute(
+                "SELECT date_trunc('hour', start_time) AS hour, count(*) AS spans FROM spans "
+                "WHERE start_time >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
+                [hours],
+            )
+        )
+        runs = _rows(
+            c.execute(
+                "SELECT date_trunc('hour', start_time) AS hour, count(*) AS runs, "
+                "count(*) FILTER (WHERE status = 'ERROR') AS errors FROM runs "
+                "WHERE start_time >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
+                [hours],
+            )
+        )
+        last_hour = spans[-1]["spans"] if spans else 0
+        return {"hours": hours, "spans_per_hour": spans, "runs_per_hour": runs, "ingest_spans_per_s": last_hour / 3600}
+
+    @app.get(f"{API}/runs", dependencies=auth)
+    def runs(
+        agent: str | None = None,
+        version: str | None = None,
+        env: str | None = None,
+        status: Literal["OK", "ERROR"] | None = None,
+        outcome: str | None = None,
+        model: str | None = None,
+        tool: str | None = None,
+        q: Annotated[str | None, Query(max_length=200, description="text in the run id, agent or version")] = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        sort: Literal["start_time", "duration_ms", "cost"] = "start_time",
+        order: Literal["desc", "asc"] = "desc",
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        clauses, params = ["true"], []
+        for column, value in (
+            ("agent", agent),
+            ("version", version),
+            ("environment", env),
+            ("status", status),
+            ("outcome", outcome),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if model:
+            clauses.append("list_contains(models, ?)")
+            params.append(model)
+        if tool:
+            clauses.append("list_contains(tool_sequence, ?)")
+            params.append(tool)
+        if q:
+            clauses.append(
+                "(contains(run_id, ?) OR contains(coalesce(agent, ''), ?) OR contains(coalesce(version, ''), ?))"
+            )
+            params += [q, q, q]
+        if started_after:
+            clauses.append("CAST(start_time AS TIMESTAMPTZ) >= ?")
+            params.append(started_after)
+        if started_before:
+            clauses.append("CAST(start_time AS TIMESTAMPTZ) < ?")
+            params.append(started_before)
+        key, key_type = SORTS[sort]
+        op = "<" if order == "desc" else ">"
+        if cursor:
+            last_key, last_id = _decode_cursor(cursor)
+            clauses.append(f"({key}, run_id) {op} (CAST(? AS {key_type}), ?)")
+            params += [last_key, last_id]
+        rows = _rows(
+            con(only_runs=True).execute(
+                f"""SELECT run_id, trace_id, agent, version, environment, start_time, duration_ms, status, outcome,
+                       llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence,
+                       {key} AS _key
+                FROM runs WHERE {" AND ".join(clauses)}
+                ORDER BY {key} {order}, run_id {order} LIMIT {limit + 1}""",
+                params,
+            )
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor([rows[-1]["_key"], rows[-1]["run_id"]]) if more and rows else None
+        for r in rows:
+            r.pop("_key")
+        return {"runs": rows, "next_cursor": next_cursor}
+
+    @app.get(f"{API}/runs/{{run_id}}", dependencies=auth)
+    def run(run_id: str) -> dict[str, Any]:
+        c = con()
+        found = _rows(c.execute("SELECT * EXCLUDE (step_ms) FROM runs WHERE run_id = ?", [run_id]))
+        if not found:
+            raise HTTPException(404, detail=f"no run {run_id!r}")
+        summary = found[0]
+        spans = _rows(
+            c.execute(
+                """SELECT s.span_id, s.parent_span_id, s.name, s.operation, s.start_time, s.end_time, s.duration_ms,
+                      s.status_code, s.error_type, s.request_model, s.response_model, s.input_tokens, s.output_tokens,
+                      s.tool_name, k.cost, k.cost_source, s.attributes, s.input_content, s.output_content
+               FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
+               WHERE s.trace_id = ? ORDER BY s.start_time""",
+                [summary["trace_id"]],
+            )
+        )
+        return {"run": summary, "spans": spans}
+
+    @app.get(f"{API}/versions", dependencies=auth)
+    def versions(agent: str | None = None, env: str | None = None) -> dict[str, Any]:
+        from driftline.analysis.diff.sides import versions as list_versions
+
+        return {"versions": _json(list_versions(con(only_runs=True), agent, env))}
+
+    @app.get(f"{API}/diff", dependencies=auth)
+    def diff(
+        baseline: Annotated[str, Query(min_length=1)],
+        candidate: Annotated[str, Query(min_length=1)],
+        agent: str | None = None,
+        env: str | None = None,
+        by: str | None = None,
+    ) -> dict[str, Any]:
+        from driftline.analysis.cost import load_prices
+        from driftline.analysis.diff.build import build_report
+        from driftline.analysis.diff.engine import StatSettings
+        from driftline.analysis.diff.sides import SelectionError, SideSpec
+        from driftline.analysis.report.json_render import document
+
+        try:
+            report = build_report(
+                con(only_runs=by is None),
+                SideSpec(baseline, agent=agent, env=env),
+                SideSpec(candidate, agent=agent, env=env),
+                settings=StatSettings(),
+                prices=load_prices(settings.pricing),
+                data_root=settings.data,
+                by=by,
+            )
+        except SelectionError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query", "by"], "msg": str(exc)}]) from exc
+        return document(report)
+
+    @app.get(f"{API}/history", dependencies=auth)
+    def history(report: str | None = None) -> dict[str, Any]:
+        from driftline.analysis.schedule import history as store
+
+        return {"history": store.read(settings.data, report)}
+
+    @app.get(f"{API}/cost", dependencies=auth)
+    def cost(
+        by: Literal["model", "version", "day", "agent"] = "model",
+        since: datetime | None = None,
+        agent: str | None = None,
+        env: str | None = None,
+    ) -> dict[str, Any]:
+        from driftline.analysis.cost import grouped_costs
+
+        c = con()
+        clauses, params = ["true"], []
+        if since:
+            clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
+            params.append(since)
+        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        return {
+            "by": by,
+            "rows": _rows(c.execute("SELECT * FROM _report")),
+            "total": total,
+            "unpriced_models": unpriced,
+        }
+
+    @app.get(f"{API}/baselines", dependencies=auth)
+    def baselines() -> dict[str, Any]:
+        from driftline.analysis import baselines as store
+
+        return {"baselines": store.records(settings.data)}
+
+    @app.post(f"{API}/baselines", status_code=201)
+    def set_baseline(body: BaselineIn, request: Request) -> dict[str, Any]:
+        from driftline.analysis import baselines as store
+
+        if settings.auth_token is None:
+            raise HTTPException(403, detail="writes need a bearer token: start the API with --auth-token")
+        authorized(request)
+        try:
+            return store.set_baseline(settings.data, con(only_runs=True), body.version, body.agent, body.env, body.note)
+        except ValueError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+
+    return app

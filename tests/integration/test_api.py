@@ -1,0 +1,118 @@
+"""The REST API over a real server on loopback (uvicorn on a free port) and a data root made by the
+real pipeline's writer: filters, cursor pagination, a run's span tree, versions, the diff document
+(valid against the report schema), cost, history, baselines, auth, 404 and 422."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import jsonschema
+import numpy as np
+import pytest
+import uvicorn
+
+from driftline.analysis.api.app import Settings, create_app
+from driftline.analysis.report.json_render import schema
+from tests.benchmarks.bench_diff import _version
+from tests.unit.test_runs_view import _write
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("api") / "data"
+    rng = np.random.default_rng(9)
+    _version(root, 0, "v1.0", 150, rng, False)
+    _version(root, 1, "v2.0", 150, rng, True)
+    _write(root)  # hand-built traces: an agent run with a sub-agent, an agentless trace
+    return str(root)
+
+
+def _serve(app: object) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(data: str) -> Iterator[str]:
+    yield from _serve(create_app(Settings(data)))
+
+
+@pytest.fixture(scope="module")
+def secured(data: str) -> Iterator[str]:
+    yield from _serve(create_app(Settings(data, auth_token="s3cret")))
+
+
+def test_runs_filters_and_cursor_pagination(api: str) -> None:
+    seen, cursor = [], None
+    for _ in range(10):
+        params = {"version": "v2.0", "limit": 40, **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(f"{api}/api/v1/runs", params=params, timeout=30).json()
+        seen += page["runs"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 150 == len({r["run_id"] for r in seen})
+    starts = [r["start_time"] for r in seen]
+    assert starts == sorted(starts, reverse=True) and all(r["version"] == "v2.0" for r in seen)
+    by_cost = httpx.get(f"{api}/api/v1/runs", params={"sort": "cost", "order": "asc", "limit": 5}).json()["runs"]
+    assert [r["cost"] for r in by_cost] == sorted(r["cost"] for r in by_cost)
+    escalated = httpx.get(f"{api}/api/v1/runs", params={"tool": "escalate_to_human", "limit": 500}).json()["runs"]
+    assert escalated and all("escalate_to_human" in r["tool_sequence"] for r in escalated)
+    assert httpx.get(f"{api}/api/v1/runs", params={"q": "orchestr"}).json()["runs"][0]["agent"] == "orchestrator"
+
+
+def test_run_detail_versions_diff_cost_history(api: str) -> None:
+    run_id = "a" * 32 + ":a000000000000001"
+    detail = httpx.get(f"{api}/api/v1/runs/{run_id}").json()
+    assert detail["run"]["agent"] == "orchestrator" and len(detail["spans"]) == 7
+    assert {s["name"] for s in detail["spans"]} >= {"execute_tool search", "invoke_agent helper"}
+    missing = httpx.get(f"{api}/api/v1/runs/nope")
+    assert missing.status_code == 404 and missing.json() == {"error": "no run 'nope'"}
+    versions = [v["version"] for v in httpx.get(f"{api}/api/v1/versions").json()["versions"]]
+    assert versions == ["v7", "v1.0", "v2.0"]  # by first appearance (the hand-built traces are from 2023)
+    doc = httpx.get(f"{api}/api/v1/diff", params={"baseline": "v1.0", "candidate": "v2.0"}, timeout=60).json()
+    jsonschema.validate(doc, schema())
+    assert doc["verdict"]["verdict"] == "block"
+    unknown = httpx.get(f"{api}/api/v1/diff", params={"baseline": "v1.0", "candidate": "v9"}, timeout=60)
+    assert unknown.status_code == 404 and "v9" in unknown.json()["error"]
+    cost = httpx.get(f"{api}/api/v1/cost", params={"by": "version"}).json()
+    assert {r["version"] for r in cost["rows"]} >= {"v1.0", "v2.0"} and cost["total"] > 0
+    assert httpx.get(f"{api}/api/v1/history").json() == {"history": []}
+    assert httpx.get(f"{api}/api/v1/health").json()["status"] == "ok"
+    assert "paths" in httpx.get(f"{api}/openapi.json").json() and httpx.get(f"{api}/docs").status_code == 200
+
+
+def test_bad_parameters_are_422_with_the_field_named(api: str) -> None:
+    r = httpx.get(f"{api}/api/v1/runs", params={"limit": 100000})
+    assert r.status_code == 422 and "limit" in r.text
+    r = httpx.get(f"{api}/api/v1/runs", params={"cursor": "garbage"})
+    assert r.status_code == 422 and "cursor" in r.text
+    r = httpx.get(f"{api}/api/v1/runs", params={"started_after": "yesterday"})
+    assert r.status_code == 422 and "started_after" in r.text
+    assert httpx.post(f"{api}/api/v1/baselines", json={"version": "v1.0"}).status_code == 403  # no token: no writes
+
+
+def test_bearer_token_guards_reads_and_allows_writes(secured: str) -> None:
+    assert httpx.get(f"{secured}/api/v1/versions").status_code == 401
+    headers = {"Authorization": "Bearer s3cret"}
+    assert httpx.get(f"{secured}/api/v1/versions", headers=headers).status_code == 200
+    assert httpx.post(f"{secured}/api/v1/baselines", json={"version": "v1.0"}).status_code == 401
+    created = httpx.post(f"{secured}/api/v1/baselines", json={"version": "v1.0", "note": "ok"}, headers=headers)
+    assert created.status_code == 201 and created.json()["runs"] == 150
+    listed = httpx.get(f"{secured}/api/v1/baselines", headers=headers).json()["baselines"]
+    assert listed[-1]["version"] == "v1.0"
+    bad = httpx.post(f"{secured}/api/v1/baselines", json={"version": ""}, headers=headers)
+    assert bad.status_code == 422 and "version" in bad.text
