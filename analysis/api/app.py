@@ -114,16 +114,16 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         c = con()
         spans = _rows(
             c.execute(
-                "SELECT date_trunc('hour', start_time) AS hour, count(*) AS spans FROM spans "
-                "WHERE start_time >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
+                "SELECT date_trunc('hour', CAST(start_time AS TIMESTAMPTZ)) AS hour, count(*) AS spans FROM spans "
+                "WHERE CAST(start_time AS TIMESTAMPTZ) >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
                 [hours],
             )
         )
         runs = _rows(
             c.execute(
-                "SELECT date_trunc('hour', start_time) AS hour, count(*) AS runs, "
+                "SELECT date_trunc('hour', CAST(start_time AS TIMESTAMPTZ)) AS hour, count(*) AS runs, "
                 "count(*) FILTER (WHERE status = 'ERROR') AS errors FROM runs "
-                "WHERE start_time >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
+                "WHERE CAST(start_time AS TIMESTAMPTZ) >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
                 [hours],
             )
         )

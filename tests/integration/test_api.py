@@ -92,6 +92,8 @@ def test_run_detail_versions_diff_cost_history(api: str) -> None:
     assert {r["version"] for r in cost["rows"]} >= {"v1.0", "v2.0"} and cost["total"] > 0
     assert httpx.get(f"{api}/api/v1/history").json() == {"history": []}
     assert httpx.get(f"{api}/api/v1/health").json()["status"] == "ok"
+    stats = httpx.get(f"{api}/api/v1/stats", params={"hours": 24 * 90})
+    assert stats.status_code == 200 and set(stats.json()) >= {"spans_per_hour", "runs_per_hour"}
     assert "paths" in httpx.get(f"{api}/openapi.json").json() and httpx.get(f"{api}/docs").status_code == 200
 
 
