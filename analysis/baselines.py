@@ -68,14 +68,9 @@ def set_baseline(
     root: str, con: Any, version: str, agent: str | None, env: str | None, note: str | None = None
 ) -> dict[str, Any]:
     """Record ``version`` (its runs as of now) as the approved baseline of the scope."""
-    clauses, params = ["version = ?"], [version]
-    if agent:
-        clauses.append("agent = ?")
-        params.append(agent)
-    if env:
-        clauses.append("environment = ?")
-        params.append(env)
-    where = " AND ".join(clauses)
+    from driftline.analysis.diff.sides import SideSpec, run_filters
+
+    where, params = run_filters(SideSpec(version, agent=agent, env=env), version)
     n, first, last = con.execute(
         f"SELECT count(*), min(start_time), max(start_time) FROM runs WHERE {where}", params
     ).fetchone()

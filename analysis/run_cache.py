@@ -92,10 +92,11 @@ class RunCache:
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
         self.partitions: list[Partition] = []
 
-    def _scan(self, con: duckdb.DuckDBPyConnection, parts: list[Partition], where: str) -> str:
+    def _scan(self, con: duckdb.DuckDBPyConnection, parts: list[Partition], where: str, whole: bool) -> str:
         """One deduplicated, narrow span relation over ``parts`` whose ``trace_id`` is prefixed with the
         partition's index (``7|…``), so one query can derive many hours while each hour's runs come
-        from that hour's spans only. Duplicates share their hour, so deduplicating per hour is exact."""
+        from that hour's spans only — or, with ``whole``, with ``*|`` for every hour, so a trace cut by
+        an hour boundary is one trace again. Duplicates share their hour: per-hour dedup is exact."""
         frames = []
         for i, part in enumerate(parts):
             if self.local:
@@ -105,19 +106,21 @@ class RunCache:
                 source = f"_hour_{i}"
                 con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))
             frames.append(
-                f"""SELECT '{i}|' || trace_id AS trace_id, {", ".join(RUN_COLUMNS)}
+                f"""SELECT '{"*" if whole else i}|' || trace_id AS trace_id, {", ".join(RUN_COLUMNS)}
                     FROM (SELECT * FROM {source} {where}
                           QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY received_at) = 1)"""
             )
         return " UNION ALL BY NAME ".join(frames)
 
-    def _derive(self, parts: list[Partition], where: str = "", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-        """A connection holding ``_runs``: the runs of ``parts``, derived hour by hour, with ``_partition``
-        (the index into ``parts``)."""
+    def _derive(
+        self, parts: list[Partition], where: str = "", threads: int | None = None, whole: bool = False
+    ) -> duckdb.DuckDBPyConnection:
+        """A connection holding ``_runs``: the runs of ``parts``, derived hour by hour (``_partition`` is
+        the index into ``parts``), or across the hours with ``whole`` (``_partition`` is ``*``)."""
         con = new_connection(threads)
         register_prices(con, self.prices)
         # the spans once, only the columns runs need: every view below reads this table
-        con.execute(f"CREATE TEMP TABLE _spans AS {self._scan(con, parts, where)}")
+        con.execute(f"CREATE TEMP TABLE _spans AS {self._scan(con, parts, where, whole)}")
         con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
         define_views(con, {}, RUN_VIEWS[1:])
         con.execute(
@@ -185,15 +188,8 @@ class RunCache:
         for stale in target.parent.glob("*.parquet"):
             stale.unlink(missing_ok=True)
         ids = ", ".join("'" + t.replace("'", "''") + "'" for t, _ in crossing)
-        con = self._derive([by_name[h] for h in hours if h in by_name], where=f"WHERE trace_id IN ({ids})")
+        con = self._derive([by_name[h] for h in hours if h in by_name], where=f"WHERE trace_id IN ({ids})", whole=True)
         try:
-            # the hour prefix split each trace in pieces on purpose; here a trace must be whole again
-            con.execute("DROP TABLE _runs")
-            con.execute("UPDATE _spans SET trace_id = '*|' || split_part(trace_id, '|', 2)")
-            con.execute(
-                "CREATE TEMP TABLE _runs AS SELECT * REPLACE (split_part(run_id, '|', 2) AS run_id, "
-                "split_part(trace_id, '|', 2) AS trace_id), '*' AS _partition FROM runs"
-            )
             self._copy(con, "SELECT * FROM _runs", target)
         finally:
             con.close()

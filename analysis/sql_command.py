@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from driftline.analysis.commands.common import pricing_option
 from driftline.collector.cli import data_option, missing_extra
 
 EXAMPLES = """\b
@@ -80,13 +81,7 @@ def _shell(con: Any, fmt: str) -> None:
 @data_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
-@click.option(
-    "--pricing",
-    envvar="DRIFTLINE_PRICING",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Your pricing file (TOML, as analysis/pricing/*.toml) instead of the shipped list prices.",
-)
+@pricing_option
 def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None) -> None:
     """Run SQL against the spans, logs, llm_calls, tool_calls, llm_call_costs and runs views of DATA."""
     try:

@@ -147,14 +147,12 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        clauses, params = ["true"], []
-        for column, value in (
-            ("agent", agent),
-            ("version", version),
-            ("environment", env),
-            ("status", status),
-            ("outcome", outcome),
-        ):
+        from driftline.analysis.diff.sides import ANY, SideSpec, run_filters
+
+        scope = SideSpec(version or ANY, agent=agent, env=env, since=started_after, until=started_before)
+        where, params = run_filters(scope, version)
+        clauses = [where]
+        for column, value in (("status", status), ("outcome", outcome)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
@@ -169,12 +167,6 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
                 "(contains(run_id, ?) OR contains(coalesce(agent, ''), ?) OR contains(coalesce(version, ''), ?))"
             )
             params += [q, q, q]
-        if started_after:
-            clauses.append("CAST(start_time AS TIMESTAMPTZ) >= ?")
-            params.append(started_after)
-        if started_before:
-            clauses.append("CAST(start_time AS TIMESTAMPTZ) < ?")
-            params.append(started_before)
         key, key_type = SORTS[sort]
         op = "<" if order == "desc" else ">"
         if cursor:

@@ -72,13 +72,14 @@ def runs(
     fmt: str,
 ) -> None:
     """List runs, newest first, with their outcome, duration, tokens, cost and tool sequence."""
+    from driftline.analysis.diff.sides import ANY, SideSpec, run_filters
     from driftline.analysis.sql_command import _emit
 
-    clauses, params = ["true"], []
-    for column, value in (("version", version), ("agent", agent), ("environment", env), ("outcome", outcome)):
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+    where, params = run_filters(SideSpec(version or ANY, agent=agent, env=env), version or None)
+    clauses = [where]
+    if outcome:
+        clauses.append("outcome = ?")
+        params.append(outcome)
     if errors:
         clauses.append("status = 'ERROR'")
     since_clause(since, "start_time", clauses, params)

@@ -17,15 +17,14 @@ import pyarrow.compute as pc
 
 from driftline.analysis.report.model import ConfigChange
 
-# fingerprint key -> (runs column, is a list column)
-KEYS: dict[str, tuple[str, bool]] = {
-    "providers": ("providers", True),
-    "models": ("request_models", True),
-    "snapshots": ("response_models", True),
-    "temperature": ("temperatures", True),
-    "max_tokens": ("max_tokens", True),
-    "tools": ("tool_sequence", True),
-    "prompts": ("prompt_hashes", True),
+KEYS: dict[str, str] = {  # fingerprint key -> the runs list column it counts
+    "providers": "providers",
+    "models": "request_models",
+    "snapshots": "response_models",
+    "temperature": "temperatures",
+    "max_tokens": "max_tokens",
+    "tools": "tool_sequence",
+    "prompts": "prompt_hashes",
 }
 TITLES = {
     "providers": "provider",
@@ -42,7 +41,7 @@ def fingerprint(columns: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per key, each value with the share of the side's runs that used it (from the side's Arrow
     columns: a value counted once per run even when a run used it several times)."""
     out: dict[str, dict[str, float]] = {}
-    for key, (column, _) in KEYS.items():
+    for key, column in KEYS.items():
         lists = columns.get(column)
         if lists is None or len(lists) == 0:
             out[key] = {}

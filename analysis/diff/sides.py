@@ -47,7 +47,8 @@ class SideSpec:
     where: str | None = None  # an extra SQL predicate over runs (used by segments)
 
 
-def _filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
+def run_filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause over ``runs`` (and its parameters) for a concrete version and the spec's scope."""
     clauses, params = ["true"], []
     if version is not None:
         clauses.append("version = ?")
@@ -87,7 +88,7 @@ def _inline(where: str, params: list[Any]) -> str:
 
 def versions(con: duckdb.DuckDBPyConnection, agent: str | None = None, env: str | None = None) -> list[dict[str, Any]]:
     """Versions in order of first appearance, with run counts and time ranges."""
-    where, params = _filters(SideSpec(agent=agent, env=env), None)
+    where, params = run_filters(SideSpec(agent=agent, env=env), None)
     rows = con.execute(
         f"SELECT version, count(*) AS runs, min(start_time) AS first_seen, max(start_time) AS last_seen, "
         f"count(*) FILTER (WHERE status = 'ERROR') AS errors, list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
@@ -148,7 +149,7 @@ class Side:
 def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     """Materialize one side's runs into temp table ``_side_<name>`` and load its columns."""
     version = resolve_version(con, spec)
-    where, params = _filters(spec, version)
+    where, params = run_filters(spec, version)
     table = f"_side_{name}"
     limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
     # the relation API hands DuckDB's result to Arrow without the extra copy a prepared statement's

@@ -153,7 +153,7 @@ def import_file(root: str, source: str) -> ImportResult:
         if field.name in table.column_names:
             try:
                 columns.append(table.column(field.name).cast(field.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            except pa.ArrowException as exc:  # ArrowInvalid, or a cast Arrow has no kernel for
                 raise ValueError(f"{source}: column {field.name} cannot be read as {field.type}: {exc}") from exc
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
