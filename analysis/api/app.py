@@ -19,7 +19,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from driftline.analysis.api import ingest
+from driftline.analysis.api.console import mount_console
+from driftline.analysis.api.ingest import ReceiverSource
+
 API = "/api/v1"
+Since = Annotated[str | None, Query(max_length=64, description="a duration ago (7d, 12h) or an ISO time")]
+SLOW = "slow = above the 95th percentile of its version's run durations"
 MAX_PAGE = 500
 # sort key -> (expression, type the cursor value is read back as); runs without a cost sort as -1
 SORTS = {
@@ -30,8 +36,14 @@ SORTS = {
 
 
 class Settings:
-    def __init__(self, data: str, pricing: str | None = None, auth_token: str | None = None) -> None:
-        self.data, self.pricing, self.auth_token = data, pricing, auth_token
+    def __init__(
+        self,
+        data: str,
+        pricing: str | None = None,
+        auth_token: str | None = None,
+        receiver: ReceiverSource | None = None,
+    ) -> None:
+        self.data, self.pricing, self.auth_token, self.receiver = data, pricing, auth_token, receiver
 
 
 class BaselineIn(BaseModel):
@@ -107,7 +119,22 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
     def health() -> dict[str, Any]:
         c = con()
         spans = c.execute("SELECT count(*) FROM spans").fetchall()[0][0]
-        return {"status": "ok", "data": settings.data, "spans": spans}
+        runs = c.execute("SELECT count(*) FROM runs").fetchall()[0][0] if spans else 0
+        source = settings.receiver
+        return {
+            "status": "ok",
+            "data": settings.data,
+            "spans": spans,
+            "runs": runs,
+            "auth": settings.auth_token is not None,
+            "receiver": None
+            if source is None
+            else {
+                "otlp_grpc": source.otlp_grpc,
+                "otlp_http": source.otlp_http,
+                "metrics": f"{source.url.rstrip('/')}/metrics" if source.url else None,
+            },
+        }
 
     @app.get(f"{API}/stats", dependencies=auth)
     def stats(hours: Annotated[int, Query(ge=1, le=24 * 90)] = 48) -> dict[str, Any]:
@@ -128,7 +155,19 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             )
         )
         last_hour = spans[-1]["spans"] if spans else 0
-        return {"hours": hours, "spans_per_hour": spans, "runs_per_hour": runs, "ingest_spans_per_s": last_hour / 3600}
+        metrics = ingest.read(settings.receiver)["metrics"]
+        return {
+            "hours": hours,
+            "spans_per_hour": spans,
+            "runs_per_hour": runs,
+            "ingest_spans_per_s": last_hour / 3600,
+            "rejected": sum(r["count"] for r in metrics["rejected"]) if metrics else None,
+        }
+
+    @app.get(f"{API}/ingest", dependencies=auth)
+    def ingest_state() -> dict[str, Any]:
+        """The receiver's own metrics (accepted, written, rejected by reason, WAL backlog, export latency)."""
+        return ingest.read(settings.receiver)
 
     @app.get(f"{API}/runs", dependencies=auth)
     def runs(
@@ -142,6 +181,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         q: Annotated[str | None, Query(max_length=200, description="text in the run id, agent or version")] = None,
         started_after: datetime | None = None,
         started_before: datetime | None = None,
+        slow: Annotated[bool, Query(description="only runs slower than their version's 95th percentile")] = False,
         sort: Literal["start_time", "duration_ms", "cost"] = "start_time",
         order: Literal["desc", "asc"] = "desc",
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -173,13 +213,21 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             last_key, last_id = _decode_cursor(cursor)
             clauses.append(f"({key}, run_id) {op} (CAST(? AS {key_type}), ?)")
             params += [last_key, last_id]
+        if slow:
+            clauses.append("duration_ms > p95.slow_ms")
+        # p95 per version over all its runs: the same yardstick whatever the page's filters
+        p95_from = "runs" if slow else "runs WHERE version IN (SELECT version FROM page)"
+        page_sql = f"""SELECT run_id, trace_id, agent, version, environment, start_time, duration_ms, status, outcome,
+                       llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence, {key} AS _key
+                FROM runs {"JOIN p95 USING (version)" if slow else ""} WHERE {" AND ".join(clauses)}
+                ORDER BY {key} {order}, run_id {order} LIMIT {limit + 1}"""
+        p95_sql = f"SELECT version, quantile_cont(duration_ms, 0.95) AS slow_ms FROM {p95_from} GROUP BY version"
+        ctes = f"p95 AS ({p95_sql}), page AS ({page_sql})" if slow else f"page AS ({page_sql}), p95 AS ({p95_sql})"
         rows = _rows(
             con(only_runs=True).execute(
-                f"""SELECT run_id, trace_id, agent, version, environment, start_time, duration_ms, status, outcome,
-                       llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence,
-                       {key} AS _key
-                FROM runs WHERE {" AND ".join(clauses)}
-                ORDER BY {key} {order}, run_id {order} LIMIT {limit + 1}""",
+                f"""WITH {ctes}
+                SELECT page.*, coalesce(page.duration_ms > p95.slow_ms, false) AS slow
+                FROM page LEFT JOIN p95 USING (version) ORDER BY _key {order}, run_id {order}""",
                 params,
             )
         )
@@ -188,7 +236,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         next_cursor = _encode_cursor([rows[-1]["_key"], rows[-1]["run_id"]]) if more and rows else None
         for r in rows:
             r.pop("_key")
-        return {"runs": rows, "next_cursor": next_cursor}
+        return {"runs": rows, "next_cursor": next_cursor, "slow_definition": SLOW}
 
     @app.get(f"{API}/runs/{{run_id}}", dependencies=auth)
     def run(run_id: str) -> dict[str, Any]:
@@ -211,9 +259,29 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
     @app.get(f"{API}/versions", dependencies=auth)
     def versions(agent: str | None = None, env: str | None = None) -> dict[str, Any]:
+        """Versions in order of first appearance, with headline metrics (error rate, latency, tokens, cost)."""
+        from driftline.analysis.diff.sides import ANY, SideSpec, run_filters
         from driftline.analysis.diff.sides import versions as list_versions
 
-        return {"versions": _json(list_versions(con(only_runs=True), agent, env))}
+        c = con(only_runs=True)
+        listed = list_versions(c, agent, env)
+        where, params = run_filters(SideSpec(ANY, agent=agent, env=env), None)
+        metrics = {
+            r["version"]: r
+            for r in _rows(
+                c.execute(
+                    f"""SELECT version, avg(CAST(status = 'ERROR' AS DOUBLE)) AS error_rate,
+                           quantile_cont(duration_ms, 0.5) AS p50_ms, quantile_cont(duration_ms, 0.95) AS p95_ms,
+                           avg(cost) AS mean_cost, avg(input_tokens) AS mean_input_tokens,
+                           mode(outcome) AS top_outcome
+                    FROM runs WHERE {where} AND version IS NOT NULL GROUP BY version""",
+                    params,
+                )
+            )
+        }
+        for v in listed:
+            v.update({k: val for k, val in metrics.get(v["version"], {}).items() if k != "version"})
+        return {"versions": _json(listed)}
 
     @app.get(f"{API}/diff", dependencies=auth)
     def diff(
@@ -251,10 +319,18 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
         return {"history": store.read(settings.data, report)}
 
+    def since_time(since: str | None) -> datetime | None:
+        from driftline.collector.cli import when
+
+        try:
+            return when(since)
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query", "since"], "msg": str(exc)}]) from exc
+
     @app.get(f"{API}/cost", dependencies=auth)
     def cost(
         by: Literal["model", "version", "day", "agent"] = "model",
-        since: datetime | None = None,
+        since: Since = None,
         agent: str | None = None,
         env: str | None = None,
     ) -> dict[str, Any]:
@@ -262,9 +338,10 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
         c = con()
         clauses, params = ["true"], []
-        if since:
+        start = since_time(since)
+        if start:
             clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
-            params.append(since)
+            params.append(start)
         total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
         return {
             "by": by,
@@ -272,6 +349,33 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             "total": total,
             "unpriced_models": unpriced,
         }
+
+    @app.get(f"{API}/cost/series", dependencies=auth)
+    def cost_series(
+        by: Literal["model", "version", "agent"] = "model",
+        bucket: Literal["hour", "day"] = "hour",
+        since: Since = "7d",
+        agent: str | None = None,
+        env: str | None = None,
+    ) -> dict[str, Any]:
+        """Cost per hour or day and per model/version/agent: the stacked chart of the Cost page."""
+        from driftline.analysis.cost import COST_GROUPS, grouped_costs
+
+        c = con()
+        clauses, params = ["true"], []
+        start = since_time(since)
+        if start:
+            clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
+            params.append(start)
+        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        points = _rows(
+            c.execute(
+                f"""SELECT date_trunc('{bucket}', CAST(start_time AS TIMESTAMPTZ)) AS t, {COST_GROUPS[by]} AS key,
+                       round(sum(cost), 6) AS cost, count(*) AS calls
+                FROM _costed GROUP BY ALL ORDER BY t, key"""
+            )
+        )
+        return {"by": by, "bucket": bucket, "points": points, "total": total, "unpriced_models": unpriced}
 
     @app.get(f"{API}/baselines", dependencies=auth)
     def baselines() -> dict[str, Any]:
@@ -291,4 +395,5 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         except ValueError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
 
+    mount_console(app)
     return app

@@ -1,0 +1,302 @@
+// Typed access to /api/v1. The console computes nothing itself: every number on a page is a field of
+// one of these documents, so the console, the CLI and scripts never disagree.
+import { useCallback, useEffect, useRef, useState } from "react";
+
+export const API = "/api/v1";
+const TOKEN_KEY = "driftline.token";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function token(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(value: string | null): void {
+  if (value) sessionStorage.setItem(TOKEN_KEY, value);
+  else sessionStorage.removeItem(TOKEN_KEY);
+  window.dispatchEvent(new Event("driftline-token"));
+}
+
+export type Params = Record<string, string | number | undefined | null>;
+
+export function query(params: Params = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+function message(detail: unknown): string {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail))
+    return detail
+      .map((d: { loc?: unknown[]; msg?: string }) => `${(d.loc ?? []).slice(1).join(".")}: ${d.msg ?? ""}`)
+      .join("; ");
+  return JSON.stringify(detail);
+}
+
+export async function request<T>(path: string, params?: Params, init?: RequestInit): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const t = token();
+  if (t) headers.Authorization = `Bearer ${t}`;
+  if (init?.body) headers["Content-Type"] = "application/json";
+  const res = await fetch(`${API}${path}${query(params)}`, { ...init, headers });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, message(body?.error ?? body?.detail ?? res.statusText));
+  return body as T;
+}
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | Error | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Fetch a document and keep it fresh: `pollMs` re-fetches in the background (live pages). */
+export function useApi<T>(path: string | null, params: Params = {}, pollMs = 0): Loaded<T> {
+  const key = path === null ? null : path + query(params);
+  const [state, setState] = useState<{ key: string | null; data: T | null; error: Error | null; loading: boolean }>({
+    key: null,
+    data: null,
+    error: null,
+    loading: key !== null,
+  });
+  const [tick, setTick] = useState(0);
+  const generation = useRef(0);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  useEffect(() => {
+    const onToken = () => reload();
+    window.addEventListener("driftline-token", onToken);
+    return () => window.removeEventListener("driftline-token", onToken);
+  }, [reload]);
+  useEffect(() => {
+    if (key === null || path === null) return;
+    const mine = ++generation.current;
+    setState((s) => ({ ...s, loading: true, ...(s.key !== key ? { data: null, error: null } : {}) }));
+    request<T>(path, params)
+      .then((data) => mine === generation.current && setState({ key, data, error: null, loading: false }))
+      .catch((error: Error) => mine === generation.current && setState((s) => ({ ...s, key, error, loading: false })));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, tick]);
+  useEffect(() => {
+    if (!pollMs || key === null) return;
+    const id = window.setInterval(() => {
+      if (document.visibilityState === "visible") reload();
+    }, pollMs);
+    return () => window.clearInterval(id);
+  }, [pollMs, key, reload]);
+  return { data: state.data, error: state.error, loading: state.loading, reload };
+}
+
+// ---- documents ----------------------------------------------------------------------------------
+
+export interface Health {
+  status: string;
+  data: string;
+  spans: number;
+  runs: number;
+  receiver: { otlp_grpc: string | null; otlp_http: string | null; metrics: string | null } | null;
+  auth: boolean;
+}
+
+export interface RunRow {
+  run_id: string;
+  trace_id: string;
+  agent: string | null;
+  version: string | null;
+  environment: string | null;
+  start_time: string;
+  duration_ms: number;
+  status: "OK" | "ERROR" | string;
+  outcome: string | null;
+  llm_calls: number;
+  tool_calls: number;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost: number | null;
+  models: string[] | null;
+  tool_sequence: string[] | null;
+  slow: boolean;
+}
+
+export interface RunsPage {
+  runs: RunRow[];
+  next_cursor: string | null;
+  slow_definition: string;
+}
+
+export interface Span {
+  span_id: string;
+  parent_span_id: string | null;
+  name: string;
+  operation: string | null;
+  start_time: string;
+  end_time: string;
+  duration_ms: number;
+  status_code: string | null;
+  error_type: string | null;
+  request_model: string | null;
+  response_model: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  tool_name: string | null;
+  cost: number | null;
+  cost_source: string | null;
+  attributes: Record<string, unknown> | string | null;
+  input_content: string | null;
+  output_content: string | null;
+}
+
+export interface RunDetail {
+  run: RunRow & Record<string, unknown>;
+  spans: Span[];
+}
+
+export interface VersionRow {
+  version: string;
+  runs: number;
+  first_seen: string;
+  last_seen: string;
+  errors: number;
+  agents: string[];
+  environments: string[];
+  error_rate: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  mean_cost: number | null;
+  mean_input_tokens: number | null;
+  top_outcome: string | null;
+}
+
+export interface Distribution {
+  rates?: Record<string, number>;
+  mean?: number;
+  quantiles?: Record<string, number>;
+  histogram?: { edges: number[]; baseline: number[]; candidate: number[] };
+}
+
+export interface Dimension {
+  name: string;
+  title: string;
+  kind: "category" | "labels" | "numeric" | string;
+  unit: string;
+  weight: number;
+  n_baseline: number;
+  n_candidate: number;
+  test: string;
+  p_value: number;
+  p_adjusted: number;
+  effect_name: string;
+  effect: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  focus: string | null;
+  baseline_value: number | null;
+  candidate_value: number | null;
+  distance: number;
+  score: number;
+  status: string;
+  severity: string | null;
+  segment: string | null;
+  baseline_distribution: Distribution;
+  candidate_distribution: Distribution;
+}
+
+export interface Side {
+  label: string;
+  runs: number;
+  start: string | null;
+  end: string | null;
+  versions: string[];
+  agents: string[];
+  environments: string[];
+}
+
+export interface Report {
+  kind: string;
+  generated_at: string;
+  baseline: Side;
+  candidate: Side;
+  verdict: {
+    verdict: "stable" | "review" | "block" | "insufficient" | string;
+    score: number;
+    score_low: number;
+    score_high: number;
+    reasons: string[];
+    next_steps: string[];
+    runs_needed: Record<string, number>;
+  };
+  dimensions: Dimension[];
+  hypotheses: { rule: string; text: string; evidence: number; dimension: string | null; cites: string[] }[];
+  configuration_changes: { key: string; kind: string; baseline: string[]; candidate: string[]; note: string }[];
+  cost: {
+    currency: string;
+    baseline_mean: number | null;
+    candidate_mean: number | null;
+    delta_per_10k_runs: number | null;
+    unpriced_models: string[];
+    pricing_version: string;
+  } | null;
+}
+
+export interface HistoryRow {
+  report: string;
+  slot: string;
+  run_at: string;
+  verdict: string;
+  score: number;
+  score_low: number;
+  score_high: number;
+  baseline: string;
+  candidate: string;
+  baseline_runs: number;
+  candidate_runs: number;
+  hypotheses: string[];
+  persistence: string;
+  deploy: string;
+}
+
+export interface CostSeries {
+  by: string;
+  bucket: string;
+  points: { t: string; key: string | null; cost: number | null; calls: number }[];
+  total: number;
+  unpriced_models: string[];
+  budget: number | null;
+}
+
+export interface Ingest {
+  configured: boolean;
+  reachable: boolean;
+  source: string | null;
+  error: string | null;
+  health: Record<string, unknown> | null;
+  metrics: {
+    received: Record<string, number>;
+    accepted: Record<string, number>;
+    written: Record<string, number>;
+    rejected: { signal: string; reason: string; count: number }[];
+    requests: { protocol: string; signal: string; outcome: string; count: number }[];
+    queue_depth: number | null;
+    wal_bytes: number | null;
+    segment_failures: number;
+    export_p50_s: number | null;
+    export_p99_s: number | null;
+  } | null;
+}
+
+export interface Stats {
+  hours: number;
+  spans_per_hour: { hour: string; spans: number }[];
+  runs_per_hour: { hour: string; runs: number; errors: number }[];
+  ingest_spans_per_s: number;
+  rejected: number | null;
+}
