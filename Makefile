@@ -1,13 +1,17 @@
 # Two commands for people: `make demo` (set up, then run the main job end to end) and `make test`.
-# Everything is installed from pyproject.toml into .venv, so a fresh machine needs only python3.
+# Everything is installed from pyproject.toml into .venv and from analysis/web/package-lock.json with
+# `npm ci`, so a fresh machine needs python3 and Node.js; the browser tests use Debian's chromium.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+WEB := analysis/web
+CONSOLE := analysis/api/static/index.html
+CONSOLE_SOURCES := $(WEB)/package-lock.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(shell find $(WEB)/src -type f 2>/dev/null)
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup console browser demo test lint bench screenshots wheel clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(CONSOLE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,20 +19,43 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The web console: built from the committed lock file into the Python package (served by `driftline ui`).
+console: $(CONSOLE)
+
+$(CONSOLE): $(CONSOLE_SOURCES)
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# Debian's chromium for the console's browser tests (as root; Playwright never downloads a browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
+	  else echo "chromium is missing: sudo apt-get install chromium (the browser tests need it)"; fi; }
+
 demo: setup
 	$(VENV)/bin/driftline demo
 
 lint: setup
 	$(PY) -m ruff check .
+	cd $(WEB) && npm run --silent typecheck
 
-test: setup lint
+test: setup lint browser
 	$(PY) -m pytest -q
+
+# The README's console screenshots (analysis/web/screenshots/), from the browser test over demo data.
+screenshots: setup browser
+	DRIFTLINE_README_SCREENSHOTS=$(WEB)/screenshots $(PY) -m pytest -q tests/browser
+
+wheel: setup
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 bench: setup
 	$(PY) tests/benchmarks/bench_ingest.py
 	$(PY) tests/benchmarks/bench_overhead.py
 	$(PY) tests/benchmarks/bench_power.py
 	$(PY) tests/benchmarks/bench_diff.py
+	$(PY) tests/benchmarks/bench_api.py
 
 clean:
-	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache
+	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache analysis/api/static $(WEB)/node_modules dist

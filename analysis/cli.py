@@ -44,15 +44,17 @@ def main() -> None:
 def _register_commands() -> None:
     from driftline.analysis.commands.baseline import baseline
     from driftline.analysis.commands.config_cmd import config_command
+    from driftline.analysis.commands.console import add_ui_port, ui
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
-    from driftline.analysis.commands.schedule import history, schedule, ui, watch
+    from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
-    from driftline.collector.cli import register
+    from driftline.collector.cli import register, serve
 
     register(cli)
+    add_ui_port(serve)
     for command in (
         sql,
         diff,

@@ -3,11 +3,14 @@
 Anthropic wrappers use), and the real OTLP exporter.
 
 v2.0 is a regression: a new system prompt drops ``search_knowledge_base`` in a share of runs,
-escalates more, sends more input tokens and its model calls are slower.
+escalates more, sends more input tokens and its model calls are slower. In both versions the order
+service times out now and then (a failed tool span and a failed run), so the console and the error
+dimensions have something to show; those faults come from their own generator, equally often.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from driftline.instrumentation import agent
 from driftline.instrumentation._invocation import GenAITelemetry, text_hash
 
 MODEL, SNAPSHOT = "gpt-4o-mini", "gpt-4o-mini-2024-07-18"
+FAULT_RATE = 0.06  # of lookup_order calls (~40% of runs), so ~2.4% of runs fail, in both versions
 
 
 @dataclass(frozen=True)
@@ -74,25 +78,34 @@ def run_support_agent(version: str, runs: int, seed: int = 7) -> None:
     b = VERSIONS[version]
     rng = random.Random(f"{seed}-{version}")
     llm = FakeLLM(GenAITelemetry(), b, rng)
+    faults = random.Random(f"{seed}-{version}-faults")
     for i in range(runs):
-        with agent.agent_run(
-            "support",
-            version,
-            conversation_id=f"conv-{version}-{i}",
-            attributes={"tenant.id": rng.choice(["acme", "globex", "initech"])},
-        ) as run:
-            plan = ["classify_intent"]
-            if rng.random() < b.search_rate:
-                plan.append("search_knowledge_base")
-            if rng.random() < 0.4:
-                plan.append("lookup_order")
-            escalate = rng.random() < b.escalation_rate
-            if escalate:
-                plan.append("escalate_to_human")
-            for tool in plan:
-                llm.chat(tool, tool)
-                with agent.tool_call(tool, {"ticket": i, "tool": tool}) as call:
-                    time.sleep(rng.uniform(0.2, 1.5) / 1000)
-                    call.set_result({"ok": True})
-            llm.chat("answer", None)
-            run.set_outcome("escalated" if escalate else "resolved")
+        with contextlib.suppress(TimeoutError):  # recorded on the tool and agent spans; next ticket
+            _one_run(version, i, b, rng, faults, llm)
+
+
+def _one_run(version: str, i: int, b: Behaviour, rng: random.Random, faults: random.Random, llm: FakeLLM) -> None:
+    """One ticket: classify, maybe search and look up the order, maybe escalate, answer."""
+    with agent.agent_run(
+        "support",
+        version,
+        conversation_id=f"conv-{version}-{i}",
+        attributes={"tenant.id": rng.choice(["acme", "globex", "initech"])},
+    ) as run:
+        plan = ["classify_intent"]
+        if rng.random() < b.search_rate:
+            plan.append("search_knowledge_base")
+        if rng.random() < 0.4:
+            plan.append("lookup_order")
+        escalate = rng.random() < b.escalation_rate
+        if escalate:
+            plan.append("escalate_to_human")
+        for tool in plan:
+            llm.chat(tool, tool)
+            with agent.tool_call(tool, {"ticket": i, "tool": tool}) as call:
+                time.sleep(rng.uniform(0.2, 1.5) / 1000)
+                if tool == "lookup_order" and faults.random() < FAULT_RATE:
+                    raise TimeoutError("order service did not answer within 5 s")
+                call.set_result({"ok": True})
+        llm.chat("answer", None)
+        run.set_outcome("escalated" if escalate else "resolved")

@@ -12,11 +12,17 @@ import re
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import click
 
 MiB = 1024 * 1024
+# ctx.meta key under which another package's options hand ``serve`` callables to run once the receiver
+# is up: each gets the started CollectorApp and returns a function that stops what it started. This is
+# how ``--ui-port`` (analysis) runs the console in the receiver's process without the collector
+# importing the analysis package.
+SERVE_HOOKS = "driftline.serve.hooks"
 
 
 def missing_extra(exc: ImportError, extra: str = "collector") -> click.ClickException:
@@ -258,11 +264,16 @@ def serve(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    stops: list[Callable[[], None]] = []
     try:
         app.start()
-    except (OSError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        stops = [hook(app) for hook in click.get_current_context().meta.get(SERVE_HOOKS, [])]
+    except (OSError, RuntimeError, click.ClickException) as exc:
+        app.stop()
+        raise exc if isinstance(exc, click.ClickException) else click.ClickException(str(exc)) from exc
     stop.wait()
+    for stop_hook in stops:
+        stop_hook()
     logging.getLogger("driftline.collector").info("shutting down: draining the WAL to Parquet")
     app.stop()
 

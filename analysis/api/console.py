@@ -23,7 +23,8 @@ NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 <p>The REST API is running (<a href="/docs">/docs</a>, <a href="/api/v1/health">/api/v1/health</a>), but the web
 console was not built into this installation.</p>
 <p>From a source checkout: <code>make console</code> (runs <code>npm ci &amp;&amp; npm run build</code> in
-<code>analysis/web</code>), then restart <code>driftline ui</code>. Wheels built with <code>make wheel</code> carry it.</p>
+<code>analysis/web</code>), then restart <code>driftline ui</code>.
+Wheels built with <code>make wheel</code> carry it.</p>
 </body></html>"""
 
 

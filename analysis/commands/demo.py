@@ -65,5 +65,5 @@ def demo(data: str | None, runs: int, seed: int) -> None:
         f"Try next:\n  driftline diff v1.0 v2.0 --data {root} --format markdown\n"
         f"  driftline runs --data {root} --version v2.0 --outcome escalated\n"
         f'  driftline sql --data {root} "SELECT version, count(*), avg(cost) FROM runs GROUP BY 1"\n'
-        f"  driftline ui --data {root}   # the REST API: http://127.0.0.1:8000/docs"
+        f"  driftline ui --data {root}   # the web console: http://127.0.0.1:8000/"
     )

@@ -205,39 +205,3 @@ def watch(
                 count += 1
         except KeyboardInterrupt:
             pass
-
-
-@click.command(
-    epilog="""\b
-Examples:
-  driftline ui --data ./driftline-data                       # http://127.0.0.1:8000/docs
-  DRIFTLINE_UI_TOKEN=secret driftline ui --host 0.0.0.0 --port 8000"""
-)
-@data_option
-@pricing_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
-@click.option(
-    "--auth-token",
-    envvar="DRIFTLINE_UI_TOKEN",
-    default=None,
-    help="Require 'Authorization: Bearer TOKEN' on every request (and allow writes).",
-)
-@click.option(
-    "--cors-origin", "cors_origins", multiple=True, help="Allow this browser origin (CORS is off by default)."
-)
-def ui(
-    data: str, pricing: str | None, host: str, port: int, auth_token: str | None, cors_origins: tuple[str, ...]
-) -> None:
-    """Serve the REST query API (/api/v1, OpenAPI at /openapi.json, docs at /docs) over DATA."""
-    try:
-        import uvicorn
-
-        from driftline.analysis.api.app import Settings, create_app
-    except ImportError as exc:
-        from driftline.collector.cli import missing_extra
-
-        raise missing_extra(exc, "ui") from exc
-    app = create_app(Settings(data, pricing, auth_token), list(cors_origins))
-    click.echo(f"Driftline API on http://{host}:{port}/api/v1 (docs: http://{host}:{port}/docs), data {data}")
-    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -10,6 +10,11 @@ import { effect, int, pct, usd, when } from "../format";
 import { palette } from "../theme";
 import { useQueryState } from "../urlState";
 
+/** The analysis layer writes names in `backticks` (Markdown); show them as code, never as HTML. */
+function Ticks({ text }: { text: string }) {
+  return <>{text.split("`").map((part, i) => (i % 2 ? <code key={i}>{part}</code> : part))}</>;
+}
+
 function ScoreBar({ score, low, high, verdict }: { score: number; low: number; high: number; verdict: string }) {
   return (
     <div className="scorebar" role="img" aria-label={`composite score ${score.toFixed(2)}, 95% CI ${low.toFixed(2)} to ${high.toFixed(2)}`}>
@@ -287,7 +292,7 @@ export function DriftPage() {
           <ol className="hypotheses">
             {r.hypotheses.map((h) => (
               <li key={h.rule + h.text} data-rule={h.rule}>
-                {h.text} <span className="muted">(evidence {h.evidence.toFixed(2)})</span>
+                <Ticks text={h.text} /> <span className="muted">(evidence {h.evidence.toFixed(2)})</span>
               </li>
             ))}
           </ol>

@@ -173,7 +173,7 @@ export function RunPage({ id }: { id: string }) {
             <span className="wf-name" />
             <span className="wf-track">
               {ticks.map((t) => (
-                <span key={t} className="wf-tick" style={{ left: `${t * 100}%` }}>
+                <span key={t} className="wf-tick" style={{ left: `${t * 100}%`, transform: `translateX(${t === 0 ? 0 : t === 1 ? -100 : -50}%)` }}>
                   {ms(total * t)}
                 </span>
               ))}
@@ -202,7 +202,8 @@ export function RunPage({ id }: { id: string }) {
                 </span>
                 <span className="wf-track">
                   <span className={`wf-bar wf-${k}`} style={{ left: `${left}%`, width: `${Math.min(width, 100 - left)}%` }} />
-                  <span className="wf-label" style={{ left: `${Math.min(left + width, 88)}%` }}>
+                  {/* the duration sits after the bar, or before it when the bar reaches the right edge */}
+                  <span className="wf-label" style={left + width > 85 ? { right: `${100 - left}%`, paddingRight: 4 } : { left: `${left + width}%`, paddingLeft: 4 }}>
                     {ms(row.span.duration_ms)}
                   </span>
                 </span>

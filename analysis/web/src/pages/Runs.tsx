@@ -36,7 +36,9 @@ export function RunsPage({ health }: { health: Health | null }) {
   }, [JSON.stringify(filters), sort, order, cursor]);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "/" && document.activeElement?.tagName !== "INPUT") {
+      const el = document.activeElement as HTMLInputElement | null;
+      const typing = !!el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(el.type)));
+      if (e.key === "/" && !typing) {
         e.preventDefault();
         searchBox.current?.focus();
       }

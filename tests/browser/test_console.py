@@ -1,0 +1,174 @@
+"""The web console in a real headless Chromium over `driftline demo` data: the token prompt, runs with
+filters and URL state, a run's waterfall, the v1.0 → v2.0 drift report (verdict and top hypothesis
+as the API computes them), set-as-baseline, theme toggle remembered, trends, cost, keyboard use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from driftline.analysis.api.app import Settings, create_app
+from driftline.analysis.api.console import built
+from driftline.analysis.commands.console import ConsoleServer
+from tests.browser.conftest import demo_data, screenshot
+
+TOKEN = "console-test-token"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    if not built():
+        pytest.fail("the console is not built: make console (npm ci && npm run build in analysis/web)")
+    root = demo_data(tmp_path_factory.mktemp("console") / "data", 150)
+    server = ConsoleServer(create_app(Settings(root, auth_token=TOKEN)), "127.0.0.1", 0).start()
+    yield server.url, root
+    server.stop()
+
+
+@pytest.fixture
+def page(browser: Any, site: tuple[str, str]) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(20_000)
+    pg.goto(site[0] + "/")
+    pg.get_by_label(re.compile("needs a bearer token")).fill(TOKEN)
+    pg.get_by_role("button", name="Use token").click()
+    pg.locator("table.runs tbody tr").first.wait_for()
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def api(site: tuple[str, str], path: str) -> Any:
+    r = httpx.get(site[0] + "/api/v1" + path, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_runs_filters_live_in_the_url_and_highlight_errors_and_slow_runs(page: Any, site: tuple[str, str]) -> None:
+    assert page.url.endswith("/runs")
+    assert page.locator("table.runs tbody tr").count() == 50
+    page.get_by_label("Version").select_option("v2.0")
+    page.wait_for_url(re.compile(r"version=v2\.0"))
+    page.wait_for_function("() => [...document.querySelectorAll('table.runs tbody tr td:nth-child(4)')]"
+                           ".every(td => td.textContent === 'v2.0')")
+    page.get_by_label("Status").select_option("ERROR")
+    page.wait_for_url(re.compile(r"status=ERROR"))
+    errors = api(site, "/runs?version=v2.0&status=ERROR")["runs"]
+    assert errors, "the demo's order-service timeouts give some failed runs"
+    expect(page.locator("table.runs tbody tr.is-error")).to_have_count(len(errors))
+    # the filtered view is a URL: open it fresh in the same session and get the same rows
+    shared = page.url
+    page.goto(site[0] + "/versions")
+    page.goto(shared)
+    expect(page.locator("table.runs tbody tr.is-error")).to_have_count(len(errors))
+    assert page.get_by_label("Version").input_value() == "v2.0"
+    page.get_by_role("button", name="Clear filters").click()
+    page.get_by_label("Only slow runs").check()
+    page.wait_for_url(re.compile(r"slow=1"))
+    slow = api(site, "/runs?slow=true&limit=500")["runs"]
+    expect(page.locator("table.runs tbody tr.is-slow")).to_have_count(min(50, len(slow)))
+    assert page.locator("table.runs tbody tr:not(.is-slow)").count() == 0
+    # "/" jumps to the search box; typing a trace id prefix narrows to that run
+    first = api(site, "/runs?limit=1")["runs"][0]
+    page.get_by_label("Only slow runs").uncheck()
+    page.locator("body").press("/")
+    assert page.evaluate("document.activeElement.name") == "q"
+    page.keyboard.type(first["trace_id"][:12])
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+
+
+def test_a_run_opens_as_a_waterfall_with_span_details(page: Any, site: tuple[str, str]) -> None:
+    run = api(site, "/runs?limit=1&status=OK")["runs"][0]
+    page.goto(f"{site[0]}/runs?status=OK")
+    page.locator(f'tr[data-run-id="{run["run_id"]}"] a').click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f]+(:|%3A)"))
+    rows = page.get_by_role("treeitem")
+    detail = api(site, "/runs/" + run["run_id"])
+    rows.first.wait_for()
+    assert rows.count() == len(detail["spans"])
+    assert page.locator('[data-span-kind="agent"]').count() >= 1
+    llm = page.locator('[data-span-kind="llm"]').first
+    llm.click()
+    panel = page.get_by_label("Span details")
+    assert "gpt-4o-mini-2024-07-18" in panel.inner_text()
+    assert re.search(r"cost\s*\$0\.\d+ \(pricing\)", panel.inner_text())
+    assert "span=" in page.url  # the selected span is part of the URL
+    # keyboard: the arrow keys move the selection down the tree
+    llm.press("ArrowDown")
+    selected = page.locator('[role="treeitem"][aria-selected="true"]')
+    assert selected.get_attribute("data-span-kind") == "tool"
+    assert "execute_tool" in panel.inner_text()
+    screenshot(page, "run-waterfall", readme=True)
+
+
+def test_versions_to_drift_report_shows_the_verdict_and_top_hypothesis(page: Any, site: tuple[str, str]) -> None:
+    page.get_by_role("link", name="Versions").click()
+    page.get_by_label("baseline v1.0").check()
+    page.get_by_label("candidate v2.0").check()
+    page.get_by_role("button", name="Compare v1.0 → v2.0").click()
+    page.wait_for_url(re.compile(r"/diff\?baseline=v1\.0&candidate=v2\.0"))
+    doc = api(site, "/diff?baseline=v1.0&candidate=v2.0")
+    verdict = page.locator(".page-head .verdict")
+    verdict.wait_for(timeout=60_000)
+    assert verdict.inner_text() == doc["verdict"]["verdict"].upper() == "BLOCK"
+    top = page.locator("ol.hypotheses li").first
+    assert top.get_attribute("data-rule") == doc["hypotheses"][0]["rule"]
+    assert top.inner_text().startswith(doc["hypotheses"][0]["text"].replace("`", ""))
+    assert f"{doc['verdict']['score']:.2f}" in page.locator(".summary-grid").inner_text()
+    # moved dimensions are open with their charts; the others open on click
+    moved = [d["name"] for d in doc["dimensions"] if d["status"] == "moved"]
+    for name in moved:
+        assert page.locator(f'details[data-dimension="{name}"][open] canvas').count() == 1
+    quiet = next(d["name"] for d in doc["dimensions"] if d["status"] == "unchanged")
+    page.locator(f'details[data-dimension="{quiet}"] summary').click()
+    assert page.locator(f'details[data-dimension="{quiet}"][open] canvas').count() == 1
+    assert page.get_by_label("Tool-sequence changes").locator("tbody tr").count() > 1
+    assert "per 10k runs" in page.locator(".summary-grid").inner_text()
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "drift-report", readme=True)
+    # set the candidate as baseline (a write: the bearer token is in the session)
+    page.get_by_role("button", name="Set v2.0 as baseline").click()
+    assert "v2.0 is now the baseline" in page.get_by_role("status").filter(has_text="baseline").inner_text()
+    assert api(site, "/baselines")["baselines"][-1]["version"] == "v2.0"
+
+
+def test_theme_toggle_is_remembered_and_trends_cost_ingest_teach(page: Any, site: tuple[str, str]) -> None:
+    before = page.evaluate("document.documentElement.dataset.theme")
+    page.get_by_role("button", name=re.compile("Switch to .* theme")).click()
+    after = page.evaluate("document.documentElement.dataset.theme")
+    assert {before, after} == {"light", "dark"}
+    page.reload()
+    page.locator("table.runs tbody tr").first.wait_for()
+    assert page.evaluate("document.documentElement.dataset.theme") == after
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") != ""
+    screenshot(page, f"runs-{after}")
+    # trends: no scheduled report yet -> how to configure one
+    page.get_by_role("link", name="Trends").click()
+    expect(page.locator("main")).to_contain_text("[[report]]")
+    # cost: the stacked chart and a budget line from the URL
+    page.goto(site[0] + "/cost?budget=0.00001&bucket=hour&since=30d")
+    page.locator("main canvas").wait_for()
+    expect(page.get_by_role("status").filter(has_text="budget")).to_contain_text("over the budget")
+    total = api(site, "/cost?since=30d")["total"]
+    expect(page.locator(".page-head")).to_contain_text(f"${total:.4f}")
+    # ingest without a receiver attached says how to attach one
+    page.get_by_role("link", name="Ingest").click()
+    expect(page.locator("main")).to_contain_text("--receiver")
+    # keyboard: the first Tab lands on the skip link, then the navigation
+    page.goto(site[0] + "/versions")
+    page.get_by_role("table", name="Versions").wait_for()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Runs"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/runs$"))
