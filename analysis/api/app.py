@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -22,16 +26,19 @@ from pydantic import BaseModel, Field
 from driftline.analysis.api import ingest
 from driftline.analysis.api.console import mount_console
 from driftline.analysis.api.ingest import ReceiverSource
+from driftline.analysis.api.snapshot import RunsSnapshot
 
 API = "/api/v1"
 Since = Annotated[str | None, Query(max_length=64, description="a duration ago (7d, 12h) or an ISO time")]
 SLOW = "slow = above the 95th percentile of its version's run durations"
 MAX_PAGE = 500
-# sort key -> (expression, type the cursor value is read back as); runs without a cost sort as -1
+# sort key -> (column, cursor expression, type the cursor value is read back as). Sorting on the plain
+# column lets DuckDB fetch the other columns of the top rows only; runs without a cost sort as -1
+# (last when descending), which the cursor expression states and NULLS LAST/FIRST reproduces.
 SORTS = {
-    "start_time": ("CAST(start_time AS TIMESTAMPTZ)", "TIMESTAMPTZ"),
-    "duration_ms": ("duration_ms", "DOUBLE"),
-    "cost": ("coalesce(cost, -1.0)", "DOUBLE"),
+    "start_time": ("start_time", "start_time", "TIMESTAMPTZ"),
+    "duration_ms": ("duration_ms", "duration_ms", "DOUBLE"),
+    "cost": ("cost", "coalesce(cost, -1.0)", "DOUBLE"),
 }
 
 
@@ -85,9 +92,30 @@ def _decode_cursor(cursor: str) -> list[Any]:
         ) from exc
 
 
+def _warm(snapshot: RunsSnapshot) -> None:
+    try:
+        import driftline.analysis.diff.build  # noqa: F401  (scipy, numpy, the report model)
+
+        snapshot.cursor()
+    except Exception:  # the request that needs it will raise it properly
+        logging.getLogger("driftline.api").exception("warming up the API failed")
+
+
 def create_app(settings: Settings, cors_origins: list[str] | None = None) -> FastAPI:
+    snapshot = RunsSnapshot(settings.data, settings.pricing)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # build the runs snapshot and import the statistics stack while the server starts listening,
+        # so the first page and the first diff do not pay for them
+        threading.Thread(target=_warm, args=(snapshot,), name="driftline-warm-up", daemon=True).start()
+        yield
+
     app = FastAPI(
-        title="Driftline", version="1", description="Runs, versions, drift and cost over a Driftline data root."
+        title="Driftline",
+        version="1",
+        description="Runs, versions, drift and cost over a Driftline data root.",
+        lifespan=lifespan,
     )
     if cors_origins:
         app.add_middleware(
@@ -105,9 +133,12 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             raise HTTPException(401, detail="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def con(only_runs: bool = False) -> Any:
+        """Runs only: a cursor on the in-memory snapshot; anything reading spans: the analysis connection."""
+        if only_runs:
+            return snapshot.cursor()
         from driftline.analysis.db import connect
 
-        return connect(settings.data, pricing=settings.pricing, cached_runs=True, only_runs=only_runs)
+        return connect(settings.data, pricing=settings.pricing, cached_runs=True)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -119,7 +150,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
     def health() -> dict[str, Any]:
         c = con()
         spans = c.execute("SELECT count(*) FROM spans").fetchall()[0][0]
-        runs = c.execute("SELECT count(*) FROM runs").fetchall()[0][0] if spans else 0
+        runs = con(only_runs=True).execute("SELECT count(*) FROM runs").fetchall()[0][0] if spans else 0
         source = settings.receiver
         return {
             "status": "ok",
@@ -207,8 +238,9 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
                 "(contains(run_id, ?) OR contains(coalesce(agent, ''), ?) OR contains(coalesce(version, ''), ?))"
             )
             params += [q, q, q]
-        key, key_type = SORTS[sort]
+        column, key, key_type = SORTS[sort]
         op = "<" if order == "desc" else ">"
+        ordering = f"{column} {order} NULLS {'LAST' if order == 'desc' else 'FIRST'}, run_id {order}"
         if cursor:
             last_key, last_id = _decode_cursor(cursor)
             clauses.append(f"({key}, run_id) {op} (CAST(? AS {key_type}), ?)")
@@ -218,35 +250,35 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         # p95 per version over all its runs: the same yardstick whatever the page's filters
         p95_from = "runs" if slow else "runs WHERE version IN (SELECT version FROM page)"
         page_sql = f"""SELECT run_id, trace_id, agent, version, environment, start_time, duration_ms, status, outcome,
-                       llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence, {key} AS _key
+                       llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence
                 FROM runs {"JOIN p95 USING (version)" if slow else ""} WHERE {" AND ".join(clauses)}
-                ORDER BY {key} {order}, run_id {order} LIMIT {limit + 1}"""
+                ORDER BY {ordering} LIMIT {limit + 1}"""
         p95_sql = f"SELECT version, quantile_cont(duration_ms, 0.95) AS slow_ms FROM {p95_from} GROUP BY version"
         ctes = f"p95 AS ({p95_sql}), page AS ({page_sql})" if slow else f"page AS ({page_sql}), p95 AS ({p95_sql})"
         rows = _rows(
             con(only_runs=True).execute(
                 f"""WITH {ctes}
                 SELECT page.*, coalesce(page.duration_ms > p95.slow_ms, false) AS slow
-                FROM page LEFT JOIN p95 USING (version) ORDER BY _key {order}, run_id {order}""",
+                FROM page LEFT JOIN p95 USING (version) ORDER BY {ordering}""",
                 params,
             )
         )
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor([rows[-1]["_key"], rows[-1]["run_id"]]) if more and rows else None
-        for r in rows:
-            r.pop("_key")
+        next_cursor = None
+        if more and rows:
+            last = rows[-1][column]
+            next_cursor = _encode_cursor([-1.0 if last is None else last, rows[-1]["run_id"]])
         return {"runs": rows, "next_cursor": next_cursor, "slow_definition": SLOW}
 
     @app.get(f"{API}/runs/{{run_id}}", dependencies=auth)
     def run(run_id: str) -> dict[str, Any]:
-        c = con()
-        found = _rows(c.execute("SELECT * EXCLUDE (step_ms) FROM runs WHERE run_id = ?", [run_id]))
+        found = _rows(con(only_runs=True).execute("SELECT * EXCLUDE (step_ms) FROM runs WHERE run_id = ?", [run_id]))
         if not found:
             raise HTTPException(404, detail=f"no run {run_id!r}")
         summary = found[0]
         spans = _rows(
-            c.execute(
+            con().execute(
                 """SELECT s.span_id, s.parent_span_id, s.name, s.operation, s.start_time, s.end_time, s.duration_ms,
                       s.status_code, s.error_type, s.request_model, s.response_model, s.input_tokens, s.output_tokens,
                       s.tool_name, k.cost, k.cost_source, s.attributes, s.input_content, s.output_content
@@ -292,14 +324,14 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         by: str | None = None,
     ) -> dict[str, Any]:
         from driftline.analysis.cost import load_prices
-        from driftline.analysis.diff.build import build_report
+        from driftline.analysis.diff.build import SEGMENT_COLUMNS, build_report
         from driftline.analysis.diff.engine import StatSettings
         from driftline.analysis.diff.sides import SelectionError, SideSpec
         from driftline.analysis.report.json_render import document
 
         try:
             report = build_report(
-                con(only_runs=by is None),
+                con(only_runs=by is None or by in SEGMENT_COLUMNS),
                 SideSpec(baseline, agent=agent, env=env),
                 SideSpec(candidate, agent=agent, env=env),
                 settings=StatSettings(),

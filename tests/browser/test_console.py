@@ -5,6 +5,8 @@ as the API computes them), set-as-baseline, theme toggle remembered, trends, cos
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,3 +174,26 @@ def test_theme_toggle_is_remembered_and_trends_cost_ingest_teach(page: Any, site
     assert page.evaluate("document.activeElement.textContent") == "Runs"
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/runs$"))
+
+
+def test_trends_plot_a_scheduled_report(page: Any, site: tuple[str, str], tmp_path: Any) -> None:
+    config = tmp_path / "driftline.toml"
+    config.write_text(
+        '[[report]]\nname = "demo-drift"\ncron = "0 * * * *"\nbaseline = "v1.0"\ncandidate = "v2.0"\n'
+        f'formats = ["json"]\noutput_dir = "{tmp_path / "reports"}"\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "driftline.analysis.cli", "--config", str(config), "schedule", "--data", site[1],
+         "--once", "demo-drift"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode in (0, 3), out.stderr[-2000:]
+    history = api(site, "/history")["history"]
+    assert [h["report"] for h in history] == ["demo-drift"]
+    page.goto(site[0] + "/trends")
+    table = page.get_by_role("table", name="Scheduled runs")
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator(".verdict")).to_have_text(history[0]["verdict"].upper())
+    expect(table).to_contain_text(f"{history[0]['score']:.2f}")
+    assert page.locator("main canvas").count() == 1
+    assert page.get_by_label("Report").input_value() == "demo-drift"

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import jsonschema
@@ -118,3 +119,92 @@ def test_bearer_token_guards_reads_and_allows_writes(secured: str) -> None:
     assert listed[-1]["version"] == "v1.0"
     bad = httpx.post(f"{secured}/api/v1/baselines", json={"version": ""}, headers=headers)
     assert bad.status_code == 422 and "version" in bad.text
+
+
+def test_slow_runs_version_metrics_and_cost_series_agree_with_sql(api: str, data: str) -> None:
+    from driftline.analysis.db import connect
+
+    con = connect(data, cached_runs=True, only_runs=True)
+    p95 = dict(con.execute("SELECT version, quantile_cont(duration_ms, 0.95) FROM runs GROUP BY 1").fetchall())
+    slow = httpx.get(f"{api}/api/v1/runs", params={"slow": "true", "limit": 500}).json()
+    assert slow["runs"] and all(r["slow"] and r["duration_ms"] > p95[r["version"]] for r in slow["runs"])
+    expected = sum(
+        1 for v, d in con.execute("SELECT version, duration_ms FROM runs").fetchall() if v in p95 and d > p95[v]
+    )
+    assert len(slow["runs"]) == expected and "95th percentile" in slow["slow_definition"]
+    page = httpx.get(f"{api}/api/v1/runs", params={"version": "v1.0", "limit": 500}).json()["runs"]
+    assert {r["run_id"] for r in page if r["slow"]} == {r["run_id"] for r in slow["runs"] if r["version"] == "v1.0"}
+
+    versions = {v["version"]: v for v in httpx.get(f"{api}/api/v1/versions").json()["versions"]}
+    error_rate, mean_cost = con.execute(
+        "SELECT avg(CAST(status = 'ERROR' AS DOUBLE)), avg(cost) FROM runs WHERE version = 'v2.0'"
+    ).fetchall()[0]
+    v2 = versions["v2.0"]
+    assert v2["error_rate"] == pytest.approx(error_rate) and v2["mean_cost"] == pytest.approx(mean_cost)
+    assert v2["p95_ms"] == pytest.approx(p95["v2.0"]) and v2["p50_ms"] < v2["p95_ms"]
+
+    series = httpx.get(f"{api}/api/v1/cost/series", params={"by": "version", "bucket": "day", "since": "3650d"}).json()
+    total = httpx.get(f"{api}/api/v1/cost", params={"since": "3650d"}).json()["total"]
+    assert sum(p["cost"] or 0 for p in series["points"]) == pytest.approx(total, rel=1e-4)
+    assert {p["key"] for p in series["points"]} >= {"v1.0", "v2.0"}
+    bad = httpx.get(f"{api}/api/v1/cost/series", params={"since": "last tuesday"})
+    assert bad.status_code == 422 and "since" in bad.text
+
+
+def test_console_is_served_with_deep_links_and_the_api_keeps_json_404s(api: str, tmp_path: Any) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from driftline.analysis.api.console import built, mount_console
+
+    if built():
+        page = httpx.get(f"{api}/runs/some-run?span=1")  # a shared deep link gets the app, not a 404
+        assert page.status_code == 200 and '<div id="root">' in page.text
+        assert page.headers["cache-control"] == "no-cache"
+    missing = httpx.get(f"{api}/api/v1/no-such-endpoint")
+    assert missing.status_code == 404 and "error" in missing.json()
+    # an installation without the built console still answers, and says how to build it
+    bare = FastAPI()
+    mount_console(bare, static=tmp_path)
+    text = TestClient(bare).get("/").text
+    assert "make console" in text and "/docs" in text
+
+
+def test_ingest_summarises_receiver_metrics(api: str) -> None:
+    from driftline.analysis.api.ingest import ReceiverSource, read, summarise
+    from driftline.collector.telemetry import Telemetry
+
+    t = Telemetry(queue_depth=lambda: 2, wal_bytes=lambda: 4096)
+    t.accepted.labels("traces").inc(90)
+    t.written.labels("spans").inc(80)
+    t.rejected.labels("traces", "invalid_item").inc(3)
+    t.requests.labels("grpc", "traces", "ok").inc(9)
+    for seconds in [0.002] * 90 + [0.2] * 10:
+        t.export_latency.labels("grpc").observe(seconds)
+    m = summarise(t.render().decode())
+    assert m["accepted"] == {"traces": 90} and m["written"] == {"spans": 80}
+    assert m["rejected"] == [{"signal": "traces", "reason": "invalid_item", "count": 3}]
+    assert m["queue_depth"] == 2 and m["wal_bytes"] == 4096
+    assert 0.001 < m["export_p50_s"] <= 0.0025 and 0.1 < m["export_p99_s"] <= 0.25
+    down = read(ReceiverSource(url="http://127.0.0.1:9"))  # nothing listens on the discard port
+    assert down["configured"] and not down["reachable"] and "cannot read" in down["error"]
+    assert httpx.get(f"{api}/api/v1/ingest").json()["configured"] is False
+
+
+def test_console_commands_refuse_bad_input_clearly(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from driftline.analysis.cli import cli
+
+    bad = CliRunner().invoke(cli, ["ui", "--data", str(tmp_path), "--receiver", "receiver-0:4318"])
+    assert bad.exit_code == 2 and "HTTP base URL" in bad.output
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        args = ["serve", "--data", str(tmp_path / "d"), "--grpc-port", "0", "--http-port", "0", "--ui-port", str(port)]
+        result = CliRunner().invoke(cli, args)
+    finally:
+        busy.close()
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port} for the console" in result.output

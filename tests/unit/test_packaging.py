@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).parents[2]
 
@@ -19,3 +22,20 @@ def test_every_package_is_listed() -> None:
     assert found == set(config["packages"])
     for pattern in config.get("package-data", {}).get("driftline.analysis", []):
         assert list((ROOT / "analysis").glob(pattern)), pattern
+
+
+def test_the_wheel_carries_the_built_console() -> None:
+    """The console's build output is package data (it is not in git; `make console` builds it)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["driftline.analysis.api"]
+    static = ROOT / "analysis" / "api"
+    if not (static / "static" / "index.html").exists():
+        if os.environ.get("CI"):
+            pytest.fail("the console is not built: `make setup` runs `make console` before the tests")
+        pytest.skip("the console is not built in this checkout (make console)")
+    matched = {p.relative_to(static).as_posix() for pattern in patterns for p in static.glob(pattern) if p.is_file()}
+    built = {p.relative_to(static).as_posix() for p in (static / "static").rglob("*") if p.is_file()}
+    assert built <= matched and "static/index.html" in matched
+    assert any(name.endswith(".js") for name in matched)
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "analysis/api/static/" in ignored and "node_modules/" in ignored

@@ -52,8 +52,8 @@ export function IngestPage({ health }: { health: Health | null }) {
       {m && (
         <div className="tiles">
           <div className="tile">
-            <span className="muted">accepted spans/s (now)</span>
-            <b>{rate === null ? "…" : rate.toFixed(1)}</b>
+            <span className="muted">accepted items/s (last {POLL_MS / 1000} s)</span>
+            <b>{rate === null ? "measuring…" : rate.toFixed(1)}</b>
           </div>
           <div className="tile">
             <span className="muted">accepted (spans + logs)</span>

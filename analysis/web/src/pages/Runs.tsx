@@ -23,6 +23,7 @@ export function RunsPage({ health }: { health: Health | null }) {
   const seen = useRef<Set<string> | null>(null);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   const searchBox = useRef<HTMLInputElement>(null);
+  const [formKey, setFormKey] = useState(0); // remounts the uncontrolled inputs when filters are cleared
 
   // Rows that were not on the previous poll are marked new for a moment.
   useEffect(() => {
@@ -61,7 +62,7 @@ export function RunsPage({ health }: { health: Health | null }) {
           <input type="checkbox" checked={params.get("live") !== "0"} onChange={(e) => set({ live: e.currentTarget.checked ? null : "0" })} /> Follow new runs
         </label>
       </div>
-      <form className="filters" role="search" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
+      <form key={formKey} className="filters" role="search" aria-label="Filter runs" onSubmit={(e) => e.preventDefault()}>
         <label>
           Search
           <input ref={searchBox} name="q" type="search" placeholder="run id, agent, version  ( / )" defaultValue={filters.q ?? ""} onChange={change("q")} />
@@ -112,7 +113,13 @@ export function RunsPage({ health }: { health: Health | null }) {
           <input type="checkbox" name="slow" checked={slowOnly} onChange={(e) => set({ slow: e.currentTarget.checked ? "1" : null, cursor: null })} /> Only slow runs
         </label>
         {[...FILTERS, "slow", "sort", "order"].some((k) => params.get(k)) && (
-          <button type="button" onClick={() => set(Object.fromEntries([...FILTERS, "slow", "sort", "order", "cursor"].map((k) => [k, null])))}>
+          <button
+            type="button"
+            onClick={() => {
+              set(Object.fromEntries([...FILTERS, "slow", "sort", "order", "cursor"].map((k) => [k, null])));
+              setFormKey((n) => n + 1);
+            }}
+          >
             Clear filters
           </button>
         )}
