@@ -104,10 +104,14 @@ def grouped_costs(
             WITH agents AS (
                 SELECT trace_id, any_value(agent_name) AS run_agent, any_value(agent_version) AS run_version
                 FROM spans WHERE operation = 'invoke_agent' GROUP BY trace_id)
-            SELECT c.*, k.cost, k.cost_source, k.model,
+            SELECT c.trace_id, c.span_id, c.start_time, c.agent_name, c.environment, c.input_tokens,
+                   c.output_tokens, c.cost, c.cost_source, c.model,
                    coalesce(c.agent_name, a.run_agent) AS agent_resolved,
-                   coalesce(c.agent_version, a.run_version, c.service_version) AS version_resolved
-            FROM llm_calls c JOIN llm_call_costs k USING (trace_id, span_id) LEFT JOIN agents a USING (trace_id)
+                   coalesce(c.call_agent_version, a.run_version, c.call_service_version) AS version_resolved
+            FROM (SELECT *, call_start_time AS start_time, call_agent AS agent_name, call_environment AS environment,
+                         call_input_tokens AS input_tokens, call_output_tokens AS output_tokens
+                  FROM llm_call_costs) c  -- one pass over the calls: the priced view carries what is grouped
+            LEFT JOIN agents a USING (trace_id)
             WHERE {" AND ".join(clauses)}""",
         params,
     )

@@ -10,6 +10,7 @@ columns, not an error, so a fresh install can already run queries.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA, TMP_MARK, filesy
 SQL_DIR = Path(__file__).parent / "sql"
 VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # in dependency order
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
+SPAN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs")
 
 
 def _has_files(fs: pafs.FileSystem, base: str) -> bool:
@@ -102,4 +104,41 @@ def connect(
             define_views(con, sources, VIEWS if only_runs else VIEWS[-1:])
         return con
     define_views(con, sources)
+    return con
+
+
+def connect_hours(
+    root: str, start: datetime, end: datetime, *, pricing: str | Path | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Views over only the hour partitions from ``start`` to ``end`` (``spans``, ``llm_calls``,
+    ``tool_calls``, ``llm_call_costs``): one run's span tree without reading every file of the root.
+
+    Why: the full ``spans`` view deduplicates across all files, so a lookup by trace id reads the
+    trace-id column of the whole root — seconds at millions of runs. The run's hours hold its spans
+    (partitions are by span start time); the same view SQL over fewer files gives the same rows.
+    Object-store roots read the whole root (their listing is the slow part anyway).
+    """
+    con = new_connection()
+    register_prices(con, load_prices(pricing))
+    fs, base = filesystem(root)
+    path = f"{base}/spans"
+    if not isinstance(fs, pafs.LocalFileSystem) or not _has_files(fs, path):
+        define_views(con, {"spans": _source(con, root, "spans")}, SPAN_VIEWS)
+        return con
+    hours, t = [], start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while t <= end:
+        hours.append(t)
+        t += timedelta(hours=1)
+    dirs = [f"{path}/date={h:%Y-%m-%d}/hour={h:%H}" for h in hours]
+    globs = [
+        "'" + f"{d}/*.parquet".replace("'", "''") + "'"
+        for d in dirs
+        if any(p.suffix == ".parquet" and TMP_MARK not in p.name for p in Path(d).glob("*.parquet"))
+    ]
+    if globs:
+        source = f"read_parquet([{', '.join(globs)}], hive_partitioning = true, union_by_name = true)"
+    else:
+        con.register("_spans_empty", SPAN_SCHEMA.empty_table())
+        source = "_spans_empty"
+    define_views(con, {"spans": source}, SPAN_VIEWS)
     return con

@@ -15,7 +15,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -277,8 +277,16 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         if not found:
             raise HTTPException(404, detail=f"no run {run_id!r}")
         summary = found[0]
+        from driftline.analysis.db import connect_hours
+
+        # the run's own hours (an hour of margin each side for spans of the trace outside the run)
+        start = datetime.fromisoformat(summary["start_time"])
+        end = start + timedelta(milliseconds=summary["duration_ms"] or 0)
+        spans_con = connect_hours(
+            settings.data, start - timedelta(hours=1), end + timedelta(hours=1), pricing=settings.pricing
+        )
         spans = _rows(
-            con().execute(
+            spans_con.execute(
                 """SELECT s.span_id, s.parent_span_id, s.name, s.operation, s.start_time, s.end_time, s.duration_ms,
                       s.status_code, s.error_type, s.request_model, s.response_model, s.input_tokens, s.output_tokens,
                       s.tool_name, k.cost, k.cost_source, s.attributes, s.input_content, s.output_content

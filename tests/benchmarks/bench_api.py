@@ -103,6 +103,16 @@ def main() -> int:
                       f"({len(r.json()['runs'])} rows)")
             print(f"filtered runs page over {total:,} runs: p95 {_p(all_times, 95):.0f} ms (target <= 200 ms), "
                   f"p50 {_p(all_times, 50):.0f} ms, {len(all_times)} requests")
+            detail = []
+            for run in first["runs"][:10]:
+                t = time.perf_counter()
+                client.get(f"/runs/{run['run_id']}").raise_for_status()
+                detail.append(time.perf_counter() - t)
+            print(f"a run's span tree (the Run page): p50 {_p(detail, 50):.0f} ms, max {max(detail) * 1000:.0f} ms")
+            t = time.perf_counter()
+            client.get("/cost/series", params={"by": "model", "bucket": "day", "since": "3650d"}).raise_for_status()
+            print(f"cost per day by model over every call ({total * 5:,} calls; the Cost page): "
+                  f"{time.perf_counter() - t:.1f} s (no target)")
             diff_times = []
             for _ in range(4):
                 t = time.perf_counter()
