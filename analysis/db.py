@@ -37,6 +37,12 @@ def _has_files(fs: pafs.FileSystem, base: str) -> bool:
     )
 
 
+def _read_parquet(globs: list[str]) -> str:
+    """DuckDB's reader over local files (unfinished writes end in a temporary suffix, never .parquet)."""
+    quoted = ", ".join("'" + g.replace("'", "''") + "'" for g in globs)
+    return f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
+
+
 def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
     """A FROM clause (or registered relation name) for one dataset of the root."""
     fs, base = filesystem(root)
@@ -46,8 +52,7 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
         con.register(f"_{dataset}_empty", schema.empty_table())
         return f"_{dataset}_empty"
     if isinstance(fs, pafs.LocalFileSystem):
-        glob = f"{path}/date=*/hour=*/*.parquet".replace("'", "''")
-        return f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+        return _read_parquet([f"{path}/date=*/hour=*/*.parquet"])
     dataset_obj = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive", exclude_invalid_files=True)
     con.register(f"_{dataset}_arrow", dataset_obj)
     return f"_{dataset}_arrow"
@@ -130,13 +135,9 @@ def connect_hours(
         hours.append(t)
         t += timedelta(hours=1)
     dirs = [f"{path}/date={h:%Y-%m-%d}/hour={h:%H}" for h in hours]
-    globs = [
-        "'" + f"{d}/*.parquet".replace("'", "''") + "'"
-        for d in dirs
-        if any(p.suffix == ".parquet" and TMP_MARK not in p.name for p in Path(d).glob("*.parquet"))
-    ]
+    globs = [f"{d}/*.parquet" for d in dirs if any(Path(d).glob("*.parquet"))]
     if globs:
-        source = f"read_parquet([{', '.join(globs)}], hive_partitioning = true, union_by_name = true)"
+        source = _read_parquet(globs)
     else:
         con.register("_spans_empty", SPAN_SCHEMA.empty_table())
         source = "_spans_empty"

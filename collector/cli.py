@@ -268,9 +268,12 @@ def serve(
     try:
         app.start()
         stops = [hook(app) for hook in click.get_current_context().meta.get(SERVE_HOOKS, [])]
-    except (OSError, RuntimeError, click.ClickException) as exc:
+    except click.ClickException:  # a hook refused (e.g. the console's port is taken)
         app.stop()
-        raise exc if isinstance(exc, click.ClickException) else click.ClickException(str(exc)) from exc
+        raise
+    except (OSError, RuntimeError) as exc:
+        app.stop()
+        raise click.ClickException(str(exc)) from exc
     stop.wait()
     for stop_hook in stops:
         stop_hook()

@@ -359,13 +359,19 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
         return {"history": store.read(settings.data, report)}
 
-    def since_time(since: str | None) -> datetime | None:
-        from driftline.collector.cli import when
+    def priced_calls(by: str, since: str | None, agent: str | None, env: str | None) -> tuple[Any, float, list[str]]:
+        """A connection holding ``_costed``/``_report`` (as ``driftline cost``), the total and unpriced models."""
+        from driftline.analysis.cost import grouped_costs
+        from driftline.analysis.diff.sides import SelectionError, parse_time
 
         try:
-            return when(since)
-        except ValueError as exc:
+            start = parse_time(since)
+        except SelectionError as exc:
             raise HTTPException(422, detail=[{"loc": ["query", "since"], "msg": str(exc)}]) from exc
+        c = con()
+        clauses, params = (["CAST(c.start_time AS TIMESTAMPTZ) >= ?"], [start]) if start else (["true"], [])
+        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        return c, total, unpriced
 
     @app.get(f"{API}/cost", dependencies=auth)
     def cost(
@@ -374,15 +380,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         agent: str | None = None,
         env: str | None = None,
     ) -> dict[str, Any]:
-        from driftline.analysis.cost import grouped_costs
-
-        c = con()
-        clauses, params = ["true"], []
-        start = since_time(since)
-        if start:
-            clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
-            params.append(start)
-        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        c, total, unpriced = priced_calls(by, since, agent, env)
         return {
             "by": by,
             "rows": _rows(c.execute("SELECT * FROM _report")),
@@ -399,15 +397,9 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         env: str | None = None,
     ) -> dict[str, Any]:
         """Cost per hour or day and per model/version/agent: the stacked chart of the Cost page."""
-        from driftline.analysis.cost import COST_GROUPS, grouped_costs
+        from driftline.analysis.cost import COST_GROUPS
 
-        c = con()
-        clauses, params = ["true"], []
-        start = since_time(since)
-        if start:
-            clauses.append("CAST(c.start_time AS TIMESTAMPTZ) >= ?")
-            params.append(start)
-        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        c, total, unpriced = priced_calls(by, since, agent, env)
         points = _rows(
             c.execute(
                 f"""SELECT date_trunc('{bucket}', CAST(start_time AS TIMESTAMPTZ)) AS t, {COST_GROUPS[by]} AS key,

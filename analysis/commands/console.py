@@ -88,12 +88,11 @@ def _start_with_receiver(
 ) -> Callable[[], None]:
     """The ``serve`` hook: the console reads this receiver's metrics in-process."""
     _, settings_cls, create_app, source_cls = _imports()
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
     source = source_cls(
         read_metrics=lambda: receiver.telemetry.render().decode(),
         read_health=receiver.health,
-        otlp_grpc=f"http://{shown}:{receiver.grpc_port}" if receiver.grpc_port else None,
-        otlp_http=f"http://{shown}:{receiver.http_port}" if receiver.http_port else None,
+        otlp_grpc=_url(host, receiver.grpc_port) if receiver.grpc_port else None,
+        otlp_http=_url(host, receiver.http_port) if receiver.http_port else None,
     )
     server = ConsoleServer(create_app(settings_cls(data, pricing, auth_token, source)), host, port).start()
     click.echo(f"Driftline console on {server.url}/ (API {server.url}/api/v1, docs {server.url}/docs)", err=True)
