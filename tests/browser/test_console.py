@@ -71,13 +71,13 @@ def test_runs_filters_live_in_the_url_and_highlight_errors_and_slow_runs(page: A
     page.goto(site[0] + "/versions")
     page.goto(shared)
     expect(page.locator("table.runs tbody tr.is-error")).to_have_count(len(errors))
-    assert page.get_by_label("Version").input_value() == "v2.0"
+    expect(page.get_by_label("Version")).to_have_value("v2.0")
     page.get_by_role("button", name="Clear filters").click()
     page.get_by_label("Only slow runs").check()
     page.wait_for_url(re.compile(r"slow=1"))
     slow = api(site, "/runs?slow=true&limit=500")["runs"]
     expect(page.locator("table.runs tbody tr.is-slow")).to_have_count(min(50, len(slow)))
-    assert page.locator("table.runs tbody tr:not(.is-slow)").count() == 0
+    expect(page.locator("table.runs tbody tr:not(.is-slow)")).to_have_count(0)
     # "/" jumps to the search box; typing a trace id prefix narrows to that run
     first = api(site, "/runs?limit=1")["runs"][0]
     page.get_by_label("Only slow runs").uncheck()
@@ -94,8 +94,7 @@ def test_a_run_opens_as_a_waterfall_with_span_details(page: Any, site: tuple[str
     page.wait_for_url(re.compile(r"/runs/[0-9a-f]+(:|%3A)"))
     rows = page.get_by_role("treeitem")
     detail = api(site, "/runs/" + run["run_id"])
-    rows.first.wait_for()
-    assert rows.count() == len(detail["spans"])
+    expect(rows).to_have_count(len(detail["spans"]))
     assert page.locator('[data-span-kind="agent"]').count() >= 1
     llm = page.locator('[data-span-kind="llm"]').first
     llm.click()
@@ -119,26 +118,26 @@ def test_versions_to_drift_report_shows_the_verdict_and_top_hypothesis(page: Any
     page.wait_for_url(re.compile(r"/diff\?baseline=v1\.0&candidate=v2\.0"))
     doc = api(site, "/diff?baseline=v1.0&candidate=v2.0")
     verdict = page.locator(".page-head .verdict")
-    verdict.wait_for(timeout=60_000)
-    assert verdict.inner_text() == doc["verdict"]["verdict"].upper() == "BLOCK"
+    assert doc["verdict"]["verdict"].upper() == "BLOCK"
+    expect(verdict).to_have_text("BLOCK", timeout=60_000)
     top = page.locator("ol.hypotheses li").first
-    assert top.get_attribute("data-rule") == doc["hypotheses"][0]["rule"]
+    expect(top).to_have_attribute("data-rule", doc["hypotheses"][0]["rule"])
     assert top.inner_text().startswith(doc["hypotheses"][0]["text"].replace("`", ""))
     assert f"{doc['verdict']['score']:.2f}" in page.locator(".summary-grid").inner_text()
     # moved dimensions are open with their charts; the others open on click
     moved = [d["name"] for d in doc["dimensions"] if d["status"] == "moved"]
     for name in moved:
-        assert page.locator(f'details[data-dimension="{name}"][open] canvas').count() == 1
+        expect(page.locator(f'details[data-dimension="{name}"][open] canvas')).to_have_count(1)
     quiet = next(d["name"] for d in doc["dimensions"] if d["status"] == "unchanged")
     page.locator(f'details[data-dimension="{quiet}"] summary').click()
-    assert page.locator(f'details[data-dimension="{quiet}"][open] canvas').count() == 1
+    expect(page.locator(f'details[data-dimension="{quiet}"][open] canvas')).to_have_count(1)
     assert page.get_by_label("Tool-sequence changes").locator("tbody tr").count() > 1
     assert "per 10k runs" in page.locator(".summary-grid").inner_text()
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "drift-report", readme=True)
     # set the candidate as baseline (a write: the bearer token is in the session)
     page.get_by_role("button", name="Set v2.0 as baseline").click()
-    assert "v2.0 is now the baseline" in page.get_by_role("status").filter(has_text="baseline").inner_text()
+    expect(page.get_by_role("status").filter(has_text="now the baseline")).to_contain_text("v2.0 is now the baseline")
     assert api(site, "/baselines")["baselines"][-1]["version"] == "v2.0"
 
 
@@ -195,5 +194,5 @@ def test_trends_plot_a_scheduled_report(page: Any, site: tuple[str, str], tmp_pa
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table.locator(".verdict")).to_have_text(history[0]["verdict"].upper())
     expect(table).to_contain_text(f"{history[0]['score']:.2f}")
-    assert page.locator("main canvas").count() == 1
-    assert page.get_by_label("Report").input_value() == "demo-drift"
+    expect(page.locator("main canvas")).to_have_count(1)
+    expect(page.get_by_label("Report")).to_have_value("demo-drift")

@@ -50,7 +50,9 @@ export function RunsPage({ health }: { health: Health | null }) {
 
   if (health && health.spans === 0) return <EmptyState health={health} />;
   const change = (k: string) => (e: { currentTarget: { value: string } }) => set({ [k]: e.currentTarget.value, cursor: null });
-  const versionNames = versions.data?.versions.map((v) => v.version) ?? [];
+  // The URL's version is an option before /versions answers, so a shared link shows its filter at once.
+  const known = versions.data?.versions.map((v) => v.version) ?? [];
+  const versionNames = filters.version && !known.includes(filters.version) ? [filters.version, ...known] : known;
   return (
     <section>
       <div className="page-head">
