@@ -27,10 +27,10 @@ from driftline.analysis.api import ingest
 from driftline.analysis.api.console import mount_console
 from driftline.analysis.api.ingest import ReceiverSource
 from driftline.analysis.api.snapshot import RunsSnapshot
+from driftline.analysis.slow_runs import SLOW_DEFINITION, p95_by_version_sql
 
 API = "/api/v1"
 Since = Annotated[str | None, Query(max_length=64, description="a duration ago (7d, 12h) or an ISO time")]
-SLOW = "slow = above the 95th percentile of its version's run durations"
 MAX_PAGE = 500
 # sort key -> (column, cursor expression, type the cursor value is read back as). Sorting on the plain
 # column lets DuckDB fetch the other columns of the top rows only; runs without a cost sort as -1
@@ -253,7 +253,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
                        llm_calls, tool_calls, input_tokens, output_tokens, cost, models, tool_sequence
                 FROM runs {"JOIN p95 USING (version)" if slow else ""} WHERE {" AND ".join(clauses)}
                 ORDER BY {ordering} LIMIT {limit + 1}"""
-        p95_sql = f"SELECT version, quantile_cont(duration_ms, 0.95) AS slow_ms FROM {p95_from} GROUP BY version"
+        p95_sql = p95_by_version_sql(p95_from)
         ctes = f"p95 AS ({p95_sql}), page AS ({page_sql})" if slow else f"page AS ({page_sql}), p95 AS ({p95_sql})"
         rows = _rows(
             con(only_runs=True).execute(
@@ -269,7 +269,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         if more and rows:
             last = rows[-1][column]
             next_cursor = _encode_cursor([-1.0 if last is None else last, rows[-1]["run_id"]])
-        return {"runs": rows, "next_cursor": next_cursor, "slow_definition": SLOW}
+        return {"runs": rows, "next_cursor": next_cursor, "slow_definition": SLOW_DEFINITION}
 
     @app.get(f"{API}/runs/{{run_id}}", dependencies=auth)
     def run(run_id: str) -> dict[str, Any]:

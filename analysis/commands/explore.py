@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import open_data, scope_options, since_clause
+from driftline.analysis.slow_runs import p95_by_version_sql
 
 
 def _ts(t: Any) -> str:
@@ -53,7 +54,7 @@ Examples:
 @scope_options
 @click.option("--version", "version", default=None, help="Only runs of this version.")
 @click.option("--errors", is_flag=True, help="Only runs that ended in an error.")
-@click.option("--slow", is_flag=True, help="Only runs slower than the 95th percentile of their version.")
+@click.option("--slow", is_flag=True, help="Only runs slower than the 95th percentile of all their version's runs.")
 @click.option("--outcome", default=None, help="Only runs with this outcome.")
 @click.option("--since", default=None, help="Only runs since (7d, 12h, or an ISO date).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
@@ -85,14 +86,15 @@ def runs(
     since_clause(since, "start_time", clauses, params)
     con = open_data(data, pricing)
     where = " AND ".join(clauses)
-    slow_sql = ""
-    if slow:
-        slow_sql = "QUALIFY duration_ms > quantile_cont(duration_ms, 0.95) OVER (PARTITION BY version)"
+    slow_join = ""
+    if slow:  # the same yardstick as the API and console: the p95 of all the version's runs
+        slow_join = f"JOIN ({p95_by_version_sql()}) AS p95 USING (version)"
+        where += " AND duration_ms > p95.slow_ms"
     con.execute(
         f"""CREATE TEMP TABLE _listed AS SELECT run_id, version, agent, start_time, round(duration_ms) AS duration_ms,
             status, outcome, llm_calls, tool_calls, input_tokens, output_tokens, round(cost, 6) AS cost,
             array_to_string(tool_sequence, ' → ') AS tools
-            FROM runs WHERE {where} {slow_sql} ORDER BY start_time DESC LIMIT {int(limit)}""",
+            FROM runs {slow_join} WHERE {where} ORDER BY start_time DESC LIMIT {int(limit)}""",
         params,
     )
     _emit(con, "SELECT * FROM _listed", fmt, limit)

@@ -4,6 +4,7 @@ real pipeline's writer: filters, cursor pagination, a run's span tree, versions,
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -15,8 +16,10 @@ import jsonschema
 import numpy as np
 import pytest
 import uvicorn
+from click.testing import CliRunner
 
 from driftline.analysis.api.app import Settings, create_app
+from driftline.analysis.cli import cli
 from driftline.analysis.report.json_render import schema
 from tests.benchmarks.bench_diff import _version
 from tests.unit.test_runs_view import _write
@@ -134,6 +137,16 @@ def test_slow_runs_version_metrics_and_cost_series_agree_with_sql(api: str, data
     assert len(slow["runs"]) == expected and "95th percentile" in slow["slow_definition"]
     page = httpx.get(f"{api}/api/v1/runs", params={"version": "v1.0", "limit": 500}).json()["runs"]
     assert {r["run_id"] for r in page if r["slow"]} == {r["run_id"] for r in slow["runs"] if r["version"] == "v1.0"}
+
+    # the CLI's --slow marks the same runs under a narrowing filter: the bar is the version's p95, not the filter's
+    for outcome in ("resolved", "escalated"):
+        listed = CliRunner().invoke(
+            cli, ["runs", "--data", data, "--slow", "--outcome", outcome, "--limit", "500", "--format", "json"]
+        )
+        assert listed.exit_code == 0, listed.output
+        via_api = httpx.get(f"{api}/api/v1/runs", params={"slow": "true", "outcome": outcome, "limit": 500}).json()
+        assert via_api["runs"], outcome
+        assert {r["run_id"] for r in json.loads(listed.output)} == {r["run_id"] for r in via_api["runs"]}
 
     versions = {v["version"]: v for v in httpx.get(f"{api}/api/v1/versions").json()["versions"]}
     error_rate, mean_cost = con.execute(
