@@ -1,4 +1,4 @@
-"""LangGraph's prebuilt ReAct agent with ChatOpenAI against the scripted server, traced by the
+"""LangChain 1.x's `create_agent` (a LangGraph ReAct graph) with ChatOpenAI against the scripted server, traced by the
 LangChain instrumentor (real langchain-core, langgraph, langchain-openai and openai)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from langchain.agents import create_agent
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
-from langgraph.prebuilt import create_react_agent
 
 from driftline.instrumentation import settings
 from driftline.instrumentation.langchain import LangChainInstrumentor
@@ -30,15 +30,27 @@ def langchain(spans) -> Iterator:
     instrumentor.uninstrument()
 
 
-def _run_agent(server) -> dict:
+def _react_agent(model, tools):
+    """LangGraph's prebuilt builder, deprecated by LangChain 1.x but still what many agents run on."""
+    import warnings
+
+    from langgraph.prebuilt import create_react_agent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return create_react_agent(model, tools)
+
+
+def _run_agent(server, build=create_agent) -> dict:
     model = ChatOpenAI(model="gpt-4o", base_url=server.base_url, api_key="test", max_retries=0)
-    agent = create_react_agent(model, [lookup_order])
+    agent = build(model, [lookup_order])
     config = {"metadata": {"driftline.agent.name": "support", "driftline.agent.version": "v3"}}
     return agent.invoke({"messages": [("user", "where is order 42?")]}, config=config)
 
 
-def test_react_agent_becomes_agent_chat_and_tool_spans(langchain, llm_server) -> None:
-    result = _run_agent(llm_server)
+@pytest.mark.parametrize("build", [create_agent, _react_agent], ids=["create_agent", "create_react_agent"])
+def test_react_agent_becomes_agent_chat_and_tool_spans(langchain, llm_server, build) -> None:
+    result = _run_agent(llm_server, build)
     assert result["messages"][-1].content == "Order 42 ships Monday."
     finished = langchain.get_finished_spans()
     agents = [s for s in finished if s.name == "invoke_agent support"]
@@ -81,7 +93,7 @@ def test_failing_tool_marks_its_span(langchain, llm_server) -> None:
         raise RuntimeError("backend down")
 
     model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
-    agent = create_react_agent(model, [broken])
+    agent = create_agent(model, [broken])
     with pytest.raises(RuntimeError, match="backend down"):
         agent.invoke({"messages": [("user", "where is order 42?")]})
     finished = langchain.get_finished_spans()
@@ -95,7 +107,7 @@ def test_async_agent_run(langchain, llm_server) -> None:
     import asyncio
 
     model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
-    agent = create_react_agent(model, [lookup_order])
+    agent = create_agent(model, [lookup_order])
     result = asyncio.run(agent.ainvoke({"messages": [("user", "where is order 42?")]}))
     assert result["messages"][-1].content == "Order 42 ships Monday."
     finished = langchain.get_finished_spans()
