@@ -36,9 +36,9 @@ run_spans AS MATERIALIZED (  -- read by three CTEs below: computed once
 ordered AS (  -- model and tool calls in order, to count LLM→tool rounds and retries
     SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
            lead(operation) OVER (PARTITION BY run_id ORDER BY start_time, span_id) AS next_operation,
-           lag(tool_args_hash) OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS prev_args,
-           lag(status_code) OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS prev_status,
-           row_number() OVER (PARTITION BY run_id, tool_name ORDER BY start_time, span_id) AS nth_call
+           lag(tool_args_hash) OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS prev_args,
+           lag(status_code) OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS prev_status,
+           row_number() OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS nth_call
     FROM run_spans
     WHERE operation IN ('chat', 'text_completion', 'execute_tool')
 ),

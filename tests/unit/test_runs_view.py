@@ -190,6 +190,27 @@ def test_runs(tmp_path: Path) -> None:
     assert solo["tool_sequence"] == [] and solo["time_to_first_tool_ms"] is None
 
 
+def test_a_tool_call_is_a_retry_only_of_an_earlier_tool_call(tmp_path: Path) -> None:
+    """Retries compare a tool call with the previous call of the same tool; a call without a tool name
+    must not be compared with a failed model call (both have no tool name)."""
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    d = "d" * 32
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "d"}
+    _span(ss, d, "d000000000000001", None, "invoke_agent d", agent, 0, 500)
+    failed_chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+    _span(ss, d, "d000000000000002", "d000000000000001", "chat", failed_chat, 10, 50, error=True)
+    nameless = {"gen_ai.operation.name": "execute_tool"}
+    _span(ss, d, "d000000000000003", "d000000000000001", "execute_tool", nameless, 100, 10)
+    _span(ss, d, "d000000000000004", "d000000000000001", "execute_tool", nameless, 200, 10, error=True)
+    _span(ss, d, "d000000000000005", "d000000000000001", "execute_tool", nameless, 300, 10)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    (tool_calls, retries), = connect(str(tmp_path)).execute("SELECT tool_calls, retries FROM runs").fetchall()
+    assert (tool_calls, retries) == (3, 1)  # only the call after the failed tool call
+
+
 def test_runs_on_an_empty_root(tmp_path: Path) -> None:
     assert connect(str(tmp_path)).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
