@@ -19,9 +19,16 @@ def test_every_package_is_listed() -> None:
         for init in (ROOT / directory).rglob("__init__.py"):
             relative = init.parent.relative_to(ROOT / directory)
             found.add(".".join([name, *relative.parts]) if relative.parts else name)
-    assert found == set(config["packages"])
-    for pattern in config.get("package-data", {}).get("driftline.analysis", []):
-        assert list((ROOT / "analysis").glob(pattern)), pattern
+    # a data-only directory is listed too (else setuptools warns it "would be ignored") and says what it ships
+    data_only = set(config["packages"]) - found
+    assert found <= set(config["packages"]) and data_only <= set(config["package-data"]), data_only
+    for package, patterns in config["package-data"].items():
+        if package == "driftline.analysis.api":
+            continue  # the built console: checked below
+        top, *rest = package.split(".")[1:]
+        directory = ROOT / mapping[f"driftline.{top}"] / Path(*rest)
+        for pattern in patterns:
+            assert [p for p in directory.glob(pattern) if p.is_file()], f"{package}: {pattern}"
 
 
 def test_the_wheel_carries_the_built_console() -> None:
