@@ -34,6 +34,8 @@ run_spans AS MATERIALIZED (  -- read by three CTEs below: computed once
     )
 ),
 ordered AS (  -- model and tool calls in order, to count LLM→tool rounds and retries
+    -- (a retry compares a tool call with the previous call of the same tool: is_tool in the partition keeps
+    -- nameless tool calls apart from model calls, which have no tool name either)
     SELECT run_id, operation, tool_name, tool_args_hash, status_code, start_time,
            lead(operation) OVER (PARTITION BY run_id ORDER BY start_time, span_id) AS next_operation,
            lag(tool_args_hash) OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS prev_args,
