@@ -19,7 +19,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from driftline.analysis.cost import load_prices, register_prices
-from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA, TMP_MARK, filesystem
+from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA, filesystem, is_finished_parquet
 
 SQL_DIR = Path(__file__).parent / "sql"
 VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # in dependency order
@@ -32,7 +32,7 @@ def _has_files(fs: pafs.FileSystem, base: str) -> bool:
     if info.type != pafs.FileType.Directory:
         return False
     return any(
-        i.path.endswith(".parquet") and TMP_MARK not in i.path
+        is_finished_parquet(i.path)
         for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
     )
 

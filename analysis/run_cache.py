@@ -28,7 +28,7 @@ import pyarrow.fs as pafs
 
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.db import SQL_DIR, define_views, new_connection
-from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem
+from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem, is_finished_parquet
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
 # The span columns the run SQL reads (found in its text, so a column added to runs.sql is picked up):
@@ -68,7 +68,7 @@ def list_partitions(fs: pafs.FileSystem, spans_dir: str) -> list[Partition]:
         return []
     grouped: dict[str, list[tuple[str, int, int]]] = {}
     for entry in fs.get_file_info(pafs.FileSelector(spans_dir, recursive=True)):
-        if entry.type != pafs.FileType.File or not entry.path.endswith(".parquet") or TMP_MARK in entry.path:
+        if entry.type != pafs.FileType.File or not is_finished_parquet(entry.path):
             continue
         rel = entry.path[len(spans_dir) :].strip("/").split("/")
         if len(rel) != 3 or not rel[0].startswith("date=") or not rel[1].startswith("hour="):

@@ -19,7 +19,14 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import DATASETS, SCHEMA_VERSION, TMP_MARK, filesystem, schema_version_of
+from driftline.collector.schema import (
+    DATASETS,
+    SCHEMA_VERSION,
+    TMP_MARK,
+    filesystem,
+    is_finished_parquet,
+    schema_version_of,
+)
 from driftline.collector.wal.log import list_segments
 
 STALE_TMP_S = 3600
@@ -83,7 +90,7 @@ def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str) -> list[Check]:
             Check(level, dataset, "no data yet", "point an OTLP exporter at the receiver" if level == "warn" else "")
         ]
     files = [f for f in fs.get_file_info(pafs.FileSelector(base, recursive=True)) if f.type == pafs.FileType.File]
-    parquet = [f for f in files if f.path.endswith(".parquet") and TMP_MARK not in f.path]
+    parquet = [f for f in files if is_finished_parquet(f.path)]
     now = time.time()
     stale = [f for f in files if TMP_MARK in f.path and f.mtime and now - f.mtime.timestamp() > STALE_TMP_S]
     unreadable, versions = [], {}

@@ -125,6 +125,11 @@ def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
 TMP_MARK = ".tmp-"
 
 
+def is_finished_parquet(path: str) -> bool:
+    """A Parquet file readers may read: a sink's unfinished write carries TMP_MARK until its rename."""
+    return path.endswith(".parquet") and TMP_MARK not in path
+
+
 def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and base path: local directories by default, ``s3://`` and friends too."""
     if "://" in root:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import TMP_MARK, filesystem
+from driftline.collector.schema import TMP_MARK, filesystem, is_finished_parquet
 
 DIRECTORY = "_history"
 
@@ -64,7 +64,7 @@ def read(root: str, report: str | None = None) -> list[dict[str, Any]]:
     files = [
         f.path
         for f in fs.get_file_info(pafs.FileSelector(path, recursive=True))
-        if f.path.endswith(".parquet") and TMP_MARK not in f.path
+        if is_finished_parquet(f.path)
     ]
     rows = [r for f in files for r in pq.read_table(f, filesystem=fs).to_pylist()]
     for r in rows:

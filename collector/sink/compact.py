@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import DATASETS
-from driftline.collector.sink.parquet import TMP_MARK, ParquetSink
+from driftline.collector.schema import DATASETS, is_finished_parquet
+from driftline.collector.sink.parquet import ParquetSink
 
 SOURCES_KEY = b"driftline.compacted_from"
 PREFIX = "compact-"
@@ -36,7 +36,7 @@ class CompactResult:
 
 def _files(fs: pafs.FileSystem, directory: str) -> list[pafs.FileInfo]:
     infos = fs.get_file_info(pafs.FileSelector(directory, recursive=False))
-    return [i for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet") and TMP_MARK not in i.path]
+    return [i for i in infos if i.type == pafs.FileType.File and is_finished_parquet(i.path)]
 
 
 def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list[pafs.FileInfo]:

@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import DATASETS, SPAN_SCHEMA, TMP_MARK
+from driftline.collector.schema import DATASETS, SPAN_SCHEMA, is_finished_parquet
 from driftline.collector.sink.compact import dedupe_spans
 from driftline.collector.sink.parquet import HOUR_NS, ParquetSink
 
@@ -56,7 +56,7 @@ def _partitions(fs: pafs.FileSystem, base: str) -> list[tuple[str, datetime, lis
             files = [
                 f
                 for f in fs.get_file_info(pafs.FileSelector(hour_dir.path))
-                if f.type == pafs.FileType.File and f.path.endswith(".parquet") and TMP_MARK not in f.path
+                if f.type == pafs.FileType.File and is_finished_parquet(f.path)
             ]
             out.append((f"{date_dir.base_name}/{hour_dir.base_name}", start.replace(tzinfo=UTC), files))
     return sorted(out, key=lambda p: p[1])
@@ -180,7 +180,7 @@ def _existing_keys(sink: ParquetSink, hours: list[int]) -> set[str]:
         if sink.fs.get_file_info(directory).type != pafs.FileType.Directory:
             continue
         for f in sink.fs.get_file_info(pafs.FileSelector(directory)):
-            if f.path.endswith(".parquet") and TMP_MARK not in f.path:
+            if is_finished_parquet(f.path):
                 t = pq.read_table(f.path, filesystem=sink.fs, columns=["trace_id", "span_id"])
                 keys |= set(pc.binary_join_element_wise(t.column("trace_id"), t.column("span_id"), ":").to_pylist())
     return keys

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,11 +13,11 @@ import httpx
 import jsonschema
 import numpy as np
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from driftline.analysis.api.app import Settings, create_app
 from driftline.analysis.cli import cli
+from driftline.analysis.commands.console import ConsoleServer
 from driftline.analysis.report.json_render import schema
 from tests.benchmarks.bench_diff import _version
 from tests.unit.test_runs_view import _write
@@ -36,17 +34,10 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _serve(app: object) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    """The app on a free loopback port, as `driftline serve --ui-port` runs it."""
+    server = ConsoleServer(app, "127.0.0.1", 0).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -205,10 +196,6 @@ def test_ingest_summarises_receiver_metrics(api: str) -> None:
 
 
 def test_console_commands_refuse_bad_input_clearly(tmp_path: Any) -> None:
-    from click.testing import CliRunner
-
-    from driftline.analysis.cli import cli
-
     bad = CliRunner().invoke(cli, ["ui", "--data", str(tmp_path), "--receiver", "receiver-0:4318"])
     assert bad.exit_code == 2 and "HTTP base URL" in bad.output
     busy = socket.socket()
