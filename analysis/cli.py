@@ -9,9 +9,12 @@ defaults below flags and environment variables (see ``analysis/settings.py``).
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from driftline.analysis import settings as config
+from driftline.collector.durable import PRIVATE_UMASK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +33,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     Exit codes: 0 done, 1 failure, 2 usage error, 3 a gate did not pass (--fail-on-drift, --max-score,
     --budget).
     """
+    os.umask(PRIVATE_UMASK)  # data root files, caches and reports hold what clients sent: 0600/0700
     path = config.find(config_path)
     doc = config.load(path)
     ctx.obj = {"config": doc, "config_path": str(path) if path else None}

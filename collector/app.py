@@ -8,12 +8,14 @@ first (no new acks), then the WAL seals its open segment and the workers drain e
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from driftline.collector.config import CollectorConfig
 from driftline.collector.normalize.normalizer import NormalizeOptions
 from driftline.collector.pipeline import SegmentPipeline
+from driftline.collector.receiver.budget import Budget
 from driftline.collector.receiver.export import Exporter
 from driftline.collector.receiver.grpc import GrpcReceiver
 from driftline.collector.receiver.http import HttpReceiver
@@ -28,6 +30,9 @@ class CollectorApp:
         config.validate()
         self.config = config
         self.pipeline: SegmentPipeline | None = None
+        self.fatal: str | None = None  # why the receiver had to stop (an fsync failed)
+        self.failed = threading.Event()
+        self.budget = Budget(config.max_inflight_bytes)
         self.wal = WriteAheadLog(
             config.wal_path,
             segment_bytes=config.segment_bytes,
@@ -35,9 +40,12 @@ class CollectorApp:
             seal_after=config.flush_interval,
             on_sealed=lambda seg: self.pipeline.submit(seg) if self.pipeline else None,
             fsync=config.fsync,
+            on_fatal=self._on_fatal,
         )
         self.telemetry = Telemetry(
-            queue_depth=lambda: self.pipeline.depth if self.pipeline else 0, wal_bytes=lambda: self.wal.pending_bytes
+            queue_depth=lambda: self.pipeline.depth if self.pipeline else 0,
+            wal_bytes=lambda: self.wal.pending_bytes,
+            inflight_bytes=lambda: self.budget.used,
         )
         self.pipeline = SegmentPipeline(
             wal=self.wal,
@@ -52,7 +60,7 @@ class CollectorApp:
                 agent_version_key=config.agent_version_key,
             ),
         )
-        self.exporter = Exporter(self.wal, self.telemetry, config.auth_token)
+        self.exporter = Exporter(self.wal, self.telemetry, config.auth_token, self.budget)
         self.grpc = GrpcReceiver(config, self.exporter) if config.grpc else None
         self.http = HttpReceiver(config, self.exporter, self.telemetry, self.health) if config.http else None
         self.grpc_port: int | None = None
@@ -113,9 +121,14 @@ class CollectorApp:
             self.pipeline.close(timeout=120)
         log.info("driftline receiver %s stopped", self.config.instance_id)
 
+    def _on_fatal(self, message: str) -> None:
+        """The WAL cannot promise durability any more: whoever runs the app stops it (``serve`` exits 1)."""
+        self.fatal = message
+        self.failed.set()
+
     def health(self) -> dict[str, Any]:
         return {
-            "status": "ok" if self._started else "starting",
+            "status": "failed" if self.fatal else "ok" if self._started else "starting",
             "instance_id": self.config.instance_id,
             "wal_bytes": self.wal.pending_bytes,
             "queue_depth": self.pipeline.depth if self.pipeline else 0,

@@ -180,6 +180,22 @@ Example:
     help="Longer attribute values are truncated and marked.",
 )
 @click.option(
+    "--header-timeout",
+    envvar="DRIFTLINE_HEADER_TIMEOUT",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds an HTTP client has to send a request's headers.",
+)
+@click.option(
+    "--body-timeout",
+    envvar="DRIFTLINE_BODY_TIMEOUT",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds an HTTP client has to send a request's body.",
+)
+@click.option(
     "--flush-interval",
     envvar="DRIFTLINE_FLUSH_INTERVAL",
     type=float,
@@ -220,6 +236,8 @@ def serve(
     max_wal_mib: int,
     max_inflight_mib: int,
     max_value_chars: int,
+    header_timeout: float,
+    body_timeout: float,
     flush_interval: float,
     workers: int | None,
     log_level: str,
@@ -251,6 +269,8 @@ def serve(
         max_wal_bytes=max_wal_mib * MiB,
         max_inflight_bytes=max_inflight_mib * MiB,
         max_value_chars=max_value_chars,
+        http_header_timeout=header_timeout,
+        http_body_timeout=body_timeout,
         flush_interval=flush_interval,
     )
     if instance_id:
@@ -274,11 +294,17 @@ def serve(
     except (OSError, RuntimeError) as exc:
         app.stop()
         raise click.ClickException(str(exc)) from exc
-    stop.wait()
+    while not stop.wait(0.2) and not app.failed.is_set():
+        pass
     for stop_hook in stops:
         stop_hook()
     logging.getLogger("driftline.collector").info("shutting down: draining the WAL to Parquet")
     app.stop()
+    if app.fatal:  # what a database does after an fsync error: stop, say why, exit non-zero
+        raise click.ClickException(
+            f"{app.fatal}. The receiver stopped; acknowledged data is safe in the WAL or in Parquet. "
+            "Check the disk (dmesg), then start it again: the WAL is replayed."
+        )
 
 
 @click.command(

@@ -46,6 +46,9 @@ class CollectorConfig:
     flush_interval: float = 1.0  # seconds a WAL segment stays open before it goes to Parquet
     workers: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     grpc_threads: int = 16
+    http_threads: int = 16  # HTTP requests decoded and appended to the WAL at once
+    http_header_timeout: float = 10.0  # seconds to send the request line and headers
+    http_body_timeout: float = 60.0  # seconds to send the whole body
     fsync: bool = True
 
     @property
@@ -73,6 +76,8 @@ class CollectorConfig:
             raise ValueError("--instance-id may contain only letters, digits, '.', '_' and '-'")
         if self.max_request_bytes <= 0 or self.max_wal_bytes < self.max_request_bytes:
             raise ValueError("--max-wal-bytes must be at least --max-request-bytes, and both positive")
+        if self.http_header_timeout <= 0 or self.http_body_timeout <= 0:
+            raise ValueError("--header-timeout and --body-timeout must be positive")
         if self.flush_interval <= 0 or self.workers < 1:
             raise ValueError("--flush-interval must be positive and --workers at least 1")
         self.wal_path  # noqa: B018 - raises for an object store without --wal-dir

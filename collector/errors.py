@@ -71,3 +71,10 @@ class Unavailable(ExportError):
     http_status = 503
     reason = "unavailable"
     retry_after = 2.0
+
+
+class DiskFull(Unavailable):
+    """The WAL's disk is full: nothing was written; retry once space returns (UNAVAILABLE / 503)."""
+
+    reason = "disk_full"
+    retry_after = 1.0

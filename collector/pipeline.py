@@ -2,17 +2,23 @@
 
 Why processes: normalization is pure-Python work per span and would otherwise share one core (the
 GIL) with the receiver's Export path. Workers are started with ``spawn`` (never ``fork``: gRPC's
-threads do not survive a fork). A segment that fails is retried with backoff, and kept on disk for
-the next start if it keeps failing — never deleted unwritten.
+threads do not survive a fork). A segment that fails is retried with backoff. Failures of the
+environment (``OSError``: a full disk, an unreachable bucket) are retried for as long as they last —
+the segment is fine, the sink is not. Any other failure (a bug, a poisonous request that crashes the
+worker) counts: after ``MAX_ATTEMPTS`` the segment is quarantined — moved aside with the reason, its
+bytes released from the WAL budget, counted in ``/metrics`` — so one bad segment never blocks ingest
+and nothing is deleted unwritten (``driftline replay`` retries it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
 import threading
 import time
+import traceback
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -24,6 +30,7 @@ from driftline.collector.wal.log import Segment, WriteAheadLog
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+MAX_BACKOFF_S = 30.0
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -66,8 +73,8 @@ class SegmentPipeline:
         self.telemetry = telemetry
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Condition()
-        self._in_flight: dict[int, Segment] = {}
-        self._attempts: dict[int, int] = {}
+        self._in_flight: dict[str, Segment] = {}
+        self._attempts: dict[str, tuple[int, int]] = {}  # stem -> (tries, failures that count)
         self._closing = False
 
     def start(self) -> None:
@@ -80,58 +87,105 @@ class SegmentPipeline:
     def submit(self, segment: Segment) -> None:
         """Called by the WAL writer when a segment is sealed (and at start for leftovers)."""
         with self._lock:
-            self._in_flight[segment.seq] = segment
+            self._in_flight[segment.stem] = segment
         self._dispatch(segment)
 
     def _dispatch(self, segment: Segment) -> None:
-        assert self._pool is not None
+        with self._lock:
+            pool = self._pool
+        if pool is None or self._closing:
+            self._forget(segment)  # stopping: it stays in the WAL for the next start
+            return
         try:
-            fut = self._pool.submit(
-                process_segment, str(segment.path), segment.seq, self.root, self.instance_id, self.options
+            fut = pool.submit(
+                process_segment, str(segment.path), segment.stem, self.root, self.instance_id, self.options
             )
-        except (RuntimeError, BrokenProcessPool) as exc:  # pool shut down or broken: keep it for next start
-            log.error("segment %d not processed now (%s); it stays in the WAL for the next start", segment.seq, exc)
+        except BrokenProcessPool:  # a worker died between two segments: a new pool, then this one again
+            self._restart_pool(pool)
+            self._dispatch(segment)
+            return
+        except RuntimeError as exc:  # pool shut down: keep it for next start
+            log.error("segment %s not processed now (%s); it stays in the WAL for the next start", segment.stem, exc)
             self._forget(segment)
             return
-        fut.add_done_callback(lambda f, s=segment: self._done(s, f))
+        fut.add_done_callback(lambda f, s=segment, p=pool: self._done(s, f, p))
 
-    def _done(self, segment: Segment, fut: Future[SegmentResult]) -> None:
+    def _done(self, segment: Segment, fut: Future[SegmentResult], pool: ProcessPoolExecutor) -> None:
         try:
             result = fut.result()
         except Exception as exc:
-            attempts = self._attempts.get(segment.seq, 0) + 1
-            self._attempts[segment.seq] = attempts
-            self.telemetry.segment_failures.inc()
-            if isinstance(exc, BrokenProcessPool) and not self._closing:  # a worker died (OOM kill...)
-                self._restart_pool()
-            if attempts >= MAX_ATTEMPTS or self._closing:
-                log.error(
-                    "segment %d failed %d time(s) (%s); it stays in the WAL for the next start",
-                    segment.seq,
-                    attempts,
-                    exc,
-                )
-                self._forget(segment)
-                return
-            log.warning("segment %d failed (%s); retrying", segment.seq, exc)
-            threading.Timer(min(30.0, 0.5 * 2**attempts), self._dispatch, args=(segment,)).start()
+            self._failed(segment, exc, pool)
             return
         for dataset, rows in result.written.items():
             self.telemetry.written.labels(dataset).inc(rows)
+        if result.conflicting_ids:
+            self.telemetry.conflicting_span_ids.inc(result.conflicting_ids)
         self.telemetry.flush_latency.observe(result.seconds)
         self.wal.release(segment)
-        self._attempts.pop(segment.seq, None)
+        self._attempts.pop(segment.stem, None)
         self._forget(segment)
 
-    def _restart_pool(self) -> None:
+    def _failed(self, segment: Segment, exc: BaseException, pool: ProcessPoolExecutor) -> None:
+        """Retry with backoff; quarantine after MAX_ATTEMPTS failures that are not the environment's."""
+        self.telemetry.segment_failures.inc()
+        if isinstance(exc, BrokenProcessPool) and not self._closing:  # a worker died (OOM kill, crash...)
+            self._restart_pool(pool)
+        if self._closing:
+            log.error("segment %s failed (%s) while stopping; it stays in the WAL for next start", segment.stem, exc)
+            self._forget(segment)
+            return
+        environmental = isinstance(exc, OSError)  # full disk, lost mount, bucket down: the segment is fine
+        tries, attempts = self._attempts.get(segment.stem, (0, 0))
+        tries, attempts = tries + 1, attempts + (0 if environmental else 1)
+        self._attempts[segment.stem] = (tries, attempts)
+        if attempts >= MAX_ATTEMPTS:
+            self._quarantine(segment, exc, attempts)
+            return
+        delay = min(MAX_BACKOFF_S, 0.5 * 2**tries)
+        log.warning("segment %s failed (%s); retrying in %.1fs", segment.stem, exc, delay)
+        timer = threading.Timer(delay, self._dispatch, args=(segment,))
+        timer.daemon = True
+        timer.start()
+
+    def _quarantine(self, segment: Segment, exc: BaseException, attempts: int) -> None:
+        record = {
+            "segment": segment.path.name,
+            "instance_id": self.instance_id,
+            "reason": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+            "attempts": attempts,
+            "quarantined_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "options": dataclasses.asdict(self.options),
+        }
+        try:
+            target = self.wal.quarantine(segment, record)
+        except OSError as move_error:  # cannot even move it: leave it for the next start
+            log.error("segment %s could not be quarantined (%s); it stays in the WAL", segment.stem, move_error)
+        else:
+            self.telemetry.quarantined.inc()
+            log.error(
+                "segment %s failed %d times (%s); quarantined as %s — retry with: driftline replay --wal-dir %s",
+                segment.stem,
+                attempts,
+                exc,
+                target,
+                self.wal.directory.parent,
+            )
+        self._attempts.pop(segment.stem, None)
+        self._forget(segment)
+
+    def _restart_pool(self, broken: ProcessPoolExecutor) -> None:
+        """Replace ``broken`` once: every future of a broken pool fails, but only the first restarts it."""
         with self._lock:
-            old, self._pool = self._pool, _new_pool(self.workers)
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=False)
+            if self._pool is not broken or self._closing:
+                return
+            self._pool = _new_pool(self.workers)
+            self.telemetry.pool_restarts.inc()
+        broken.shutdown(wait=False, cancel_futures=False)
 
     def _forget(self, segment: Segment) -> None:
         with self._lock:
-            self._in_flight.pop(segment.seq, None)
+            self._in_flight.pop(segment.stem, None)
             self._lock.notify_all()
 
     def drain(self, timeout: float | None = None) -> bool:

@@ -16,7 +16,12 @@ __all__ = ["CONTENT_TYPE_LATEST", "Telemetry"]
 
 
 class Telemetry:
-    def __init__(self, queue_depth: Callable[[], float], wal_bytes: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], float],
+        wal_bytes: Callable[[], float],
+        inflight_bytes: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.received = Counter(
@@ -53,6 +58,21 @@ class Telemetry:
         self.segment_failures = Counter(
             "driftline_segment_failures", "Segments that failed to reach Parquet", registry=r
         )
+        self.quarantined = Counter(
+            "driftline_quarantined_segments",
+            "WAL segments moved to quarantine after repeated failures (driftline doctor lists them)",
+            registry=r,
+        )
+        self.pool_restarts = Counter(
+            "driftline_worker_pool_restarts", "Normalizer pools replaced after a worker died", registry=r
+        )
+        self.conflicting_span_ids = Counter(
+            "driftline_conflicting_span_ids",
+            "Spans that reused another span's trace and span id with different content (the first was kept)",
+            registry=r,
+        )
+        i = Gauge("driftline_inflight_request_bytes", "Request bytes being received or decoded now", registry=r)
+        i.set_function(inflight_bytes)
         g = Gauge("driftline_queue_depth", "Sealed WAL segments waiting for the normalizer", registry=r)
         g.set_function(queue_depth)
         w = Gauge("driftline_wal_bytes", "Bytes in the WAL not yet in Parquet", registry=r)

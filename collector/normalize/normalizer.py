@@ -178,8 +178,9 @@ class SpanNormalizer(_Base):
 
     def __init__(self, options: NormalizeOptions) -> None:
         super().__init__(options)
-        self._seen: set[bytes] = set()
+        self._seen: dict[bytes, tuple[int, int, str]] = {}
         self.duplicates = 0
+        self.conflicts: list[tuple[str, str]] = []  # (trace_id, span_id) reused with other content
 
     def add_request(self, request: Any, received_ns: int) -> None:
         for rs in as_view(request).resource_spans:
@@ -194,10 +195,13 @@ class SpanNormalizer(_Base):
                         self.rejected += 1
                         continue
                     key = tid + sid
-                    if key in seen:
+                    known = seen.get(key)
+                    if known is not None:  # a retry resends the same span; anything else is a conflict
                         self.duplicates += 1
+                        if known != (start, span.end_time_unix_nano, span.name):
+                            self.conflicts.append((tid.hex(), sid.hex()))
                         continue
-                    seen.add(key)
+                    seen[key] = (start, span.end_time_unix_nano, span.name)
                     self._add_span(span, tid, sid, pid, start, fixed, ver, raw_res, rmap, received_ns)
 
     def _add_span(

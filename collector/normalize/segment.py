@@ -1,8 +1,8 @@
 """Stage 3 entry point: one sealed WAL segment -> canonical rows -> Parquet (runs in a worker process).
 
 Why per segment: a segment is the unit of durability (deleted only when all of it is in Parquet) and
-the unit of idempotence (its sequence number names the output files), so a worker needs nothing but
-its path to do the whole job, and a replay after a crash repeats exactly the same writes.
+the unit of idempotence (its stem — boot epoch and sequence number — names the output files), so a
+worker needs nothing but its path to do the whole job, and a replay after a crash repeats exactly the same writes.
 """
 
 from __future__ import annotations
@@ -24,30 +24,31 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SegmentResult:
-    seq: int
+    stem: str
     written: dict[str, int] = field(default_factory=dict)  # dataset -> rows
     rejected: int = 0
     duplicates: int = 0
+    conflicting_ids: int = 0  # spans that reused another span's ids with other content (the first is kept)
     malformed_records: int = 0
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def process_segment(path: str, seq: int, root: str, instance_id: str, options: NormalizeOptions) -> SegmentResult:
+def process_segment(path: str, stem: str, root: str, instance_id: str, options: NormalizeOptions) -> SegmentResult:
     """Normalize and write one segment. The cyclic garbage collector is paused meanwhile: a segment
     holds tens of thousands of live row lists (and makes no reference cycles), and repeated full
     collections over them cost a third of the time of a large segment."""
     gc.disable()
     try:
-        return _process(path, seq, root, instance_id, options)
+        return _process(path, stem, root, instance_id, options)
     finally:
         gc.enable()
 
 
-def _process(path: str, seq: int, root: str, instance_id: str, options: NormalizeOptions) -> SegmentResult:
+def _process(path: str, stem: str, root: str, instance_id: str, options: NormalizeOptions) -> SegmentResult:
     started = time.monotonic()
     spans, logs = SpanNormalizer(options), LogNormalizer(options)
-    result = SegmentResult(seq)
+    result = SegmentResult(stem)
     for code, received_ns, payload in read_segment(Path(path)):
         signal = otlp.SIGNAL_BY_CODE.get(code)
         if signal is None:
@@ -60,13 +61,20 @@ def _process(path: str, seq: int, root: str, instance_id: str, options: Normaliz
             continue
         (spans if signal == "traces" else logs).add_request(request, received_ns)
     sink = ParquetSink(root)
-    stem = f"{instance_id}-{seq:012d}"
     for dataset, norm in (("spans", spans), ("logs", logs)):
         if norm.rows:
-            for path_written, rows in sink.write(dataset, norm.table(), norm.hours, stem):
+            for path_written, rows in sink.write(dataset, norm.table(), norm.hours, f"{instance_id}-{stem}"):
                 result.files.append(path_written)
                 result.written[dataset] = result.written.get(dataset, 0) + rows
     result.rejected = spans.rejected + logs.rejected
     result.duplicates = spans.duplicates
+    result.conflicting_ids = len(spans.conflicts)
+    for trace_id, span_id in spans.conflicts[:10]:
+        log.warning(
+            "span %s of trace %s was sent twice with different content; the first is kept "
+            "(ids repeat when an app seeds Python's global random: see the README, 'Span ids that repeat')",
+            span_id,
+            trace_id,
+        )
     result.seconds = time.monotonic() - started
     return result

@@ -15,14 +15,16 @@ from google.protobuf.message import Message
 
 from driftline.collector import otlp
 from driftline.collector.errors import ExportError, Malformed, Unauthenticated
+from driftline.collector.receiver.budget import Budget
 from driftline.collector.telemetry import Telemetry
 from driftline.collector.wal.log import WriteAheadLog
 
 
 class Exporter:
-    def __init__(self, wal: WriteAheadLog, telemetry: Telemetry, auth_token: str | None) -> None:
+    def __init__(self, wal: WriteAheadLog, telemetry: Telemetry, auth_token: str | None, budget: Budget) -> None:
         self.wal = wal
         self.telemetry = telemetry
+        self.budget = budget  # request bytes in memory at once, both transports
         self._expected = f"Bearer {auth_token}".encode() if auth_token else None
 
     def check_auth(self, authorization: str | None) -> None:

@@ -7,6 +7,8 @@ spec) and in ``google.rpc.retryinfo-bin`` (what the Python SDK exporter reads): 
 clients drop the data instead of retrying. For the same reason no ``maximum_concurrent_rpcs`` is
 set: gRPC would refuse the excess with a bare RESOURCE_EXHAUSTED, which OTLP clients must not retry;
 calls waiting for a thread stay in HTTP/2 flow control instead, and the WAL budget refuses with a hint.
+A received message also counts against the in-flight byte budget the HTTP listener uses, until its
+Export returns: past it the call is refused with RESOURCE_EXHAUSTED and a retry hint.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from driftline.collector import otlp
 from driftline.collector.config import CollectorConfig
-from driftline.collector.errors import ExportError
+from driftline.collector.errors import ExportError, Overloaded
 from driftline.collector.receiver.export import Exporter
 
 log = logging.getLogger(__name__)
@@ -54,15 +56,21 @@ def _abort(context: grpc.ServicerContext, exc: ExportError) -> None:
 
 def _handler(exporter: Exporter, signal: otlp.Signal):
     def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        taken = 0
         try:
             metadata = dict(context.invocation_metadata())
             exporter.check_auth(metadata.get("authorization"))
+            if not exporter.budget.take(len(request)):
+                raise Overloaded("too many request bytes in flight")
+            taken = len(request)
             return exporter.export("grpc", signal, request).SerializeToString()
         except ExportError as exc:
-            if exc.reason == "unauthenticated":
+            if exc.reason in ("unauthenticated", "overloaded") and not taken:  # refused before export()
                 exporter.refused("grpc", signal, exc)
             _abort(context, exc)
             raise  # unreachable: abort raises
+        finally:
+            exporter.budget.give(taken)
 
     return export
 

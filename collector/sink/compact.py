@@ -1,10 +1,13 @@
 """Stage 4, later: merge the small files of a partition into one, losing and duplicating nothing.
 
-Why it is crash-safe: the merged file is written to a temporary name, renamed into place, and only
-then are its sources deleted. The merged file records its sources' names in its Parquet metadata, so
-if a crash leaves some sources behind, the next run deletes them before doing anything else rather
-than counting their rows twice. Span rows are deduplicated by (trace_id, span_id) while merging.
-Files younger than ``min_age`` are left alone: a receiver may still be replaying into them.
+Why it is crash-safe: the merged file is written to a temporary name, fsynced, renamed into place,
+and only then are its sources deleted. The merged file records its sources (name, size and rows) in
+its Parquet metadata, so if a crash leaves some sources behind, the next run deletes them before
+doing anything else rather than counting their rows twice. It deletes only a file it merged: same
+name, same size and row count, and not newer than the merged file — a later file that happens to
+carry a listed name (receivers before boot epochs reused names after a restart) is never touched.
+Span rows are deduplicated by (trace_id, span_id) while merging. Files younger than ``min_age`` are
+left alone: a receiver may still be replaying into them.
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def _files(fs: pafs.FileSystem, directory: str) -> list[pafs.FileInfo]:
     return [i for i in infos if i.type == pafs.FileType.File and is_finished_parquet(i.path)]
 
 
+def _rows(fs: pafs.FileSystem, info: pafs.FileInfo) -> int:
+    return pq.read_metadata(info.path, filesystem=fs).num_rows
+
+
+def _was_merged(fs: pafs.FileSystem, candidate: pafs.FileInfo, recorded: list | None, merged: pafs.FileInfo) -> bool:
+    """Is ``candidate`` the very file ``merged`` was made from (not a later file with its name)?"""
+    if candidate.mtime is not None and merged.mtime is not None and candidate.mtime > merged.mtime:
+        return False
+    if recorded is None:  # compacted by a version that recorded names only: the time check decides
+        return True
+    size, rows = recorded
+    return candidate.size == size and _rows(fs, candidate) == rows
+
+
 def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list[pafs.FileInfo]:
     """Delete sources that an earlier, interrupted compaction already merged."""
     names = {f.base_name: f for f in files}
@@ -46,8 +63,10 @@ def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list
         if not f.base_name.startswith(PREFIX):
             continue
         meta = pq.read_metadata(f.path, filesystem=fs).metadata or {}
-        for source in json.loads(meta.get(SOURCES_KEY, b"[]")):
-            if source in names and source != f.base_name:
+        sources = json.loads(meta.get(SOURCES_KEY, b"[]"))
+        recorded = sources if isinstance(sources, dict) else dict.fromkeys(sources)
+        for source, facts in recorded.items():
+            if source in names and source != f.base_name and _was_merged(fs, names[source], facts, f):
                 fs.delete_file(names.pop(source).path)
     return list(names.values())
 
@@ -69,7 +88,8 @@ def compact_partition(
     if len(old) < 2:
         return None
     schema = DATASETS[dataset][0]
-    tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in sorted(old, key=lambda f: f.base_name)]
+    ordered = sorted(old, key=lambda f: f.base_name)
+    tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in ordered]
     merged = pa.concat_tables(tables)
     rows_in = merged.num_rows
     if dataset == "spans":
@@ -78,7 +98,8 @@ def compact_partition(
     if dry_run:
         return result
     meta = dict(schema.metadata or {})
-    meta[SOURCES_KEY] = json.dumps(sorted(f.base_name for f in old)).encode()
+    sources = {f.base_name: [f.size, t.num_rows] for f, t in zip(ordered, tables, strict=True)}
+    meta[SOURCES_KEY] = json.dumps(sources).encode()
     merged = merged.replace_schema_metadata(meta)
     sink.write_file(merged, f"{directory}/{PREFIX}{uuid.uuid4().hex[:12]}.parquet")
     for f in old:

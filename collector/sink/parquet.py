@@ -1,14 +1,18 @@
 """Stage 4: partitioned Parquet files, written to a temporary name and renamed into place.
 
-Why deterministic names: a file is named ``<instance>-<segment seq>.parquet`` so that replaying a
-segment after a crash overwrites the very file an earlier attempt may have written — a span is never
-in Parquet twice because of a replay — and several receivers can share one data root without
-coordinating (each has its own instance id). Readers only ever see whole files.
+Why deterministic names: a file is named ``<instance>-<segment stem>.parquet`` (the stem is the
+segment's boot epoch and sequence number, never reused) so that replaying a segment after a crash
+overwrites the very file an earlier attempt may have written — a span is never in Parquet twice
+because of a replay — and several receivers can share one data root without coordinating (each has
+its own instance id). Readers only ever see whole files. Locally a file is fsynced, renamed, and its
+directory fsynced before ``write`` returns: the caller deletes the WAL segment right after, so the
+file must survive a power loss by then. Files are 0600 and directories 0700, like the WAL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from datetime import UTC, datetime
 
@@ -17,6 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector.durable import FILE_MODE, fsync_dir, fsync_file, make_dirs
 from driftline.collector.schema import TMP_MARK, filesystem
 
 HOUR_NS = 3_600_000_000_000
@@ -47,17 +52,22 @@ class ParquetSink:
         return written
 
     def write_file(self, table: pa.Table, path: str) -> None:
-        """Readers never see half a file: locally, write a temporary name and rename it (atomic on
-        POSIX); an object store makes an upload visible only once it completes, so write directly."""
+        """Readers never see half a file: locally, write a temporary name, fsync it, rename it (atomic
+        on POSIX) and fsync the directory; an object store makes an upload visible (and durable) only
+        once it completes, so write directly."""
         directory = path.rsplit("/", 1)[0]
-        self.fs.create_dir(directory, recursive=True)
         if not isinstance(self.fs, pafs.LocalFileSystem):
+            self.fs.create_dir(directory, recursive=True)
             pq.write_table(table, path, filesystem=self.fs, compression=self.compression)
             return
+        make_dirs(directory)
         tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
         try:
             pq.write_table(table, tmp, filesystem=self.fs, compression=self.compression)
-            self.fs.move(tmp, path)
+            os.chmod(tmp, FILE_MODE)
+            fsync_file(tmp)
+            os.replace(tmp, path)
+            fsync_dir(directory)
         except BaseException:
             with contextlib.suppress(OSError):
                 self.fs.delete_file(tmp)

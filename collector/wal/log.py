@@ -9,15 +9,29 @@ not yet released are bounded; past the bound ``append`` raises ``Overloaded`` ra
 
 Frame: ``<u32 payload length><u32 crc32><u8 signal><u64 received ns><payload>``. A torn tail (a
 crash mid-write, never acknowledged) fails its length or CRC check and ends replay of that segment.
+
+Segment identity: ``seg-<boot epoch>-<seq>.wal``. The epoch (start time in ms, hex, plus random bits)
+is new at every start, so a segment's name — and the Parquet files named after it — never repeats
+for an instance id, across clean restarts, crashes and out-of-order release; no counter has to be
+persisted. Segments named ``seg-<seq>.wal`` (before epochs) are still replayed under their old name.
+
+Failing safe: a write that fails part-way (ENOSPC) is cut back to the last whole frame before anything
+else is written, so nothing acknowledged later sits behind torn bytes; appends are refused with a
+retryable status while the disk stays full. An ``fdatasync`` error is fatal (after it Linux may have
+dropped the dirty pages, so later fsyncs could succeed without the data): nothing is acknowledged
+after it and ``on_fatal`` tells the receiver to stop, as a database does.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import json
 import logging
 import os
 import re
+import secrets
 import struct
 import threading
 import time
@@ -26,21 +40,35 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftline.collector.errors import Overloaded, Unavailable
+from driftline.collector.durable import FILE_MODE, fsync_dir
+from driftline.collector.errors import DiskFull, Overloaded, Unavailable
 
 log = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<IIBQ")
-_SEGMENT_RE = re.compile(r"^seg-(\d{12})\.wal$")
+_SEGMENT_RE = re.compile(r"^seg-(?:([0-9a-f]{16})-)?(\d{12})\.wal$")
+QUARANTINE_DIR = "quarantine"
+DISK_FULL_PAUSE_S = 0.5  # after ENOSPC, refuse at once for this long instead of retrying every append
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def new_epoch() -> str:
+    """16 hex digits: the start time in ms (sortable) and 16 random bits (two starts in one ms)."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.randbits(16):04x}"
 
 
 @dataclass
 class Segment:
-    """A sealed segment: its sequence number names the Parquet files made from it."""
+    """A sealed segment: its ``stem`` (epoch and sequence number) names the Parquet files made from it."""
 
     path: Path
     seq: int
     size: int
+    epoch: str = ""  # "" for segments written before boot epochs existed
+
+    @property
+    def stem(self) -> str:
+        return f"{self.epoch}-{self.seq:012d}" if self.epoch else f"{self.seq:012d}"
 
 
 @dataclass
@@ -50,17 +78,34 @@ class _Append:
     error: BaseException | None = None
 
 
-def segment_path(directory: Path, seq: int) -> Path:
-    return directory / f"seg-{seq:012d}.wal"
+def segment_path(directory: Path, epoch: str, seq: int) -> Path:
+    return directory / f"seg-{epoch}-{seq:012d}.wal"
+
+
+def parse_segment(path: Path) -> Segment | None:
+    m = _SEGMENT_RE.match(path.name)
+    if not m:
+        return None
+    return Segment(path, int(m.group(2)), path.stat().st_size, m.group(1) or "")
 
 
 def list_segments(directory: Path) -> list[Segment]:
+    """Segments in ``directory``, oldest first (older naming first, then by epoch and sequence)."""
     out = []
     for p in directory.iterdir() if directory.exists() else ():
-        m = _SEGMENT_RE.match(p.name)
-        if m:
-            out.append(Segment(p, int(m.group(1)), p.stat().st_size))
-    return sorted(out, key=lambda s: s.seq)
+        with contextlib.suppress(FileNotFoundError):  # released meanwhile
+            segment = parse_segment(p)
+            if segment is not None:
+                out.append(segment)
+    return sorted(out, key=lambda s: (s.epoch, s.seq))
+
+
+def quarantine_reason(segment_path: Path) -> dict:
+    """What ``quarantine`` recorded next to a segment: reason, attempts, time, normalizer options."""
+    try:
+        return json.loads(segment_path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def read_segment(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -98,6 +143,7 @@ class WriteAheadLog:
         on_sealed: Callable[[Segment], None],
         fsync: bool = True,
         append_timeout: float = 30.0,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
@@ -106,6 +152,10 @@ class WriteAheadLog:
         self.on_sealed = on_sealed
         self.fsync = fsync
         self.append_timeout = append_timeout
+        self.on_fatal = on_fatal
+        self.epoch = new_epoch()
+        self.fatal: str | None = None  # set once an fsync failed: nothing is acknowledged after it
+        self._full_until = 0.0
         self._cond = threading.Condition()
         self._queue: list[_Append] = []
         self._pending_bytes = 0  # in the WAL and not yet released (open + sealed segments, queued appends)
@@ -134,8 +184,9 @@ class WriteAheadLog:
                 f"another receiver is using the WAL directory {self.directory}; give each receiver its own "
                 "--instance-id (or --wal-dir)"
             ) from None
+        fsync_dir(self.directory.parent)
         leftovers = list_segments(self.directory)
-        self._seq = leftovers[-1].seq + 1 if leftovers else 1
+        self._seq = 1  # names never repeat: the epoch is new at every start
         self._pending_bytes = sum(s.size for s in leftovers)
         self._running = True
         self._thread = threading.Thread(target=self._run, name="driftline-wal", daemon=True)
@@ -164,8 +215,12 @@ class WriteAheadLog:
         frame = encode(signal, received_ns or time.time_ns(), payload)
         item = _Append(frame)
         with self._cond:
+            if self.fatal is not None:
+                raise Unavailable(f"receiver stopped accepting: {self.fatal}")
             if not self._running:
                 raise Unavailable("receiver is shutting down")
+            if time.monotonic() < self._full_until:
+                raise DiskFull("the write-ahead log's disk is full; retry later")
             if self._pending_bytes + len(frame) > self.max_pending_bytes:
                 raise Overloaded(f"write-ahead log is full ({self._pending_bytes} bytes not yet in Parquet)")
             self._pending_bytes += len(frame)
@@ -174,6 +229,8 @@ class WriteAheadLog:
         if not item.done.wait(self.append_timeout):
             raise Unavailable("write-ahead log did not confirm the write in time")
         if item.error is not None:
+            if isinstance(item.error, OSError) and item.error.errno in _FULL_ERRNOS:
+                raise DiskFull(f"the write-ahead log's disk is full ({item.error.strerror}); retry later")
             raise Unavailable(f"write-ahead log write failed: {item.error}")
 
     def release(self, segment: Segment) -> None:
@@ -182,6 +239,23 @@ class WriteAheadLog:
             segment.path.unlink()
         with self._cond:
             self._pending_bytes -= segment.size
+
+    def quarantine(self, segment: Segment, record: dict) -> Path:
+        """Move a segment that keeps failing aside (``quarantine/``, with ``record`` as JSON beside it)
+        and give its bytes back to the budget: it no longer blocks ingest, and nothing is deleted.
+        ``driftline replay`` retries it."""
+        target_dir = self.directory / QUARANTINE_DIR
+        target_dir.mkdir(mode=0o700, exist_ok=True)
+        target = target_dir / segment.path.name
+        sidecar = target.with_suffix(".json")
+        sidecar.write_text(json.dumps(record, indent=2, default=str))
+        os.chmod(sidecar, FILE_MODE)
+        os.replace(segment.path, target)
+        fsync_dir(target_dir)
+        fsync_dir(self.directory)
+        with self._cond:
+            self._pending_bytes -= segment.size
+        return target
 
     def seal_now(self) -> None:
         """Seal the open segment at the writer's next turn (flush on demand, used at shutdown and by tests)."""
@@ -222,21 +296,10 @@ class WriteAheadLog:
     def _write(self, batch: list[_Append]) -> None:
         error: BaseException | None = None
         try:
-            if self._fd is None:
-                path = segment_path(self.directory, self._seq)
-                self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                self._size = 0
-                self._opened_at = time.monotonic()
-            data = b"".join(a.frame for a in batch)
-            view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            if self.fsync:
-                os.fdatasync(self._fd)
-            self._size += len(data)
-        except OSError as exc:  # disk full, I/O error: refuse (retryable), keep serving
-            log.error("WAL write failed: %s", exc)
+            if self.fatal is not None:
+                raise OSError(errno.EIO, self.fatal)
+            self._write_frames(b"".join(a.frame for a in batch))
+        except OSError as exc:
             error = exc
             with self._cond:
                 self._pending_bytes -= sum(len(a.frame) for a in batch)
@@ -244,13 +307,74 @@ class WriteAheadLog:
             a.error = error
             a.done.set()
 
+    def _write_frames(self, data: bytes) -> None:
+        """Append and fdatasync ``data``; on failure leave the segment ending at its last whole frame."""
+        if self._fd is None:
+            path = segment_path(self.directory, self.epoch, self._seq)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            self._size = 0
+            self._opened_at = time.monotonic()
+            try:
+                fsync_dir(self.directory)  # the new name survives a power loss
+            except OSError as exc:
+                self._fail(f"fsync of the WAL directory {self.directory} failed: {exc}")
+                raise
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:  # disk full or I/O error part-way: cut the torn bytes off
+            log.error("WAL write failed (%s); nothing in this write was acknowledged", exc)
+            self._cut_back()
+            if exc.errno in _FULL_ERRNOS:
+                with self._cond:
+                    self._full_until = time.monotonic() + DISK_FULL_PAUSE_S
+            raise
+        if self.fsync:
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self._fail(f"fdatasync of the write-ahead log failed ({exc}); nothing was acknowledged after it")
+                raise
+        self._size += len(data)
+
+    def _cut_back(self) -> None:
+        """Truncate the open segment to its last whole frame; if that fails too, abandon the segment
+        (sealed at its good size: replay stops at the torn tail, after every acknowledged frame) so
+        later appends start in a fresh file and never follow torn bytes."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError as exc:
+            log.error("could not cut the WAL segment back (%s); starting a new segment", exc)
+            self._seal()
+
+    def _fail(self, message: str) -> None:
+        """An fsync failed: refuse everything from now on and ask the receiver to stop. The open
+        segment is left on disk as it is, for replay at the next start."""
+        log.critical("%s: stopping the receiver", message)
+        with self._cond:
+            self.fatal = message
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+            self._size = 0
+        if self.on_fatal is not None:
+            self.on_fatal(message)
+
     def _seal(self) -> None:
         assert self._fd is not None
         os.close(self._fd)
         self._fd = None
-        segment = Segment(segment_path(self.directory, self._seq), self._seq, self._size)
+        segment = Segment(segment_path(self.directory, self.epoch, self._seq), self._seq, self._size, self.epoch)
         self._seq += 1
         self._size = 0
+        if segment.size == 0:  # nothing acknowledged in it (a write failed at once): not a batch
+            with contextlib.suppress(OSError):
+                segment.path.unlink()
+            return
         try:
             self.on_sealed(segment)
         except Exception:  # the segment stays on disk and is replayed at the next start

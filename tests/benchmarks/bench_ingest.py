@@ -1,4 +1,4 @@
-"""Ingest benchmark: concurrent OTLP/gRPC clients -> ``driftline serve`` (a separate process) -> Parquet.
+"""Ingest benchmark: concurrent OTLP clients (gRPC or HTTP) -> ``driftline serve`` (a separate process) -> Parquet.
 
 Prints acknowledged spans/s, spans/s durably in Parquet (end to end), p50/p99 Export latency, the
 receiver's peak RSS (main process and with its workers) and bytes per span on disk.
@@ -9,11 +9,13 @@ trace ids by patching the serialized bytes in place (one vectorized write), so n
 and the client spends its time sending, not serializing.
 
     python tests/benchmarks/bench_ingest.py --duration 15 --clients 8
+    python tests/benchmarks/bench_ingest.py --protocol http    # OTLP/HTTP protobuf, keep-alive connections
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import sys
 import tempfile
@@ -195,6 +197,30 @@ def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[
             acked.append(SPANS_PER_REQUEST)
 
 
+def _http_client(
+    port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]
+) -> None:
+    """What the OTel SDK's HTTP exporter does: POST protobuf on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/x-protobuf"}
+    try:
+        while not stop.is_set():
+            body = patcher.next()
+            t0 = time.perf_counter()
+            conn.request("POST", "/v1/traces", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status in (429, 503):
+                time.sleep(0.05)  # backpressure: the retry hint says wait
+                continue
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            latencies.append(time.perf_counter() - t0)
+            acked.append(SPANS_PER_REQUEST)
+    finally:
+        conn.close()
+
+
 def _written(http_port: int) -> float:
     text = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
     for line in text.splitlines():
@@ -227,6 +253,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients")
     parser.add_argument("--workers", type=int, default=None, help="receiver normalizer processes")
+    parser.add_argument("--protocol", choices=["grpc", "http"], default="grpc", help="OTLP transport of the clients")
     args = parser.parse_args()
 
     template, offsets = build_template()
@@ -240,8 +267,9 @@ def main() -> None:
             latencies: list[float] = []
             acked: list[int] = []
             peak_total = peak_main = 0
+            client, port = (_client, rx.grpc_port) if args.protocol == "grpc" else (_http_client, rx.http_port)
             threads = [
-                threading.Thread(target=_client, args=(rx.grpc_port, patcher, stop, latencies, acked), daemon=True)
+                threading.Thread(target=client, args=(port, patcher, stop, latencies, acked), daemon=True)
                 for _ in range(args.clients)
             ]
             started = time.perf_counter()
@@ -276,7 +304,7 @@ def main() -> None:
 
     lat = np.asarray(latencies) * 1000
     print(
-        f"driftline ingest benchmark: {args.clients} gRPC clients, {args.duration:.0f}s, "
+        f"driftline ingest benchmark: {args.clients} {args.protocol} clients, {args.duration:.0f}s, "
         f"{SPANS_PER_REQUEST}-span requests ({len(template)} bytes), {os.cpu_count()} cores"
     )
     print(f"  acknowledged spans/s        {total_acked / send_seconds:12,.0f}   ({total_acked:,} spans)")

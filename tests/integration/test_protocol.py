@@ -301,11 +301,11 @@ def test_invalid_utf8_in_protobuf_strings_is_refused(receiver) -> None:
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:
-    """A 429 from the in-flight budget comes before the body is read: the connection must close, or
-    the unread body would be parsed as the next request."""
+def test_budget_is_taken_as_bytes_arrive_and_an_early_refusal_keeps_the_connection_in_step(receiver_factory) -> None:
+    """A client that declares a large body holds only the bytes it has sent. A request refused part-way
+    (the budget ran out as its bytes arrived) gets a readable 429; the rest of its body is read and
+    discarded, so the next request on the same keep-alive connection is parsed as a request."""
     import socket
-    import time as _time
 
     app = receiver_factory(max_inflight_bytes=1000, max_request_bytes=64 * 1024)
 
@@ -315,16 +315,25 @@ def test_refused_unread_body_closes_the_connection(receiver_factory) -> None:
             f"Content-Length: {length}\r\n\r\n"
         ).encode()
 
+    def reply(sock: socket.socket) -> bytes:
+        out = b""
+        while b"\r\n\r\n" not in out:
+            out += sock.recv(65536)
+        header, _, rest = out.partition(b"\r\n\r\n")
+        length = int(next(v for k, v in (ln.split(b": ", 1) for ln in header.split(b"\r\n")[1:]) if k.lower() == b"content-length"))
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        return header
+
+    body = trace_request(2)[0].SerializeToString()
     slow = socket.create_connection(("127.0.0.1", app.http_port), timeout=5)
-    slow.sendall(head(800) + b"\x00" * 10)  # holds 800 bytes of budget while it trickles
-    _time.sleep(0.3)
+    slow.sendall(head(60_000) + b"\x00" * 100)  # declares 60 kB, holds 100 bytes of budget
+    time.sleep(0.3)
+    assert httpx.post(_url(app), content=body, headers=PB).status_code == 200  # declared bytes are not taken
     with socket.create_connection(("127.0.0.1", app.http_port), timeout=5) as sock:
-        sock.sendall(head(800) + b"\x0a" * 800)
-        reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
-    assert reply.startswith(b"HTTP/1.1 429") and b"Retry-After" in reply and b"Connection: close" in reply
-    assert reply.count(b"HTTP/1.1") == 1  # the body was not parsed as another request
-    slow.sendall(b"\x00" * 790)
-    assert slow.recv(65536).startswith(b"HTTP/1.1 400")
+        sock.sendall(head(950) + b"\x00" * 950)  # 100 + 950 > 1000: refused as its bytes arrive
+        header = reply(sock)
+        assert header.startswith(b"HTTP/1.1 429") and b"retry-after" in header.lower()
+        sock.sendall(head(len(body)) + body)  # the same connection: the refused body did not desync it
+        assert reply(sock).startswith(b"HTTP/1.1 200")
     slow.close()

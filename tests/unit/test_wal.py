@@ -78,7 +78,10 @@ def test_size_and_age_seal_and_leftovers_are_returned(tmp_path: Path) -> None:
     assert [s.seq for s in leftovers] == [1, 2] and again.pending_bytes == sum(s.size for s in leftovers)
     again.append(1, b"c")
     again.close()
-    assert [s.seq for s in list_segments(tmp_path / "wal")] == [1, 2, 3]
+    after = list_segments(tmp_path / "wal")
+    # a restart starts a new epoch: sequence numbers start again, names never repeat, replay order holds
+    assert [s.seq for s in after] == [1, 2, 1] and after[-1].epoch == again.epoch != wal.epoch
+    assert len({s.stem for s in after}) == 3 and after[:2] == leftovers
 
 
 def test_second_writer_is_refused(tmp_path: Path) -> None:
