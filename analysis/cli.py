@@ -14,7 +14,7 @@ import os
 import click
 
 from driftline.analysis import settings as config
-from driftline.collector.durable import PRIVATE_UMASK
+from driftline.collector.cli import PRIVATE_UMASK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -19,10 +19,11 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from driftline.analysis.cost import load_prices, register_prices
-from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA, filesystem, is_finished_parquet
+from driftline.collector.schema import CONFLICT_COLUMNS, LOG_SCHEMA, SPAN_SCHEMA, filesystem, is_finished_parquet
 
 SQL_DIR = Path(__file__).parent / "sql"
-VIEWS = ("spans", "logs", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # in dependency order
+VIEWS = ("spans", "logs", "span_id_conflicts", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # dependency order
+_DATASET_OF = {"span_id_conflicts": "spans"}  # views over a dataset they are not named after
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
 SPAN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs")
 
@@ -74,7 +75,8 @@ def define_views(con: duckdb.DuckDBPyConnection, sources: dict[str, str], views:
     for view in views:
         sql = (SQL_DIR / f"{view}.sql").read_text()
         if "{source}" in sql:
-            sql = sql.replace("{source}", sources[view])
+            sql = sql.replace("{source}", sources[_DATASET_OF.get(view, view)])
+        sql = sql.replace("{conflict_key}", f"({', '.join(CONFLICT_COLUMNS)})")
         con.execute(sql)
 
 

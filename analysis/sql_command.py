@@ -51,7 +51,7 @@ def _shell(con: Any, fmt: str) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo(
-            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs. "
+            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, span_id_conflicts. "
             "End with ';', leave with .quit"
         )
     buffer: list[str] = []

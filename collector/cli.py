@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
+from driftline.collector.durable import PRIVATE_UMASK
+
 MiB = 1024 * 1024
 # ctx.meta key under which another package's options hand ``serve`` callables to run once the receiver
 # is up: each gets the started CollectorApp and returns a function that stops what it started. This is
@@ -365,6 +367,17 @@ def conventions(data: str, fmt: str, top: int) -> None:
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(render_table(rows))
+    from driftline.collector.conflicts import find_conflicts
+
+    found = find_conflicts(data)
+    if found.count:  # on stderr with --format json, so the document stays valid
+        click.echo(
+            f"! {found.count} span id(s) are used by different spans; only the first of each is analysed "
+            "(does the app seed Python's global random? see the README, 'Span ids that repeat'):",
+            err=fmt == "json",
+        )
+        for e in found.examples:
+            click.echo(f"    trace {e['trace_id']} span {e['span_id']} ({e['service']})", err=fmt == "json")
 
 
 DATASET_NAMES = ("spans", "logs")  # as collector.schema.DATASETS, without importing pyarrow here
@@ -496,7 +509,40 @@ def doctor(data: str, wal_dir: str | None, endpoint: str | None) -> None:
         sys.exit(1)
 
 
-COMMANDS = (serve, compact, conventions, prune, export, import_, doctor)
+@click.command(
+    epilog="""\b
+Examples:
+  driftline replay --data ./driftline-data                   # every quarantined segment under DATA/wal
+  driftline replay --data s3://bucket/driftline --wal-dir /var/lib/driftline/wal --instance-id rx-0"""
+)
+@data_option
+@click.option("--wal-dir", default=None, help="The receivers' WAL directory (default: DATA/wal for a local root).")
+@click.option("--instance-id", default=None, help="Only this receiver's quarantine (default: every instance).")
+def replay(data: str, wal_dir: str | None, instance_id: str | None) -> None:
+    """Write quarantined WAL segments (acknowledged, failed repeatedly) to Parquet; exit 1 if any fails again."""
+    from pathlib import Path
+
+    try:
+        from driftline.collector.replay import replay as replay_segments
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    if wal_dir is None and "://" in data:
+        raise click.UsageError("an object-store --data needs the receivers' local --wal-dir")
+    results = replay_segments(data, Path(wal_dir) if wal_dir else Path(data) / "wal", instance_id)
+    for r in results:
+        if r.error:
+            click.echo(f"✗ {r.instance_id}/{r.segment}: failed again ({r.error}); it stays quarantined")
+        else:
+            click.echo(f"✓ {r.instance_id}/{r.segment}: {r.rows:,} row(s) written")
+    failed = sum(r.error is not None for r in results)
+    click.echo(f"{len(results) - failed} segment(s) replayed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+__all__ = ["PRIVATE_UMASK", "SERVE_HOOKS", "data_option", "duration", "missing_extra", "register", "when"]
+
+COMMANDS = (serve, compact, conventions, prune, export, import_, doctor, replay)
 
 
 def register(group: click.Group) -> None:

@@ -27,7 +27,7 @@ from driftline.collector.schema import (
     is_finished_parquet,
     schema_version_of,
 )
-from driftline.collector.wal.log import list_segments
+from driftline.collector.wal.log import QUARANTINE_DIR, list_segments, quarantine_reason
 
 STALE_TMP_S = 3600
 MANY_FILES = 50  # files in one partition above which compaction is suggested
@@ -80,7 +80,28 @@ def check_root(root: str) -> list[Check]:
         )
     for dataset in DATASETS:
         checks += _check_dataset(fs, f"{base}/{dataset}", dataset)
+    checks.append(check_conflicts(root))
     return checks
+
+
+def check_conflicts(root: str) -> Check:
+    """Spans hidden by deduplication because another span reused their ids."""
+    from driftline.collector.conflicts import find_conflicts
+
+    try:
+        found = find_conflicts(root)
+    except (OSError, ValueError) as exc:  # an unreadable file is reported by the dataset check
+        return Check("warn", "span ids", f"could not check for reused span ids: {str(exc).splitlines()[0][:120]}")
+    if not found.count:
+        return Check("ok", "span ids", "no span id is used by two different spans")
+    examples = "; ".join(f"trace {e['trace_id']} span {e['span_id']} ({e['service']})" for e in found.examples)
+    return Check(
+        "warn",
+        "span ids",
+        f"{found.count} span id(s) used by different spans — only the first of each is analysed: {examples}",
+        "the app reuses ids: do not seed Python's global random (seed a random.Random() of your own); "
+        "list them with: driftline sql \"select * from span_id_conflicts\"",
+    )
 
 
 def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str) -> list[Check]:
@@ -166,6 +187,7 @@ def check_wal(wal_dir: Path) -> list[Check]:
         return [Check("ok", "WAL", f"{wal_dir} does not exist (no receiver has run with it)")]
     checks = []
     for instance in sorted(p for p in wal_dir.iterdir() if p.is_dir()):
+        checks += _check_quarantine(instance, wal_dir)
         segments = list_segments(instance)
         size = sum(s.size for s in segments)
         running = _locked(instance / "LOCK")
@@ -182,6 +204,22 @@ def check_wal(wal_dir: Path) -> list[Check]:
         else:
             checks.append(Check("ok", "WAL", f"{instance.name}: {len(segments)} segment(s), {size:,} bytes; {state}"))
     return checks or [Check("ok", "WAL", f"{wal_dir} holds no instance")]
+
+
+def _check_quarantine(instance: Path, wal_dir: Path) -> list[Check]:
+    out = []
+    for segment in list_segments(instance / QUARANTINE_DIR):
+        record = quarantine_reason(segment.path)
+        out.append(
+            Check(
+                "error",
+                "WAL quarantine",
+                f"{instance.name}: {segment.path.name} ({segment.size:,} bytes, acknowledged but not in Parquet) "
+                f"failed {record.get('attempts', '?')} times: {record.get('reason', 'no reason recorded')}",
+                f"fix the cause, then: driftline replay --wal-dir {wal_dir} --instance-id {instance.name} --data …",
+            )
+        )
+    return out
 
 
 def _locked(path: Path) -> bool:

@@ -30,7 +30,7 @@ from driftline.collector.wal.log import Segment, WriteAheadLog
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 10.0  # a full disk freed is noticed within this
 
 
 def _exit_with_parent(parent: int) -> None:

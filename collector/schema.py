@@ -111,6 +111,10 @@ DATASETS: dict[str, tuple[pa.Schema, str]] = {
 
 PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
 
+# Two spans with one (trace_id, span_id) are copies (a retry) when these agree, and a conflict
+# (reused ids: one of them is hidden by every reader's deduplication) when they do not.
+CONFLICT_COLUMNS = ("name", "start_time", "end_time")
+
 
 def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
     """The schema version a Parquet file was written with (None for files not written by Driftline)."""

@@ -25,8 +25,9 @@ def child_pids(pid: int) -> list[int]:
 
 
 class ReceiverProcess:
-    def __init__(self, data: Path, *args: str, instance_id: str = "proc") -> None:
+    def __init__(self, data: Path, *args: str, instance_id: str = "proc", env: dict[str, str] | None = None) -> None:
         self.data = data
+        self.env = env or {}
         self.args = ["--data", str(data), "--grpc-port", "0", "--http-port", "0", "--instance-id", instance_id, *args]
         self.proc: subprocess.Popen[str] | None = None
         self.grpc_port = self.http_port = 0
@@ -39,7 +40,7 @@ class ReceiverProcess:
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         ready = threading.Event()
 

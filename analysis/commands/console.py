@@ -52,6 +52,28 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve beyond this machine
+
+
+def _warn_if_exposed(host: str, auth_token: str | None) -> None:
+    """The API reads every span (and, with --store-content, what users wrote): say so when anyone on
+    the network can read it."""
+    if not _is_loopback(host) and not auth_token:
+        click.echo(
+            f"warning: the console and API listen on {host} without a token — anyone who can reach this "
+            "machine can read the data; set DRIFTLINE_UI_TOKEN (--auth-token / --ui-auth-token) or bind 127.0.0.1",
+            err=True,
+        )
+
+
 def _url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -84,16 +106,25 @@ class ConsoleServer:
 
 
 def _start_with_receiver(
-    receiver: Any, data: str, pricing: str | None, host: str, port: int, auth_token: str | None
+    receiver: Any,
+    data: str,
+    pricing: str | None,
+    host: str,
+    port: int,
+    auth_token: str | None,
+    receiver_host: str,
 ) -> Callable[[], None]:
-    """The ``serve`` hook: the console reads this receiver's metrics in-process."""
+    """The ``serve`` hook: the console reads this receiver's metrics in-process. It binds ``host``
+    (``--ui-host``, loopback by default), not the receiver's ``--host``: opening OTLP to the network
+    must not open the API too."""
     _, settings_cls, create_app, source_cls = _imports()
     source = source_cls(
         read_metrics=lambda: receiver.telemetry.render().decode(),
         read_health=receiver.health,
-        otlp_grpc=_url(host, receiver.grpc_port) if receiver.grpc_port else None,
-        otlp_http=_url(host, receiver.http_port) if receiver.http_port else None,
+        otlp_grpc=_url(receiver_host, receiver.grpc_port) if receiver.grpc_port else None,
+        otlp_http=_url(receiver_host, receiver.http_port) if receiver.http_port else None,
     )
+    _warn_if_exposed(host, auth_token)
     server = ConsoleServer(create_app(settings_cls(data, pricing, auth_token, source)), host, port).start()
     click.echo(f"Driftline console on {server.url}/ (API {server.url}/api/v1, docs {server.url}/docs)", err=True)
     return server.stop
@@ -115,6 +146,13 @@ def add_ui_port(serve: click.Command) -> None:
             default=None,
             help="Require 'Authorization: Bearer TOKEN' on the console's API (and allow writes).",
         ),
+        click.Option(
+            ["--ui-host"],
+            envvar="DRIFTLINE_UI_HOST",
+            default="127.0.0.1",
+            show_default=True,
+            help="Address the console binds (not --host: exposing OTLP does not expose the API).",
+        ),
         click.Option(["--ui-pricing"], envvar="DRIFTLINE_PRICING", default=None, help="Pricing file for the console."),
     ]
     if serve.epilog and "--ui-port" not in serve.epilog:
@@ -122,15 +160,18 @@ def add_ui_port(serve: click.Command) -> None:
     receive = serve.callback
     assert receive is not None
 
-    def callback(ui_port: int | None, ui_auth_token: str | None, ui_pricing: str | None, **kwargs: Any) -> Any:
+    def callback(
+        ui_port: int | None, ui_auth_token: str | None, ui_host: str, ui_pricing: str | None, **kwargs: Any
+    ) -> Any:
         if ui_port is not None:
             hook = partial(
                 _start_with_receiver,
                 data=kwargs["data"],
                 pricing=ui_pricing,
-                host=kwargs["host"],
+                host=ui_host,
                 port=ui_port,
                 auth_token=ui_auth_token or None,
+                receiver_host=kwargs["host"],
             )
             click.get_current_context().meta.setdefault(SERVE_HOOKS, []).append(hook)
         return receive(**kwargs)
@@ -180,6 +221,7 @@ def ui(
         raise click.BadParameter("use the receiver's HTTP base URL, e.g. http://127.0.0.1:4318", param_hint="receiver")
     source = source_cls(url=receiver, otlp_http=receiver) if receiver else None
     app = create_app(settings_cls(data, pricing, auth_token or None, source), list(cors_origins))
+    _warn_if_exposed(host, auth_token)
     sock = _listen(host, port)
     url = _url(host, sock.getsockname()[1])
     click.echo(f"Driftline console on {url}/ (API {url}/api/v1, docs {url}/docs), data {data}")

@@ -421,6 +421,9 @@ CONTENT_LEAVES = frozenset({"content", "text", "arguments", "value", "image_url"
 # Span event attributes that carry content in older GenAI semconv (gen_ai.content.prompt events...).
 EXCEPTION_EVENT = "exception"
 EXCEPTION_TYPE_KEY = "exception.type"
+# Exception event attributes that quote what the app was handling (a card number in a ValueError):
+# content, stored only with --store-content and after PII scrubbing, like the span's status message.
+EXCEPTION_CONTENT_KEYS = frozenset({"exception.message", "exception.stacktrace"})
 
 # Where to find the agent version when a span carries none: service.version (design §2).
 AGENT_VERSION_FALLBACK = "service_version"

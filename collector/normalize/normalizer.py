@@ -251,6 +251,10 @@ class SpanNormalizer(_Base):
                         if content is None:
                             content = Content()
                         content.add(role, f"event.{ev.name}.{kv.key}", py_value(kv.value))
+                    elif kv.key in cv.EXCEPTION_CONTENT_KEYS:
+                        kept = self._stored(to_str(py_value(kv.value)))
+                        if kept is not None:
+                            eattrs[kv.key] = kept
                     else:
                         eattrs[kv.key] = py_value(kv.value)
                 if ev.name == cv.EXCEPTION_EVENT and row[_I_ERROR] is None and cv.EXCEPTION_TYPE_KEY in eattrs:
@@ -297,7 +301,7 @@ class SpanNormalizer(_Base):
             span.name,
             _KINDS[kind] if kind < 6 else "unspecified",
             _STATUS[code] if code < 3 else "UNSET",
-            status.message or None,
+            self._stored(status.message) if status.message else None,  # content: it quotes the app's data
             start,
             end or None,
             (end - start) / 1e6 if end >= start and end else None,

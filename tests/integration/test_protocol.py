@@ -320,7 +320,8 @@ def test_budget_is_taken_as_bytes_arrive_and_an_early_refusal_keeps_the_connecti
         while b"\r\n\r\n" not in out:
             out += sock.recv(65536)
         header, _, rest = out.partition(b"\r\n\r\n")
-        length = int(next(v for k, v in (ln.split(b": ", 1) for ln in header.split(b"\r\n")[1:]) if k.lower() == b"content-length"))
+        fields = dict(ln.split(b": ", 1) for ln in header.lower().split(b"\r\n")[1:])
+        length = int(fields[b"content-length"])
         while len(rest) < length:
             rest += sock.recv(65536)
         return header

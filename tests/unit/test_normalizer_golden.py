@@ -185,7 +185,7 @@ EXPECTED: dict[str, list[dict[str, Any]]] = {
             "operation": "execute_tool",
             "tool_name": "search_docs",
             "status_code": "ERROR",
-            "status_message": "rate limited",
+            "status_message": None,  # content: stored only with --store-content
             "error_type": "RateLimitError",
             "tool_args_hash": sha('{"q":"refund"}'),
             "attrs": {"tool.description": "search"},
@@ -277,3 +277,40 @@ def test_store_content_keeps_scrubbed_text() -> None:
     rows = normalize("openinference/openai_chat_tools.json", store_content=True)
     assert "jane@example.com" not in rows[0]["input_content"] and "[EMAIL]" in rows[0]["input_content"]
     assert json.loads(rows[0]["input_content"])["llm.input_messages.0.message.content"] == "You are a support agent."
+
+
+def test_status_message_and_exception_text_are_content() -> None:
+    """A status message or an exception's message quotes what the app was handling: without
+    --store-content it is not stored; with it, it is PII-scrubbed like message content."""
+    from opentelemetry.proto.trace.v1 import trace_pb2
+
+    from tests.integration.otlp_payloads import kv, trace_request
+
+    req, _ = trace_request(n=1)
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    span.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+    span.status.message = "card 4111 1111 1111 1111 of jane@example.com declined"
+    event = span.events.add(name="exception", time_unix_nano=span.start_time_unix_nano)
+    event.attributes.extend(
+        [
+            kv("exception.type", "CardDeclined"),
+            kv("exception.message", "jane@example.com: card declined"),
+            kv("exception.stacktrace", "Traceback ... jane@example.com"),
+        ]
+    )
+
+    def rows(**options: Any) -> dict[str, Any]:
+        norm = SpanNormalizer(NormalizeOptions(**options))
+        norm.add_request(req, 1)
+        return dict(zip(norm.table().column_names, norm.rows[0], strict=False))
+
+    hidden = rows()
+    assert hidden["status_message"] is None and hidden["error_type"] == "CardDeclined"
+    assert "jane@example.com" not in json.dumps(hidden["attributes"])
+    events = json.loads(dict(hidden["attributes"])["driftline.events"])
+    assert events[0]["attributes"] == {"exception.type": "CardDeclined"}
+    stored = rows(store_content=True)
+    assert "jane@example.com" not in stored["status_message"] and "declined" in stored["status_message"]
+    assert "4111 1111" not in stored["status_message"]
+    attrs = json.dumps(stored["attributes"])
+    assert "card declined" in attrs and "jane@example.com" not in attrs

@@ -70,11 +70,32 @@ def test_compact_merges_dedupes_and_recovers(tmp_path: Path) -> None:
 
     # an interrupted compaction (merged file written, sources not yet deleted) is finished next time
     sources = json.loads(pq.read_metadata(files[0]).metadata[SOURCES_KEY])
+    name = sorted(sources)[1]
     leftover = norms[1].table()
-    sink.write("spans", leftover, [start // HOUR] * leftover.num_rows, sources[1].removesuffix(".parquet"))
+    sink.write("spans", leftover, [start // HOUR] * leftover.num_rows, name.removesuffix(".parquet"))
+    os.utime(files[0].parent / name, (old, old))  # a real leftover predates the merged file
     assert read_dataset(tmp_path).num_rows == 20
     compact_root(str(tmp_path), min_age=0)
     assert read_dataset(tmp_path).num_rows == 15
+
+
+def test_compaction_never_deletes_a_later_file_that_reuses_a_merged_name(tmp_path: Path) -> None:
+    """Receivers before boot epochs restarted their segment numbers: a new file could take the name of
+    one an earlier compaction merged. Its spans are new; compaction must merge them, not delete them."""
+    sink = ParquetSink(str(tmp_path))
+    start = 1_700_000_000_000_000_000
+    old = time.time() - 3600
+    for i in range(2):
+        table = _spans(5, start_ns=start).table()
+        sink.write("spans", table, [start // HOUR] * table.num_rows, f"rx-{i:012d}")
+    for p in tmp_path.rglob("*.parquet"):
+        os.utime(p, (old, old))
+    compact_root(str(tmp_path), min_age=0)
+    fresh = _spans(7, start_ns=start).table()  # after a restart: same name, new spans
+    sink.write("spans", fresh, [start // HOUR] * fresh.num_rows, "rx-000000000000")
+    assert read_dataset(tmp_path).num_rows == 17
+    compact_root(str(tmp_path), min_age=0)
+    assert read_dataset(tmp_path).num_rows == 17
 
 
 def test_young_files_are_left_alone(tmp_path: Path) -> None:
