@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -64,6 +65,8 @@ class SegmentPipeline:
         options: NormalizeOptions,
         workers: int,
         telemetry: Telemetry,
+        process: Callable[..., SegmentResult] = process_segment,
+        retry_base_s: float = 0.5,
     ) -> None:
         self.wal = wal
         self.root = root
@@ -71,6 +74,8 @@ class SegmentPipeline:
         self.options = options
         self.workers = workers
         self.telemetry = telemetry
+        self.process = process  # a module-level function: it is pickled to the worker processes
+        self.retry_base_s = retry_base_s
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Condition()
         self._in_flight: dict[str, Segment] = {}
@@ -97,9 +102,7 @@ class SegmentPipeline:
             self._forget(segment)  # stopping: it stays in the WAL for the next start
             return
         try:
-            fut = pool.submit(
-                process_segment, str(segment.path), segment.stem, self.root, self.instance_id, self.options
-            )
+            fut = pool.submit(self.process, str(segment.path), segment.stem, self.root, self.instance_id, self.options)
         except BrokenProcessPool:  # a worker died between two segments: a new pool, then this one again
             self._restart_pool(pool)
             self._dispatch(segment)
@@ -141,7 +144,7 @@ class SegmentPipeline:
         if attempts >= MAX_ATTEMPTS:
             self._quarantine(segment, exc, attempts)
             return
-        delay = min(MAX_BACKOFF_S, 0.5 * 2**tries)
+        delay = min(MAX_BACKOFF_S, self.retry_base_s * 2**tries)
         log.warning("segment %s failed (%s); retrying in %.1fs", segment.stem, exc, delay)
         timer = threading.Timer(delay, self._dispatch, args=(segment,))
         timer.daemon = True

@@ -12,10 +12,10 @@ uvicorn does not do by itself:
 - the in-flight byte budget taken as body bytes *arrive*, not as ``Content-Length`` declares them:
   eight clients announcing 60 MiB and trickling hold only what they sent, so everyone else still
   gets through; the budget is the one the gRPC transport uses (``Exporter.budget``);
-- a 413 a client can read: a body declared (or found) over the limit is answered at once, and the
-  rest of the upload is read and discarded — up to ``LINGER_BYTES`` and ``LINGER_S`` — so the
+- a 413 a client can read: for a body declared (or found) over the limit, the rest of the upload
+  is read and discarded — up to ``LINGER_BYTES`` and ``LINGER_S`` — before the answer, so the
   client finishes writing and sees the 413 (which OTLP exporters log and drop) instead of a
-  connection reset (which they retry forever);
+  connection reset (which they retry forever); the same for a 429 part-way through a body;
 - bounded concurrency (``limit_concurrency``: 503 past it) and a bounded thread pool for the
   blocking part (inflate, JSON, validate, the WAL append that waits for fsync).
 """
@@ -47,44 +47,32 @@ from driftline.collector.telemetry import CONTENT_TYPE_LATEST, Telemetry
 log = logging.getLogger(__name__)
 
 PATHS: dict[str, otlp.Signal] = {"/v1/traces": "traces", "/v1/logs": "logs"}
-LINGER_S = 30.0  # after an early answer, how long the rest of an upload is read and discarded
+LINGER_S = 30.0  # before an early answer, how long the rest of an upload is read and discarded
+LINGER_BYTES = 128 * 1024 * 1024  # ... and how much of it (at least twice the request limit)
 MAX_CONNECTIONS = 1024  # connections + requests at once; past it uvicorn answers 503
 STARTUP_TIMEOUT_S = 30.0
 
 
 class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a header deadline and a bounded discard of unread bodies."""
+    """uvicorn's h11 protocol with a header deadline: the request line and headers must be complete
+    within ``header_timeout`` of connecting (or of the previous response plus the keep-alive time),
+    however slowly their bytes trickle in (uvicorn resets its keep-alive timer on every byte)."""
 
     header_timeout = 10.0
-    linger_bytes = 128 * 1024 * 1024
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
-        self._linger_timer: asyncio.TimerHandle | None = None
-        self._discarded = 0
         self._arm_header_timer(self.header_timeout)
 
     def _arm_header_timer(self, seconds: float) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
-        self._header_timer = self.loop.call_later(seconds, self._close_if, lambda: self.conn.their_state is h11.IDLE)
+        self._header_timer = self.loop.call_later(seconds, self._close_if_no_request)
 
-    def _close_if(self, condition: Callable[[], bool]) -> None:
-        if condition() and not self.transport.is_closing():
+    def _close_if_no_request(self) -> None:
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self.transport.close()
-
-    def _discarding(self) -> bool:
-        cycle = self.cycle
-        return cycle is not None and cycle.response_complete and self.conn.their_state is h11.SEND_BODY
-
-    def data_received(self, data: bytes) -> None:
-        if self._discarding():
-            self._discarded += len(data)
-            if self._discarded > self.linger_bytes:
-                self.transport.close()
-                return
-        super().data_received(data)
 
     def handle_events(self) -> None:
         super().handle_events()
@@ -94,19 +82,26 @@ class _Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.transport.is_closing():
-            return
-        if self._discarding():  # answered before the body was read: let the client finish, bounded
-            self._discarded = 0
-            self._linger_timer = self.loop.call_later(LINGER_S, self._close_if, self._discarding)
-        else:
+        if not self.transport.is_closing():
             self._arm_header_timer(self.timeout_keep_alive + self.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._header_timer, self._linger_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._header_timer is not None:
+            self._header_timer.cancel()
         super().connection_lost(exc)
+
+
+class _Body:
+    """The request body as read so far: its bytes hold the in-flight budget until the Export returns."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.chunks: list[bytes] = []
+        self.size = 0  # bytes held (taken from the budget)
+        self.complete = False  # the client sent all of it
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 class _OtlpApp:
@@ -120,6 +115,7 @@ class _OtlpApp:
         self.telemetry = telemetry
         self.health = health
         self.limit = config.max_request_bytes
+        self.linger_bytes = max(LINGER_BYTES, 2 * config.max_request_bytes)
         self.pool = ThreadPoolExecutor(config.http_threads, thread_name_prefix="driftline-http")
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -146,25 +142,24 @@ class _OtlpApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         media = codec.PROTOBUF
         reached_export = False
-        taken = 0
+        body = _Body(time.monotonic() + self.config.http_body_timeout)
         try:
             media = codec.media_type(headers.get("content-type"))
             self.exporter.check_auth(headers.get("authorization"))
             declared = _content_length(headers.get("content-length"))
             if declared is not None and declared > self.limit:
                 raise TooLarge(f"request body of {declared} bytes is over the {self.limit}-byte limit")
-            body, taken = await self._read_body(receive)
-            if body is None:
+            if not await self._read_body(receive, body):
                 return  # the client went away: nothing to answer
             reached_export = True
             loop = asyncio.get_running_loop()
             response = await loop.run_in_executor(
-                self.pool, self._export, signal, media, body, headers.get("content-encoding")
+                self.pool, self._export, signal, media, body.data(), headers.get("content-encoding")
             )
         except ExportError as exc:
             if not reached_export:  # export() counts its own refusals
                 self.exporter.refused("http", signal, exc)
-            await _send(send, exc.http_status, _status_body(exc, media), media, _retry_headers(exc))
+            await self._refuse(exc, media, body, receive, send)
             return
         except TimeoutError:
             exc = Malformed(f"request body not received within {self.config.http_body_timeout:g}s")
@@ -172,35 +167,56 @@ class _OtlpApp:
             await _send(send, 408, _status_body(exc, media), media, {"connection": "close"})
             return
         finally:
-            self.exporter.budget.give(taken)
+            self.exporter.budget.give(body.size)
+            body.size = 0
         await _send(send, 200, codec.encode_response(response, media), media)
 
-    async def _read_body(self, receive: Callable) -> tuple[bytes | None, int]:
-        """The body, with the budget taken chunk by chunk as bytes arrive. Returns (body, bytes taken);
-        on a refusal the bytes taken so far are given back by the caller's ``finally``."""
-        chunks: list[bytes] = []
-        size = 0
-        deadline = time.monotonic() + self.config.http_body_timeout
+    async def _read_body(self, receive: Callable, body: _Body) -> bool:
+        """Read the body into ``body``, taking the budget chunk by chunk as bytes arrive; False when
+        the client disconnected. Refusals (too large, budget spent) raise with the body unfinished."""
         budget = self.exporter.budget
+        while not body.complete:
+            message = await asyncio.wait_for(receive(), max(0.001, body.deadline - time.monotonic()))
+            if message["type"] == "http.disconnect":
+                return False
+            chunk = message.get("body", b"")
+            body.complete = not message.get("more_body", False)
+            if chunk:
+                if body.size + len(chunk) > self.limit:
+                    raise TooLarge(f"request body is over the {self.limit}-byte limit")
+                if not budget.take(len(chunk)):
+                    raise Overloaded("too many request bytes in flight")
+                body.size += len(chunk)
+                body.chunks.append(chunk)
+        return True
+
+    async def _refuse(self, exc: ExportError, media: str, body: _Body, receive: Callable, send: Callable) -> None:
+        """Answer a refusal so the client can read it. Clients send the whole body before reading the
+        response, so an unread rest is read and discarded first (bounded by ``LINGER_BYTES``, the
+        body deadline and ``LINGER_S``); closing on an unread body would reset the connection, which
+        OTLP clients retry forever instead of logging the 413/429."""
+        headers = _retry_headers(exc)
+        self.exporter.budget.give(body.size)
+        body.size, body.chunks = 0, []
+        if not body.complete and not await self._discard(receive, body):
+            headers["connection"] = "close"  # gave up on the rest: the connection cannot be reused
+        await _send(send, exc.http_status, _status_body(exc, media), media, headers)
+
+    async def _discard(self, receive: Callable, body: _Body) -> bool:
+        deadline = min(body.deadline, time.monotonic() + LINGER_S)
+        discarded = 0
         try:
-            while True:
+            while discarded <= self.linger_bytes:
                 message = await asyncio.wait_for(receive(), max(0.001, deadline - time.monotonic()))
                 if message["type"] == "http.disconnect":
-                    return None, size
-                chunk = message.get("body", b"")
-                if chunk:
-                    size += len(chunk)
-                    if size > self.limit:
-                        raise TooLarge(f"request body is over the {self.limit}-byte limit")
-                    if not budget.take(len(chunk)):
-                        size -= len(chunk)
-                        raise Overloaded("too many request bytes in flight")
-                    chunks.append(chunk)
+                    return False
+                discarded += len(message.get("body", b""))
                 if not message.get("more_body", False):
-                    return b"".join(chunks), size
-        except BaseException:
-            budget.give(size)
-            raise
+                    body.complete = True
+                    return True
+        except TimeoutError:
+            pass
+        return False
 
     def _export(self, signal: otlp.Signal, media: str, body: bytes, encoding: str | None) -> Any:
         body = codec.inflate(body, encoding, self.limit)
@@ -257,7 +273,6 @@ class HttpReceiver:
             raise
         self.port = self.sock.getsockname()[1]
         protocol = type("Protocol", (_Protocol,), {"header_timeout": cfg.http_header_timeout})
-        protocol.linger_bytes = max(_Protocol.linger_bytes, 2 * cfg.max_request_bytes)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 self.app,

@@ -59,8 +59,8 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def _export(port: int) -> tuple[list[str], grpc.StatusCode | None]:
-    req, ids = trace_request(n=50, attrs={"note": "n" * 200})
+def _export(port: int, spans: int = 50) -> tuple[list[str], grpc.StatusCode | None]:
+    req, ids = trace_request(n=spans, attrs={"note": "n" * 200})
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             channel.unary_unary(TRACE_METHOD)(req.SerializeToString(), timeout=10)
@@ -78,7 +78,9 @@ def _assert_exactly_once(data: Path, acked: list[str]) -> None:
 
 def test_disk_full_refuses_then_resumes_and_loses_nothing(small_disk: Path) -> None:
     data = small_disk / "data"
-    rx = ReceiverProcess(data, "--flush-interval", "0.2", "--workers", "1", instance_id="full").start()
+    # a long flush interval keeps the segment that hit the full disk open when space returns: the
+    # writes after it must not land behind torn bytes
+    rx = ReceiverProcess(data, "--flush-interval", "30", "--workers", "1", instance_id="full").start()
     try:
         acked: list[str] = []
         for _ in range(20):
@@ -92,7 +94,7 @@ def test_disk_full_refuses_then_resumes_and_loses_nothing(small_disk: Path) -> N
         codes: Counter = Counter()
         refused_in_a_row = sent = 0
         while refused_in_a_row < 10 and sent < 2000:
-            ids, code = _export(rx.grpc_port)
+            ids, code = _export(rx.grpc_port, spans=200)  # ~70 kB frames: the last write is cut part-way
             sent += 1
             if code is None:
                 acked += ids
