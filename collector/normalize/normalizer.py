@@ -174,7 +174,7 @@ class _Base:
 
 
 class SpanNormalizer(_Base):
-    """Accumulates canonical span rows for one batch (one WAL segment), deduplicated by ids."""
+    """Accumulates canonical span rows for one batch (one WAL segment); exact resends are dropped."""
 
     def __init__(self, options: NormalizeOptions) -> None:
         super().__init__(options)
@@ -196,12 +196,15 @@ class SpanNormalizer(_Base):
                         continue
                     key = tid + sid
                     known = seen.get(key)
-                    if known is not None:  # a retry resends the same span; anything else is a conflict
-                        self.duplicates += 1
-                        if known != (start, span.end_time_unix_nano, span.name):
-                            self.conflicts.append((tid.hex(), sid.hex()))
-                        continue
-                    seen[key] = (start, span.end_time_unix_nano, span.name)
+                    if known is not None:
+                        if known == (start, span.end_time_unix_nano, span.name):
+                            self.duplicates += 1  # a retry resent the same span
+                            continue
+                        # another span with the same ids: kept in Parquet (the views show the first
+                        # and list the rest in span_id_conflicts), counted, never dropped unseen
+                        self.conflicts.append((tid.hex(), sid.hex()))
+                    else:
+                        seen[key] = (start, span.end_time_unix_nano, span.name)
                     self._add_span(span, tid, sid, pid, start, fixed, ver, raw_res, rmap, received_ns)
 
     def _add_span(

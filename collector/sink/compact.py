@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import DATASETS, is_finished_parquet
+from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, is_finished_parquet
 from driftline.collector.sink.parquet import ParquetSink
 
 SOURCES_KEY = b"driftline.compacted_from"
@@ -72,9 +72,11 @@ def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list
 
 
 def dedupe_spans(table: pa.Table) -> pa.Table:
-    """Keep the first row of each (trace_id, span_id)."""
-    indexed = table.select(["trace_id", "span_id"]).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
-    first = indexed.group_by(["trace_id", "span_id"], use_threads=False).aggregate([("_i", "min")])
+    """Keep the first row of each copy of a span: same (trace_id, span_id) and same CONFLICT_COLUMNS.
+    Two different spans that reuse ids are both kept, so ``span_id_conflicts`` can still show them."""
+    key = ["trace_id", "span_id", *CONFLICT_COLUMNS]
+    indexed = table.select(key).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
+    first = indexed.group_by(key, use_threads=False).aggregate([("_i", "min")])
     return table.take(np.sort(first.column("_i_min").to_numpy()))
 
 
