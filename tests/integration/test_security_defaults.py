@@ -72,7 +72,8 @@ def test_data_root_and_caches_are_private(tmp_path: Path) -> None:
     try:
         body = trace_request(5)[0].SerializeToString()
         headers = {"Content-Type": "application/x-protobuf"}
-        assert httpx.post(f"http://127.0.0.1:{rx.http_port}/v1/traces", content=body, headers=headers).status_code == 200
+        url = f"http://127.0.0.1:{rx.http_port}/v1/traces"
+        assert httpx.post(url, content=body, headers=headers).status_code == 200
     finally:
         assert rx.terminate() == 0
     out = CliRunner().invoke(cli, ["runs", "--data", str(data)])  # derives and caches the runs

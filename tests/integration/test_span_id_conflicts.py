@@ -26,10 +26,12 @@ def _app_run(endpoint: str, tool: str) -> list[tuple[str, str]]:
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces")))
     tracer = provider.get_tracer("agent")
     ids = []
-    with tracer.start_as_current_span("invoke_agent support", attributes={"gen_ai.operation.name": "invoke_agent"}):
-        with tracer.start_as_current_span(f"execute_tool {tool}", attributes={"gen_ai.tool.name": tool}) as span:
-            ctx = span.get_span_context()
-            ids.append((f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"))
+    with (
+        tracer.start_as_current_span("invoke_agent support", attributes={"gen_ai.operation.name": "invoke_agent"}),
+        tracer.start_as_current_span(f"execute_tool {tool}", attributes={"gen_ai.tool.name": tool}) as span,
+    ):
+        ctx = span.get_span_context()
+        ids.append((f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"))
     provider.shutdown()
     return ids
 
