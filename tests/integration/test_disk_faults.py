@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 
 from tests.conftest import read_dataset
@@ -105,8 +106,8 @@ def test_disk_full_refuses_then_resumes_and_loses_nothing(small_disk: Path) -> N
                 time.sleep(0.05)
         assert refused_in_a_row == 10, "the receiver never refused on a full disk"
         assert set(codes) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}, codes
-        metrics = "".join(rx.lines)
-        assert "disk" in metrics.lower() or codes
+        metrics = httpx.get(f"http://127.0.0.1:{rx.http_port}/metrics", timeout=10).text
+        assert 'outcome="disk_full"' in metrics and "No space left on device" in "".join(rx.lines)
         filler.unlink()  # space returns: the receiver resumes by itself
         resumed = 0
         deadline = time.monotonic() + 60
