@@ -68,7 +68,8 @@ class Telemetry:
         )
         self.conflicting_span_ids = Counter(
             "driftline_conflicting_span_ids",
-            "Spans that reused another span's trace and span id with different content (the first was kept)",
+            "Spans that reused another span's trace and span id with other content "
+            "(both stored; readers analyse the first)",
             registry=r,
         )
         i = Gauge("driftline_inflight_request_bytes", "Request bytes being received or decoded now", registry=r)

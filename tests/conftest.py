@@ -27,6 +27,17 @@ def read_dataset(root: Path | str, dataset: str = "spans") -> pa.Table:
     return table
 
 
+def assert_exactly_once(data: Path | str, acked: list[str]) -> None:
+    """Every acknowledged span id is stored, and no span id is stored twice."""
+    from collections import Counter
+
+    stored = Counter(read_dataset(data).column("span_id").to_pylist())
+    missing = [s for s in acked if s not in stored]
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged spans lost"
+    twice = [s for s, n in stored.items() if n > 1]
+    assert not twice, f"{len(twice)} spans stored more than once"
+
+
 def make_config(tmp_path: Path, **overrides: object) -> CollectorConfig:
     cfg = CollectorConfig(
         data=str(tmp_path / "data"), grpc_port=0, http_port=0, workers=1, flush_interval=0.2, instance_id="test"

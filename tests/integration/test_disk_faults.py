@@ -23,7 +23,7 @@ import grpc
 import httpx
 import pytest
 
-from tests.conftest import read_dataset
+from tests.conftest import assert_exactly_once
 from tests.integration.otlp_payloads import TRACE_METHOD, trace_request
 from tests.receiver_process import ReceiverProcess
 
@@ -68,13 +68,6 @@ def _export(port: int, spans: int = 50) -> tuple[list[str], grpc.StatusCode | No
         except grpc.RpcError as exc:
             return ids, exc.code()
     return ids, None
-
-
-def _assert_exactly_once(data: Path, acked: list[str]) -> None:
-    stored = Counter(read_dataset(data).column("span_id").to_pylist())
-    missing = [s for s in acked if s not in stored]
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged spans lost"
-    assert max(stored.values()) == 1, "a span was stored twice"
 
 
 def test_disk_full_refuses_then_resumes_and_loses_nothing(small_disk: Path) -> None:
@@ -122,7 +115,7 @@ def test_disk_full_refuses_then_resumes_and_loses_nothing(small_disk: Path) -> N
         assert rx.terminate(timeout=120) == 0, "".join(rx.lines)
     finally:
         rx.kill()
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)
     assert not list((data / "wal" / "full").glob("seg-*.wal"))
 
 
@@ -166,4 +159,4 @@ def test_failing_fdatasync_stops_the_receiver_and_nothing_is_acked_after_it(tmp_
     flag.unlink()
     again = ReceiverProcess(data, "--workers", "1", instance_id="sync").start()  # no shim: replays the WAL
     assert again.terminate() == 0, "".join(again.lines)
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)

@@ -9,13 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import grpc
 import pytest
 
-from tests.conftest import read_dataset
+from tests.conftest import assert_exactly_once
 from tests.integration.otlp_payloads import TRACE_METHOD, trace_request
 from tests.receiver_process import ReceiverProcess
 
@@ -58,24 +57,16 @@ def _compact(data: Path) -> str:
     return out.stdout
 
 
-def _assert_exactly_once(data: Path, acked: list[str]) -> None:
-    stored = Counter(read_dataset(data).column("span_id").to_pylist())
-    missing = [s for s in acked if s not in stored]
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged spans lost"
-    twice = [s for s, n in stored.items() if n > 1]
-    assert not twice, f"{len(twice)} spans stored more than once"
-
-
 def test_clean_restarts_in_one_hour_then_compaction_keep_every_span(tmp_path: Path) -> None:
     data = tmp_path / "data"
     acked: list[str] = []
     for _ in range(3):
         _cycle(data, acked, "--workers", "1")
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)
     assert "compacted" in _compact(data)
     _cycle(data, acked, "--workers", "1")
     _compact(data)
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)
     assert len(acked) == 4 * 6144
     assert not list((data / "wal" / "rx-0").glob("seg-*.wal"))
 
@@ -100,7 +91,7 @@ def test_two_workers_sigkill_and_restarts_keep_every_span(tmp_path: Path) -> Non
     _cycle(data, acked, "--workers", "2")  # replays what the killed run left, then takes new spans
     _cycle(data, acked, "--workers", "2")
     _compact(data)
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)
 
 
 def test_chaos_kill_and_restart_under_load(tmp_path: Path) -> None:
@@ -136,4 +127,4 @@ def test_chaos_kill_and_restart_under_load(tmp_path: Path) -> None:
     assert rx.terminate() == 0  # replays whatever the last kill left
     _compact(data)
     assert kills and terms and len(acked) > 10_000
-    _assert_exactly_once(data, acked)
+    assert_exactly_once(data, acked)
