@@ -66,11 +66,13 @@ class Scheduler:
     def run(self, name: str, slot: datetime) -> history.HistoryRow | None:
         """Run one report for one slot unless that slot is done or the report is running."""
         slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if slot_text in self.done_slots(name):
-            log.info("report %s slot %s already ran: skipped", name, slot_text)
-            return None
         try:
             with report_lock(self.locks, name):
+                # checked under the lock: a process that finished this slot while we waited for the
+                # lock has recorded it by now, so the slot never runs twice
+                if slot_text in self.done_slots(name):
+                    log.info("report %s slot %s already ran: skipped", name, slot_text)
+                    return None
                 return run_entry(self.root, self.entries[name], slot, self.doc, self.pricing)
         except Busy as exc:
             log.warning("%s: slot %s skipped", exc, slot_text)

@@ -200,3 +200,35 @@ def test_serve_sleeps_to_the_next_slot_runs_it_and_stops(root: str, tmp_path: Pa
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert [r["slot"] for r in history.read(root, "minutely")] == ["2026-06-03T11:00:00Z"]
+
+
+def test_a_slot_finished_by_another_process_between_check_and_lock_is_not_run_again(
+    root: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot check happens under the report's lock: another scheduler (a ``--once`` from cron)
+    that completes the slot just before this one looks cannot make it run a second time."""
+    import driftline.analysis.schedule.scheduler as scheduler_module
+
+    doc = _doc("http://127.0.0.1:9", tmp_path, name="raced", alerts=[])
+    calls: list[str] = []
+    real_run_entry = scheduler_module.run_entry
+
+    def counting_run_entry(*args: object, **kw: object) -> object:
+        calls.append("run")
+        return real_run_entry(*args, **kw)
+
+    monkeypatch.setattr(scheduler_module, "run_entry", counting_run_entry)
+    first, other = Scheduler(root, parse(doc), doc), Scheduler(root, parse(doc), doc)
+    real_done = first.done_slots
+    raced = []
+
+    def done_slots_while_the_other_finishes(name: str) -> set[str]:
+        done = real_done(name)
+        if not raced:  # the other process runs the whole slot right after this one looked
+            raced.append(other.run(name, at(20)))
+        return done
+
+    first.done_slots = done_slots_while_the_other_finishes  # type: ignore[method-assign]
+    first.run("raced", at(20))
+    assert len(calls) == 1
+    assert [r["slot"] for r in history.read(root, "raced")] == ["2026-06-03T20:00:00Z"]
