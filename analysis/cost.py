@@ -2,14 +2,22 @@
 
 Why a versioned table in the database: cost is a join, not a loop. The pricing file is loaded into a
 ``prices`` table; ``llm_call_costs`` prices every model call (the provider-reported cost wins; else
-uncached input, cached input, cache writes and output at their own rates, by the longest model
-prefix within the call's provider), and ``runs`` sums it. Input-token conventions differ (OpenAI's
-prompt tokens include cached ones; Driftline's Anthropic instrumentation records all input), so
+uncached input, cached input, cache writes and output at their own rates), and ``runs`` sums it.
+
+Why an exact match (or a snapshot suffix) and not a prefix: ``gpt-4.1-nano`` starts with ``gpt-4.1``
+and costs a twentieth of it; ``o3-mini`` and ``o3-pro`` start with ``o3``. A call's model is priced by
+a table model only when it *is* that model, or that model followed by nothing but a snapshot suffix
+(``-2024-08-06``, ``-20250514``, ``-001``, ``-2411``, ``-latest``, ``@20240620``, Bedrock's ``-v1:0``),
+after dropping a hosting namespace (``openai/``, ``models/``, ``us.anthropic.``). Anything else is
+*unpriced* and listed as such — a figure left out is better than a confidently wrong one.
+
+Input-token conventions differ (OpenAI's prompt tokens include cached ones; Driftline's Anthropic instrumentation records all input), so
 cached and cache-write tokens are taken out of ``input_tokens`` before the uncached rate applies.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +63,63 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
     return PriceTable(str(meta.get("version", file.stem)), str(meta.get("currency", "USD")), rows)
 
 
+# A hosting namespace in front of the model name: a path (openai/gpt-4o, models/gemini-2.5-pro) or a
+# Bedrock region/vendor prefix (us.anthropic.claude-...).
+MODEL_NAMESPACE = r"^(.*/)?((us|eu|apac|global)\.)?((anthropic|mistral|meta|cohere|amazon|google)\.)?"
+# What may follow a table model in a call's model name for the table's price to apply: snapshot dates
+# and version tags only — never a word (mini, nano, pro, audio...) that names another model.
+SNAPSHOT_SUFFIX = (
+    r"(-\d{4}-\d{2}-\d{2}|-\d{8}|-\d{4}|-\d{3}|-latest|-preview(-\d{2}-\d{2})?|-v\d+(:\d+)?|@[a-z0-9._-]+)*"
+)
+# Provider names as instrumentations write them (first dotted part, lower case) -> table provider.
+PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "openai": ("openai", "azure", "azure_openai"),
+    "anthropic": ("anthropic", "aws", "gcp", "vertex_ai", "vertexai"),
+    "google": ("google", "gcp", "gemini", "vertex_ai", "vertexai", "google_genai"),
+    "mistral": ("mistral", "mistral_ai", "mistralai"),
+}
+
+
+def model_key(model: str) -> str:
+    """A call's model name without its hosting namespace, lower case (what the table is matched on)."""
+    return re.sub(MODEL_NAMESPACE, "", model.lower(), count=1)
+
+
+def price_row(model: str | None, provider: str | None, table: PriceTable) -> dict[str, Any] | None:
+    """The table row that prices ``model`` (the longest table model it is, up to a snapshot suffix), or
+    None: unpriced. The SQL view applies the same rule through the macros of ``register_prices``."""
+    if not model:
+        return None
+    key = model_key(model)
+    provider_key = provider.lower().split(".")[0] if provider else None
+    best = None
+    for row in table.rows:
+        name = row["model"].lower()
+        if provider_key is not None and provider_key not in _aliases(row["provider"]):
+            continue
+        fits = key.startswith(name) and re.fullmatch(SNAPSHOT_SUFFIX, key[len(name) :])
+        if fits and (best is None or len(name) > len(best["model"])):
+            best = row
+    return best
+
+
+def _aliases(provider: str) -> tuple[str, ...]:
+    return PROVIDER_ALIASES.get(provider, (provider,))
+
+
 def register_prices(con: Any, table: PriceTable) -> None:
-    """Create the ``prices`` table the cost views join against."""
+    """Create the ``prices`` table the cost views join against, the provider aliases, and the
+    ``price_matches`` macro that holds the matching rule for SQL."""
+    aliases = sorted({(alias, p) for p in {r["provider"] for r in table.rows} for alias in (*_aliases(p), p)})
+    con.execute("CREATE OR REPLACE TABLE price_provider_aliases (alias VARCHAR, provider VARCHAR)")
+    if aliases:
+        con.executemany("INSERT INTO price_provider_aliases VALUES (?, ?)", [list(a) for a in aliases])
+    namespace, suffix = (x.replace("'", "''") for x in (MODEL_NAMESPACE, SNAPSHOT_SUFFIX))
+    con.execute(f"CREATE OR REPLACE MACRO model_key(m) AS regexp_replace(lower(m), '{namespace}', '')")
+    con.execute(
+        "CREATE OR REPLACE MACRO price_matches(m, price_model) AS starts_with(model_key(m), lower(price_model)) "
+        f"AND regexp_full_match(substr(model_key(m), length(price_model) + 1), '{suffix}')"
+    )
     con.execute(
         "CREATE OR REPLACE TABLE prices (provider VARCHAR, model VARCHAR, input DOUBLE, "
         "cached_input DOUBLE, cache_write DOUBLE, output DOUBLE)"

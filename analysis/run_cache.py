@@ -26,6 +26,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.db import SQL_DIR, define_views, new_connection
 from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem, is_finished_parquet
@@ -88,7 +89,8 @@ class RunCache:
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
         sql = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
-        self.salt = json.dumps([CACHE_FORMAT, sql, self.prices.rows], sort_keys=True)
+        rule = [cost.MODEL_NAMESPACE, cost.SNAPSHOT_SUFFIX, cost.PROVIDER_ALIASES]  # how calls are priced
+        self.salt = json.dumps([CACHE_FORMAT, sql, self.prices.rows, rule], sort_keys=True)
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
         self.partitions: list[Partition] = []
 

@@ -1,5 +1,6 @@
 -- The cost of every model call: provider-reported when the span carries it, else priced from the
--- `prices` table by the longest model prefix (within the call's provider when it names one).
+-- `prices` table when the call's model is a table model, up to a snapshot suffix (`price_matches`, defined
+-- with the rule in analysis/cost.py), within the call's provider (or one hosting it) when it names one.
 -- Prices are matched once per distinct (provider, model) pair — a handful — and joined back by
 -- equality, so pricing a million calls is a hash join, not a million prefix comparisons.
 CREATE OR REPLACE VIEW llm_call_costs AS
@@ -11,8 +12,9 @@ matched AS (
     SELECT u.provider_key, u.model, p.input, p.cached_input, p.cache_write, p.output, p.model AS price_model
     FROM used u
     JOIN prices p
-      ON starts_with(lower(u.model), lower(p.model))
-     AND (u.provider_key IS NULL OR u.provider_key = p.provider)
+      ON price_matches(u.model, p.model)
+     AND (u.provider_key IS NULL
+          OR EXISTS (SELECT 1 FROM price_provider_aliases a WHERE a.alias = u.provider_key AND a.provider = p.provider))
     QUALIFY row_number() OVER (PARTITION BY u.provider_key, u.model ORDER BY length(p.model) DESC) = 1
 )
 SELECT

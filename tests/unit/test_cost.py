@@ -113,3 +113,114 @@ def test_default_table_and_delta() -> None:
     assert table.currency == "USD" and any(r["model"] == "gpt-4o" for r in table.rows)
     assert cost.delta_per_10k_runs(0.001, 0.0015) == pytest.approx(5.0)
     assert cost.delta_per_10k_runs(None, 0.1) is None
+
+
+def _write_calls(root: Path, calls: list[dict]) -> None:
+    """One agent run whose model calls carry ``calls`` (attributes each)."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "svc"))
+    ss = rs.scope_spans.add()
+    root_attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a"}
+    _span(ss, T, "e000000000000000", None, "invoke_agent a", root_attrs, 0, 100)
+    for i, attrs in enumerate(calls):
+        attrs = {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 1_000_000, **attrs}
+        _span(ss, T, f"e{i + 1:015x}", "e000000000000000", "chat", attrs, 10 + i, 5)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(root)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+
+
+# (provider, model) -> the table model that prices it in the shipped table, or None: unpriced
+MATCHES = [
+    ("openai", "gpt-4.1-nano", "gpt-4.1-nano"),
+    ("openai", "gpt-4.1-nano-2025-04-14", "gpt-4.1-nano"),
+    ("openai", "gpt-4.1-2025-04-14", "gpt-4.1"),
+    ("openai", "o3-mini", "o3-mini"),
+    ("openai", "o3-pro-2025-06-10", "o3-pro"),
+    ("openai", "o3-2025-04-16", "o3"),
+    ("openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+    ("openai", "openai/gpt-4o-mini", "gpt-4o-mini"),
+    ("openai", "gpt-4o-audio-preview", None),  # another model, not a snapshot of gpt-4o
+    ("openai", "gpt-4o-realtime", None),
+    ("azure.ai.openai", "gpt-4o", "gpt-4o"),
+    ("anthropic", "claude-sonnet-4-20250514", "claude-sonnet-4"),
+    ("anthropic", "claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
+    ("anthropic", "claude-3-5-haiku-latest", "claude-3-5-haiku"),
+    ("gcp.vertex_ai", "claude-3-5-sonnet@20240620", "claude-3-5-sonnet"),
+    ("aws.bedrock", "us.anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-3-5-sonnet"),
+    ("gcp.gemini", "gemini-2.5-flash-lite", "gemini-2.5-flash-lite"),
+    ("gcp.gemini", "gemini-2.5-flash-preview-05-20", "gemini-2.5-flash"),
+    ("gcp.gemini", "models/gemini-2.0-flash-001", "gemini-2.0-flash"),
+    ("mistral_ai", "mistral-large-2411", "mistral-large"),
+    ("mistral_ai", "mistral-small-latest", "mistral-small"),
+    ("openai", "claude-3-haiku", None),  # provider and model disagree
+    (None, "mystery-model-2024-01-01", None),
+]
+
+
+def test_models_are_priced_exactly_or_by_snapshot_suffix_never_by_a_neighbour(tmp_path: Path) -> None:
+    table = cost.load_prices()
+    calls = [{"gen_ai.response.model": m, **({"gen_ai.provider.name": p} if p else {})} for p, m, _ in MATCHES]
+    _write_calls(tmp_path, calls)
+    con = connect(str(tmp_path))
+    sql = {
+        int(sid[1:], 16) - 1: (c, src)
+        for sid, c, src in con.execute("SELECT span_id, cost, cost_source FROM llm_call_costs").fetchall()
+    }
+    for i, (provider, model, expected) in enumerate(MATCHES):
+        row = cost.price_row(model, provider, table)
+        assert (row["model"] if row else None) == expected, model
+        price, source = sql[i]
+        if expected is None:
+            assert (price, source) == (None, None), model
+        else:  # one million input tokens cost exactly the row's input price
+            assert source == "pricing" and price == pytest.approx(row["input"]), model
+    unpriced = con.execute("SELECT unpriced_models FROM runs").fetchone()[0]
+    assert set(unpriced) == {"gpt-4o-audio-preview", "gpt-4o-realtime", "claude-3-haiku", "mystery-model-2024-01-01"}
+
+
+def test_a_model_missing_from_a_users_table_is_unpriced_not_priced_as_its_prefix(tmp_path: Path) -> None:
+    """gpt-4.1-nano must not cost what gpt-4.1 costs (~20x), nor o3-mini what o3 costs."""
+    _write_calls(
+        tmp_path / "data",
+        [
+            {"gen_ai.provider.name": "openai", "gen_ai.response.model": m}
+            for m in ("gpt-4.1-nano", "o3-mini", "gpt-4.1")
+        ],
+    )
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[[price]]\nprovider = "openai"\nmodel = "gpt-4.1"\ninput = 2.0\noutput = 8.0\n'
+        '[[price]]\nprovider = "openai"\nmodel = "o3"\ninput = 2.0\noutput = 8.0\n'
+    )
+    con = connect(str(tmp_path / "data"), pricing=prices)
+    rows = con.execute("SELECT model, cost_source FROM llm_call_costs ORDER BY model").fetchall()
+    assert rows == [("gpt-4.1", "pricing"), ("gpt-4.1-nano", None), ("o3-mini", None)]
+    assert con.execute("SELECT calls_unpriced, unpriced_models FROM runs").fetchone() == (
+        2,
+        ["gpt-4.1-nano", "o3-mini"],
+    )
+
+
+def test_shipped_table_is_dated_sourced_and_covers_the_current_families() -> None:
+    table = cost.load_prices()
+    text = cost.default_pricing_file().read_text()
+    assert table.version == "2025-11"
+    for source in ("openai.com", "anthropic.com", "ai.google.dev", "mistral.ai"):
+        assert source in text
+    models = {r["model"] for r in table.rows}
+    for family in (
+        "gpt-5",
+        "gpt-4.1-nano",
+        "o3-mini",
+        "o4-mini",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+        "claude-opus-4-1",
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+        "mistral-large",
+        "mistral-small",
+    ):
+        assert family in models
