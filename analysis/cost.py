@@ -11,8 +11,9 @@ a table model only when it *is* that model, or that model followed by nothing bu
 after dropping a hosting namespace (``openai/``, ``models/``, ``us.anthropic.``). Anything else is
 *unpriced* and listed as such — a figure left out is better than a confidently wrong one.
 
-Input-token conventions differ (OpenAI's prompt tokens include cached ones; Driftline's Anthropic instrumentation records all input), so
-cached and cache-write tokens are taken out of ``input_tokens`` before the uncached rate applies.
+Input-token conventions differ (OpenAI's prompt tokens include cached ones; Driftline's Anthropic
+instrumentation records all input), so cached and cache-write tokens are taken out of
+``input_tokens`` before the uncached rate applies.
 """
 
 from __future__ import annotations
