@@ -51,7 +51,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.console import add_ui_port, ui
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
-    from driftline.analysis.commands.diff import diff, report, verify
+    from driftline.analysis.commands.diff import diff, keys, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
@@ -64,6 +64,7 @@ def _register_commands() -> None:
         diff,
         report,
         verify,
+        keys,
         cost,
         versions,
         runs,

@@ -32,10 +32,7 @@ def _has_files(fs: pafs.FileSystem, base: str) -> bool:
     info = fs.get_file_info(base)
     if info.type != pafs.FileType.Directory:
         return False
-    return any(
-        is_finished_parquet(i.path)
-        for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
-    )
+    return any(is_finished_parquet(i.path) for i in fs.get_file_info(pafs.FileSelector(base, recursive=True)))
 
 
 def _read_parquet(globs: list[str]) -> str:

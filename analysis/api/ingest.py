@@ -116,7 +116,19 @@ def read(source: ReceiverSource | None) -> dict[str, Any]:
     try:
         text, health = source.fetch()
     except OSError as exc:
-        return {"configured": True, "reachable": False, "source": source.label, "error": str(exc), "health": None,
-                "metrics": None}
-    return {"configured": True, "reachable": True, "source": source.label, "error": None, "health": health,
-            "metrics": summarise(text)}
+        return {
+            "configured": True,
+            "reachable": False,
+            "source": source.label,
+            "error": str(exc),
+            "health": None,
+            "metrics": None,
+        }
+    return {
+        "configured": True,
+        "reachable": True,
+        "source": source.label,
+        "error": None,
+        "health": health,
+        "metrics": summarise(text),
+    }

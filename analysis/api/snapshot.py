@@ -60,8 +60,11 @@ class RunsSnapshot:
         db.unregister("_incoming")
         source.close()
         self._db, self._fingerprint = db, fingerprint
-        log.info("runs snapshot: %d runs in %.2f s", db.execute("SELECT count(*) FROM runs").fetchall()[0][0],
-                 time.perf_counter() - started)
+        log.info(
+            "runs snapshot: %d runs in %.2f s",
+            db.execute("SELECT count(*) FROM runs").fetchall()[0][0],
+            time.perf_counter() - started,
+        )
 
     def _refresh(self) -> None:
         try:

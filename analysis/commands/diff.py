@@ -267,8 +267,10 @@ def diff(
     epilog="""\b
 Examples:
   driftline report v1.0 v2.0 --output drift.html
-  driftline report previous latest --template eu-ai-act --sign --system "Support agent" --output pmm.html
-  driftline verify pmm.html"""
+  driftline keys generate --out-dir ~/.driftline        # once: signer.key (private) and signer.pub
+  driftline report previous latest --template eu-ai-act --sign --signing-key ~/.driftline/signer.key \\
+      --system "Support agent" --output pmm.html
+  driftline verify pmm.html --public-key ~/.driftline/signer.pub"""
 )
 @diff_options
 @click.option("--output", "-o", required=True, help="The report file (.html, or .md for Markdown).")
@@ -279,7 +281,16 @@ Examples:
     show_default=True,
     help="eu-ai-act: the Article 72 post-market monitoring layout.",
 )
-@click.option("--sign", is_flag=True, help="Embed a SHA-256 integrity hash (check it with driftline verify).")
+@click.option(
+    "--sign", is_flag=True, help="Sign the file with Ed25519 (needs --signing-key; check with driftline verify)."
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False),
+    envvar="DRIFTLINE_SIGNING_KEY",
+    default=None,
+    help="Private key PEM from driftline keys generate (env DRIFTLINE_SIGNING_KEY).",
+)
 @click.option("--system", "system_name", default=None, help="Name of the AI system (eu-ai-act template).")
 @click.option("--provider-name", default=None, help="Provider of the AI system (eu-ai-act template).")
 @click.option("--fail-on-drift", is_flag=True, help=f"Exit {EXIT_GATE} unless the verdict is stable.")
@@ -290,6 +301,7 @@ def report(
     output: str,
     template: str,
     sign: bool,
+    signing_key: str | None,
     system_name: str | None,
     provider_name: str | None,
     fail_on_drift: bool,
@@ -299,25 +311,70 @@ def report(
     """Write a drift report file (HTML or Markdown), optionally in the EU AI Act layout and signed."""
     from driftline.analysis.report import signing
 
+    key = None
+    if sign:
+        if not signing_key:
+            raise click.UsageError("--sign needs --signing-key FILE (create a key pair with: driftline keys generate)")
+        try:
+            key = signing.load_private_key(Path(signing_key))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
     result = compute(args)
     markdown_out = output.endswith(".md")
     text = signing.document(
         result, template=template, markdown_out=markdown_out, system=system_name, provider=provider_name
     )
-    if sign:
-        text = signing.sign(text)
+    text = signing.sign(text, key) if key else signing.checksum(text)
     _write(output, text)
     click.echo(f"{template} report ({result.verdict.verdict}) written to {Path(output).resolve()}")
     _gate(result, fail_on_drift, max_score)
 
 
-@click.command(epilog="\b\nExample:\n  driftline verify pmm.html")
+@click.command(
+    epilog="""\b
+Examples:
+  driftline verify pmm.html --public-key signer.pub   # who signed it, and is it unchanged?
+  driftline verify drift.html                         # checksum only: catches corruption, not edits"""
+)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def verify(file: str) -> None:
-    """Check the SHA-256 integrity hash of a signed report (exit 1 if it was altered)."""
+@click.option(
+    "--public-key", type=click.Path(exists=True, dir_okay=False), default=None, help="The signer's public key PEM."
+)
+def verify(file: str, public_key: str | None) -> None:
+    """Check a report's Ed25519 signature (--public-key) or its checksum; exit 1 if it fails."""
     from driftline.analysis.report import signing
 
-    ok, message = signing.verify(Path(file).read_text(encoding="utf-8"))
+    try:
+        key = signing.load_public_key(Path(public_key)) if public_key else None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ok, message = signing.verify(Path(file).read_text(encoding="utf-8"), key)
     if not ok:
         raise click.ClickException(message)
     click.echo(message)
+
+
+@click.group(epilog="\b\nExample:\n  driftline keys generate --out-dir ~/.driftline")
+def keys() -> None:
+    """Signing keys for reports (Ed25519)."""
+
+
+@keys.command(
+    "generate",
+    epilog="""\b
+Example:
+  driftline keys generate --out-dir ~/.driftline --name pmm
+  # writes pmm.key (private, mode 0600: keep it secret) and pmm.pub (give it to verifiers)""",
+)
+@click.option("--out-dir", default=".", show_default=True, help="Directory for the two key files.")
+@click.option("--name", default="signer", show_default=True, help="File name stem: NAME.key and NAME.pub.")
+def keys_generate(out_dir: str, name: str) -> None:
+    """Create an Ed25519 key pair for driftline report --sign (never overwrites a key)."""
+    from driftline.analysis.report import signing
+
+    private, public = Path(out_dir) / f"{name}.key", Path(out_dir) / f"{name}.pub"
+    try:
+        key_id = signing.generate_keys(private, public)
+    except (FileExistsError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"key {key_id}: private {private.resolve()} (keep it secret), public {public.resolve()}")

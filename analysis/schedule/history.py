@@ -61,11 +61,7 @@ def read(root: str, report: str | None = None) -> list[dict[str, Any]]:
     fs, path = _dir(root, report)
     if fs.get_file_info(path).type != pafs.FileType.Directory:
         return []
-    files = [
-        f.path
-        for f in fs.get_file_info(pafs.FileSelector(path, recursive=True))
-        if is_finished_parquet(f.path)
-    ]
+    files = [f.path for f in fs.get_file_info(pafs.FileSelector(path, recursive=True)) if is_finished_parquet(f.path)]
     rows = [r for f in files for r in pq.read_table(f, filesystem=fs).to_pylist()]
     for r in rows:
         r["hypotheses"] = json.loads(r["hypotheses"] or "[]")

@@ -99,10 +99,14 @@ def main() -> int:
                     times.append(time.perf_counter() - t)
                     r.raise_for_status()
                 all_times += times
-                print(f"  runs page, {name:<20} p50 {_p(times, 50):6.1f} ms  p95 {_p(times, 95):6.1f} ms  "
-                      f"({len(r.json()['runs'])} rows)")
-            print(f"filtered runs page over {total:,} runs: p95 {_p(all_times, 95):.0f} ms (target <= 200 ms), "
-                  f"p50 {_p(all_times, 50):.0f} ms, {len(all_times)} requests")
+                print(
+                    f"  runs page, {name:<20} p50 {_p(times, 50):6.1f} ms  p95 {_p(times, 95):6.1f} ms  "
+                    f"({len(r.json()['runs'])} rows)"
+                )
+            print(
+                f"filtered runs page over {total:,} runs: p95 {_p(all_times, 95):.0f} ms (target <= 200 ms), "
+                f"p50 {_p(all_times, 50):.0f} ms, {len(all_times)} requests"
+            )
             detail = []
             for run in first["runs"][:10]:
                 t = time.perf_counter()
@@ -111,8 +115,10 @@ def main() -> int:
             print(f"a run's span tree (the Run page): p50 {_p(detail, 50):.0f} ms, max {max(detail) * 1000:.0f} ms")
             t = time.perf_counter()
             client.get("/cost/series", params={"by": "model", "bucket": "day", "since": "3650d"}).raise_for_status()
-            print(f"cost per day by model over every call ({total * 5:,} calls; the Cost page): "
-                  f"{time.perf_counter() - t:.1f} s (no target)")
+            print(
+                f"cost per day by model over every call ({total * 5:,} calls; the Cost page): "
+                f"{time.perf_counter() - t:.1f} s (no target)"
+            )
             diff_times = []
             for _ in range(4):
                 t = time.perf_counter()
@@ -120,9 +126,11 @@ def main() -> int:
                 diff_times.append(time.perf_counter() - t)
                 doc.raise_for_status()
             d = doc.json()
-            print(f"warm diff {d['baseline']['runs']:,} vs {d['candidate']['runs']:,} runs over the API: "
-                  f"first {diff_times[0]:.2f} s, then median {float(np.median(diff_times[1:])):.2f} s "
-                  f"(target <= 1 s), verdict {d['verdict']['verdict']}")
+            print(
+                f"warm diff {d['baseline']['runs']:,} vs {d['candidate']['runs']:,} runs over the API: "
+                f"first {diff_times[0]:.2f} s, then median {float(np.median(diff_times[1:])):.2f} s "
+                f"(target <= 1 s), verdict {d['verdict']['verdict']}"
+            )
     finally:
         server.terminate()
         server.wait(30)

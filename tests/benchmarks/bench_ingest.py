@@ -197,9 +197,7 @@ def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[
             acked.append(SPANS_PER_REQUEST)
 
 
-def _http_client(
-    port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]
-) -> None:
+def _http_client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]) -> None:
     """What the OTel SDK's HTTP exporter does: POST protobuf on one keep-alive connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Content-Type": "application/x-protobuf"}

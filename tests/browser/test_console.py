@@ -59,8 +59,10 @@ def test_runs_filters_live_in_the_url_and_highlight_errors_and_slow_runs(page: A
     assert page.locator("table.runs tbody tr").count() == 50
     page.get_by_label("Version").select_option("v2.0")
     page.wait_for_url(re.compile(r"version=v2\.0"))
-    page.wait_for_function("() => [...document.querySelectorAll('table.runs tbody tr td:nth-child(4)')]"
-                           ".every(td => td.textContent === 'v2.0')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('table.runs tbody tr td:nth-child(4)')]"
+        ".every(td => td.textContent === 'v2.0')"
+    )
     page.get_by_label("Status").select_option("ERROR")
     page.wait_for_url(re.compile(r"status=ERROR"))
     errors = api(site, "/runs?version=v2.0&status=ERROR")["runs"]
@@ -182,9 +184,21 @@ def test_trends_plot_a_scheduled_report(page: Any, site: tuple[str, str], tmp_pa
         f'formats = ["json"]\noutput_dir = "{tmp_path / "reports"}"\n'
     )
     out = subprocess.run(
-        [sys.executable, "-m", "driftline.analysis.cli", "--config", str(config), "schedule", "--data", site[1],
-         "--once", "demo-drift"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "driftline.analysis.cli",
+            "--config",
+            str(config),
+            "schedule",
+            "--data",
+            site[1],
+            "--once",
+            "demo-drift",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode in (0, 3), out.stderr[-2000:]
     history = api(site, "/history")["history"]

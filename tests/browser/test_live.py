@@ -32,8 +32,22 @@ instrumentation.shutdown()
 
 def _start(data: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftline.analysis.cli", "serve", "--data", str(data), "--grpc-port", "0",
-         "--http-port", "0", "--ui-port", "0", "--flush-interval", "0.3"],
+        [
+            sys.executable,
+            "-m",
+            "driftline.analysis.cli",
+            "serve",
+            "--data",
+            str(data),
+            "--grpc-port",
+            "0",
+            "--http-port",
+            "0",
+            "--ui-port",
+            "0",
+            "--flush-interval",
+            "0.3",
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -79,11 +93,16 @@ def test_serve_with_ui_port_follows_new_runs_and_receiver_health(browser: Any, t
 
         # a request whose only span is malformed (a 3-byte trace id): refused with 400, counted by reason
         bad = ExportTraceServiceRequest(
-            resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(trace_id=b"abc", span_id=b"12345678",
-                                                                               name="bad")])])]
+            resource_spans=[
+                ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(trace_id=b"abc", span_id=b"12345678", name="bad")])])
+            ]
         )
-        r = httpx.post(receiver["otlp_http"] + "/v1/traces", content=bad.SerializeToString(),
-                       headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+        r = httpx.post(
+            receiver["otlp_http"] + "/v1/traces",
+            content=bad.SerializeToString(),
+            headers={"Content-Type": "application/x-protobuf"},
+            timeout=10,
+        )
         assert r.status_code == 400 and "trace" in r.text.lower()
 
         _send(receiver["otlp_http"], 6, seed=1)

@@ -99,31 +99,45 @@ def test_segments_and_windows(demo_root: str) -> None:
     assert code == 0 and json.loads(out)["verdict"]["verdict"] == "stable"  # the same runs on both sides
 
 
-def test_eu_ai_act_report_is_signed_and_verified(demo_root: str, tmp_path: Path) -> None:
+def test_eu_ai_act_report_is_signed_with_a_key_and_verified(demo_root: str, tmp_path: Path) -> None:
+    code, out = run("keys", "generate", "--out-dir", str(tmp_path / "keys"), "--name", "pmm")
+    assert code == 0 and "keep it secret" in out
+    assert (tmp_path / "keys" / "pmm.key").stat().st_mode & 0o777 == 0o600
+    code, out = run("keys", "generate", "--out-dir", str(tmp_path / "keys"), "--name", "pmm")
+    assert code == 1 and "not overwriting" in out
     target = tmp_path / "pmm.html"
-    code, out = run(
-        "report",
-        "v1.0",
-        "v2.0",
-        "--data",
-        demo_root,
-        "--template",
-        "eu-ai-act",
-        "--sign",
-        "--system",
-        "Support agent",
-        "--output",
-        str(target),
-    )
+    args = ["report", "v1.0", "v2.0", "--data", demo_root, "--template", "eu-ai-act", "--system", "Support agent"]
+    code, out = run(*args, "--sign", "--output", str(target))
+    assert code == 2 and "--sign needs --signing-key" in out
+    code, out = run(*args, "--sign", "--signing-key", str(tmp_path / "keys" / "pmm.key"), "--output", str(target))
     assert code == 0 and target.exists()
     text = target.read_text()
     assert "Article 72" in text and "Corrective and preventive actions" in text
-    assert (
-        run("verify", str(target)) == (0, run("verify", str(target))[1]) and "verified" in run("verify", str(target))[1]
-    )
-    target.write_text(text.replace("Support agent", "Support bot"))
+    pub = str(tmp_path / "keys" / "pmm.pub")
+    code, out = run("verify", str(target), "--public-key", pub)
+    assert code == 0 and "signature valid" in out
+    # an edit whose checksum is recomputed (what anyone can do) passes the checksum, never the signature
+    from driftline.analysis.report import signing
+
+    forged = signing.checksum(text.replace("Support agent", "Support bot"))
+    target.write_text(forged)
     code, out = run("verify", str(target))
-    assert code == 1 and "FAILED" in out
+    assert code == 0 and "A checksum is not a signature" in out and "pass --public-key" in out
+    code, out = run("verify", str(target), "--public-key", pub)
+    assert code == 1 and "signature FAILED: the file was modified" in out
+    target.write_text(text.replace("Support agent", "Support bot"))  # edited, checksum left stale
+    code, out = run("verify", str(target))
+    assert code == 1 and "checksum FAILED" in out
+    # another key's public half does not verify it
+    run("keys", "generate", "--out-dir", str(tmp_path / "keys"), "--name", "other")
+    target.write_text(text)
+    code, out = run("verify", str(target), "--public-key", str(tmp_path / "keys" / "other.pub"))
+    assert code == 1 and "not by the given key" in out
+    unsigned = tmp_path / "plain.html"
+    assert run(*args, "--output", str(unsigned))[0] == 0
+    code, out = run("verify", str(unsigned), "--public-key", pub)
+    assert code == 1 and "no signature" in out
+    assert run("verify", str(unsigned))[0] == 0  # a checksum is always written
 
 
 def test_baseline_is_recorded_and_used(demo_root: str) -> None:

@@ -105,9 +105,7 @@ def test_chaos_kill_and_restart_under_load(tmp_path: Path) -> None:
     while time.monotonic() < deadline:
         rx = ReceiverProcess(data, "--flush-interval", "0.1", "--workers", "2", instance_id="rx-0").start()
         stop = threading.Event()
-        senders = [
-            threading.Thread(target=_send, args=(rx.grpc_port, acked), kwargs={"stop": stop}) for _ in range(3)
-        ]
+        senders = [threading.Thread(target=_send, args=(rx.grpc_port, acked), kwargs={"stop": stop}) for _ in range(3)]
         for t in senders:
             t.start()
         time.sleep(rng.uniform(0.3, 2.0))

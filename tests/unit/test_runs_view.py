@@ -207,7 +207,7 @@ def test_a_tool_call_is_a_retry_only_of_an_earlier_tool_call(tmp_path: Path) -> 
     norm = SpanNormalizer(NormalizeOptions())
     norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
     ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
-    (tool_calls, retries), = connect(str(tmp_path)).execute("SELECT tool_calls, retries FROM runs").fetchall()
+    ((tool_calls, retries),) = connect(str(tmp_path)).execute("SELECT tool_calls, retries FROM runs").fetchall()
     assert (tool_calls, retries) == (3, 1)  # only the call after the failed tool call
 
 
