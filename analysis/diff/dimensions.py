@@ -30,8 +30,8 @@ class Dimension:
     weight: float
     floor: float
     block: float
-    center: Literal["median", "mean", "difference"] = (
-        "median"  # numeric effect: relative median/mean or mean difference
+    center: Literal["median", "mean", "difference", "p95"] = (
+        "median"  # numeric effect: relative median/mean/p95 or mean difference
     )
     unit: str = ""
 
@@ -49,6 +49,10 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("output_tokens", "Output tokens", "numeric", "output_tokens", 0.07, 0.05, 0.25, unit="tokens"),
     Dimension("cost", "Cost per run", "numeric", "cost", 0.06, 0.05, 0.25, center="mean", unit="USD"),
     Dimension("duration_ms", "Run latency", "numeric", "duration_ms", 0.06, 0.05, 0.25, unit="ms"),
+    # the slowest runs: a p95 that moves while the median stays is a tail regression (its own test)
+    Dimension(
+        "duration_p95", "Run latency p95 (tail)", "numeric", "duration_ms", 0.05, 0.10, 0.50, center="p95", unit="ms"
+    ),
     Dimension("llm_time_ms", "LLM latency", "numeric", "llm_time_ms", 0.05, 0.05, 0.25, unit="ms"),
     Dimension(
         "time_to_first_tool_ms", "Time to first tool", "numeric", "time_to_first_tool_ms", 0.01, 0.05, 0.25, unit="ms"

@@ -28,8 +28,11 @@ from driftline.analysis.stats.significance import (
     TestResult,
     adjust,
     categorical_test,
+    count_test,
+    is_discrete,
     numeric_test,
     presence_test,
+    tail_test,
     weighted_holm,
 )
 
@@ -78,21 +81,28 @@ class _Resampler:
         self.scale = math.sqrt((1 / n_a + 1 / n_b) / (1 / m_a + 1 / m_b))
         self.alpha = settings.alpha
 
-    def interval(self, stat: Any, a: np.ndarray, b: np.ndarray, point: float) -> tuple[np.ndarray, float, float]:
-        """Replicates (rescaled to the full sample size) and the percentile interval of ``stat``."""
+    def interval(
+        self, stat: Any, a: np.ndarray, b: np.ndarray, point: float, level: float = 0.95
+    ) -> tuple[np.ndarray, float, float]:
+        """Replicates (rescaled to the full sample size) and the percentile interval of ``stat`` at
+        ``level`` (above 0.95 when the effect was selected among several: simultaneous coverage)."""
         sub_point = float(stat(a[self.sub_a][None, :], b[self.sub_b][None, :])[0])
         reps = stat(a[self.idx_a], b[self.idx_b])
         reps = point + (reps - sub_point) * self.scale
         finite = reps[np.isfinite(reps)]
         if len(finite) == 0:
             return reps, point, point
-        low, high = np.quantile(finite, [0.025, 0.975])
+        tail = (1 - level) / 2
+        low, high = np.quantile(finite, [tail, 1 - tail])
         return reps, float(low), float(high)
 
 
 def _center(kind: str, nan: bool) -> Any:
     if kind == "median":
         return np.nanmedian if nan else np.median
+    if kind == "p95":
+        fn = np.nanquantile if nan else np.quantile
+        return lambda x, axis=None: fn(x, 0.95, axis=axis)
     return np.nanmean if nan else np.mean
 
 
@@ -115,12 +125,19 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
     sa, sb = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
     if len(sa) < 2 or len(sb) < 2:
         return {"status": "no data"}
-    test = numeric_test(sa, sb, presorted=True)
+    ks = numeric_test(sa, sb, presorted=True)
+    if dim.center == "p95":
+        test = tail_test(sa, sb, 0.95)
+    elif is_discrete(sa, sb):
+        test = count_test(sa, sb)
+    else:
+        test = ks
     nan = len(sa) < len(a) or len(sb) < len(b)
     center = "mean" if dim.center == "difference" else dim.center
     fn = _center(center, nan)
-    if center == "median":
-        base, cand = _quantiles(sa, [0.5])[0], _quantiles(sb, [0.5])[0]
+    if center in ("median", "p95"):
+        q = 0.5 if center == "median" else 0.95
+        base, cand = _quantiles(sa, [q])[0], _quantiles(sb, [q])[0]
     else:
         base, cand = float(np.mean(sa)), float(np.mean(sb))
     if dim.center == "difference" or base == 0:
@@ -154,7 +171,7 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
         "reps": reps,
         "focus": None,
         "values": (base, cand),
-        "distance": float(test.statistic) if test.method == "kolmogorov_smirnov" else 0.0,
+        "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
         "dist": (
             {
                 "mean": float(np.mean(sa)),
@@ -181,6 +198,7 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
     n_a, n_b, k = enc.n_a, enc.n_b, len(enc.labels)
     if k == 0:
         return {"status": "no data"}
+    presence = None
     if dim.kind == "category":
         ca, cb = np.bincount(enc.a, minlength=k), np.bincount(enc.b, minlength=k)
         da = {enc.labels[i]: int(c) for i, c in enumerate(ca) if c}
@@ -190,11 +208,26 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
         ca, cb = np.bincount(enc.a[:, 1], minlength=k), np.bincount(enc.b[:, 1], minlength=k)
         da = {enc.labels[i]: int(c) for i, c in enumerate(ca) if c}
         db = {enc.labels[i]: int(c) for i, c in enumerate(cb) if c}
-        p, _, tested = presence_test(da, db, n_a, n_b)
-        test = TestResult(f"presence (Bonferroni over {tested} labels)", float(tested), p)
+        presence = presence_test(da, db, n_a, n_b)
+        test = TestResult(
+            f"presence (Bonferroni over {presence.tested} labels)", float(presence.tested), presence.p_value
+        )
     ra, rb = ca / n_a, cb / n_b
     diff = rb - ra
-    focus = int(np.argmax(np.abs(diff) - 1e-9 * ra))  # on a tie, the rarer category (escalated, not resolved)
+    if presence is not None and presence.label is not None:
+        # the label the test rests on (smallest p), not the one that moved most: a dimension never
+        # "moves" on a label that was not itself significant
+        focus = enc.labels.index(presence.label)
+    else:  # on a tie, the rarer category (escalated, not resolved)
+        focus = int(np.argmax(np.abs(diff) - 1e-9 * ra))
+    # The focus was chosen among k categories/labels: its interval is simultaneous over all k
+    # (Bonferroni, level 1 - 0.05/k), so selecting it does not shrink its coverage (no winner's curse).
+    if presence is not None:
+        k_compared = presence.tested
+    else:  # two categories: one difference (the other is its mirror), nothing was selected
+        present = int(((ca + cb) > 0).sum())
+        k_compared = present if present > 2 else 1
+    level = 1 - 0.05 / max(k_compared, 1)
     if dim.kind == "category":
         ia, ib = (enc.a == focus).astype(float), (enc.b == focus).astype(float)
         distance = jensen_shannon(da, db)
@@ -204,7 +237,7 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
         ib[enc.b[enc.b[:, 1] == focus, 0]] = 1.0
         distance = float(np.abs(diff).max())
     point = float(diff[focus])
-    reps, low, high = rs.interval(_rate_stat, ia, ib, point)
+    reps, low, high = rs.interval(_rate_stat, ia, ib, point, level)
     rates_a = {enc.labels[i]: float(r) for i, r in enumerate(ra) if r or rb[i]}
     rates_b = {enc.labels[i]: float(r) for i, r in enumerate(rb) if r or ra[i]}
     return {

@@ -112,6 +112,42 @@ def numeric_test(
     return TestResult("kolmogorov_smirnov", float(res.statistic), float(res.pvalue))
 
 
+MAX_DISCRETE_VALUES = 20  # integer data with at most this many distinct values is compared as counts
+
+
+def is_discrete(a: np.ndarray, b: np.ndarray) -> bool:
+    """Integer counts with few distinct values (retries, calls, rounds): the KS test, built for
+    continuous data, is conservative on their ties — such data is compared as a table of counts."""
+    both = np.concatenate([a, b])
+    if len(both) == 0 or not np.all(np.mod(both, 1) == 0):
+        return False
+    return len(np.unique(both)) <= MAX_DISCRETE_VALUES
+
+
+def count_test(a: np.ndarray, b: np.ndarray) -> TestResult:
+    """Chi-square (Fisher on a small 2 x 2) over the counts of each value, rare values pooled: its
+    size is right for discrete data, where KS's p-values are too large (many ties)."""
+    va, ca = np.unique(a, return_counts=True)
+    vb, cb = np.unique(b, return_counts=True)
+    res = categorical_test(
+        {f"{v:g}": int(c) for v, c in zip(va, ca, strict=True)}, {f"{v:g}": int(c) for v, c in zip(vb, cb, strict=True)}
+    )
+    return TestResult(f"{res.method} (counts)", res.statistic, res.p_value, res.categories)
+
+
+def tail_test(a: np.ndarray, b: np.ndarray, q: float = 0.95) -> TestResult:
+    """Is one side's tail heavier? The share of each side's runs above the pooled ``q`` quantile,
+    compared by a 2 x 2 test (Mood's median test, at the tail). Exact in size under no change (the
+    pooled threshold does not depend on which side a run came from), and it looks only at the
+    slowest runs, where a median or KS sees little."""
+    if len(a) == 0 or len(b) == 0:
+        return TestResult("none (no values)", 0.0, 1.0)
+    threshold = float(np.quantile(np.concatenate([a, b]), q))
+    above_a, above_b = int((a > threshold).sum()), int((b > threshold).sum())
+    res = categorical_test({"above": above_a, "below": len(a) - above_a}, {"above": above_b, "below": len(b) - above_b})
+    return TestResult(f"tail exceedance above pooled p{round(q * 100)} ({res.method})", res.statistic, res.p_value)
+
+
 def adjust(p_values: Sequence[float], method: Literal["holm", "bh"] = "holm") -> list[float]:
     """Corrected p-values, in the order given."""
     p = np.asarray(p_values, dtype=float)
@@ -153,20 +189,30 @@ def weighted_holm(p_values: Sequence[float], weights: Sequence[float]) -> list[f
     return [float(x) for x in adjusted]
 
 
+@dataclass(frozen=True)
+class PresenceResult:
+    p_value: float  # the dimension's: Bonferroni over the labels tested
+    label: str | None  # the label with the smallest p (the one the dimension's verdict rests on)
+    tested: int  # labels that vary (a label in every run or in none cannot give p < 1)
+    label_p: dict[str, float]  # each tested label's own Bonferroni-adjusted p-value
+
+
 def presence_test(
     baseline: Mapping[str, int], candidate: Mapping[str, int], n_baseline: int, n_candidate: int
-) -> tuple[float, str | None, int]:
+) -> PresenceResult:
     """One test for a set-valued dimension (tools called, models, error types): each label's presence
     rate is compared by a 2 x 2 test, and the dimension's p-value is Bonferroni over the labels that
     vary. A label present in every run or in none cannot give any p-value below 1, so it is not
-    counted (Tarone's argument). Returns (p, label with the smallest p, labels tested)."""
-    best_p, best_label, tested = 1.0, None, 0
+    counted (Tarone's argument). The effect reported is the smallest-p label's — the one that was
+    tested and found — never a larger but insignificant move of another label."""
+    raw: dict[str, float] = {}
     for label in sorted(set(baseline) | set(candidate)):
         a, b = baseline.get(label, 0), candidate.get(label, 0)
         if a + b in (0, n_baseline + n_candidate):
             continue
-        tested += 1
-        res = categorical_test({"yes": a, "no": n_baseline - a}, {"yes": b, "no": n_candidate - b})
-        if res.p_value < best_p or best_label is None:
-            best_p, best_label = res.p_value, label
-    return (min(1.0, best_p * tested) if tested else 1.0), best_label, tested
+        raw[label] = categorical_test({"yes": a, "no": n_baseline - a}, {"yes": b, "no": n_candidate - b}).p_value
+    tested = len(raw)
+    if not tested:
+        return PresenceResult(1.0, None, 0, {})
+    best = min(sorted(raw), key=lambda k: raw[k])
+    return PresenceResult(min(1.0, raw[best] * tested), best, tested, {k: min(1.0, p * tested) for k, p in raw.items()})

@@ -79,8 +79,8 @@ def test_weighted_holm_equals_holm_with_equal_weights_and_favours_heavy_dimensio
 
 
 def test_presence_test_ignores_labels_that_cannot_vary() -> None:
-    p, label, tested = significance.presence_test({"always": 100, "x": 90}, {"always": 100, "x": 70}, 100, 100)
-    assert tested == 1 and label == "x" and p < 0.001
+    res = significance.presence_test({"always": 100, "x": 90}, {"always": 100, "x": 70}, 100, 100)
+    assert res.tested == 1 and res.label == "x" and res.p_value < 0.001
 
 
 def test_configuration_overrides_are_validated() -> None:
@@ -110,3 +110,56 @@ def test_silent_model_update_is_named() -> None:
     assert changes(a, b, same_version=False)[0].kind == "snapshot_changed"
     hyps = generate(load_rules(), [], [change], {})
     assert hyps[0].rule == "silent_model_update" and hyps[0].text.startswith("Silent model update")
+
+
+def _labels(n: int, shares: dict[str, int]) -> list[list[str]]:
+    """n runs, the first ``count`` of which carry each label."""
+    return [[label for label, count in shares.items() if i < count] for i in range(n)]
+
+
+def test_a_set_valued_dimension_reports_the_label_that_was_tested_significant() -> None:
+    """``common`` moves 8 points but is not significant on its own (p ~ 0.05, Bonferroni over two
+    labels); ``rare`` moves 5 points from zero and is (p ~ 1e-5). The dimension's effect is
+    ``rare``'s — the label the test rests on — with an interval simultaneous over both labels."""
+    n = 300
+    base = {"tool_sequence": _labels(n, {"common": 150, "rare": 0})}
+    cand = {"tool_sequence": _labels(n, {"common": 174, "rare": 15})}
+    settings = StatSettings(dimensions=tuple(d for d in configured() if d.name == "tools"), bootstrap=400)
+    comparison = compare(base, cand, settings)
+    correct(comparison.results, settings)
+    (tools,) = comparison.results
+    assert tools.focus == "rare" and tools.effect == pytest.approx(0.05)
+    assert tools.p_value < 1e-3 and tools.test == "presence (Bonferroni over 2 labels)"
+    assert tools.ci_low > 0.02 and tools.status == "moved"  # found, and beyond its floor
+    # its interval is at level 1 - 0.05/2: wider than a 95% one from the same replicates
+    wide = tools.ci_high - tools.ci_low
+    assert wide > 1.96 * 2 * (0.05 * 0.95 / n) ** 0.5
+
+
+def test_integer_counts_are_compared_as_counts_at_the_nominal_rate() -> None:
+    """Retries (0, 1, 2... per run) have many ties: KS is conservative there (a 5% test rejecting far
+    less than 5% of A/A pairs, so real changes are missed); the count test rejects ~5%."""
+    settings = StatSettings(dimensions=tuple(d for d in configured() if d.name == "retries"), bootstrap=50)
+    rejected = 0
+    sims = 300
+    for seed in range(sims):
+        rng = np.random.default_rng(seed)
+        a, b = runs(300, rng, retries=0.4), runs(300, rng, retries=0.4)
+        (r,) = compare({"retries": a["retries"]}, {"retries": b["retries"]}, settings).results
+        assert r.test.endswith("(counts)")
+        rejected += r.p_value < 0.05
+    assert 0.03 <= rejected / sims <= 0.075
+    rng = np.random.default_rng(7)
+    a, b = runs(1000, rng, retries=0.3), runs(1000, rng, retries=0.45)  # 50% more retries: found
+    (r,) = compare({"retries": a["retries"]}, {"retries": b["retries"]}, settings).results
+    assert r.p_value < 1e-3
+
+
+def test_a_slower_tail_is_found_while_the_median_is_unchanged() -> None:
+    """The slowest 10% of runs 30% slower: p95 +30%, median flat. The median dimension says
+    unchanged; the tail dimension moves (power is measured in bench_power.py and the scenarios)."""
+    verdict_name, dims = detected(1000, {"tail": 1.3}, 21)
+    assert dims["duration_ms"].status == "unchanged" and abs(dims["duration_ms"].effect) < 0.03
+    tail = dims["duration_p95"]
+    assert tail.status == "moved" and tail.effect_name == "p95_shift" and 0.2 < tail.effect < 0.4
+    assert tail.test.startswith("tail exceedance above pooled p95") and verdict_name != "stable"
