@@ -14,12 +14,12 @@ from typing import Any
 import duckdb
 
 from driftline.analysis.cost import PriceTable, delta_per_10k_runs
-from driftline.analysis.diff import configuration, hypotheses
-from driftline.analysis.diff.engine import Comparison, StatSettings, compare, correct, verdict
+from driftline.analysis.diff import configuration, hypotheses, segments
+from driftline.analysis.diff.engine import StatSettings, compare, verdict
+from driftline.analysis.diff.segments import Segmented
 from driftline.analysis.diff.sides import Side, SideSpec, load
-from driftline.analysis.report.model import CostSummary, Report, SegmentResult
+from driftline.analysis.report.model import CostSummary, Report
 
-MAX_SEGMENTS = 20
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome", "model"}
 
@@ -86,41 +86,12 @@ def _segment_values(con: duckdb.DuckDBPyConnection, side: Side, key: str) -> lis
     return [r[0] for r in rows]
 
 
-def _segments(
-    con: duckdb.DuckDBPyConnection, a: Side, b: Side, key: str, settings: StatSettings
-) -> tuple[list[SegmentResult], list[Any]]:
+def _segments(con: duckdb.DuckDBPyConnection, a: Side, b: Side, key: str, settings: StatSettings) -> Segmented:
     import numpy as np
-    import pyarrow as pa
 
-    va, vb = (
-        np.asarray(_segment_values(con, a, key), dtype=object),
-        np.asarray(_segment_values(con, b, key), dtype=object),
-    )
-    values = sorted(set(va) | set(vb), key=lambda v: -((va == v).sum() + (vb == v).sum()))
-    comparisons: list[tuple[str, Comparison, int, int]] = []
-    skipped: list[SegmentResult] = []
-    for value in values:
-        ia, ib = np.nonzero(va == value)[0], np.nonzero(vb == value)[0]
-        if len(ia) < settings.min_runs or len(ib) < settings.min_runs or len(comparisons) >= MAX_SEGMENTS:
-            need = max(settings.min_runs - len(ia), settings.min_runs - len(ib), 0)
-            note = f"too few runs ({need} more needed per side)" if need else "not compared (segment limit)"
-            skipped.append(SegmentResult(key, str(value), len(ia), len(ib), "insufficient", [], note))
-            continue
-        ca = {c: col.take(pa.array(ia)) for c, col in a.columns.items()}
-        cb = {c: col.take(pa.array(ib)) for c, col in b.columns.items()}
-        comparisons.append((str(value), compare(ca, cb, settings, segment=f"{key}={value}"), len(ia), len(ib)))
-    # one family for all segments x dimensions: each segment gets an equal share of every weight
-    family = [r for _, c, _, _ in comparisons for r in c.results]
-    for r in family:
-        r.weight = r.weight / max(len(comparisons), 1)
-    correct(family, settings)
-    results = []
-    for value, comp, n_a, n_b in comparisons:
-        v = verdict(comp, settings, n_a, n_b)
-        results.append(
-            SegmentResult(key, value, n_a, n_b, v.verdict, [r.name for r in comp.results if r.status == "moved"])
-        )
-    return results + skipped, family
+    va = np.asarray(_segment_values(con, a, key), dtype=object)
+    vb = np.asarray(_segment_values(con, b, key), dtype=object)
+    return segments.compare_segments(a.columns, b.columns, va, vb, key, settings)
 
 
 def build_report(
@@ -139,7 +110,9 @@ def build_report(
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
     a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
     comparison = compare(a.columns, b.columns, settings)
-    correct(comparison.results, settings)
+    segmented = _segments(con, a, b, by, settings) if by else None
+    # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)
+    segments.correct_together(comparison, segmented, settings)
     v = verdict(comparison, settings, a.n, b.n)
     fa, fb = configuration.fingerprint(a.columns), configuration.fingerprint(b.columns)
     same_version = a.version is not None and a.version == b.version
@@ -155,7 +128,7 @@ def build_report(
     )
     if v.verdict == "insufficient":
         found = [h for h in found if h.dimension is None]  # configuration facts only; no behavioural guesses
-    segments, segment_dims = _segments(con, a, b, by, settings) if by else ([], [])
+    segment_rows, segment_dims = segments.results(segmented, settings) if segmented else ([], [])
     settings_doc = {k: val for k, val in asdict(replace(settings, dimensions=())).items() if k != "dimensions"}
     settings_doc["dimensions"] = {
         d.name: {"weight": d.weight, "floor": d.floor, "block": d.block} for d in settings.dimensions
@@ -171,7 +144,7 @@ def build_report(
         configuration_changes=changes,
         configuration={"baseline": fa, "candidate": fb},
         cost=cost,
-        segments=segments,
+        segments=segment_rows,
         segment_dimensions=[r for r in segment_dims if r.status == "moved"],
         settings=settings_doc,
         baseline_record=baseline_record,

@@ -163,3 +163,23 @@ def test_a_slower_tail_is_found_while_the_median_is_unchanged() -> None:
     tail = dims["duration_p95"]
     assert tail.status == "moved" and tail.effect_name == "p95_shift" and 0.2 < tail.effect < 0.4
     assert tail.test.startswith("tail exceedance above pooled p95") and verdict_name != "stable"
+
+
+def test_aa_with_segments_keeps_the_report_family_wise_error_at_alpha() -> None:
+    """--by over 5 segments: the overall dimensions and every segment's are one family, so an A/A
+    report flags anything (overall or in a segment) at most 5% of the time — not ~2 x 5%. One
+    dimension (KS on latency, exact in size) makes the old split, alpha per family, show as ~10%."""
+    from driftline.analysis.diff import segments
+
+    dims = tuple(d for d in configured() if d.name == "duration_ms")
+    sims, flagged = 400, 0
+    for seed in range(sims):
+        settings = StatSettings(bootstrap=50, seed=seed, dimensions=dims)
+        rng = np.random.default_rng(seed)
+        a, b = runs(500, rng), runs(500, rng)
+        overall = compare(a, b, settings)
+        seg = segments.compare_segments(a, b, rng.integers(0, 5, 500), rng.integers(0, 5, 500), "tenant", settings)
+        assert len(seg.compared) == 5
+        segments.correct_together(overall, seg, settings)
+        flagged += any(r.p_adjusted <= settings.alpha for r in overall.results + seg.dimensions)
+    assert flagged / sims <= 0.05 + 2 * (0.05 * 0.95 / sims) ** 0.5
