@@ -111,28 +111,34 @@ def _aliases(provider: str) -> tuple[str, ...]:
 def register_prices(con: Any, table: PriceTable) -> None:
     """Create the ``prices`` table the cost views join against, the provider aliases, and the
     ``price_matches`` macro that holds the matching rule for SQL."""
+    import pyarrow as pa
+
     aliases = sorted({(alias, p) for p in {r["provider"] for r in table.rows} for alias in (*_aliases(p), p)})
-    con.execute("CREATE OR REPLACE TABLE price_provider_aliases (alias VARCHAR, provider VARCHAR)")
-    if aliases:
-        con.executemany("INSERT INTO price_provider_aliases VALUES (?, ?)", [list(a) for a in aliases])
+    columns = ("provider", "model", "input", "cached_input", "cache_write", "output")
+    tables = {
+        "prices": pa.table(
+            {
+                c: pa.array([r[c] for r in table.rows], pa.string() if i < 2 else pa.float64())
+                for i, c in enumerate(columns)
+            }
+        ),
+        "price_provider_aliases": pa.table(
+            {
+                "alias": pa.array([a for a, _ in aliases], pa.string()),
+                "provider": pa.array([p for _, p in aliases], pa.string()),
+            }
+        ),
+    }
+    for name, rows in tables.items():  # one statement per table, not one INSERT per row
+        con.register(f"_{name}_rows", rows)
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_rows")
+        con.unregister(f"_{name}_rows")
     namespace, suffix = (x.replace("'", "''") for x in (MODEL_NAMESPACE, SNAPSHOT_SUFFIX))
     con.execute(f"CREATE OR REPLACE MACRO model_key(m) AS regexp_replace(lower(m), '{namespace}', '')")
     con.execute(
         "CREATE OR REPLACE MACRO price_matches(m, price_model) AS starts_with(model_key(m), lower(price_model)) "
         f"AND regexp_full_match(substr(model_key(m), length(price_model) + 1), '{suffix}')"
     )
-    con.execute(
-        "CREATE OR REPLACE TABLE prices (provider VARCHAR, model VARCHAR, input DOUBLE, "
-        "cached_input DOUBLE, cache_write DOUBLE, output DOUBLE)"
-    )
-    if table.rows:
-        con.executemany(
-            "INSERT INTO prices VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                [r["provider"], r["model"], r["input"], r["cached_input"], r["cache_write"], r["output"]]
-                for r in table.rows
-            ],
-        )
 
 
 def delta_per_10k_runs(baseline_mean_cost: float | None, candidate_mean_cost: float | None) -> float | None:

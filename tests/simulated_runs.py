@@ -98,3 +98,135 @@ def detected(n: int, shift: dict[str, Any], seed: int, settings: Any = None) -> 
     comparison = compare(a, b, settings)
     correct(comparison.results, settings)
     return verdict(comparison, settings, n, n).verdict, {r.name: r for r in comparison.results}
+
+
+def run_spans(
+    rng: np.random.Generator, agent: str, version: str, start_ns: int, *, escalation: float = 0.05
+) -> list[dict[str, Any]]:
+    """The spans of one simulated agent run as the normalizer writes them (SPAN_SCHEMA rows): the
+    agent span with its outcome, one model call with tokens, and its tool calls."""
+    trace = f"{rng.integers(0, 2**63):016x}{rng.integers(0, 2**63):016x}"
+    root = f"{rng.integers(0, 2**63):016x}"
+    escalated = rng.random() < escalation
+    tools = ["classify_intent"] + (["search_knowledge_base"] if rng.random() < 0.9 else [])
+    tools += (["lookup_order"] if rng.random() < 0.4 else []) + (["escalate_to_human"] if escalated else [])
+    llm_ms = float(rng.lognormal(6.0, 0.35))
+    tool_ms = [float(rng.lognormal(4.0, 0.5)) for _ in tools]
+    total_ms = llm_ms + sum(tool_ms)
+    ns = 1_000_000
+    common = {"trace_id": trace, "service_name": "support", "environment": "sim", "agent_version": version}
+    error = rng.random() < 0.03
+    spans = [
+        {
+            **common,
+            "span_id": root,
+            "name": f"invoke_agent {agent}",
+            "status_code": "ERROR" if error else "OK",
+            "error_type": "TimeoutError" if error else None,
+            "operation": "invoke_agent",
+            "agent_name": agent,
+            "outcome": "escalated" if escalated else "resolved",
+            "start_time": start_ns,
+            "end_time": start_ns + int(total_ms * ns),
+            "duration_ms": total_ms,
+        },
+        {
+            **common,
+            "span_id": f"{rng.integers(0, 2**63):016x}",
+            "parent_span_id": root,
+            "name": "chat gpt-4o-mini",
+            "status_code": "OK",
+            "operation": "chat",
+            "provider": "openai",
+            "request_model": "gpt-4o-mini",
+            "response_model": "gpt-4o-mini-2024-07-18",
+            "input_tokens": int(rng.lognormal(6.4, 0.35)),
+            "output_tokens": int(rng.lognormal(4.6, 0.4)),
+            "start_time": start_ns,
+            "end_time": start_ns + int(llm_ms * ns),
+            "duration_ms": llm_ms,
+        },
+    ]
+    t = start_ns + int(llm_ms * ns)
+    for tool, ms in zip(tools, tool_ms, strict=True):
+        spans.append(
+            {
+                **common,
+                "span_id": f"{rng.integers(0, 2**63):016x}",
+                "parent_span_id": root,
+                "name": f"execute_tool {tool}",
+                "status_code": "OK",
+                "operation": "execute_tool",
+                "tool_name": tool,
+                "start_time": t,
+                "end_time": t + int(ms * ns),
+                "duration_ms": ms,
+            }
+        )
+        t += int(ms * ns)
+    for s in spans:
+        s["received_at"] = s["end_time"]
+    return spans
+
+
+def write_spans(root: Any, spans: list[dict[str, Any]], name: str) -> None:
+    """Write span rows as the sink lays them out: one Parquet file per hour partition."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from driftline.collector.schema import SPAN_SCHEMA
+
+    by_hour: dict[str, list[dict[str, Any]]] = {}
+    for s in spans:
+        hour = np.datetime64(int(s["start_time"]), "ns").astype("datetime64[h]").astype(str)  # 2026-06-03T10
+        by_hour.setdefault(hour, []).append(s)
+    for hour, rows in by_hour.items():
+        part = Path(root) / "spans" / f"date={hour[:10]}" / f"hour={hour[11:13]}"
+        part.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=SPAN_SCHEMA), part / f"{name}.parquet")
+
+
+# Interval coverage: each case is a dimension, how its two sides are drawn, and the true effect.
+COVERAGE_CASES: dict[str, tuple[str, float, float]] = {
+    # name: (dimension, baseline parameter, candidate parameter)
+    "rate 30% -> 35%": ("outcome", 0.30, 0.35),
+    "rare rate 3% -> 5%": ("status", 0.03, 0.05),
+    "rare rate 2% -> 2%": ("error_types", 0.02, 0.02),
+    "median +10%": ("time_to_first_tool_ms", 1.0, 1.10),
+}
+
+
+def _coverage_side(n: int, rng: np.random.Generator, params: dict[str, float]) -> dict[str, Any]:
+    return {
+        "outcome": np.where(rng.random(n) < params["outcome"], "escalated", "resolved").tolist(),
+        "status": np.where(rng.random(n) < params["status"], "ERROR", "OK").tolist(),
+        "error_types": [["TimeoutError"] if e else [] for e in rng.random(n) < params["error_types"]],
+        "time_to_first_tool_ms": rng.lognormal(5.5, 0.3, n) * params["time_to_first_tool_ms"],
+    }
+
+
+def coverage(n: int, sims: int, seed0: int = 0) -> dict[str, float]:
+    """Share of simulated diffs (``n`` runs per side, default settings: above 1,000 runs the
+    m-out-of-n bootstrap) whose 95% interval holds the true effect, per case."""
+    from driftline.analysis.diff.dimensions import configured
+    from driftline.analysis.diff.engine import StatSettings, compare
+
+    names = {dim for dim, _, _ in COVERAGE_CASES.values()}
+    dims = tuple(d for d in configured() if d.name in names)
+    base = {dim: a for dim, a, _ in COVERAGE_CASES.values()}
+    cand = {dim: b for dim, _, b in COVERAGE_CASES.values()}
+    hits = dict.fromkeys(COVERAGE_CASES, 0)
+    for s in range(sims):
+        rng = np.random.default_rng(seed0 + s)
+        a, b = _coverage_side(n, rng, base), _coverage_side(n, rng, cand)
+        results = {r.name: r for r in compare(a, b, StatSettings(dimensions=dims, seed=s)).results}
+        for case, (dim, pa_, pb_) in COVERAGE_CASES.items():
+            r = results[dim]
+            if dim == "time_to_first_tool_ms":
+                truth = pb_ / pa_ - 1
+            else:  # a rate: the effect is about the focus category (the rarer one on a tie)
+                truth = (pb_ - pa_) * (1 if r.focus in ("escalated", "ERROR", "TimeoutError") else -1)
+            hits[case] += r.ci_low <= truth <= r.ci_high
+    return {case: h / sims for case, h in hits.items()}

@@ -105,10 +105,15 @@ def build_report(
     rules: list[dict[str, Any]] | None = None,
     by: str | None = None,
     baseline_record: dict[str, Any] | None = None,
+    loaded: dict[str, Side] | None = None,
 ) -> Report:
+    """The report for two side specs; ``loaded``, when given, receives the two loaded sides (the
+    scheduler's monitor reads their runs without loading them again)."""
     if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
     a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
+    if loaded is not None:
+        loaded.update(baseline=a, candidate=b)
     comparison = compare(a.columns, b.columns, settings)
     segmented = _segments(con, a, b, by, settings) if by else None
     # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)

@@ -23,7 +23,7 @@ import numpy as np
 
 from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, available, encode
 from driftline.analysis.report.model import DimensionResult, Verdict
-from driftline.analysis.stats.effects import jensen_shannon
+from driftline.analysis.stats.effects import jensen_shannon, newcombe
 from driftline.analysis.stats.significance import (
     TestResult,
     adjust,
@@ -237,7 +237,8 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
         ib[enc.b[enc.b[:, 1] == focus, 0]] = 1.0
         distance = float(np.abs(diff).max())
     point = float(diff[focus])
-    reps, low, high = rs.interval(_rate_stat, ia, ib, point, level)
+    reps, _, _ = rs.interval(_rate_stat, ia, ib, point, level)  # replicates: for the composite score
+    low, high = newcombe(float(ca[focus]), n_a, float(cb[focus]), n_b, level)
     rates_a = {enc.labels[i]: float(r) for i, r in enumerate(ra) if r or rb[i]}
     rates_b = {enc.labels[i]: float(r) for i, r in enumerate(rb) if r or ra[i]}
     return {

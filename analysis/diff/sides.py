@@ -130,20 +130,22 @@ class Side:
     def n(self) -> int:
         return self.summary.runs
 
-    def columns_py(
-        self,
-        names: tuple[str, ...] = (
-            "status",
-            "outcome",
-            "tool_sequence",
-            "input_tokens",
-            "output_tokens",
-            "duration_ms",
-            "cost",
-        ),
-    ) -> dict[str, list[Any]]:
-        """Some columns as Python lists (for the sequential monitor)."""
-        return {c: self.columns[c].to_pylist() for c in names if c in self.columns}
+
+MONITORED = ("status", "outcome", "tool_sequence", "input_tokens", "output_tokens", "duration_ms", "cost")
+
+
+def monitored_columns(
+    con: duckdb.DuckDBPyConnection, spec: SideSpec, loaded: Side | None = None
+) -> dict[str, list[Any]]:
+    """The columns the sequential monitor reads, as Python lists, for a side: from ``loaded`` (the
+    report's own side, when it is the same spec) or one narrow query (no temp table, no summary)."""
+    if loaded is not None and loaded.spec == spec:
+        return {c: loaded.columns[c].to_pylist() for c in MONITORED}
+    version = resolve_version(con, spec)
+    where, params = run_filters(spec, version)
+    limit = f"ORDER BY start_time DESC LIMIT {int(spec.last)}" if spec.last else ""
+    table = con.sql(f"SELECT {', '.join(MONITORED)} FROM runs WHERE {_inline(where, params)} {limit}").to_arrow_table()
+    return {c: table.column(c).to_pylist() for c in MONITORED}
 
 
 def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:

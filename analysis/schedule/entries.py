@@ -14,11 +14,12 @@ from typing import Any
 from croniter import croniter
 
 from driftline.analysis.diff.sides import ANY, SideSpec
-from driftline.collector.cli import duration
+from driftline.collector.cli import _DURATION, duration, when
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FIELDS = {
     "sequential",
+    "horizon",
     "persist_k",
     "name",
     "cron",
@@ -52,17 +53,19 @@ class ReportEntry:
     alerts: tuple[str, ...] = ()  # names of [alerts.<name>] sinks
     min_runs: int | None = None
     by: str | None = None
-    sequential: bool = False  # monitor with always-valid p-values (a fixed baseline, a growing candidate)
+    sequential: bool = False  # monitor across looks: mSPRT (growing candidate) or CUSUM (rolling windows)
+    horizon: int = 24  # rolling windows: looks per monitoring period (false alarms <= alpha per period)
     persist_k: int = 3  # runs a change must last to be called sustained rather than a spike
     extra: dict[str, Any] = field(default_factory=dict)
 
     def side(self, value: str, at: datetime) -> SideSpec:
-        """A side spec for ``value`` as of ``at``."""
+        """A side spec for ``value`` as of ``at``: a window's start and end are durations before ``at``,
+        or (the start) an ISO time — a window that grows from a fixed start."""
         common = {"agent": self.agent, "env": self.env}
         if ".." in value:
             start, _, end = value.partition("..")
             return SideSpec(
-                ANY, since=at - duration(start), until=None if end in ("", "now") else at - duration(end), **common
+                ANY, since=when(start, at), until=None if end in ("", "now") else at - duration(end), **common
             )
         try:
             return SideSpec(ANY, since=at - duration(value), until=at, **common)
@@ -71,6 +74,12 @@ class ReportEntry:
 
     def sides(self, at: datetime) -> tuple[SideSpec, SideSpec]:
         return self.side(self.baseline, at), self.side(self.candidate, at)
+
+    def rolling(self, value: str) -> bool:
+        """Is this side a window that moves with the slot (``1h``, ``6h..now``, ``7d..1d``)? A version,
+        ``latest``/``previous`` or a window with a fixed ISO start is not: it only grows."""
+        start = value.partition("..")[0] if ".." in value else value
+        return bool(_DURATION.match(start.strip()))
 
 
 def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
@@ -111,8 +120,11 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             min_runs=raw.get("min_runs"),
             by=raw.get("by"),
             sequential=bool(raw.get("sequential", False)),
+            horizon=int(raw.get("horizon", 24)),
             persist_k=int(raw.get("persist_k", 3)),
         )
+        if entry.horizon < 2:
+            raise ValueError(f"{where}: horizon must be at least 2 looks")
         for value in (entry.baseline, entry.candidate):  # windows must parse now, not at 3 a.m.
             try:
                 entry.side(value, datetime.now().astimezone())

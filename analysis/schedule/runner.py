@@ -104,18 +104,56 @@ def first_deploy(con: Any, versions: list[str]) -> str:
 
 
 def _sequential(
-    con: Any, baseline: Any, candidate: Any, previous: dict[str, Any] | None, baseline_label: str
-) -> tuple[dict[str, float], list[str]]:
-    """Always-valid p-values after this look, carried over from the previous run while the baseline
-    is the same; the metrics that newly crossed their threshold."""
-    from driftline.analysis.diff.sides import load
+    con: Any,
+    entry: ReportEntry,
+    slot: datetime,
+    report: Any,
+    previous: dict[str, Any] | None,
+    alpha: float,
+    loaded: dict[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """This look's monitoring state and the metrics that newly alarm.
+
+    A growing candidate against a fixed baseline (versions, ``latest``, a window with a fixed start):
+    the mSPRT's always-valid p-values, carried from the previous look only while (baseline,
+    candidate) is the same — a new ``latest`` version starts afresh. A rolling window on either side:
+    the CUSUM with alpha spent over a horizon of looks, fed only the candidate runs since the
+    previous look (see ``stats.sequential``)."""
+    from dataclasses import replace as replace_spec
+
+    from driftline.analysis.diff.sides import monitored_columns
     from driftline.analysis.stats import sequential
 
-    a, b = load(con, baseline, "seq_baseline"), load(con, candidate, "seq_candidate")
-    carried = previous.get("sequential") if previous and previous.get("baseline") == baseline_label else None
-    pvalues = sequential.update(a.columns_py(), b.columns_py(), carried)
-    before = set(sequential.rejected(carried or {}))
-    return pvalues, [m for m in sequential.rejected(pvalues) if m not in before]
+    baseline, candidate = entry.sides(slot)
+    before = (previous or {}).get("sequential") or {}
+    if entry.rolling(entry.baseline) or entry.rolling(entry.candidate):
+        fixed_baseline = "" if entry.rolling(entry.baseline) else report.baseline.label
+        key = f"cusum|{entry.baseline}|{fixed_baseline}|{entry.candidate}"
+        carried = before if before.get("method") == "cusum" and before.get("key") == key else None
+        if carried and carried.get("slot"):  # only what arrived since the previous look
+            since = datetime.fromisoformat(carried["slot"].replace("Z", "+00:00"))
+            if candidate.since is None or since > candidate.since:
+                candidate = replace_spec(candidate, since=since)
+        state, newly = sequential.rolling_update(
+            monitored_columns(con, baseline, loaded.get("baseline")),
+            monitored_columns(con, candidate, loaded.get("candidate")),
+            carried,
+            key,
+            alpha=alpha,
+            horizon=entry.horizon,
+        )
+        state["slot"] = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return state, newly
+    key = f"msprt|{report.baseline.label}|{report.candidate.label}"
+    carried_p = before.get("p") if before.get("method") == "msprt" and before.get("key") == key else None
+    pvalues = sequential.update(
+        monitored_columns(con, baseline, loaded.get("baseline")),
+        monitored_columns(con, candidate, loaded.get("candidate")),
+        carried_p,
+    )
+    was = set(sequential.rejected(carried_p or {}, alpha))
+    newly = [m for m in sequential.rejected(pvalues, alpha) if m not in was]
+    return {"method": "msprt", "key": key, "p": pvalues}, newly
 
 
 def run_entry(
@@ -132,8 +170,12 @@ def run_entry(
     slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         prices = load_prices(pricing)
-        con = connect(root, pricing=pricing, cached_runs=True)
+        from driftline.analysis.diff.build import SEGMENT_COLUMNS
+
+        # runs are all a report reads, unless it segments by a span attribute
+        con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))
         baseline, candidate = entry.sides(slot)
+        loaded: dict[str, Any] = {}
         report = build_report(
             con,
             baseline,
@@ -143,19 +185,20 @@ def run_entry(
             data_root=root,
             rules=hypotheses.load_rules(doc.get("hypothesis")),
             by=entry.by,
+            loaded=loaded,
         )
     except (SelectionError, ValueError, OSError) as exc:
         log.error("report %s (slot %s) not built: %s", entry.name, slot_text, exc)
         return None
-    previous = history.last(root, entry.name)
+    past = history.read(root, entry.name)
+    previous = past[-1] if past else None
     trend_rows = [
-        *history.read(root, entry.name),
+        *past,
         {"slot": slot_text, "verdict": report.verdict.verdict, "score": report.verdict.score},
     ]
     out_dir = Path(entry.output_dir) / entry.name
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    past = history.read(root, entry.name)
     state = persistence(report.verdict.verdict, [r["verdict"] for r in past], entry.persist_k)
     deploy = first_deploy(con, report.candidate.versions)
     note = persistence_note(state, entry.persist_k, deploy)
@@ -175,11 +218,13 @@ def run_entry(
     main_path = str((paths[0]).resolve())
     v = report.verdict
     reasons = decide(entry, v.verdict, v.score, previous)
-    pvalues: dict[str, float] = {}
+    monitor: dict[str, Any] = {}
     if entry.sequential:
-        pvalues, newly = _sequential(con, baseline, candidate, previous, report.baseline.label)
+        monitor, newly = _sequential(con, entry, slot, report, previous, float(report.settings["alpha"]), loaded)
+        monitor["alarm"] = newly
         if newly:
-            reasons.append("sequential test (always-valid p-values): " + ", ".join(newly) + " moved")
+            how = "CUSUM over rolling windows" if monitor["method"] == "cusum" else "always-valid p-values"
+            reasons.append(f"sequential test ({how}): " + ", ".join(newly) + " moved")
     delivered = False
     if reasons:
         event = {
@@ -220,7 +265,7 @@ def run_entry(
         alerted=bool(reasons) and delivered,
         persistence=state,
         deploy=deploy,
-        sequential=json.dumps(pvalues),
+        sequential=json.dumps(monitor),
     )
     history.append(root, row)
     log.info(

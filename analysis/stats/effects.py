@@ -85,6 +85,35 @@ def bootstrap(
     return float(low), float(high)
 
 
+def wilson(x: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion x/n."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = x / n
+    denom = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / denom
+    half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float(max(0.0, center - half)), float(min(1.0, center + half))
+
+
+def newcombe(x_a: float, n_a: int, x_b: float, n_b: int, level: float = 0.95) -> tuple[float, float]:
+    """Interval of the rate difference x_b/n_b - x_a/n_a: Newcombe's hybrid score method (1998,
+    method 10), built from the two Wilson intervals.
+
+    Why not the bootstrap for rates: a percentile bootstrap of a rare rate (2-5%) covers the truth
+    ~91% of the time at 200 runs per side, and an m-out-of-n rescaling inherits the subsample's few
+    events; the score interval holds its level there (checked by simulation in tests and
+    bench_power.py)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - (1 - level) / 2))
+    pa, pb = x_a / n_a, x_b / n_b
+    la, ua = wilson(x_a, n_a, z)
+    lb, ub = wilson(x_b, n_b, z)
+    d = pb - pa
+    return float(d - np.sqrt((pb - lb) ** 2 + (ua - pa) ** 2)), float(d + np.sqrt((ub - pb) ** 2 + (pa - la) ** 2))
+
+
 def rate_difference(baseline: Iterable[bool], candidate: Iterable[bool], **kw: object) -> Effect:
     """Candidate rate minus baseline rate (e.g. the escalation rate), in absolute terms."""
     a = np.fromiter(baseline, dtype=float)

@@ -146,8 +146,11 @@ def test_sequential_monitoring_alerts_once_and_carries_p_values(root: str, recei
     sched = Scheduler(root, parse(doc), doc)
     (first,) = sched.run_pending(at(7, 59), at(8, 0))
     (second,) = sched.run_pending(at(8, 59), at(9, 0))
-    p1, p2 = json.loads(first.sequential), json.loads(second.sequential)
+    s1, s2 = json.loads(first.sequential), json.loads(second.sequential)
+    assert s1["method"] == "msprt" and s1["key"] == "msprt|v1.0|v2.0" and s2["key"] == s1["key"]
+    p1, p2 = s1["p"], s2["p"]
     assert p1["calls search_knowledge_base"] < 0.005 and all(p2[k] <= p1[k] for k in p1)
+    assert "calls search_knowledge_base" in s1["alarm"] and s2["alarm"] == []
     hooks = [b for p, b in received if p == "/hook"]
     assert len(hooks) == 1 and "sequential test" in hooks[0]["reason"]  # newly crossed only once
 
@@ -232,3 +235,33 @@ def test_a_slot_finished_by_another_process_between_check_and_lock_is_not_run_ag
     first.run("raced", at(20))
     assert len(calls) == 1
     assert [r["slot"] for r in history.read(root, "raced")] == ["2026-06-03T20:00:00Z"]
+
+
+def test_a_new_candidate_version_does_not_inherit_the_old_ones_p_values(root: str, tmp_path: Path) -> None:
+    """The always-valid p-value belongs to one (baseline, candidate) pair: when ``latest`` becomes a
+    new version, monitoring starts afresh instead of carrying the previous version's minima."""
+    doc = _doc("http://127.0.0.1:9", tmp_path, name="fresh", candidate="latest", sequential=True, alerts=[])
+    earlier = {"method": "msprt", "key": "msprt|v1.0|v1.9", "p": {"error rate": 1e-12, "log mean cost": 1e-12}}
+    history.append(
+        root,
+        history.HistoryRow(
+            "fresh",
+            "2026-06-03T05:00:00Z",
+            "2026-06-03T05:00:01Z",
+            "stable",
+            0.0,
+            0.0,
+            0.0,
+            "v1.0",
+            "v1.9",
+            100,
+            100,
+            "[]",
+            "x",
+            False,
+            sequential=json.dumps(earlier),
+        ),
+    )
+    (row,) = Scheduler(root, parse(doc), doc).run_pending(at(5, 59), at(6, 0))
+    state = json.loads(row.sequential)
+    assert state["key"] == "msprt|v1.0|v2.0" and state["p"]["error rate"] > 1e-6
