@@ -81,3 +81,19 @@ def test_running_minimum_and_bounds() -> None:
     again = sequential.update(base, {c: v[:10] for c, v in cand.items()}, first)
     assert all(again[k] <= first[k] for k in first)  # a later, weaker look never raises the p-value
     assert "outcome escalated" in sequential.rejected(first)
+
+
+def test_carrying_the_msprt_minimum_across_rolling_windows_is_not_a_p_value() -> None:
+    """Why rolling windows got their own method: what the scheduler used to do with ``1h`` windows —
+    the running minimum of each hour's mSPRT p-value, never reset — raises false alarms that grow
+    with the number of looks: over 96 hourly looks of A/A streams, well above 5%."""
+
+    def stream(seed: int) -> bool:
+        rng = np.random.default_rng(seed)
+        base, carried, alarm = runs(300, rng), None, False
+        for _ in range(96):
+            carried = sequential.update(base, runs(int(rng.integers(30, 46)), rng), carried)
+            alarm |= bool(sequential.rejected(carried))
+        return alarm
+
+    assert sum(stream(seed) for seed in range(150)) / 150 >= 0.08
