@@ -156,34 +156,43 @@ COST_GROUPS = {
 }
 
 
+# Every priced model call with the agent and version it belongs to (those of the agent run around it
+# when the call itself does not carry them): what cost reports filter and group. One pass over the
+# calls; the API keeps it materialized in its snapshot.
+COSTED_CALLS_SQL = """
+    WITH agents AS (
+        SELECT trace_id, any_value(agent_name) AS run_agent, any_value(agent_version) AS run_version
+        FROM spans WHERE operation = 'invoke_agent' GROUP BY trace_id)
+    SELECT c.trace_id, c.span_id, c.call_start_time AS start_time, c.call_agent AS agent_name,
+           c.call_environment AS environment, c.call_input_tokens AS input_tokens,
+           c.call_output_tokens AS output_tokens, c.cost, c.cost_source, c.model,
+           coalesce(c.call_agent, a.run_agent) AS agent_resolved,
+           coalesce(c.call_agent_version, a.run_version, c.call_service_version) AS version_resolved
+    FROM llm_call_costs c LEFT JOIN agents a USING (trace_id)"""
+
+
 def grouped_costs(
-    con: Any, by: str, clauses: list[str], params: list[Any], agent: str | None = None, env: str | None = None
+    con: Any,
+    by: str,
+    clauses: list[str],
+    params: list[Any],
+    agent: str | None = None,
+    env: str | None = None,
+    source: str | None = None,
 ) -> tuple[float, list[str]]:
     """Create the temp view ``_report``: model-call cost grouped ``by`` model, version, day or agent,
-    with call counts by cost source; returns (total, unpriced models). A call's agent and version are
-    those of the agent run around it when the call itself does not carry them."""
+    with call counts by cost source; returns (total, unpriced models). ``source`` is a table holding
+    ``COSTED_CALLS_SQL``'s rows (the API's snapshot); without it they are read from the spans."""
     clauses, params = list(clauses), list(params)
     if agent:
-        clauses.append("coalesce(c.agent_name, a.run_agent) = ?")
+        clauses.append("c.agent_resolved = ?")
         params.append(agent)
     if env:
         clauses.append("c.environment = ?")
         params.append(env)
+    relation = source or f"({COSTED_CALLS_SQL})"
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _costed AS
-            WITH agents AS (
-                SELECT trace_id, any_value(agent_name) AS run_agent, any_value(agent_version) AS run_version
-                FROM spans WHERE operation = 'invoke_agent' GROUP BY trace_id)
-            SELECT c.trace_id, c.span_id, c.start_time, c.agent_name, c.environment, c.input_tokens,
-                   c.output_tokens, c.cost, c.cost_source, c.model,
-                   coalesce(c.agent_name, a.run_agent) AS agent_resolved,
-                   coalesce(c.call_agent_version, a.run_version, c.call_service_version) AS version_resolved
-            FROM (SELECT *, call_start_time AS start_time, call_agent AS agent_name, call_environment AS environment,
-                         call_input_tokens AS input_tokens, call_output_tokens AS output_tokens
-                  FROM llm_call_costs) c  -- one pass over the calls: the priced view carries what is grouped
-            LEFT JOIN agents a USING (trace_id)
-            WHERE {" AND ".join(clauses)}""",
-        params,
+        f"CREATE OR REPLACE TEMP TABLE _costed AS SELECT * FROM {relation} c WHERE {' AND '.join(clauses)}", params
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW _report AS SELECT {COST_GROUPS[by]} AS {by}, count(*) AS calls,

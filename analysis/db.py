@@ -86,6 +86,7 @@ def connect(
     cached_runs: bool = False,
     cache_dir: str | Path | None = None,
     only_runs: bool = False,
+    refresh_cache: bool = True,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
     pricing file (default: the newest one shipped in ``analysis/pricing/``).
@@ -93,7 +94,8 @@ def connect(
     With ``cached_runs`` the ``runs`` view reads per-hour run files derived once and kept under the
     cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed; with
     ``only_runs`` too, no other view is defined (binding each reads every file footer: a diff that
-    needs nothing but runs saves that).
+    needs nothing but runs saves that). ``refresh_cache=False`` reads the run cache as it is, deriving
+    nothing (the API: a background refresh keeps it current, a request never waits for one).
     """
     con = new_connection(threads, memory_limit)
     prices = load_prices(pricing)
@@ -104,7 +106,7 @@ def connect(
 
         if not only_runs:
             define_views(con, sources, VIEWS[:-1])
-        if not RunCache(root, prices, cache_dir).attach(con):
+        if not RunCache(root, prices, cache_dir).attach(con, refresh=refresh_cache):
             define_views(con, sources, VIEWS if only_runs else VIEWS[-1:])
         return con
     define_views(con, sources)

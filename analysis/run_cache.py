@@ -9,15 +9,26 @@ change (new file, compaction, new pricing) gives a new key and only that hour is
 A trace whose spans fall into two hours (a run crossing the top of the hour) would be cut in two by
 per-hour derivation: such traces are found from the cached files (a trace id cached under more than
 one hour), their cached pieces are dropped and they are derived again from all of their hours.
+
+Many processes share one cache (a scheduled report, the console, a CLI diff): every file is written
+under a temporary name and renamed into place, and a refresher deletes what it replaced. So that a
+deletion never pulls a file from under a reader, a connection reads *hard links* to the files it
+chose, in a directory of its own (``readers/<pid>-<id>/``), removed when the process exits or, for
+a process that died, by the next refresher; an attach that loses a race (a file renamed away
+between listing and linking, a span file compacted away mid-derivation) starts over.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +49,37 @@ _RUN_SQL = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
 RUN_COLUMNS = tuple(f.name for f in SPAN_SCHEMA if re.search(rf"\b{f.name}\b", _RUN_SQL) and f.name != "trace_id")
 BATCH_HOURS = 12
 CACHE_FORMAT = "2"
+READERS = "readers"
+ATTACH_ATTEMPTS = 5
+ORPHAN_READER_S = 24 * 3600  # a reader directory this old is removed even if its process lives on
+_PINNED: list[Path] = []  # this process's reader directories, removed at exit
+_PINS_BY_CONNECTION: dict[int, list[Path]] = {}  # id(connection) -> its reader directories
+
+
+def release(con: duckdb.DuckDBPyConnection) -> None:
+    """Close ``con`` and remove the links it read through (long-lived processes call this when done
+    with a connection, so replaced cache files are not kept alive by old links)."""
+    con.close()
+    for d in _PINS_BY_CONNECTION.pop(id(con), []):
+        shutil.rmtree(d, ignore_errors=True)
+        if d in _PINNED:
+            _PINNED.remove(d)
+
+
+@atexit.register
+def _unpin_all() -> None:
+    for d in _PINNED:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -188,7 +230,7 @@ class RunCache:
         if target.exists():
             return target
         for stale in target.parent.glob("*.parquet"):
-            stale.unlink(missing_ok=True)
+            stale.unlink(missing_ok=True)  # readers hold links: deleting the name is safe
         ids = ", ".join("'" + t.replace("'", "''") + "'" for t, _ in crossing)
         con = self._derive([by_name[h] for h in hours if h in by_name], where=f"WHERE trace_id IN ({ids})", whole=True)
         try:
@@ -202,38 +244,110 @@ class RunCache:
         cache (the set of cached files), so a warm diff does not scan every trace id again."""
         state = hashlib.sha256("\n".join(str(p) for p in cached).encode()).hexdigest()[:20]
         memo = self.dir / "runs" / "_crossing" / f"{state}.json"
-        if memo.exists():
+        try:
             return [(t, parts) for t, parts in json.loads(memo.read_text())]
+        except (OSError, ValueError):  # not there (or replaced while read): compute it
+            pass
         crossing = con.execute(
             "SELECT trace_id, list(DISTINCT _partition ORDER BY _partition) FROM _cached_runs GROUP BY trace_id "
             "HAVING count(DISTINCT _partition) > 1 ORDER BY trace_id"
         ).fetchall()
         memo.parent.mkdir(parents=True, exist_ok=True)
         for stale in memo.parent.glob("*.json"):
-            stale.unlink(missing_ok=True)
-        memo.write_text(json.dumps(crossing))
+            if stale != memo:
+                stale.unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=memo.name + TMP_MARK, dir=memo.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(crossing))
+        os.replace(tmp, memo)  # a concurrent reader sees the old memo or the whole new one
         return [(t, list(parts)) for t, parts in crossing]
 
-    def attach(self, con: duckdb.DuckDBPyConnection) -> bool:
+    def _pin(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Path]:
+        """Hard links to ``files`` in a reader directory of this connection's own: another refresher
+        may delete or replace the originals; the links keep what this connection read."""
+        self._sweep_readers()
+        d = self.dir / READERS / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        d.mkdir(parents=True)
+        _PINNED.append(d)
+        _PINS_BY_CONNECTION.setdefault(id(con), []).append(d)
+        pinned = []
+        for i, f in enumerate(files):
+            link = d / f"{i}.parquet"
+            try:
+                os.link(f, link)
+            except FileNotFoundError:
+                raise
+            except OSError:  # no hard links on this file system: a copy is as safe, only slower
+                shutil.copyfile(f, link)
+            pinned.append(link)
+        return pinned
+
+    def _sweep_readers(self) -> None:
+        """Remove reader directories of processes that are gone (or of any process, after a day)."""
+        base = self.dir / READERS
+        if not base.is_dir():
+            return
+        now = time.time()
+        for d in base.iterdir():
+            pid = d.name.split("-", 1)[0]
+            try:
+                stale = not pid.isdigit() or not _alive(int(pid)) or now - d.stat().st_mtime > ORPHAN_READER_S
+            except FileNotFoundError:
+                continue
+            if stale and d not in _PINNED:
+                shutil.rmtree(d, ignore_errors=True)
+
+    def cached_only(self) -> list[Path]:
+        """The cached file of every hour as it is now, deriving nothing: the file of the hour's current
+        key when there is one, else the hour's newest file (a refresh behind); hours never derived are
+        left out. For a request that must not wait for a rebuild (the API refreshes in the background)."""
+        self.derived = []
+        self.partitions = list_partitions(self.fs, f"{self.base}/spans")
+        chosen = []
+        for p in self.partitions:
+            target = self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet"
+            if target.exists():
+                chosen.append(target)
+                continue
+            present = sorted(target.parent.glob("*.parquet"), key=lambda f: f.stat().st_mtime_ns if f.exists() else 0)
+            if present:
+                chosen.append(present[-1])
+        return chosen
+
+    def attach(self, con: duckdb.DuckDBPyConnection, refresh: bool = True) -> bool:
         """Define ``con``'s ``runs`` view over the cached hours plus re-derived cross-hour traces;
-        False when there is nothing to cache (an empty root)."""
-        cached = self.refresh()
+        False when there is nothing to cache (an empty root). Retried when a concurrent refresher or
+        a compaction moved a file away mid-way. ``refresh=False``: use the cache as it is."""
+        for attempt in range(ATTACH_ATTEMPTS):
+            try:
+                return self._attach(con, refresh)
+            except (FileNotFoundError, duckdb.IOException):
+                if attempt == ATTACH_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        return False
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, refresh: bool) -> bool:
+        cached = self.refresh() if refresh else self.cached_only()
         if not cached:
             return False
-        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in cached)
+        crossing_source = cached  # the memo of cross-hour traces is keyed on the cache's own files
+        pinned = self._pin(con, cached)
+        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in pinned)
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _cached_runs AS "
             f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
         )
-        crossing = self._crossing_traces(con, cached)
+        crossing = self._crossing_traces(con, crossing_source)
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
         union = ""
         if crossing:
             con.executemany("INSERT INTO _crossing VALUES (?)", [[t] for t, _ in crossing])
-            target = str(self._crossing_runs(crossing)).replace("'", "''")
+            (target,) = self._pin(con, [self._crossing_runs(crossing)])
+            quoted = str(target).replace("'", "''")
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW _crossing_runs AS "
-                f"SELECT * FROM read_parquet('{target}', hive_partitioning = false)"
+                f"SELECT * FROM read_parquet('{quoted}', hive_partitioning = false)"
             )
             union = "UNION ALL BY NAME SELECT * EXCLUDE (_partition) FROM _crossing_runs"
         con.execute("DROP VIEW IF EXISTS runs")

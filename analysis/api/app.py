@@ -133,12 +133,13 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             raise HTTPException(401, detail="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def con(only_runs: bool = False) -> Any:
-        """Runs only: a cursor on the in-memory snapshot; anything reading spans: the analysis connection."""
+        """Runs only: a cursor on the in-memory snapshot; anything reading spans: the analysis connection,
+        with the run cache as the background refresh left it (a request never derives runs)."""
         if only_runs:
             return snapshot.cursor()
         from driftline.analysis.db import connect
 
-        return connect(settings.data, pricing=settings.pricing, cached_runs=True)
+        return connect(settings.data, pricing=settings.pricing, cached_runs=True, refresh_cache=False)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -148,9 +149,9 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
     @app.get(f"{API}/health", dependencies=auth)
     def health() -> dict[str, Any]:
-        c = con()
-        spans = c.execute("SELECT count(*) FROM spans").fetchall()[0][0]
-        runs = con(only_runs=True).execute("SELECT count(*) FROM runs").fetchall()[0][0] if spans else 0
+        c = con(only_runs=True)
+        spans = c.execute("SELECT coalesce(sum(spans), 0) FROM span_hours").fetchall()[0][0]
+        runs = c.execute("SELECT count(*) FROM runs").fetchall()[0][0] if spans else 0
         source = settings.receiver
         return {
             "status": "ok",
@@ -169,11 +170,10 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
     @app.get(f"{API}/stats", dependencies=auth)
     def stats(hours: Annotated[int, Query(ge=1, le=24 * 90)] = 48) -> dict[str, Any]:
-        c = con()
+        c = con(only_runs=True)
         spans = _rows(
             c.execute(
-                "SELECT date_trunc('hour', CAST(start_time AS TIMESTAMPTZ)) AS hour, count(*) AS spans FROM spans "
-                "WHERE CAST(start_time AS TIMESTAMPTZ) >= now() - to_hours(CAST(? AS INTEGER)) GROUP BY 1 ORDER BY 1",
+                "SELECT hour, spans FROM span_hours WHERE hour >= now() - to_hours(CAST(? AS INTEGER)) ORDER BY 1",
                 [hours],
             )
         )
@@ -368,9 +368,9 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             start = parse_time(since)
         except SelectionError as exc:
             raise HTTPException(422, detail=[{"loc": ["query", "since"], "msg": str(exc)}]) from exc
-        c = con()
+        c = con(only_runs=True)
         clauses, params = (["CAST(c.start_time AS TIMESTAMPTZ) >= ?"], [start]) if start else (["true"], [])
-        total, unpriced = grouped_costs(c, by, clauses, params, agent, env)
+        total, unpriced = grouped_costs(c, by, clauses, params, agent, env, source="costed_calls")
         return c, total, unpriced
 
     @app.get(f"{API}/cost", dependencies=auth)

@@ -1,13 +1,15 @@
-"""The runs the API answers from: an in-memory copy of the ``runs`` view, refreshed when the data changes.
+"""What the API answers from: an in-memory copy of the ``runs`` view, the span count per hour and the
+priced model calls, refreshed when the data changes.
 
 Why: opening the analysis connection (checking the run cache of every hour, binding the views) costs
 a few hundred milliseconds on a large root, and scanning a thousand Parquet files per request
 another hundred; a page of runs must answer in well under that. So the API keeps one DuckDB
 database holding the runs as a table — built from the same run cache the CLI uses, so nothing is
 derived twice and every number is the analysis layer's — and serves each request from its own
-cursor on it (cursors share the database and may run concurrently). A request at most ``REFRESH_S``
-after the last check starts a background check of the data's file listing; when it changed (the
-receiver wrote, compaction ran, prices changed) a new snapshot is built and swapped in, so a
+cursor on it (cursors share the database and may run concurrently). Health, stats and cost read
+the same snapshot (spans counted per hour, calls priced, once per change, in the background). A
+request at most ``REFRESH_S`` after the last check starts a background check of the data's file
+listing; when it changed (the receiver wrote, compaction ran, prices changed) a new snapshot is built and swapped in, so a
 request never waits for a rebuild and new runs appear within seconds.
 """
 
@@ -46,9 +48,12 @@ class RunsSnapshot:
 
     def _build(self, fingerprint: tuple[Any, ...]) -> None:
         from driftline.analysis.db import connect
+        from driftline.analysis.run_cache import release
 
         started = time.perf_counter()
-        source = connect(self.data, pricing=self.pricing, cached_runs=True, only_runs=True)
+        from driftline.analysis.cost import COSTED_CALLS_SQL
+
+        source = connect(self.data, pricing=self.pricing, cached_runs=True)
         db = duckdb.connect()
         # streamed in record batches: the rows exist twice only one batch at a time
         reader = source.sql("SELECT * FROM runs").to_arrow_reader()
@@ -58,7 +63,19 @@ class RunsSnapshot:
             "CREATE TABLE runs AS SELECT * REPLACE (CAST(start_time AS TIMESTAMPTZ) AS start_time) FROM _incoming"
         )
         db.unregister("_incoming")
-        source.close()
+        # what /health, /stats and /cost read, computed here (in the background) rather than per request
+        for name, query in (
+            (
+                "span_hours",
+                "SELECT date_trunc('hour', CAST(start_time AS TIMESTAMPTZ)) AS hour, count(*) AS spans "
+                "FROM spans GROUP BY 1",
+            ),
+            ("costed_calls", COSTED_CALLS_SQL),
+        ):
+            db.register("_incoming", source.sql(query).to_arrow_reader())
+            db.execute(f"CREATE TABLE {name} AS SELECT * FROM _incoming")
+            db.unregister("_incoming")
+        release(source)
         self._db, self._fingerprint = db, fingerprint
         log.info(
             "runs snapshot: %d runs in %.2f s",

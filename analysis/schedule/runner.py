@@ -163,15 +163,15 @@ def run_entry(
     from driftline.analysis.cost import load_prices
     from driftline.analysis.db import connect
     from driftline.analysis.diff import hypotheses
-    from driftline.analysis.diff.build import build_report
+    from driftline.analysis.diff.build import SEGMENT_COLUMNS, build_report
     from driftline.analysis.diff.sides import SelectionError
     from driftline.analysis.report import html, json_render, markdown
+    from driftline.analysis.run_cache import release
 
     slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    con = None
     try:
         prices = load_prices(pricing)
-        from driftline.analysis.diff.build import SEGMENT_COLUMNS
-
         # runs are all a report reads, unless it segments by a span attribute
         con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))
         baseline, candidate = entry.sides(slot)
@@ -189,6 +189,8 @@ def run_entry(
         )
     except (SelectionError, ValueError, OSError) as exc:
         log.error("report %s (slot %s) not built: %s", entry.name, slot_text, exc)
+        if con is not None:
+            release(con)
         return None
     past = history.read(root, entry.name)
     previous = past[-1] if past else None
@@ -276,4 +278,5 @@ def run_entry(
         v.score,
         f"; alert: {'; '.join(reasons)}" if reasons else "",
     )
+    release(con)
     return row
