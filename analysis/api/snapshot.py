@@ -9,8 +9,8 @@ derived twice and every number is the analysis layer's — and serves each reque
 cursor on it (cursors share the database and may run concurrently). Health, stats and cost read
 the same snapshot (spans counted per hour, calls priced, once per change, in the background). A
 request at most ``REFRESH_S`` after the last check starts a background check of the data's file
-listing; when it changed (the receiver wrote, compaction ran, prices changed) a new snapshot is built and swapped in, so a
-request never waits for a rebuild and new runs appear within seconds.
+listing; when it changed (the receiver wrote, compaction ran, prices changed) a new snapshot is
+built and swapped in, so a request never waits for a rebuild and new runs appear within seconds.
 """
 
 from __future__ import annotations
