@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,3 +209,57 @@ def test_console_commands_refuse_bad_input_clearly(tmp_path: Any) -> None:
     finally:
         busy.close()
     assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port} for the console" in result.output
+
+
+def test_no_endpoint_derives_runs_on_the_request_thread(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "A request never waits for a rebuild": with new spans arriving, health, stats, cost, the cost
+    series, versions and diff (also --by an attribute) answer without deriving runs or scanning every
+    span on the thread that serves them — the snapshot's background refresh does that."""
+    import threading
+
+    from driftline.analysis import run_cache
+
+    root = tmp_path_factory.mktemp("api-refresh") / "data"
+    rng = np.random.default_rng(4)
+    _version(root, 0, "v1.0", 120, rng, False)
+    _version(root, 1, "v2.0", 120, rng, True)
+    on_request_threads: list[str] = []
+    real_refresh = run_cache.RunCache.refresh
+    serving: list[str] = []  # the path being requested, once the first snapshot is there
+
+    def watched(self: run_cache.RunCache) -> list:
+        name = threading.current_thread().name
+        if serving and not name.startswith("driftline-runs-snapshot"):
+            on_request_threads.append(f"{serving[-1]} on {name}")
+        return real_refresh(self)
+
+    monkeypatch.setattr(run_cache.RunCache, "refresh", watched)
+    server = ConsoleServer(create_app(Settings(str(root))), "127.0.0.1", 0).start()
+    try:
+        with httpx.Client(base_url=server.url + "/api/v1", timeout=60) as client:
+            before = client.get("/health").json()
+            assert before["runs"] == 240
+            _version(root, 2, "v3.0", 60, rng, False)  # new data: the next requests must not derive it
+            for path, params in (
+                ("/health", {}),
+                ("/stats", {"hours": 2160}),
+                ("/cost", {"by": "version"}),
+                ("/cost/series", {"by": "version", "bucket": "day", "since": "3650d"}),
+                ("/versions", {}),
+                ("/diff", {"baseline": "v1.0", "candidate": "v2.0", "by": "tenant.id"}),
+            ):
+                serving.append(path)
+                response = client.get(path, params=params)
+                assert response.status_code == 200, (path, response.text)
+            deadline = time.monotonic() + 30  # the background refresh brings v3.0 in
+            while client.get("/health").json()["runs"] != 300:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert client.get("/health").json()["spans"] == before["spans"] + 60 * 10  # v3.0: 10 spans a run
+            versions = {v["version"] for v in client.get("/versions").json()["versions"]}
+            assert versions == {"v1.0", "v2.0", "v3.0"}
+    finally:
+        server.stop()
+    assert on_request_threads == []

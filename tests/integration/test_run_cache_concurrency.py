@@ -51,16 +51,20 @@ def _emit(port: int, stop: threading.Event) -> int:
     tracer = provider.get_tracer("load")
     runs = 0
     while not stop.is_set():
-        with tracer.start_as_current_span(
-            "invoke_agent support", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support"}
-        ), tracer.start_as_current_span(
-            "chat gpt-4o-mini",
-            attributes={
-                "gen_ai.operation.name": "chat",
-                "gen_ai.request.model": "gpt-4o-mini",
-                "gen_ai.usage.input_tokens": 100,
-                "gen_ai.usage.output_tokens": 10,
-            },
+        with (
+            tracer.start_as_current_span(
+                "invoke_agent support",
+                attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support"},
+            ),
+            tracer.start_as_current_span(
+                "chat gpt-4o-mini",
+                attributes={
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": "gpt-4o-mini",
+                    "gen_ai.usage.input_tokens": 100,
+                    "gen_ai.usage.output_tokens": 10,
+                },
+            ),
         ):
             pass
         runs += 1
