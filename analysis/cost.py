@@ -11,18 +11,24 @@ a table model only when it *is* that model, or that model followed by nothing bu
 after dropping a hosting namespace (``openai/``, ``models/``, ``us.anthropic.``). Anything else is
 *unpriced* and listed as such — a figure left out is better than a confidently wrong one.
 
-Input-token conventions differ (OpenAI's prompt tokens include cached ones; Driftline's Anthropic
-instrumentation records all input), so cached and cache-write tokens are taken out of
-``input_tokens`` before the uncached rate applies.
+Input-token conventions differ (OpenAI's prompt tokens include cached ones; Anthropic's input tokens
+do not): the normalizer's conventions module says, per convention, whether ``input_tokens`` holds
+the cache reads and writes, and only then are they taken out before the uncached rate applies.
+
+A provider-reported cost counts in the table's currency: a cost in another currency is converted
+with the rate the pricing file gives (``[exchange]``), and without one it is not used (the call is
+priced from the table, or unpriced) — costs in different currencies are never summed as one.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from driftline.collector.normalize.conventions import DEFAULT_COST_CURRENCY, INPUT_TOKENS_INCLUDE_CACHE
 
 PRICING_DIR = Path(__file__).parent / "pricing"
 
@@ -32,6 +38,8 @@ class PriceTable:
     version: str
     currency: str
     rows: list[dict[str, Any]]
+    # other currency -> its value in ``currency`` (``[exchange]`` of the pricing file: EUR = 1.08)
+    rates: dict[str, float] = field(default_factory=dict)
 
 
 def default_pricing_file() -> Path:
@@ -61,7 +69,12 @@ def load_prices(path: str | Path | None = None) -> PriceTable:
             }
         )
     meta = doc.get("meta", {})
-    return PriceTable(str(meta.get("version", file.stem)), str(meta.get("currency", "USD")), rows)
+    rates = {}
+    for code, rate in doc.get("exchange", {}).items():
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+            raise ValueError(f"{file}: [exchange] {code} must be a positive number (1 {code} in the table's currency)")
+        rates[str(code).upper()] = float(rate)
+    return PriceTable(str(meta.get("version", file.stem)), str(meta.get("currency", "USD")).upper(), rows, rates)
 
 
 # A hosting namespace in front of the model name: a path (openai/gpt-4o, models/gemini-2.5-pro) or a
@@ -115,7 +128,11 @@ def register_prices(con: Any, table: PriceTable) -> None:
 
     aliases = sorted({(alias, p) for p in {r["provider"] for r in table.rows} for alias in (*_aliases(p), p)})
     columns = ("provider", "model", "input", "cached_input", "cache_write", "output")
+    rates = {**table.rates, table.currency: 1.0}
     tables = {
+        "currency_rates": pa.table(
+            {"currency": pa.array(list(rates), pa.string()), "rate": pa.array(list(rates.values()), pa.float64())}
+        ),
         "prices": pa.table(
             {
                 c: pa.array([r[c] for r in table.rows], pa.string() if i < 2 else pa.float64())
@@ -133,6 +150,15 @@ def register_prices(con: Any, table: PriceTable) -> None:
         con.register(f"_{name}_rows", rows)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_rows")
         con.unregister(f"_{name}_rows")
+    excluding = ", ".join(f"'{c}'" for c, inclusive in INPUT_TOKENS_INCLUDE_CACHE.items() if not inclusive) or "NULL"
+    # the uncached input tokens of a call: its input minus its cache tokens where the convention
+    # counts them in the input (and the count is large enough to hold them), else the input as is
+    con.execute(
+        "CREATE OR REPLACE MACRO uncached_input(n, cache_read, cache_write, conv) AS CASE "
+        "WHEN conv IN (" + excluding + ") OR coalesce(n, 0) < coalesce(cache_read, 0) + coalesce(cache_write, 0) "
+        "THEN coalesce(n, 0) ELSE coalesce(n, 0) - coalesce(cache_read, 0) - coalesce(cache_write, 0) END"
+    )
+    con.execute(f"CREATE OR REPLACE MACRO cost_currency_of(c) AS upper(coalesce(c, '{DEFAULT_COST_CURRENCY}'))")
     namespace, suffix = (x.replace("'", "''") for x in (MODEL_NAMESPACE, SNAPSHOT_SUFFIX))
     con.execute(f"CREATE OR REPLACE MACRO model_key(m) AS regexp_replace(lower(m), '{namespace}', '')")
     con.execute(

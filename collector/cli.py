@@ -312,6 +312,7 @@ def serve(
 
 __all__ = ["PRIVATE_UMASK", "SERVE_HOOKS", "data_option", "duration", "missing_extra", "register", "when"]
 
+
 def register(group: click.Group) -> None:
     from driftline.collector.maintenance_cli import COMMANDS as MAINTENANCE
 

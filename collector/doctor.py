@@ -100,7 +100,7 @@ def check_conflicts(root: str) -> Check:
         "span ids",
         f"{found.count} span id(s) used by different spans — only the first of each is analysed: {examples}",
         "the app reuses ids: do not seed Python's global random (seed a random.Random() of your own); "
-        "list them with: driftline sql \"select * from span_id_conflicts\"",
+        'list them with: driftline sql "select * from span_id_conflicts"',
     )
 
 

@@ -25,16 +25,18 @@ SELECT
     c.input_tokens AS call_input_tokens, c.output_tokens AS call_output_tokens,
     coalesce(c.response_model, c.request_model) AS model,
     CASE
-        WHEN c.cost_reported IS NOT NULL THEN c.cost_reported
+        WHEN c.cost_reported IS NOT NULL AND fx.rate IS NOT NULL THEN c.cost_reported * fx.rate
         WHEN p.price_model IS NULL THEN NULL
-        ELSE (greatest(coalesce(c.input_tokens, 0) - coalesce(c.cache_read_tokens, 0)
-                       - coalesce(c.cache_write_tokens, 0), 0) * p.input
+        ELSE (uncached_input(c.input_tokens, c.cache_read_tokens, c.cache_write_tokens, c.convention) * p.input
               + coalesce(c.cache_read_tokens, 0) * p.cached_input
               + coalesce(c.cache_write_tokens, 0) * p.cache_write
               + coalesce(c.output_tokens, 0) * p.output) / 1e6
     END AS cost,
-    CASE WHEN c.cost_reported IS NOT NULL THEN 'reported' WHEN p.price_model IS NOT NULL THEN 'pricing' END AS cost_source
+    CASE WHEN c.cost_reported IS NOT NULL AND fx.rate IS NOT NULL THEN 'reported'
+         WHEN p.price_model IS NOT NULL THEN 'pricing' END AS cost_source
 FROM llm_calls c
+-- a reported cost in the table's currency, or one the pricing file gives a rate for; else not used
+LEFT JOIN currency_rates fx ON fx.currency = cost_currency_of(c.cost_currency)
 LEFT JOIN matched p
   ON p.provider_key IS NOT DISTINCT FROM lower(split_part(c.provider, '.', 1))
  AND p.model IS NOT DISTINCT FROM coalesce(c.response_model, c.request_model);

@@ -80,7 +80,7 @@ SELECT
     sum(r.input_tokens) FILTER (WHERE r.is_model) AS input_tokens,
     sum(r.output_tokens) FILTER (WHERE r.is_chat) AS output_tokens,
     sum(r.cache_read_tokens) FILTER (WHERE r.is_chat) AS cached_tokens,
-    sum(r.cost_reported) AS cost_reported,
+    sum(r.call_cost) FILTER (WHERE r.call_cost_source = 'reported') AS cost_reported,  -- converted: one currency
     sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
              arg_max(r.output_chars, r.start_time) FILTER (WHERE r.is_chat)) AS output_chars,

@@ -363,6 +363,21 @@ COLUMNS += (
 # documents llm.cost.* in USD; gen_ai.cost.usd says so in its name).
 DEFAULT_COST_CURRENCY = "USD"
 
+# What a convention's input-token count means: does it include the cache reads and cache writes
+# reported next to it? OpenTelemetry GenAI, OpenInference and OpenLLMetry count all input (their
+# Anthropic instrumentations add Anthropic's cache_read/cache_creation tokens to input_tokens, as
+# OpenAI's prompt_tokens already include cached ones); the Vercel AI SDK passes the provider's own
+# count through, and Anthropic's input_tokens excludes the cache. The cost view takes the cache out
+# of the input only where it is in it; a count below its own cache tokens cannot include them,
+# whatever the convention says.
+INPUT_TOKENS_INCLUDE_CACHE: Mapping[str, bool] = {
+    GENAI: True,
+    OPENINFERENCE: True,
+    OPENLLMETRY: True,
+    VERCEL_AI: False,
+    NONE: True,
+}
+
 # Columns that come from the resource, not the span: canonical column <- resource keys in order.
 RESOURCE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "service_name": ("service.name",),

@@ -115,7 +115,7 @@ def test_default_table_and_delta() -> None:
     assert cost.delta_per_10k_runs(None, 0.1) is None
 
 
-def _write_calls(root: Path, calls: list[dict]) -> None:
+def _write_calls(root: Path, calls: list[dict], input_tokens: int | None = 1_000_000) -> None:
     """One agent run whose model calls carry ``calls`` (attributes each)."""
     req = ExportTraceServiceRequest()
     rs = req.resource_spans.add()
@@ -124,7 +124,10 @@ def _write_calls(root: Path, calls: list[dict]) -> None:
     root_attrs = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a"}
     _span(ss, T, "e000000000000000", None, "invoke_agent a", root_attrs, 0, 100)
     for i, attrs in enumerate(calls):
-        attrs = {"gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 1_000_000, **attrs}
+        base = {"gen_ai.usage.input_tokens": input_tokens} if input_tokens is not None else {}
+        if not any(k.startswith(("openinference", "ai.")) for k in attrs):
+            base["gen_ai.operation.name"] = "chat"
+        attrs = {**base, **attrs}
         _span(ss, T, f"e{i + 1:015x}", "e000000000000000", "chat", attrs, 10 + i, 5)
     norm = SpanNormalizer(NormalizeOptions())
     norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
@@ -224,3 +227,88 @@ def test_shipped_table_is_dated_sourced_and_covers_the_current_families() -> Non
         "mistral-small",
     ):
         assert family in models
+
+
+def test_reported_costs_in_other_currencies_are_converted_or_left_out_never_summed(tmp_path: Path) -> None:
+    """1 EUR + 1 USD is not 2 of anything: a reported cost counts in the table's currency, converted
+    with the pricing file's [exchange] rate; without a rate it is not used (the call is priced from
+    the table instead, or unpriced)."""
+    calls = [
+        {"gen_ai.provider.name": "openai", "gen_ai.response.model": "mystery-a", "gen_ai.usage.cost": 1.0},
+        {
+            "gen_ai.provider.name": "openai",
+            "gen_ai.response.model": "mystery-b",
+            "gen_ai.usage.cost": 1.0,
+            "gen_ai.usage.cost.currency": "EUR",
+        },
+        {
+            "gen_ai.provider.name": "openai",
+            "gen_ai.response.model": "gpt-4o-mini",
+            "gen_ai.usage.cost": 1.0,
+            "gen_ai.usage.cost.currency": "JPY",
+        },
+    ]
+    _write_calls(tmp_path / "data", calls)
+    con = connect(str(tmp_path / "data"))
+    rows = con.execute("SELECT model, cost, cost_source FROM llm_call_costs ORDER BY model").fetchall()
+    assert rows[0] == ("gpt-4o-mini", pytest.approx(0.15), "pricing")  # JPY unconvertible: list price
+    assert rows[1] == ("mystery-a", 1.0, "reported")
+    assert rows[2] == ("mystery-b", None, None)  # EUR without a rate: not summed as dollars
+    assert con.execute("SELECT cost, cost_reported FROM runs").fetchone() == (pytest.approx(1.15), 1.0)
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '[meta]\ncurrency = "USD"\n[exchange]\nEUR = 1.10\nJPY = 0.0067\n'
+        '[[price]]\nprovider = "openai"\nmodel = "gpt-4o-mini"\ninput = 0.15\noutput = 0.6\n'
+    )
+    con = connect(str(tmp_path / "data"), pricing=prices)
+    costs = dict(con.execute("SELECT model, cost FROM llm_call_costs").fetchall())
+    assert costs == {"mystery-a": 1.0, "mystery-b": pytest.approx(1.10), "gpt-4o-mini": pytest.approx(0.0067)}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[exchange]\nEUR = "a lot"\n')
+    with pytest.raises(ValueError, match=r"\[exchange\] EUR must be a positive number"):
+        cost.load_prices(bad)
+
+
+@pytest.mark.parametrize(
+    "convention_attrs, input_tokens, expected_uncached",
+    [
+        # OpenTelemetry GenAI: input_tokens counts the cache reads and writes
+        ({"gen_ai.usage.cache_read.input_tokens": 400, "gen_ai.usage.cache_creation.input_tokens": 100}, 1000, 500),
+        # OpenInference: llm.token_count.prompt counts them too
+        (
+            {
+                "openinference.span.kind": "LLM",
+                "llm.token_count.prompt_details.cache_read": 400,
+                "llm.token_count.prompt_details.cache_write": 100,
+            },
+            1000,
+            500,
+        ),
+        # Vercel AI SDK: the provider's own count (Anthropic's excludes the cache)
+        ({"ai.operationId": "ai.generateText.doGenerate", "ai.usage.cachedInputTokens": 400}, 1000, 1000),
+        # a count below its cache tokens cannot include them, whatever the convention
+        ({"gen_ai.usage.cache_read.input_tokens": 800, "gen_ai.usage.cache_creation.input_tokens": 400}, 1000, 1000),
+    ],
+)
+def test_uncached_input_follows_each_conventions_meaning_of_input_tokens(
+    tmp_path: Path, convention_attrs: dict, input_tokens: int, expected_uncached: int
+) -> None:
+    attrs = {"gen_ai.provider.name": "openai", "gen_ai.response.model": "gpt-4o", **convention_attrs}
+    if "openinference.span.kind" in attrs:
+        attrs.update({"llm.model_name": "gpt-4o", "llm.provider": "openai", "llm.token_count.prompt": input_tokens})
+    elif "ai.operationId" in attrs:
+        attrs.update(
+            {"ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat", "ai.usage.promptTokens": input_tokens}
+        )
+    else:
+        attrs["gen_ai.usage.input_tokens"] = input_tokens
+    _write_calls(tmp_path, [attrs], input_tokens=None)
+    con = connect(str(tmp_path))
+    (row,) = con.execute(
+        "SELECT input_tokens, cache_read_tokens, cache_write_tokens, convention, "
+        "uncached_input(input_tokens, cache_read_tokens, cache_write_tokens, convention) FROM llm_calls"
+    ).fetchall()
+    assert row[0] == input_tokens and row[4] == expected_uncached, row
+    assert row[1] is not None, "the cache tokens were read"
+    expected = "vercel_ai" if "ai.operationId" in attrs else "openinference" if "llm.model_name" in attrs else "genai"
+    assert row[3] == expected
