@@ -1,8 +1,8 @@
 """Compare two samples of runs, dimension by dimension: test, effect with CI, correction, score, verdict.
 
 Why this shape: every dimension gets the test that fits its type (``stats.significance``), an effect
-size in units people act on (percentage points of a rate, % change of a median or mean) with a
-bootstrap interval, and then one correction across all dimensions (weighted Holm by default). A
+size in units people act on (percentage points of a rate, % change of a median, mean or p95) with an
+interval (a score interval for rates, a bootstrap for the rest), and then one correction across all dimensions (weighted Holm by default). A
 dimension *moves* only when it is significant after correction AND its whole interval lies beyond
 the dimension's floor; significant but inside the floor is "detectable but negligible".
 
