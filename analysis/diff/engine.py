@@ -4,7 +4,8 @@ Why this shape: every dimension gets the test that fits its type (``stats.signif
 size in units people act on (percentage points of a rate, % change of a median, mean or p95) with an
 interval (a score interval for rates, a bootstrap for the rest), and then one correction across all
 dimensions (weighted Holm by default). A dimension *moves* only when it is significant after
-correction AND its whole interval lies beyond the dimension's floor; significant but inside the floor is "detectable but negligible".
+correction AND its whole interval lies beyond the dimension's floor; significant but inside the
+floor is "detectable but negligible".
 
 The bootstrap resamples runs, with one set of resampling indices per side shared by all dimensions,
 so the same replicates give every dimension's interval and the composite score's interval. Sides
