@@ -12,8 +12,8 @@ after dropping a hosting namespace (``openai/``, ``models/``, ``us.anthropic.``)
 *unpriced* and listed as such — a figure left out is better than a confidently wrong one.
 
 Input-token conventions differ (OpenAI's prompt tokens include cached ones; Anthropic's input tokens
-do not): the normalizer's conventions module says, per convention, whether ``input_tokens`` holds
-the cache reads and writes, and only then are they taken out before the uncached rate applies.
+do not): the schema says, per convention, whether ``input_tokens`` holds the cache reads and
+writes, and only then are they taken out before the uncached rate applies.
 
 A provider-reported cost counts in the table's currency: a cost in another currency is converted
 with the rate the pricing file gives (``[exchange]``), and without one it is not used (the call is
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from driftline.collector.normalize.conventions import DEFAULT_COST_CURRENCY, INPUT_TOKENS_INCLUDE_CACHE
+from driftline.collector.schema import DEFAULT_COST_CURRENCY, INPUT_TOKENS_EXCLUDE_CACHE
 
 PRICING_DIR = Path(__file__).parent / "pricing"
 
@@ -150,7 +150,7 @@ def register_prices(con: Any, table: PriceTable) -> None:
         con.register(f"_{name}_rows", rows)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_rows")
         con.unregister(f"_{name}_rows")
-    excluding = ", ".join(f"'{c}'" for c, inclusive in INPUT_TOKENS_INCLUDE_CACHE.items() if not inclusive) or "NULL"
+    excluding = ", ".join(f"'{c}'" for c in INPUT_TOKENS_EXCLUDE_CACHE) or "NULL"
     # the uncached input tokens of a call: its input minus its cache tokens where the convention
     # counts them in the input (and the count is large enough to hold them), else the input as is
     con.execute(

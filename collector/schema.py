@@ -113,6 +113,16 @@ PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
 
 # Two spans with one (trace_id, span_id) are copies (a retry) when these agree, and a conflict
 # (reused ids: one of them is hidden by every reader's deduplication) when they do not.
+# What two columns mean, for everyone who reads them. A provider-reported cost (cost_reported) without
+# a currency is in US dollars. input_tokens holds what the source reported: OpenTelemetry GenAI,
+# OpenInference and OpenLLMetry count the cache reads and writes in it (their Anthropic
+# instrumentations add Anthropic's cache_read/cache_creation tokens, as OpenAI's prompt_tokens already
+# include cached ones); the Vercel AI SDK (convention "vercel_ai") passes the provider's own count
+# through, and Anthropic's input_tokens excludes the cache. A count below its own cache tokens cannot
+# include them, whatever the convention.
+DEFAULT_COST_CURRENCY = "USD"
+INPUT_TOKENS_EXCLUDE_CACHE: tuple[str, ...] = ("vercel_ai",)
+
 CONFLICT_COLUMNS = ("name", "start_time", "end_time")
 
 

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from driftline.collector.schema import DEFAULT_COST_CURRENCY, INPUT_TOKENS_EXCLUDE_CACHE
+
 ColumnType = Literal["str", "int", "float", "strlist"]
 
 GENAI = "genai"
@@ -359,24 +361,11 @@ COLUMNS += (
     Column("tool_args_hash", "str", {GENAI: (S("driftline.tool.arguments.hash"),)}),
 )
 
-# A provider-reported cost without a currency is in US dollars for these sources (OpenInference
-# documents llm.cost.* in USD; gen_ai.cost.usd says so in its name).
-DEFAULT_COST_CURRENCY = "USD"
-
-# What a convention's input-token count means: does it include the cache reads and cache writes
-# reported next to it? OpenTelemetry GenAI, OpenInference and OpenLLMetry count all input (their
-# Anthropic instrumentations add Anthropic's cache_read/cache_creation tokens to input_tokens, as
-# OpenAI's prompt_tokens already include cached ones); the Vercel AI SDK passes the provider's own
-# count through, and Anthropic's input_tokens excludes the cache. The cost view takes the cache out
-# of the input only where it is in it; a count below its own cache tokens cannot include them,
-# whatever the convention says.
-INPUT_TOKENS_INCLUDE_CACHE: Mapping[str, bool] = {
-    GENAI: True,
-    OPENINFERENCE: True,
-    OPENLLMETRY: True,
-    VERCEL_AI: False,
-    NONE: True,
-}
+# A provider-reported cost without a currency is in US dollars (OpenInference documents llm.cost.* in
+# USD; gen_ai.cost.usd says so in its name), and which conventions' input_tokens leave the cache out:
+# both are facts about the stored columns, so they live in the schema, which the analysis reads too.
+assert set(INPUT_TOKENS_EXCLUDE_CACHE) <= {GENAI, OPENINFERENCE, OPENLLMETRY, VERCEL_AI, NONE}
+__all__ = ["DEFAULT_COST_CURRENCY", "INPUT_TOKENS_EXCLUDE_CACHE"]  # re-exported for the normalizer
 
 # Columns that come from the resource, not the span: canonical column <- resource keys in order.
 RESOURCE_COLUMNS: Mapping[str, tuple[str, ...]] = {
