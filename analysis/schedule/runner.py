@@ -119,8 +119,6 @@ def _sequential(
     candidate) is the same — a new ``latest`` version starts afresh. A rolling window on either side:
     the CUSUM with alpha spent over a horizon of looks, fed only the candidate runs since the
     previous look (see ``stats.sequential``)."""
-    from dataclasses import replace as replace_spec
-
     from driftline.analysis.diff.sides import monitored_columns
     from driftline.analysis.stats import sequential
 
@@ -133,7 +131,7 @@ def _sequential(
         if carried and carried.get("slot"):  # only what arrived since the previous look
             since = datetime.fromisoformat(carried["slot"].replace("Z", "+00:00"))
             if candidate.since is None or since > candidate.since:
-                candidate = replace_spec(candidate, since=since)
+                candidate = replace(candidate, since=since)
         state, newly = sequential.rolling_update(
             monitored_columns(con, baseline, loaded.get("baseline")),
             monitored_columns(con, candidate, loaded.get("candidate")),
