@@ -19,12 +19,35 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from driftline.analysis.cost import load_prices, register_prices
-from driftline.collector.schema import CONFLICT_COLUMNS, LOG_SCHEMA, SPAN_SCHEMA, filesystem, is_finished_parquet
+from driftline.collector.schema import (
+    CONFLICT_COLUMNS,
+    INFERENCE_SCHEMA,
+    LABEL_SCHEMA,
+    LOG_SCHEMA,
+    SPAN_SCHEMA,
+    filesystem,
+    is_finished_parquet,
+)
 
 SQL_DIR = Path(__file__).parent / "sql"
 VIEWS = ("spans", "logs", "span_id_conflicts", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # dependency order
-_DATASET_OF = {"span_id_conflicts": "spans"}  # views over a dataset they are not named after
-_SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA}
+ML_VIEWS = ("inferences", "label_events", "labels", "inferences_labeled", "ml_daily")
+_DATASET_OF = {"span_id_conflicts": "spans", "label_events": "labels"}  # views over a dataset they are not named after
+_SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA, "inferences": INFERENCE_SCHEMA, "labels": LABEL_SCHEMA}
+DEFAULT_TZ = "UTC"
+
+
+def check_tz(tz: str) -> str:
+    """``tz`` when it is an IANA time zone name (it is spliced into view SQL); ValueError otherwise."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {tz!r} (use an IANA name such as UTC or Europe/Paris)") from exc
+    if "'" in tz:
+        raise ValueError(f"unknown time zone {tz!r}")
+    return tz
 SPAN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs")
 
 
@@ -67,13 +90,16 @@ def new_connection(threads: int | None = None, memory_limit: str | None = None) 
     return con
 
 
-def define_views(con: duckdb.DuckDBPyConnection, sources: dict[str, str], views: tuple[str, ...] = VIEWS) -> None:
-    """Create ``views`` (in dependency order); ``sources`` gives the FROM clause of each dataset view."""
+def define_views(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, str], views: tuple[str, ...] = VIEWS, tz: str = DEFAULT_TZ
+) -> None:
+    """Create ``views`` (in dependency order); ``sources`` gives the FROM clause of each dataset view,
+    ``tz`` the time zone of the days of ``ml_daily``."""
     for view in views:
         sql = (SQL_DIR / f"{view}.sql").read_text()
         if "{source}" in sql:
             sql = sql.replace("{source}", sources[_DATASET_OF.get(view, view)])
-        sql = sql.replace("{conflict_key}", f"({', '.join(CONFLICT_COLUMNS)})")
+        sql = sql.replace("{conflict_key}", f"({', '.join(CONFLICT_COLUMNS)})").replace("{tz}", check_tz(tz))
         con.execute(sql)
 
 
@@ -87,9 +113,12 @@ def connect(
     cache_dir: str | Path | None = None,
     only_runs: bool = False,
     refresh_cache: bool = True,
+    tz: str = DEFAULT_TZ,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection whose views read the Parquet under ``root``; ``pricing`` is a
-    pricing file (default: the newest one shipped in ``analysis/pricing/``).
+    pricing file (default: the newest one shipped in ``analysis/pricing/``). The ML views
+    (``inferences``, ``labels``, ``label_events``, ``inferences_labeled``, ``ml_daily``) count days in
+    ``tz`` (default UTC).
 
     With ``cached_runs`` the ``runs`` view reads per-hour run files derived once and kept under the
     cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed; with
@@ -106,10 +135,12 @@ def connect(
 
         if not only_runs:
             define_views(con, sources, VIEWS[:-1])
+            define_views(con, sources, ML_VIEWS, tz)
         if not RunCache(root, prices, cache_dir).attach(con, refresh=refresh_cache):
             define_views(con, sources, VIEWS if only_runs else VIEWS[-1:])
         return con
     define_views(con, sources)
+    define_views(con, sources, ML_VIEWS, tz)
     return con
 
 

@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from driftline.collector import ml_events
+
 Signal = Literal["traces", "logs"]
 SIGNALS: tuple[Signal, ...] = ("traces", "logs")
 SIGNAL_CODES: dict[Signal, int] = {"traces": 1, "logs": 2}
@@ -64,13 +66,20 @@ def ids_problem(tid: bytes, sid: bytes, pid: bytes, start_ns: int) -> str | None
 
 
 def log_problem(record: LogRecord) -> str | None:
-    """Logs may omit ids (they are optional), but ids that are present must be well-formed."""
+    """Why a log record cannot be stored, or None (see ``log_problem_code``)."""
+    found = log_problem_code(record)
+    return None if found is None else found[1]
+
+
+def log_problem_code(record: LogRecord) -> tuple[str, str] | None:
+    """(reason code, message) or None. Logs may omit ids (they are optional), but ids that are present
+    must be well-formed; an inference or label event must follow its convention (``ml_events``)."""
     tid, sid = record.trace_id, record.span_id
     if tid and len(tid) != 16:
-        return "invalid trace_id (must be empty or 16 bytes)"
+        return "invalid_item", "invalid trace_id (must be empty or 16 bytes)"
     if sid and len(sid) != 8:
-        return "invalid span_id (must be empty or 8 bytes)"
-    return None
+        return "invalid_item", "invalid span_id (must be empty or 8 bytes)"
+    return ml_events.problem(record)
 
 
 def iter_items(signal: Signal, request: ExportTraceServiceRequest | ExportLogsServiceRequest) -> Iterator:
@@ -85,20 +94,26 @@ def iter_items(signal: Signal, request: ExportTraceServiceRequest | ExportLogsSe
                 yield from sl.log_records
 
 
+def _span_problem_code(span: Span) -> tuple[str, str] | None:
+    problem = span_problem(span)
+    return None if problem is None else ("invalid_item", problem)
+
+
 def count_and_check(
     signal: Signal, request: ExportTraceServiceRequest | ExportLogsServiceRequest
-) -> tuple[int, int, str]:
-    """(items, rejected, first rejection reason) for one request."""
-    check = span_problem if signal == "traces" else log_problem
-    total = rejected = 0
+) -> tuple[int, dict[str, int], str]:
+    """(items, rejected items per reason code, first rejection message) for one request."""
+    check = _span_problem_code if signal == "traces" else log_problem_code
+    total = 0
+    rejected: dict[str, int] = {}
     reason = ""
     for item in iter_items(signal, request):
         total += 1
         problem = check(item)
         if problem is not None:
-            rejected += 1
+            rejected[problem[0]] = rejected.get(problem[0], 0) + 1
             if not reason:
-                reason = problem
+                reason = problem[1]
     return total, rejected, reason
 
 

@@ -96,18 +96,102 @@ LOG_FIELDS: list[pa.Field] = [
 ]
 
 
+# Inference and label events (the driftline.ml.* convention, instrumentation/ml/convention.py). The
+# fixed columns are below; each feature is a column of its own named FEATURE_PREFIX + its dotted name
+# (float64 for numbers, bool, or string — string when a batch mixes kinds) and each segment key a
+# string column SEGMENT_PREFIX + key, so SQL reads a feature as a column and a query reads only the
+# columns it names. Files of one dataset differ in their feature columns: readers take the union by
+# name (DuckDB ``union_by_name``; compaction unifies schemas the same way). A prediction or label is
+# kept twice when it can be: as a number (``prediction``: numbers, booleans as 1/0) and as a class
+# (``prediction_class``: strings, booleans as "true"/"false").
+FEATURE_PREFIX = "feature."
+SEGMENT_PREFIX = "segment."
+
+INFERENCE_FIELDS: list[pa.Field] = [
+    pa.field("time", _TS),
+    pa.field("model", pa.string()),
+    pa.field("model_version", pa.string()),
+    pa.field("request_id", pa.string()),
+    pa.field("prediction", pa.float64()),
+    pa.field("prediction_class", pa.string()),
+    pa.field("probabilities", pa.map_(pa.string(), pa.float64())),
+    pa.field("latency_ms", pa.float64()),
+    pa.field("nonfinite", pa.int64()),
+    pa.field("trace_id", pa.string()),
+    pa.field("span_id", pa.string()),
+    pa.field("service_name", pa.string()),
+    pa.field("service_version", pa.string()),
+    pa.field("environment", pa.string()),
+    pa.field("received_at", _TS),
+]
+
+LABEL_FIELDS: list[pa.Field] = [
+    pa.field("time", _TS),
+    pa.field("request_id", pa.string()),
+    pa.field("model", pa.string()),
+    pa.field("label", pa.float64()),
+    pa.field("label_class", pa.string()),
+    pa.field("trace_id", pa.string()),
+    pa.field("span_id", pa.string()),
+    pa.field("service_name", pa.string()),
+    pa.field("environment", pa.string()),
+    pa.field("received_at", _TS),
+]
+
+
 def _schema(fields: list[pa.Field], dataset: str) -> pa.Schema:
     return pa.schema(fields, metadata={SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode(), DATASET_KEY: dataset.encode()})
 
 
 SPAN_SCHEMA = _schema(SPAN_FIELDS, "spans")
 LOG_SCHEMA = _schema(LOG_FIELDS, "logs")
+INFERENCE_SCHEMA = _schema(INFERENCE_FIELDS, "inferences")
+LABEL_SCHEMA = _schema(LABEL_FIELDS, "labels")
 
 # Dataset name -> (schema, the column its date/hour partition comes from).
 DATASETS: dict[str, tuple[pa.Schema, str]] = {
     "spans": (SPAN_SCHEMA, "start_time"),
     "logs": (LOG_SCHEMA, "time"),
+    "inferences": (INFERENCE_SCHEMA, "time"),
+    "labels": (LABEL_SCHEMA, "time"),
 }
+# Datasets whose files carry columns beyond their fixed schema (one per feature): read them by name.
+OPEN_DATASETS = ("inferences",)
+
+
+def unify(tables: list[pa.Table]) -> pa.Table:
+    """One table from tables whose columns differ (features appear and disappear, a feature's kind
+    changes): missing columns become null, a column whose kinds disagree becomes string."""
+    kinds: dict[str, set[pa.DataType]] = {}
+    for t in tables:
+        for f in t.schema:
+            kinds.setdefault(f.name, set()).add(f.type)
+    target: dict[str, pa.DataType] = {}
+    for name, types in kinds.items():
+        types.discard(pa.null())
+        if len(types) <= 1:
+            target[name] = next(iter(types)) if types else pa.null()
+        elif all(pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t) for t in types):
+            target[name] = pa.float64()
+        else:
+            target[name] = pa.string()
+    out = []
+    for t in tables:
+        columns = []
+        for name, typ in target.items():
+            if name in t.column_names:
+                col = t.column(name)
+                columns.append(col if col.type == typ else _cast(col, typ))
+            else:
+                columns.append(pa.nulls(t.num_rows, typ))
+        out.append(pa.Table.from_arrays(columns, names=list(target)))
+    return pa.concat_tables(out)
+
+
+def _cast(column: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
+    if pa.types.is_string(typ) and pa.types.is_boolean(column.type):
+        return pa.chunked_array([pa.array([None if v is None else ("true" if v else "false") for v in column.to_pylist()])])
+    return column.cast(typ)
 
 PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
 

@@ -37,6 +37,7 @@ class _State:
     provider: Any = None
     processor: Any = None
     logger_provider: Any = None
+    log_processor: Any = None
     owns_provider = False
     instrumentors: dict[str, Any] = {}
 
@@ -74,13 +75,16 @@ def setup(
     instrument: Iterable[str] = (),
     headers: dict[str, str] | None = None,
     span_exporter: Any = None,
+    log_exporter: Any = None,
 ) -> Any:
     """Send this process's GenAI spans to Driftline (or any OTLP endpoint); returns the TracerProvider.
 
     Idempotent: a second call changes nothing and returns the same provider. ``protocol`` defaults to
     ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else gRPC; ``endpoint``
-    to ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``span_exporter`` replaces the OTLP exporter (tests, custom
-    pipelines).
+    to ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``span_exporter`` / ``log_exporter`` replace the OTLP
+    exporters (tests, custom pipelines). Log records — GenAI content events and the ML inference and
+    label events of ``driftline.instrumentation.ml`` — go to the app's SDK ``LoggerProvider`` when it
+    has one, else to one created here.
     """
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
@@ -98,9 +102,8 @@ def setup(
                 or "grpc"
             ).lower()
             if span_exporter is None:
-                span_exporter, log_exporter = _exporters(proto, endpoint, headers)
-            else:
-                log_exporter = None
+                span_exporter, otlp_logs = _exporters(proto, endpoint, headers)
+                log_exporter = log_exporter or otlp_logs
             current = trace.get_tracer_provider()
             if isinstance(current, TracerProvider):  # the app already has an SDK provider: add to it
                 provider = current
@@ -117,7 +120,7 @@ def setup(
             processor = BatchSpanProcessor(span_exporter)
             provider.add_span_processor(processor)
             _State.provider, _State.processor = provider, processor
-            if settings.content.as_events and log_exporter is not None:
+            if log_exporter is not None:
                 _State.logger_provider = _setup_logs(provider, log_exporter)
         for name in instrument:
             _instrument(name, settings)
@@ -125,14 +128,15 @@ def setup(
 
 
 def _setup_logs(provider: Any, exporter: Any) -> Any:
-    """GenAI content events (EVENT_ONLY / SPAN_AND_EVENT) travel as OTLP log records."""
+    """GenAI content events (EVENT_ONLY / SPAN_AND_EVENT) and ML events travel as OTLP log records."""
     from opentelemetry._logs import get_logger_provider, set_logger_provider
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
     current = get_logger_provider()
     logger_provider = current if isinstance(current, LoggerProvider) else LoggerProvider(resource=provider.resource)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    _State.log_processor = BatchLogRecordProcessor(exporter)
+    logger_provider.add_log_record_processor(_State.log_processor)
     if logger_provider is not current:
         set_logger_provider(logger_provider)
     return logger_provider
@@ -162,6 +166,9 @@ def shutdown() -> None:
             _State.processor.shutdown()
         if _State.logger_provider is not None:
             _State.logger_provider.force_flush()
+            if _State.log_processor is not None:
+                _State.log_processor.shutdown()
         _State.processor = None
         _State.provider = None
         _State.logger_provider = None
+        _State.log_processor = None

@@ -17,7 +17,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from driftline.collector import otlp
+from driftline.collector import ml_events, otlp
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
@@ -35,9 +35,11 @@ from driftline.collector.normalize.attributes import (
     light,
     to_str,
 )
+from driftline.collector.normalize.ml_rows import MLRows
 from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
 from driftline.collector.normalize.views import as_view
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
+from driftline.instrumentation.ml.convention import EVENTS as ML_EVENTS
 from driftline.instrumentation.scrub import scrub
 
 HOUR_NS = 3_600_000_000_000
@@ -360,13 +362,28 @@ assert SPAN_SCHEMA.names[:15] == [
 class LogNormalizer(_Base):
     """Accumulates canonical log rows (GenAI events, late labels) for one batch."""
 
+    def __init__(self, options: NormalizeOptions) -> None:
+        super().__init__(options)
+        self.ml = MLRows()  # inference and label events go to their own datasets
+
     def add_request(self, request: Any, received_ns: int) -> None:
         for rl in request.resource_logs:
             svc, ver, env, _raw, rmap = self._resource(rl.resource.attributes)
             for sl in rl.scope_logs:
                 for rec in sl.log_records:
-                    if otlp.log_problem(rec) is not None:
+                    tid, sid = rec.trace_id, rec.span_id
+                    if (tid and len(tid) != 16) or (sid and len(sid) != 8):  # otlp.log_problem_code's id rule
                         self.rejected += 1
+                        continue
+                    name = ml_events.event_name(rec)
+                    if name in ML_EVENTS:
+                        try:
+                            event = ml_events.read(rec, name)
+                        except ml_events.Refused:  # refused at ack time too (otlp.log_problem_code)
+                            self.rejected += 1
+                            continue
+                        t = rec.time_unix_nano or rec.observed_time_unix_nano or received_ns
+                        self.ml.add(event, t, tid.hex() or None, sid.hex() or None, (svc, ver, env), received_ns)
                         continue
                     self._add_log(rec, svc, ver, env, rmap, sl.scope.name or None, received_ns)
 

@@ -61,11 +61,13 @@ def _process(path: str, stem: str, root: str, instance_id: str, options: Normali
             continue
         (spans if signal == "traces" else logs).add_request(request, received_ns)
     sink = ParquetSink(root)
-    for dataset, norm in (("spans", spans), ("logs", logs)):
-        if norm.rows:
-            for path_written, rows in sink.write(dataset, norm.table(), norm.hours, f"{instance_id}-{stem}"):
-                result.files.append(path_written)
-                result.written[dataset] = result.written.get(dataset, 0) + rows
+    writes = [("spans", spans.table(), spans.hours, ""), ("logs", logs.table(), logs.hours, "")]
+    writes += [("inferences", t, hours, f"-m{slug}") for slug, t, hours in logs.ml.inference_tables()]
+    writes.append(("labels", logs.ml.label_table(), logs.ml.label_hours, ""))
+    for dataset, table, hours, suffix in writes:
+        for path_written, rows in sink.write(dataset, table, hours, f"{instance_id}-{stem}{suffix}"):
+            result.files.append(path_written)
+            result.written[dataset] = result.written.get(dataset, 0) + rows
     result.rejected = spans.rejected + logs.rejected
     result.duplicates = spans.duplicates
     result.conflicting_ids = len(spans.conflicts)

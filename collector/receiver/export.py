@@ -41,10 +41,11 @@ class Exporter:
                 request = otlp.parse(signal, payload)
             except otlp.MalformedRequest as exc:
                 raise Malformed(str(exc)) from exc
-            total, rejected, reason = otlp.count_and_check(signal, request)
+            total, by_reason, reason = otlp.count_and_check(signal, request)
+            rejected = sum(by_reason.values())
             self.telemetry.received.labels(signal).inc(total)
-            if rejected:
-                self.telemetry.rejected.labels(signal, "invalid_item").inc(rejected)
+            for code, count in by_reason.items():
+                self.telemetry.rejected.labels(signal, code).inc(count)
             if total and rejected == total:
                 raise Malformed(f"every item was refused: {reason}")
             if total:

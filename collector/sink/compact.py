@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, is_finished_parquet
+from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, OPEN_DATASETS, is_finished_parquet, unify
 from driftline.collector.sink.parquet import ParquetSink
 
 SOURCES_KEY = b"driftline.compacted_from"
@@ -91,8 +91,12 @@ def compact_partition(
         return None
     schema = DATASETS[dataset][0]
     ordered = sorted(old, key=lambda f: f.base_name)
-    tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in ordered]
-    merged = pa.concat_tables(tables)
+    if dataset in OPEN_DATASETS:  # one column per feature: every file's own columns, unified by name
+        tables = [pq.read_table(f.path, filesystem=fs) for f in ordered]
+        merged = unify(tables)
+    else:
+        tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in ordered]
+        merged = pa.concat_tables(tables)
     rows_in = merged.num_rows
     if dataset == "spans":
         merged = dedupe_spans(merged)

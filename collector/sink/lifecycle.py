@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector.schema import DATASETS, SPAN_SCHEMA, is_finished_parquet
+from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
 from driftline.collector.sink.compact import dedupe_spans
 from driftline.collector.sink.parquet import HOUR_NS, ParquetSink
 
@@ -116,13 +116,16 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
     if sink.fs.get_file_info(base).type != pafs.FileType.Directory:
         raise FileNotFoundError(f"no {dataset} under {root}")
     files = [f.path for _, _, fs_files in _partitions(sink.fs, base) for f in fs_files]
-    data = ds.dataset(files, schema=schema, filesystem=sink.fs, format="parquet")
     condition = None
     for bound, op in ((since, pc.greater_equal), (until, pc.less)):
         if bound is not None:
             expr = op(ds.field(time_column), pa.scalar(bound, type=pa.timestamp("ns", tz="UTC")))
             condition = expr if condition is None else condition & expr
-    table = data.to_table(filter=condition)
+    if dataset in OPEN_DATASETS:  # files differ in their feature columns: each file whole, unified by name
+        tables = [ds.dataset(f, filesystem=sink.fs, format="parquet").to_table(filter=condition) for f in files]
+        table = unify(tables) if tables else schema.empty_table()
+    else:
+        table = ds.dataset(files, schema=schema, filesystem=sink.fs, format="parquet").to_table(filter=condition)
     if dataset == "spans":
         table = dedupe_spans(table)
     pq.write_table(table.replace_schema_metadata(schema.metadata), target, compression="zstd")
