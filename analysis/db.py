@@ -48,6 +48,8 @@ def check_tz(tz: str) -> str:
     if "'" in tz:
         raise ValueError(f"unknown time zone {tz!r}")
     return tz
+
+
 SPAN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs")
 
 

@@ -88,7 +88,12 @@ def conventions(data: str, fmt: str, top: int) -> None:
             click.echo(f"    trace {e['trace_id']} span {e['span_id']} ({e['service']})", err=fmt == "json")
 
 
-DATASET_NAMES = ("spans", "logs", "inferences", "labels")  # as collector.schema.DATASETS, without importing pyarrow here
+DATASET_NAMES = (
+    "spans",
+    "logs",
+    "inferences",
+    "labels",
+)  # as collector.schema.DATASETS, without importing pyarrow here
 
 
 def _parsed(value: str | None, what: str) -> datetime | None:

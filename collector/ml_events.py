@@ -107,7 +107,9 @@ def _body(record: LogRecord, event: MLEvent) -> None:
         elif part.key == cv.SEGMENT:
             _flatten(values, "", event.segment, "segment", event)
             if len(event.segment) > cv.MAX_SEGMENT_KEYS:
-                raise Refused("ml_too_many_features", f"{len(event.segment)} segment keys (at most {cv.MAX_SEGMENT_KEYS})")
+                raise Refused(
+                    "ml_too_many_features", f"{len(event.segment)} segment keys (at most {cv.MAX_SEGMENT_KEYS})"
+                )
         elif part.key == cv.PROBABILITIES:
             for kv in values:
                 p, nonfinite = _scalar(kv.value, f"probability of {kv.key!r}")

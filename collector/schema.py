@@ -190,8 +190,11 @@ def unify(tables: list[pa.Table]) -> pa.Table:
 
 def _cast(column: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
     if pa.types.is_string(typ) and pa.types.is_boolean(column.type):
-        return pa.chunked_array([pa.array([None if v is None else ("true" if v else "false") for v in column.to_pylist()])])
+        return pa.chunked_array(
+            [pa.array([None if v is None else ("true" if v else "false") for v in column.to_pylist()])]
+        )
     return column.cast(typ)
+
 
 PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
 

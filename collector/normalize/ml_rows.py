@@ -74,7 +74,10 @@ class _ModelRows:
 
 
 def _as_text(values: list[Any]) -> list[str | None]:
-    return [v if v is None or isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v)) for v in values]
+    return [
+        v if v is None or isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
+        for v in values
+    ]
 
 
 class MLRows:

@@ -65,7 +65,7 @@ class _Protection:
 _PROTECTED: dict[str, _Protection] = {}
 
 
-def protect(model: str, *, hash: Iterable[str] = (), drop: Iterable[str] = ()) -> None:  # noqa: A002
+def protect(model: str, *, hash: Iterable[str] = (), drop: Iterable[str] = ()) -> None:
     """Features of ``model`` that must never leave the process in clear.
 
     ``hash``: sent as the first 16 hex digits of their SHA-256 (equal values stay equal, so their
@@ -113,7 +113,9 @@ def _clean_map(
             value, was_nonfinite = cv.scalar(raw)
         except cv.UnknownValue as exc:
             _COUNTERS.add(invalid_values=1)
-            _COUNTERS.warn_once(f"{model}/{what}/{name}", "driftline: %s %r of model %r left out: %s", what, name, model, exc)
+            _COUNTERS.warn_once(
+                f"{model}/{what}/{name}", "driftline: %s %r of model %r left out: %s", what, name, model, exc
+            )
             continue
         nonfinite += was_nonfinite
         if protection is not None and value is not None and cv.matches(name, protection.hashed):
@@ -221,7 +223,12 @@ def log_label(request_id: str, label: Any, *, ts: float | int | None = None, mod
     """
     try:
         value, nonfinite = cv.scalar(label)
-        attributes = {cv.REQUEST_ID: str(request_id), cv.LABEL_VALUE: value, cv.MODEL: model, cv.NONFINITE: nonfinite or None}
+        attributes = {
+            cv.REQUEST_ID: str(request_id),
+            cv.LABEL_VALUE: value,
+            cv.MODEL: model,
+            cv.NONFINITE: nonfinite or None,
+        }
         _emit(cv.LABEL_EVENT, attributes, None, ts)
         _COUNTERS.add(emitted=1, nonfinite=int(nonfinite))
     except Exception as exc:
@@ -299,7 +306,7 @@ def log_labels(request_ids: Iterable[str], labels: Iterable[Any], *, ts: Any = N
     return len(rids)
 
 
-class timed_inference:  # noqa: N801 — used like a function: `with timed_inference(...)` / `@timed_inference(...)`
+class timed_inference:
     """Time a prediction and log it, as a context manager or a decorator.
 
         with timed_inference("fraud", "v2", features, segment={"country": "FR"}) as inf:
