@@ -53,6 +53,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, keys, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
+    from driftline.analysis.commands.models import models
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register, serve
@@ -76,6 +77,7 @@ def _register_commands() -> None:
         history,
         watch,
         ui,
+        models,
     ):
         cli.add_command(command)
 

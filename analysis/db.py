@@ -146,6 +146,15 @@ def connect(
     return con
 
 
+def connect_ml(root: str, tz: str = DEFAULT_TZ) -> duckdb.DuckDBPyConnection:
+    """Only the ML views (``inferences``, ``label_events``, ``labels``, ``inferences_labeled``,
+    ``ml_daily``): binding the span views reads every span file footer, which a Models page or
+    ``driftline models`` never needs."""
+    con = new_connection()
+    define_views(con, {name: _source(con, root, name) for name in ("inferences", "labels")}, ML_VIEWS, tz)
+    return con
+
+
 def connect_hours(
     root: str, start: datetime, end: datetime, *, pricing: str | Path | None = None
 ) -> duckdb.DuckDBPyConnection:

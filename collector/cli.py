@@ -313,6 +313,13 @@ def serve(
 __all__ = ["PRIVATE_UMASK", "SERVE_HOOKS", "data_option", "duration", "missing_extra", "register", "when"]
 
 
+def models_import_command() -> click.Command:
+    """``driftline models import`` (the analysis package's ``models`` group adds it: it writes data)."""
+    from driftline.collector.maintenance_cli import models_import
+
+    return models_import
+
+
 def register(group: click.Group) -> None:
     from driftline.collector.maintenance_cli import COMMANDS as MAINTENANCE
 

@@ -253,4 +253,59 @@ def replay(data: str, wal_dir: str | None, instance_id: str | None) -> None:
         sys.exit(1)
 
 
+@click.command(
+    "import",
+    epilog="""\b
+Examples:
+  driftline models import fraud --version train --file train.parquet --prediction is_fraud_pred --label is_fraud
+  driftline models import pricing --version v3-holdout --file holdout.csv --segment region --at 2026-06-01""",
+)
+@click.argument("model")
+@click.option("--version", "version", required=True, help="The version the rows are stored as (e.g. train).")
+@click.option("--file", "file", required=True, type=click.Path(exists=True, dir_okay=False), help=".parquet or .csv")
+@click.option("--prediction", default=None, help="Column holding the prediction (not a feature).")
+@click.option("--label", default=None, help="Column holding the true label: stored as the rows' labels.")
+@click.option("--request-id", default=None, help="Column holding request ids (default: generated).")
+@click.option("--segment", "segments", multiple=True, help="A column that is a segment key, not a feature (repeat).")
+@click.option("--at", default=None, help="Time the rows are stored at (ISO time, or 7d ago; default now).")
+@data_option
+def models_import(
+    model: str,
+    version: str,
+    file: str,
+    prediction: str | None,
+    label: str | None,
+    request_id: str | None,
+    segments: tuple[str, ...],
+    at: str | None,
+    data: str,
+) -> None:
+    """Load a reference set (e.g. the training data) as inferences of MODEL at --version.
+
+    Every column is a feature unless named by --prediction, --label, --request-id or --segment."""
+    try:
+        from driftline.collector.sink.ml_import import import_reference
+    except ImportError as exc:
+        raise missing_extra(exc) from exc
+    start = _parsed(at, "--at")
+    try:
+        done = import_reference(
+            data,
+            model,
+            version,
+            file,
+            prediction=prediction,
+            label=label,
+            request_id=request_id,
+            segments=segments,
+            at_ns=None if start is None else int(start.timestamp() * 1e9),
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"imported {done.rows:,} inference(s) of {model} {version} with {len(done.features)} feature(s)"
+        + (f" and {done.labels:,} label(s)" if label else "")
+    )
+
+
 COMMANDS = (compact, conventions, prune, export, import_, doctor, replay)

@@ -90,12 +90,24 @@ def _hashed(value: cv.Scalar) -> str:
     return hashlib.sha256(str(value).encode()).hexdigest()[:16]
 
 
-@functools.cache
-def _logger() -> Any:
-    """The global provider's logger (a proxy until the app or ``setup()`` sets a provider)."""
+_LOGGER: list[Any] = []  # the logger in use, once chosen
+
+
+def use_logger_provider(logger_provider: Any) -> None:
+    """Send ML events to ``logger_provider`` instead of the global one (as instrumentors take
+    ``logger_provider=``): for apps that keep their providers out of the globals, and tests."""
     from opentelemetry._logs import get_logger
 
-    return get_logger("driftline.ml")
+    _LOGGER[:] = [get_logger("driftline.ml", logger_provider=logger_provider)]
+
+
+def _logger() -> Any:
+    """The chosen logger, else the global provider's (a proxy until the app or ``setup()`` sets one)."""
+    if not _LOGGER:
+        from opentelemetry._logs import get_logger
+
+        _LOGGER[:] = [get_logger("driftline.ml")]
+    return _LOGGER[0]
 
 
 def _clean_map(

@@ -1,0 +1,1 @@
+"""Classical ML models: what the Models page, `driftline models` and the README show."""
