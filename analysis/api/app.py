@@ -427,5 +427,66 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         except ValueError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
 
+    def ml_con(tz: str = "UTC") -> Any:
+        from driftline.analysis.db import check_tz, connect_ml
+
+        try:
+            check_tz(tz)
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query", "tz"], "msg": str(exc)}]) from exc
+        return connect_ml(settings.data, tz)
+
+    @app.get(f"{API}/models", dependencies=auth)
+    def models() -> dict[str, Any]:
+        """Classical models: versions, counts, time ranges and label coverage (``driftline models``)."""
+        from driftline.analysis.ml import queries
+
+        return {"models": _json(queries.models(ml_con()))}
+
+    @app.get(f"{API}/models/{{model}}", dependencies=auth)
+    def model_profile(
+        model: str,
+        version: Annotated[str | None, Query(max_length=200)] = None,
+        days: Annotated[int, Query(ge=1, le=366)] = 14,
+        tz: Annotated[str, Query(max_length=64)] = "UTC",
+    ) -> dict[str, Any]:
+        """A model's features (type, missing rate, range) and daily rollups (``driftline models show``)."""
+        from driftline.analysis.ml import queries
+
+        c = ml_con(tz)
+        total, features = queries.profile(c, model, version)
+        if not total:
+            raise HTTPException(404, detail=f"no inferences of model {model!r}")
+        return _json(
+            {
+                "model": model,
+                "version": version,
+                "inferences": total,
+                "timezone": tz,
+                "features": [f.__dict__ for f in features],
+                "daily": queries.rollups(c, model, days),
+            }
+        )
+
+    @app.get(f"{API}/models/{{model}}/cards", dependencies=auth)
+    def model_cards(
+        model: str,
+        version: Annotated[str, Query(min_length=1, max_length=200)],
+        range_: Annotated[str, Query(alias="range", max_length=8)] = "2h",
+        feature: Annotated[str | None, Query(max_length=300)] = None,
+        colour: Annotated[str | None, Query(max_length=300)] = None,
+    ) -> dict[str, Any]:
+        """Every card of the Models page for one version over a time range (15m, 1h, 2h, 6h, 24h, 7d, 30d)."""
+        from driftline.analysis.ml import queries
+
+        try:
+            start = queries.range_start(range_, datetime.now().astimezone())
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query", "range"], "msg": str(exc)}]) from exc
+        try:
+            return _json({"range": range_, **queries.cards(ml_con(), model, version, start, feature, colour)})
+        except ValueError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+
     mount_console(app)
     return app

@@ -91,6 +91,8 @@ def _hashed(value: cv.Scalar) -> str:
 
 
 _LOGGER: list[Any] = []  # the logger in use, once chosen
+_PROVIDER: list[Any] = []  # the provider set by use_logger_provider (the batch forms flush it)
+BATCH_FLUSH_EVERY = 1000  # below the SDK's default queue of 2,048 records
 
 
 def use_logger_provider(logger_provider: Any) -> None:
@@ -99,6 +101,24 @@ def use_logger_provider(logger_provider: Any) -> None:
     from opentelemetry._logs import get_logger
 
     _LOGGER[:] = [get_logger("driftline.ml", logger_provider=logger_provider)]
+    _PROVIDER[:] = [logger_provider]
+
+
+def _flush() -> None:
+    """Wait for the exporter: the batch forms call this every BATCH_FLUSH_EVERY events, so an offline
+    job scoring a million rows is not cut down by the SDK's bounded queue (it drops when full)."""
+    try:
+        if _PROVIDER:
+            provider = _PROVIDER[0]
+        else:
+            from opentelemetry._logs import get_logger_provider
+
+            provider = get_logger_provider()
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            flush()
+    except Exception as exc:
+        _COUNTERS.warn_once("flush", "driftline: flushing ML events failed: %s", exc)
 
 
 def _logger() -> Any:
@@ -281,7 +301,9 @@ def log_inferences(
     """The batch form for offline scoring jobs: one event per row; returns the request ids.
 
     ``features`` is a list of dicts, a pandas DataFrame or a pyarrow Table; the other arguments are
-    sequences of the same length (or None). Raises ValueError only when the lengths disagree.
+    sequences of the same length (or None); ``ts`` one time for all or a list. Raises ValueError only
+    when the lengths disagree. Waits for the exporter every 1,000 events (an offline job is not cut
+    down by the SDK's bounded queue).
     """
     rows = _records(features)
     n = len(rows)
@@ -291,20 +313,24 @@ def log_inferences(
     if len(segs) != n:
         raise ValueError(f"segments has {len(segs)} values for {n} inferences")
     rids, times = _column(request_ids, n, "request_ids"), ts if isinstance(ts, (list, tuple)) else [ts] * n
-    return [
-        log_inference(
-            model,
-            version,
-            rows[i],
-            preds[i],
-            probabilities=probs[i],
-            latency_ms=lats[i],
-            segment=segs[i],
-            request_id=rids[i],
-            ts=times[i],
+    ids = []
+    for i in range(n):
+        ids.append(
+            log_inference(
+                model,
+                version,
+                rows[i],
+                preds[i],
+                probabilities=probs[i],
+                latency_ms=lats[i],
+                segment=segs[i],
+                request_id=rids[i],
+                ts=times[i],
+            )
         )
-        for i in range(n)
-    ]
+        if (i + 1) % BATCH_FLUSH_EVERY == 0:
+            _flush()
+    return ids
 
 
 def log_labels(request_ids: Iterable[str], labels: Iterable[Any], *, ts: Any = None, model: str | None = None) -> int:
@@ -313,8 +339,10 @@ def log_labels(request_ids: Iterable[str], labels: Iterable[Any], *, ts: Any = N
     if len(rids) != len(values):
         raise ValueError(f"{len(values)} labels for {len(rids)} request ids")
     times = ts if isinstance(ts, (list, tuple)) else [ts] * len(rids)
-    for rid, value, t in zip(rids, values, times, strict=True):
+    for i, (rid, value, t) in enumerate(zip(rids, values, times, strict=True)):
         log_label(rid, value, ts=t, model=model)
+        if (i + 1) % BATCH_FLUSH_EVERY == 0:
+            _flush()
     return len(rids)
 
 

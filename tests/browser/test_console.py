@@ -210,3 +210,44 @@ def test_trends_plot_a_scheduled_report(page: Any, site: tuple[str, str], tmp_pa
     expect(table).to_contain_text(f"{history[0]['score']:.2f}")
     expect(page.locator("main canvas")).to_have_count(1)
     expect(page.get_by_label("Report")).to_have_value("demo-drift")
+
+
+def test_models_page_shows_the_cards_with_the_time_range_in_the_url(page: Any, site: tuple[str, str]) -> None:
+    page.get_by_role("link", name="Models").click()
+    page.wait_for_url(re.compile(r"/models"))
+    volume = page.locator('[data-card="volume"] .kpi-value')
+    expect(volume).not_to_have_text("")
+    cards = api(site, "/models/fraud/cards?version=v2&range=2h")
+    assert cards["volume"]["inferences"] > 0  # the demo's v2 served the last hour
+    expect(volume).to_have_text(f"{cards['volume']['inferences']:,}")
+    expect(page.locator('[data-card="labels"] .kpi-value')).to_have_text(
+        f"{100 * cards['labels']['label_coverage']:.1f}% labelled"
+    )
+    for card in ("per-minute", "segments", "scatter"):
+        page.locator(f'[data-card="{card}"] canvas').wait_for()
+    # the range, version, feature and colour key are in the URL, and a reload keeps them
+    page.get_by_label("Range").select_option("24h")
+    page.wait_for_url(re.compile(r"range=24h"))
+    page.get_by_label("Version").select_option("v1")
+    page.wait_for_url(re.compile(r"version=v1"))
+    page.get_by_label("Colour by").select_option("country")
+    page.wait_for_url(re.compile(r"colour=country"))
+    page.get_by_label("Feature").select_option("tx_last_24h")
+    page.wait_for_url(re.compile(r"feature=tx_last_24h"))
+    page.reload()
+    v1 = api(site, "/models/fraud/cards?version=v1&range=24h")
+    expect(page.locator('[data-card="volume"] .kpi-value')).to_have_text(f"{v1['volume']['inferences']:,}")
+    assert page.get_by_label("Feature").input_value() == "tx_last_24h"
+    expect(page.get_by_role("img", name="prediction against tx_last_24h")).to_be_visible()
+    screenshot(page, "models")
+
+
+def test_models_page_without_inferences_shows_how_to_log_one(browser: Any, tmp_path: Any) -> None:
+    server = ConsoleServer(create_app(Settings(str(tmp_path / "empty"))), "127.0.0.1", 0).start()
+    try:
+        pg = browser.new_page()
+        pg.goto(server.url + "/models")
+        expect(pg.get_by_role("region", name="getting started with models")).to_contain_text("log_inference(")
+        pg.close()
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@ import { type Health, useApi } from "./api";
 import { CostPage } from "./pages/Cost";
 import { DriftPage } from "./pages/Drift";
 import { IngestPage } from "./pages/Ingest";
+import { ModelsPage } from "./pages/Models";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 import { TrendsPage } from "./pages/Trends";
@@ -16,6 +17,7 @@ const NAV = [
   ["/versions", "Versions"],
   ["/trends", "Trends"],
   ["/cost", "Cost"],
+  ["/models", "Models"],
   ["/ingest", "Ingest"],
 ] as const;
 
@@ -79,6 +81,9 @@ export function App() {
           </Route>
           <Route path="/cost">
             <CostPage health={health.data} />
+          </Route>
+          <Route path="/models">
+            <ModelsPage />
           </Route>
           <Route path="/ingest">
             <IngestPage health={health.data} />
