@@ -104,7 +104,7 @@ export function ModelsPage() {
         </label>
       </form>
       <ModelCards model={model} version={version} range={range} feature={params.get("feature")} colour={params.get("colour")} set={set} />
-      <table aria-label="Models and versions">
+      <table aria-label="All models">
         <thead>
           <tr>
             <th>Model</th>
