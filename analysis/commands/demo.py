@@ -65,7 +65,8 @@ def demo(data: str | None, runs: int, ml_only: bool, inferences: int | None, see
         count = inferences or (3000 if ml_only else 300)
         for model_version in MODEL_VERSIONS:
             n, labels = score(model_version, count, seed)
-            click.echo(f"scoring with the simulated fraud model {model_version.version}: {n} inferences, {labels} labels")
+            name = model_version.version
+            click.echo(f"scoring with the simulated fraud model {name}: {n} inferences, {labels} labels")
         instrumentation.shutdown()  # flushes the exporters
         if not app.flush(60):
             raise click.ClickException("the receiver did not write everything to Parquet within 60 s")

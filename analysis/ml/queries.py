@@ -157,8 +157,10 @@ def cards(
     labels = _rows(con.execute(LABELS_SQL, params))[0]
     top: list[dict[str, Any]] = []
     if segments:
-        union = " UNION ALL ".join(TOP_SEGMENT_SQL.format(key=k.replace('"', '""').replace("'", "''")) for k in segments)
-        top = _rows(con.execute(f"SELECT * FROM ({union}) ORDER BY inferences DESC LIMIT {TOP_SEGMENTS}", params * len(segments)))
+        keys = [k.replace('"', '""').replace("'", "''") for k in segments]
+        union = " UNION ALL ".join(TOP_SEGMENT_SQL.format(key=k) for k in keys)
+        sql = f"SELECT * FROM ({union}) ORDER BY inferences DESC LIMIT {TOP_SEGMENTS}"
+        top = _rows(con.execute(sql, params * len(segments)))
     own = profile(con, model, version)[1]  # the view's columns include other models' features
     numeric = [f.name for f in own if f.kind in ("numeric", "boolean")]
     if feature is not None and feature not in numeric:

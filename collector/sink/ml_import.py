@@ -136,7 +136,8 @@ def import_reference(
     for key in sorted(segments):
         arrays.append(table.column(key).cast(pa.string()))
         names.append(SEGMENT_PREFIX + key)
-    inferences = pa.Table.from_arrays([_chunked(a) for a in arrays], names=names).replace_schema_metadata(INFERENCE_SCHEMA.metadata)
+    inferences = pa.Table.from_arrays([_chunked(a) for a in arrays], names=names)
+    inferences = inferences.replace_schema_metadata(INFERENCE_SCHEMA.metadata)
     hours = [t // HOUR_NS] * n
     sink = ParquetSink(root)
     sink.write("inferences", inferences, hours, f"import-{tag}")
@@ -152,8 +153,7 @@ def import_reference(
             "label_class": klass,
             "received_at": times,
         }
-        columns = [_chunked(label_fixed[f.name]) if f.name in label_fixed else pa.nulls(n, f.type) for f in LABEL_SCHEMA]
-        columns = [_chunked(c) for c in columns]
+        columns = [_chunked(label_fixed.get(f.name, pa.nulls(n, f.type))) for f in LABEL_SCHEMA]
         labels = pa.Table.from_arrays(columns, schema=LABEL_SCHEMA).filter(keep)
         labelled = labels.num_rows
         sink.write("labels", labels, [t // HOUR_NS] * labelled, f"import-{tag}")

@@ -20,4 +20,13 @@ from driftline.instrumentation.ml.events import (
     use_logger_provider,
 )
 
-__all__ = ["log_inference", "log_inferences", "log_label", "log_labels", "protect", "stats", "timed_inference", "use_logger_provider"]
+__all__ = [
+    "log_inference",
+    "log_inferences",
+    "log_label",
+    "log_labels",
+    "protect",
+    "stats",
+    "timed_inference",
+    "use_logger_provider",
+]
