@@ -10,6 +10,7 @@ flattened with dotted names and NaN/±Inf become null and are counted, as the ap
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,22 +75,112 @@ def _scalar(value: AnyValue, what: str) -> tuple[Scalar, bool]:
 
 
 def _flatten(values: Any, prefix: str, out: list[tuple[str, Scalar]], what: str, event: MLEvent) -> None:
+    """Append (dotted name, value) of every leaf to ``out``. The hot loop of ML ingest (once per
+    feature, at ack time and again in the normalizer): ``_scalar``'s rule inlined, messages built only
+    on refusal."""
+    nonfinite = 0
+    append = out.append
+    limit = cv.MAX_NAME_CHARS - len(prefix)
     for kv in values:
-        name = prefix + kv.key
-        if not kv.key or len(name) > cv.MAX_NAME_CHARS:
-            raise Refused("ml_bad_name", f"{what} name {name[:40]!r} is empty or longer than {cv.MAX_NAME_CHARS}")
-        if kv.value.WhichOneof("value") == "kvlist_value":
-            _flatten(kv.value.kvlist_value.values, name + ".", out, what, event)
+        key = kv.key
+        value = kv.value
+        kind = value.WhichOneof("value")
+        if kind == "double_value":
+            x: Scalar = value.double_value
+            if x - x != 0.0:  # type: ignore[operator]  # NaN or ±Inf (inf - inf is NaN)
+                x = None
+                nonfinite += 1
+        elif kind == "string_value":
+            x = value.string_value
+        elif kind == "int_value":
+            x = float(value.int_value)
+        elif kind == "bool_value":
+            x = value.bool_value
+        elif kind is None:
+            x = None
+        elif kind == "kvlist_value":
+            _flatten(value.kvlist_value.values, f"{prefix}{key}.", out, what, event)
             continue
-        value, nonfinite = _scalar(kv.value, f"{what} {name!r}")
-        event.nonfinite += nonfinite
-        out.append((name, value))
+        else:
+            _scalar(value, f"{what} {prefix + key!r}")  # raises Refused with the message
+        if not key or len(key) > limit:
+            name = prefix + key
+            raise Refused("ml_bad_name", f"{what} name {name[:40]!r} is empty or longer than {cv.MAX_NAME_CHARS}")
+        append((prefix + key if prefix else key, x))
+    event.nonfinite += nonfinite
+
+
+def _flatten_json(values: Any, prefix: str, out: list[tuple[str, Scalar]], what: str, event: MLEvent) -> None:
+    """``_flatten`` for a body sent as JSON text: the same rule over Python values."""
+    if not isinstance(values, dict):
+        raise Refused("ml_bad_body", f"body.{what}s must be a map")
+    nonfinite = 0
+    append = out.append
+    limit = cv.MAX_NAME_CHARS - len(prefix)
+    for key, x in values.items():
+        t = type(x)
+        if t is float:
+            if x - x != 0.0:  # NaN or ±Inf
+                x = None
+                nonfinite += 1
+        elif t is int:
+            x = float(x)
+        elif t is dict:
+            _flatten_json(x, f"{prefix}{key}.", out, what, event)
+            continue
+        elif not (t is str or t is bool or x is None):
+            kind = "array" if t is list else t.__name__
+            raise Refused("ml_unknown_type", f"{what} {prefix + key!r} is {kind} (numbers, strings, booleans or null)")
+        if not key or len(key) > limit:
+            name = prefix + key
+            raise Refused("ml_bad_name", f"{what} name {name[:40]!r} is empty or longer than {cv.MAX_NAME_CHARS}")
+        append((prefix + key if prefix else key, x))
+    event.nonfinite += nonfinite
+
+
+def _json_body(text: str, event: MLEvent) -> None:
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise Refused("ml_bad_body", f"an inference body that is text must be JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise Refused("ml_bad_body", "an inference body must be a map of features, segment and probabilities")
+    features = doc.get(cv.FEATURES)
+    if features is not None:
+        if isinstance(features, dict) and len(features) > cv.MAX_FEATURES:
+            raise Refused("ml_too_many_features", f"{len(features)} features (at most {cv.MAX_FEATURES})")
+        _flatten_json(features, "", event.features, "feature", event)
+        if len(event.features) > cv.MAX_FEATURES:
+            raise Refused("ml_too_many_features", f"{len(event.features)} features (at most {cv.MAX_FEATURES})")
+    segment = doc.get(cv.SEGMENT)
+    if segment is not None:
+        _flatten_json(segment, "", event.segment, "segment", event)
+        if len(event.segment) > cv.MAX_SEGMENT_KEYS:
+            raise Refused("ml_too_many_features", f"{len(event.segment)} segment keys (at most {cv.MAX_SEGMENT_KEYS})")
+    probabilities = doc.get(cv.PROBABILITIES)
+    if probabilities is not None:
+        if not isinstance(probabilities, dict):
+            raise Refused("ml_bad_body", "body.probabilities must be a map")
+        for key, p in probabilities.items():
+            if type(p) not in (float, int) or (p is not None and isinstance(p, bool)):
+                if p is not None:
+                    raise Refused("ml_unknown_type", f"probability of {key!r} is not a number")
+            elif p - p != 0.0:
+                p = None
+                event.nonfinite += 1
+            event.probabilities.append((key, None if p is None else float(p)))
 
 
 def _body(record: LogRecord, event: MLEvent) -> None:
-    if not record.HasField("body") or record.body.WhichOneof("value") is None:
+    if not record.HasField("body"):
         return
-    if record.body.WhichOneof("value") != "kvlist_value":
+    kind = record.body.WhichOneof("value")
+    if kind is None:
+        return
+    if kind == "string_value":  # the SDK's compact form: the same map as JSON text
+        _json_body(record.body.string_value, event)
+        return
+    if kind != "kvlist_value":
         raise Refused("ml_bad_body", "an inference body must be a map of features, segment and probabilities")
     for part in record.body.kvlist_value.values:
         kind = part.value.WhichOneof("value")

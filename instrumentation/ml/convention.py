@@ -5,6 +5,11 @@ arrives seconds to days later from another process — neither has a duration or
 records with an ``event_name`` are carried unchanged by every OTLP exporter, the OpenTelemetry
 Collector and ``opentelemetry-instrument``, and are linked to the current trace when there is one.
 
+Why the SDK sends the body as JSON text: encoding a nested map costs the OTLP exporter (and decoding
+it the receiver) a protobuf object per feature, ten times what one JSON string costs; JSON text in a
+string value is how OpenInference and the older GenAI conventions carry structured content too. A
+body that is a structured map is accepted the same way (another SDK, a Collector transform).
+
 Why the features travel in the body: the SDK caps a record's *attributes* (128 by default,
 ``OTEL_ATTRIBUTE_COUNT_LIMIT``) and a model can have hundreds of features; the body is one
 structured value with no such cap (as GenAI content events carry messages in theirs). Identity —
@@ -18,6 +23,7 @@ receiver (``collector.ml_events``) validates and reads it, and both use the valu
                   driftline.ml.prediction (number | string | bool), driftline.ml.latency_ms (number),
                   driftline.ml.nonfinite (int: values the app turned into null)
       body        {"features": {name: value}, "segment": {key: value}, "probabilities": {class: p}}
+                  as a map (AnyValue kvlist), or the same map as JSON text (what the SDK sends)
     event_name  driftline.ml.label
       attributes  driftline.ml.request_id, driftline.ml.label.value (number | string | bool),
                   driftline.ml.model (optional: the label applies to that model's inference only)
@@ -25,6 +31,7 @@ receiver (``collector.ml_events``) validates and reads it, and both use the valu
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -97,3 +104,8 @@ def matches(name: str, patterns: frozenset[str]) -> bool:
         if name in patterns:
             return True
     return False
+
+
+def encode_body(body: Mapping[str, Any]) -> str:
+    """The inference body as compact JSON text (NaN/Inf were already made null: strict JSON)."""
+    return json.dumps(body, separators=(",", ":"), allow_nan=False, ensure_ascii=False)

@@ -180,7 +180,7 @@ def _ns(ts: float | int | None) -> int:
     return int(float(ts) * 1e9)
 
 
-def _emit(event_name: str, attributes: dict[str, Any], body: dict[str, Any] | None, ts: float | int | None) -> None:
+def _emit(event_name: str, attributes: dict[str, Any], body: str | None, ts: float | int | None) -> None:
     from opentelemetry._logs import SeverityNumber
 
     _logger().emit(
@@ -239,7 +239,7 @@ def log_inference(
             cv.LATENCY_MS: None if latency is None else float(latency),
             cv.NONFINITE: nonfinite or None,
         }
-        _emit(cv.INFERENCE_EVENT, attributes, body, ts)
+        _emit(cv.INFERENCE_EVENT, attributes, cv.encode_body(body), ts)
         _COUNTERS.add(emitted=1, nonfinite=nonfinite)
     except Exception as exc:  # never into the caller's request path
         _COUNTERS.add(dropped=1)

@@ -2,9 +2,10 @@
 
 Same method as ``bench_ingest.py``: concurrent clients send realistic, pre-serialized requests (512
 ``driftline.ml.inference`` events each, 20 features: 12 numbers, 5 strings, 3 booleans, plus two
-segment keys, a prediction with probabilities and a latency), each request with fresh request ids
-patched into the bytes. Prints acknowledged and durable events/s, Export latency, bytes per event on
-disk; then writes 10M inferences and 5M labels (re-labels included) as Parquet and times the
+segment keys, a prediction with probabilities and a latency; the body as JSON text as the SDK sends
+it, or ``--structured`` as a protobuf map), each request with fresh request ids patched into the
+bytes. Prints acknowledged and durable events/s, Export latency, bytes per event on disk (low: the
+feature values repeat across requests, so it is a floor, not a typical figure); then writes 10M inferences and 5M labels (re-labels included) as Parquet and times the
 ``inferences_labeled`` join over them through the analysis views.
 
     python tests/benchmarks/bench_ml_ingest.py --duration 15 --clients 8
@@ -46,9 +47,11 @@ def _map(pairs: dict[str, object]) -> object:
     return AnyValue(kvlist_value=KeyValueList(values=[kv(k, v) for k, v in pairs.items()]))
 
 
-def build_template(seed: int = 1) -> tuple[bytes, np.ndarray]:
+def build_template(seed: int = 1, structured: bool = False) -> tuple[bytes, np.ndarray]:
     """One request of inference events and the byte offsets of its request ids (patched per request)."""
     from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+
+    from driftline.instrumentation.ml.convention import encode_body
 
     rng = np.random.default_rng(seed)
     req = ExportLogsServiceRequest()
@@ -80,12 +83,16 @@ def build_template(seed: int = 1) -> tuple[bytes, np.ndarray]:
         features = {f"num_{k}": float(rng.normal(100, 30)) for k in range(12)}
         features |= {f"cat_{k}": str(rng.choice(countries)) for k in range(5)}
         features |= {f"flag_{k}": bool(rng.random() < 0.3) for k in range(3)}
-        body = [
-            KeyValue(key="features", value=_map(features)),
-            KeyValue(key="segment", value=_map({"country": str(rng.choice(countries)), "channel": "web"})),
-            KeyValue(key="probabilities", value=_map({"fraud": score, "ok": 1 - score})),
-        ]
-        rec.body.CopyFrom(AnyValue(kvlist_value=KeyValueList(values=body)))
+        body = {
+            "features": features,
+            "segment": {"country": str(rng.choice(countries)), "channel": "web"},
+            "probabilities": {"fraud": score, "ok": 1 - score},
+        }
+        if structured:  # the body as a protobuf map (another SDK, a Collector transform)
+            parts = [KeyValue(key=k, value=_map(v)) for k, v in body.items()]
+            rec.body.CopyFrom(AnyValue(kvlist_value=KeyValueList(values=parts)))
+        else:  # as driftline.instrumentation.ml sends it: JSON text
+            rec.body.string_value = encode_body(body)
     data = req.SerializeToString()
     offsets = [data.find(rid.encode()) for rid in request_ids]
     assert all(o >= 0 for o in offsets)
@@ -137,8 +144,8 @@ def _written(http_port: int) -> float:
     return 0.0
 
 
-def ingest(duration: float, clients: int, workers: int | None) -> None:
-    template, offsets = build_template()
+def ingest(duration: float, clients: int, workers: int | None, structured: bool = False) -> None:
+    template, offsets = build_template(structured=structured)
     patcher = Patcher(template, offsets)
     with tempfile.TemporaryDirectory(prefix="driftline-bench-ml-") as tmp:
         data = Path(tmp) / "data"
@@ -178,7 +185,8 @@ def ingest(duration: float, clients: int, workers: int | None) -> None:
     lat = np.asarray(latencies) * 1000
     print(
         f"driftline ML ingest benchmark: {clients} gRPC clients, {duration:.0f}s, {EVENTS_PER_REQUEST}-event "
-        f"requests of 20 features ({len(template)} bytes), {os.cpu_count()} cores"
+        f"requests of 20 features, {'map' if structured else 'JSON'} bodies ({len(template)} bytes), "
+        f"{os.cpu_count()} cores"
     )
     print(f"  acknowledged events/s       {total / send_seconds:12,.0f}   ({total:,} events)")
     print(
@@ -283,10 +291,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="receiver normalizer processes")
     parser.add_argument("--join-rows", type=int, default=10_000_000, help="inferences in the join benchmark")
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--structured", action="store_true", help="bodies as protobuf maps, not JSON text")
     parser.add_argument("--skip-join", action="store_true")
     args = parser.parse_args()
     if not args.skip_ingest:
-        ingest(args.duration, args.clients, args.workers)
+        ingest(args.duration, args.clients, args.workers, args.structured)
     if not args.skip_join:
         join(args.join_rows, args.join_rows // 2)
 

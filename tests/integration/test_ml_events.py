@@ -46,6 +46,7 @@ def _grpc(app) -> GrpcLogExporter:
 @pytest.mark.parametrize("transport", ["grpc", "http"])
 def test_inferences_and_late_labels_reach_the_views(receiver, transport: str) -> None:
     provider = _provider(_grpc(receiver) if transport == "grpc" else _http(receiver), batch=True)
+    dropped = ml.stats()["dropped"]
     wide = {f"f{i:03d}": float(i) for i in range(200)}
     early = "req-label-first"
     ml.log_label(early, True)  # the label is flushed before its inference exists
@@ -114,7 +115,7 @@ def test_inferences_and_late_labels_reach_the_views(receiver, transport: str) ->
         "FROM ml_daily WHERE model = 'fraud'"
     ).fetchall()
     assert daily == [("v1", 2, 1.0, 0.5, {"true": 0.5, "false": 0.5}, "UTC")]
-    assert ml.stats()["dropped"] == 0
+    assert ml.stats()["dropped"] == dropped
 
 
 def test_ml_daily_counts_days_in_the_configured_time_zone(receiver) -> None:
@@ -267,3 +268,36 @@ def test_label_a_day_later_in_another_partition_still_joins(receiver) -> None:
     assert len(hours) == 2
     (delay,) = connect_ml(receiver.config.data).execute("SELECT label_delay_s FROM inferences_labeled").fetchone()
     assert 86_000 < delay < 86_800
+
+
+def test_json_text_bodies_follow_the_same_rules_as_maps(receiver) -> None:
+    ok = {"driftline.ml.model": "fraud", "driftline.ml.request_id": "j-1"}
+    bodies = {
+        "j-1": '{"features": {"amount": 5, "user": {"vip": true}, "bad": NaN}, "segment": {"country": "FR"}}',
+        "j-2": '{"features": {"tags": ["a"]}}',
+        "j-3": "not json",
+        "j-4": '{"features": {"x": 1}, "probabilities": {"fraud": "high"}}',
+    }
+    req = ExportLogsServiceRequest()
+    sl = req.resource_logs.add().scope_logs.add()
+    for rid, text in bodies.items():
+        sl.log_records.append(_event({**ok, "driftline.ml.request_id": rid}, AnyValue(string_value=text)))
+    resp = httpx.post(
+        f"http://127.0.0.1:{receiver.http_port}/v1/logs",
+        content=req.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+    )
+    answer = ExportLogsServiceResponse.FromString(resp.content)
+    assert answer.partial_success.rejected_log_records == 3
+    assert "feature 'tags' is array" in answer.partial_success.error_message
+    assert _metric(receiver, "driftline_rejected_items_total", signal="logs", reason="ml_bad_body") == 1
+    assert _metric(receiver, "driftline_rejected_items_total", signal="logs", reason="ml_unknown_type") == 2
+    assert receiver.flush(10)
+    (row,) = read_dataset(receiver.config.data, "inferences").to_pylist()
+    assert (row["request_id"], row["feature.amount"], row["feature.user.vip"], row["feature.bad"]) == (
+        "j-1",
+        5.0,
+        True,
+        None,
+    )
+    assert row["nonfinite"] == 1 and row["segment.country"] == "FR"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 
@@ -26,7 +27,14 @@ def events() -> Iterator[InMemoryLogRecordExporter]:
 
 
 def _records(exporter: InMemoryLogRecordExporter) -> list:
-    return [d.log_record for d in exporter.get_finished_logs()]
+    """The records, with the body (JSON text, as the SDK sends it) decoded."""
+    out = []
+    for d in exporter.get_finished_logs():
+        rec = d.log_record
+        if isinstance(rec.body, str):
+            rec.body = json.loads(rec.body)
+        out.append(rec)
+    return out
 
 
 def test_an_inference_follows_the_convention(events) -> None:
