@@ -5,7 +5,8 @@ Same method as ``bench_ingest.py``: concurrent clients send realistic, pre-seria
 segment keys, a prediction with probabilities and a latency; the body as JSON text as the SDK sends
 it, or ``--structured`` as a protobuf map), each request with fresh request ids patched into the
 bytes. Prints acknowledged and durable events/s, Export latency, bytes per event on disk (low: the
-feature values repeat across requests, so it is a floor, not a typical figure); then writes 10M inferences and 5M labels (re-labels included) as Parquet and times the
+feature values repeat across requests, so it is a floor, not a typical figure); then writes 10M
+inferences and 5M labels (re-labels included) as Parquet and times the
 ``inferences_labeled`` join over them through the analysis views.
 
     python tests/benchmarks/bench_ml_ingest.py --duration 15 --clients 8
