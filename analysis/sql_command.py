@@ -22,6 +22,7 @@ EXAMPLES = """\b
 Example:
   driftline sql "SELECT agent_version, count(*) AS spans FROM spans GROUP BY 1"
   driftline sql --format json "SELECT tool_name, count(*) FROM tool_calls GROUP BY ALL"
+  driftline sql --tz Europe/Paris "SELECT * FROM ml_daily WHERE model = 'fraud'"
   driftline sql            # interactive: end statements with ';', leave with .quit"""
 
 
@@ -51,7 +52,8 @@ def _shell(con: Any, fmt: str) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo(
-            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, span_id_conflicts. "
+            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, span_id_conflicts, "
+            "inferences, labels, label_events, inferences_labeled, ml_daily. "
             "End with ';', leave with .quit"
         )
     buffer: list[str] = []
@@ -82,16 +84,28 @@ def _shell(con: Any, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
 @pricing_option
-def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None) -> None:
-    """Run SQL against the spans, logs, llm_calls, tool_calls, llm_call_costs and runs views of DATA."""
+@click.option(
+    "--tz",
+    envvar="DRIFTLINE_TZ",
+    default="UTC",
+    show_default=True,
+    help="Time zone the days of ml_daily are counted in (an IANA name).",
+)
+def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None, tz: str) -> None:
+    """Run SQL against the views of DATA: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, and for
+    classical models inferences, labels, label_events, inferences_labeled, ml_daily."""
     try:
-        from driftline.analysis.db import connect
+        from driftline.analysis.db import check_tz, connect
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
     try:
+        check_tz(tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from exc
+    try:
         # the runs view reads the per-hour run cache (derived on first use) when the query needs it
         needs_runs = query is None or re.search(r"\bruns\b", query, re.IGNORECASE) is not None
-        con = connect(data, pricing=pricing, cached_runs=needs_runs)
+        con = connect(data, pricing=pricing, cached_runs=needs_runs, tz=tz)
     except Exception as exc:
         raise click.ClickException(f"cannot open the data root {data}: {exc}") from exc
     if query is None:

@@ -178,3 +178,17 @@ def test_the_readme_sql_cards_give_the_console_numbers(demo_root: str) -> None:
     assert [(r[1], r[2]) for r in segments] == country
     assert len(scatter) == len(ours["scatter"]["points"]) > 0
     assert labels[0] == tuple(ours["labels"].values())
+
+
+def test_tz_comes_from_driftline_toml_and_reaches_sql(demo_root: str, tmp_path: Path) -> None:
+    config = tmp_path / "driftline.toml"
+    config.write_text('tz = "Asia/Tokyo"\n')
+    shown = _run("--config", str(config), "models", "show", "fraud", "--data", demo_root, "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["timezone"] == "Asia/Tokyo"
+    query = "SELECT DISTINCT timezone FROM ml_daily"
+    out = _run("--config", str(config), "sql", "--data", demo_root, "--format", "json", query)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"timezone": "Asia/Tokyo"}]
+    flag = _run("--config", str(config), "sql", "--data", demo_root, "--format", "json", "--tz", "UTC", query)
+    assert json.loads(flag.output) == [{"timezone": "UTC"}]  # a flag beats the file
