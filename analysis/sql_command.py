@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from driftline.analysis.commands.common import pricing_option
+from driftline.analysis.commands.common import pricing_option, tz_option
 from driftline.collector.cli import data_option, missing_extra
 
 EXAMPLES = """\b
@@ -84,24 +84,14 @@ def _shell(con: Any, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--limit", type=int, default=None, help="Rows to show in table format (default: all).")
 @pricing_option
-@click.option(
-    "--tz",
-    envvar="DRIFTLINE_TZ",
-    default="UTC",
-    show_default=True,
-    help="Time zone the days of ml_daily are counted in (an IANA name).",
-)
+@tz_option
 def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None, tz: str) -> None:
     """Run SQL against the views of DATA: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, and for
     classical models inferences, labels, label_events, inferences_labeled, ml_daily."""
     try:
-        from driftline.analysis.db import check_tz, connect
+        from driftline.analysis.db import connect
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
-    try:
-        check_tz(tz)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tz") from exc
     try:
         # the runs view reads the per-hour run cache (derived on first use) when the query needs it
         needs_runs = query is None or re.search(r"\bruns\b", query, re.IGNORECASE) is not None

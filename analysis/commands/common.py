@@ -22,6 +22,25 @@ agent_option = click.option("--agent", envvar="DRIFTLINE_AGENT", default=None, h
 env_option = click.option("--env", envvar="DRIFTLINE_ENV", default=None, help="Only runs of this environment.")
 
 
+def _valid_tz(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    from driftline.analysis.db import check_tz
+
+    try:
+        return check_tz(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+tz_option = click.option(
+    "--tz",
+    envvar="DRIFTLINE_TZ",
+    default="UTC",
+    show_default=True,
+    callback=_valid_tz,
+    help="Time zone the days of ml_daily are counted in (an IANA name, e.g. Europe/Paris).",
+)
+
+
 def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return data_option(pricing_option(agent_option(env_option(f))))
 

@@ -14,15 +14,9 @@ from typing import Any
 
 import click
 
+from driftline.analysis.commands.common import tz_option
 from driftline.collector.cli import data_option, missing_extra, models_import_command
 
-tz_option = click.option(
-    "--tz",
-    envvar="DRIFTLINE_TZ",
-    default="UTC",
-    show_default=True,
-    help="Time zone the daily rollups count days in (an IANA name, e.g. Europe/Paris).",
-)
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -30,13 +24,9 @@ format_option = click.option(
 
 def _connect(data: str, tz: str) -> Any:
     try:
-        from driftline.analysis.db import check_tz, connect_ml
+        from driftline.analysis.db import connect_ml
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
-    try:
-        check_tz(tz)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--tz") from exc
     try:
         return connect_ml(data, tz)
     except Exception as exc:

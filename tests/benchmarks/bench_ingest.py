@@ -180,9 +180,18 @@ class Patcher:
         return buf.tobytes()
 
 
-def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]) -> None:
+def _client(
+    port: int,
+    patcher: Patcher,
+    stop: threading.Event,
+    latencies: list[float],
+    acked: list[int],
+    method: str = TRACE_METHOD,
+    items: int = SPANS_PER_REQUEST,
+) -> None:
+    """One gRPC client sending ``patcher``'s requests to ``method`` until ``stop``; backs off on 429s."""
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
-        call = ch.unary_unary(TRACE_METHOD)
+        call = ch.unary_unary(method)
         while not stop.is_set():
             body = patcher.next()
             t0 = time.perf_counter()
@@ -194,7 +203,7 @@ def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[
                     continue
                 raise
             latencies.append(time.perf_counter() - t0)
-            acked.append(SPANS_PER_REQUEST)
+            acked.append(items)
 
 
 def _http_client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]) -> None:

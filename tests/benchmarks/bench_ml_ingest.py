@@ -23,7 +23,6 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from tests.benchmarks.bench_ingest import _cpu_seconds, _hwm_kib
+from tests.benchmarks.bench_ingest import _client, _cpu_seconds, _hwm_kib
 from tests.integration.otlp_payloads import kv
 from tests.receiver_process import ReceiverProcess, child_pids
 
@@ -118,23 +117,6 @@ class Patcher:
         return buf.tobytes()
 
 
-def _client(port: int, patcher: Patcher, stop: threading.Event, latencies: list[float], acked: list[int]) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]) as ch:
-        call = ch.unary_unary(LOGS_METHOD)
-        while not stop.is_set():
-            body = patcher.next()
-            t0 = time.perf_counter()
-            try:
-                call(body, timeout=30)
-            except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                    time.sleep(0.05)
-                    continue
-                raise
-            latencies.append(time.perf_counter() - t0)
-            acked.append(EVENTS_PER_REQUEST)
-
-
 def _written(http_port: int) -> float:
     import httpx
 
@@ -158,7 +140,11 @@ def ingest(duration: float, clients: int, workers: int | None, structured: bool 
             acked: list[int] = []
             peak = 0
             threads = [
-                threading.Thread(target=_client, args=(rx.grpc_port, patcher, stop, latencies, acked), daemon=True)
+                threading.Thread(
+                    target=_client,
+                    args=(rx.grpc_port, patcher, stop, latencies, acked, LOGS_METHOD, EVENTS_PER_REQUEST),
+                    daemon=True,
+                )
                 for _ in range(clients)
             ]
             started = time.perf_counter()
