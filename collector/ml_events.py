@@ -162,7 +162,7 @@ def _json_body(text: str, event: MLEvent) -> None:
         if not isinstance(probabilities, dict):
             raise Refused("ml_bad_body", "body.probabilities must be a map")
         for key, p in probabilities.items():
-            if type(p) not in (float, int) or (p is not None and isinstance(p, bool)):
+            if type(p) not in (float, int):  # bool, str, list... (null is allowed)
                 if p is not None:
                     raise Refused("ml_unknown_type", f"probability of {key!r} is not a number")
             elif p - p != 0.0:

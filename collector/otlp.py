@@ -65,20 +65,21 @@ def ids_problem(tid: bytes, sid: bytes, pid: bytes, start_ns: int) -> str | None
     return None
 
 
-def log_problem(record: LogRecord) -> str | None:
-    """Why a log record cannot be stored, or None (see ``log_problem_code``)."""
-    found = log_problem_code(record)
-    return None if found is None else found[1]
+def log_ids_problem(tid: bytes, sid: bytes) -> str | None:
+    """Logs may omit ids (they are optional), but ids that are present must be well-formed."""
+    if tid and len(tid) != 16:
+        return "invalid trace_id (must be empty or 16 bytes)"
+    if sid and len(sid) != 8:
+        return "invalid span_id (must be empty or 8 bytes)"
+    return None
 
 
 def log_problem_code(record: LogRecord) -> tuple[str, str] | None:
-    """(reason code, message) or None. Logs may omit ids (they are optional), but ids that are present
-    must be well-formed; an inference or label event must follow its convention (``ml_events``)."""
-    tid, sid = record.trace_id, record.span_id
-    if tid and len(tid) != 16:
-        return "invalid_item", "invalid trace_id (must be empty or 16 bytes)"
-    if sid and len(sid) != 8:
-        return "invalid_item", "invalid span_id (must be empty or 8 bytes)"
+    """(reason code, message) or None: the ids rule, then an inference or label event's convention
+    (``ml_events``)."""
+    problem = log_ids_problem(record.trace_id, record.span_id)
+    if problem is not None:
+        return "invalid_item", problem
     return ml_events.problem(record)
 
 

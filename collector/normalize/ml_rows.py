@@ -46,8 +46,7 @@ def _column(values: list[Any]) -> pa.Array:
         return pa.nulls(len(values), pa.float64())
     if kinds == {str}:
         return pa.array(values, pa.string())
-    text = [None if v is None else ("true" if v is True else "false" if v is False else str(v)) for v in values]
-    return pa.array(text, pa.string())
+    return pa.array(_as_text(values), pa.string())
 
 
 class _ModelRows:

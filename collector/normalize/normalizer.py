@@ -372,7 +372,7 @@ class LogNormalizer(_Base):
             for sl in rl.scope_logs:
                 for rec in sl.log_records:
                     tid, sid = rec.trace_id, rec.span_id
-                    if (tid and len(tid) != 16) or (sid and len(sid) != 8):  # otlp.log_problem_code's id rule
+                    if otlp.log_ids_problem(tid, sid) is not None:
                         self.rejected += 1
                         continue
                     name = ml_events.event_name(rec)

@@ -165,7 +165,7 @@ def _probabilities(raw: Mapping[Any, Any] | Sequence[float] | None) -> dict[str,
     out: dict[str, float | None] = {}
     for key, p in items:
         value, _ = cv.scalar(p)
-        if value is not None and (isinstance(value, (str, bool)) or not isinstance(value, (int, float))):
+        if isinstance(value, (str, bool)):
             raise cv.UnknownValue(f"probability of {key!r} is not a number")
         out[str(key)] = None if value is None else float(value)
     return out
