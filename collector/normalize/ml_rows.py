@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from driftline.collector.ml_events import MLEvent
 from driftline.collector.schema import FEATURE_PREFIX, INFERENCE_SCHEMA, LABEL_SCHEMA, SEGMENT_PREFIX
+from driftline.instrumentation.ml.convention import LABEL_EVENT
 
 HOUR_NS = 3_600_000_000_000
 
@@ -36,17 +37,55 @@ def _split(value: Any) -> tuple[float | None, str | None]:
     return float(value), None
 
 
-def _column(values: list[Any]) -> pa.Array:
-    kinds = {type(v) for v in values if v is not None}
-    if kinds == {bool}:
+# kind bits of a column's values, as the compiled reader counts them (native/logscan.c)
+_BOOL, _NUMBER, _TEXT, _REPLACED = 1, 2, 4, 8
+
+
+def _kind_bits(values: list[Any]) -> int:
+    bits = 0
+    for v in values:
+        if v is not None:
+            bits |= _BOOL if type(v) is bool else _TEXT if type(v) is str else _NUMBER
+    return bits
+
+
+def _column(values: list[Any], bits: int | None = None) -> pa.Array:
+    """A feature column: all booleans -> bool, all numbers -> float64, all strings (or a mix) -> string.
+    ``bits`` are the kinds already counted while the values were gathered (recounted when a value was
+    replaced)."""
+    if bits is None or bits & _REPLACED:
+        bits = _kind_bits(values)
+    if bits == _BOOL:
         return pa.array(values, pa.bool_())
-    if kinds and kinds <= {float, int}:
+    if bits == _NUMBER:
         return pa.array(values, pa.float64())
-    if not kinds:
+    if not bits:
         return pa.nulls(len(values), pa.float64())
-    if kinds == {str}:
+    if bits == _TEXT:
         return pa.array(values, pa.string())
     return pa.array(_as_text(values), pa.string())
+
+
+Named = tuple[str, list[Any], int | None]  # (feature or segment key, a value per row, kind bits or None)
+
+
+def inference_table(columns: list[list[Any]], features: list[Named], segments: list[Named]) -> pa.Table:
+    """One model's inference rows: the fixed columns in INFERENCE_SCHEMA order, then a column per
+    feature and per segment key, sorted by name. Segment values are already text (``_as_text``)."""
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, INFERENCE_SCHEMA, strict=True)]
+    names = list(INFERENCE_SCHEMA.names)
+    for prefix, named in ((FEATURE_PREFIX, features), (SEGMENT_PREFIX, segments)):
+        for name, values, bits in sorted(named, key=lambda n: n[0]):
+            arrays.append(_column(values, bits))
+            names.append(prefix + name)
+    return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(INFERENCE_SCHEMA.metadata)
+
+
+def label_table(columns: list[list[Any]]) -> pa.Table:
+    if not columns or not columns[0]:
+        return LABEL_SCHEMA.empty_table()
+    arrays = [pa.array(col, type=f.type) for col, f in zip(columns, LABEL_SCHEMA, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=LABEL_SCHEMA)
 
 
 class _ModelRows:
@@ -57,19 +96,15 @@ class _ModelRows:
         self.segments: dict[str, dict[int, Any]] = {}
 
     def table(self) -> pa.Table:
-        columns = list(zip(*self.rows, strict=True))
-        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, INFERENCE_SCHEMA, strict=True)]
-        names = list(INFERENCE_SCHEMA.names)
         n = len(self.rows)
-        for prefix, store in ((FEATURE_PREFIX, self.features), (SEGMENT_PREFIX, self.segments)):
-            for name in sorted(store):
-                by_row = store[name]
+        named: list[list[Named]] = [[], []]
+        for part, store in enumerate((self.features, self.segments)):
+            for name, by_row in store.items():
                 values = [None] * n
                 for i, v in by_row.items():
                     values[i] = v
-                arrays.append(_column(values) if prefix == FEATURE_PREFIX else _column(_as_text(values)))
-                names.append(prefix + name)
-        return pa.Table.from_arrays(arrays, names=names).replace_schema_metadata(INFERENCE_SCHEMA.metadata)
+                named[part].append((name, values if part == 0 else _as_text(values), None))
+        return inference_table([list(col) for col in zip(*self.rows, strict=True)], named[0], named[1])
 
 
 def _as_text(values: list[Any]) -> list[str | None]:
@@ -98,7 +133,7 @@ class MLRows:
     ) -> None:
         svc, ver, env = resource
         number, klass = _split(event.value)
-        if event.kind == "driftline.ml.label":
+        if event.kind == LABEL_EVENT:
             self.labels.append(
                 [t, event.request_id, event.model, number, klass, trace_id, span_id, svc, env, received_ns]
             )
@@ -139,8 +174,66 @@ class MLRows:
         return [(model_slug(model), rows.table(), rows.hours) for model, rows in sorted(self.models.items())]
 
     def label_table(self) -> pa.Table:
-        if not self.labels:
-            return LABEL_SCHEMA.empty_table()
-        columns = list(zip(*self.labels, strict=True))
-        arrays = [pa.array(col, type=f.type) for col, f in zip(columns, LABEL_SCHEMA, strict=True)]
-        return pa.Table.from_arrays(arrays, schema=LABEL_SCHEMA)
+        return label_table([list(col) for col in zip(*self.labels, strict=True)])
+
+
+class NativeMLRows:
+    """``MLRows`` kept by the compiled reader (``native/logscan.c``): the same rows, gathered column by
+    column in C. ``scan`` reads a whole request's events from its wire bytes, or returns None (and adds
+    nothing) when anything in it needs the Python reader; ``add`` takes an event that reader read."""
+
+    def __init__(self, logscan: Any) -> None:
+        self._batch = logscan.MLBatch()
+
+    def scan(self, payload: bytes, received_ns: int, resource: Any) -> list[tuple[int, int, int]] | None:
+        return self._batch.scan(payload, received_ns, resource)
+
+    def add(
+        self,
+        event: MLEvent,
+        t: int,
+        trace_id: str | None,
+        span_id: str | None,
+        resource: tuple[str | None, str | None, str | None],
+        received_ns: int,
+    ) -> None:
+        svc, ver, env = resource
+        self._batch.add(
+            event.kind == LABEL_EVENT,
+            event.model,
+            event.version,
+            event.request_id,
+            event.value,
+            event.latency_ms,
+            event.nonfinite,
+            event.features,
+            event.segment,
+            event.probabilities,
+            t,
+            trace_id,
+            span_id,
+            svc,
+            ver,
+            env,
+            received_ns,
+        )
+
+    def inference_tables(self) -> list[tuple[str, pa.Table, list[int]]]:
+        return [
+            (model_slug(model), inference_table(columns, features, segments), hours)
+            for model, columns, hours, features, segments in sorted(self._batch.models(), key=lambda m: m[0])
+        ]
+
+    @property
+    def label_hours(self) -> list[int]:
+        return self._batch.labels()[1]
+
+    def label_table(self) -> pa.Table:
+        return label_table(self._batch.labels()[0])
+
+
+def new_ml_rows() -> MLRows | NativeMLRows:
+    """The compiled accumulator where it is built (and not turned off), else the Python one."""
+    from driftline.collector.native import logscan
+
+    return NativeMLRows(logscan) if logscan is not None else MLRows()

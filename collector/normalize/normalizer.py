@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
@@ -35,7 +36,7 @@ from driftline.collector.normalize.attributes import (
     light,
     to_str,
 )
-from driftline.collector.normalize.ml_rows import MLRows
+from driftline.collector.normalize.ml_rows import new_ml_rows
 from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
 from driftline.collector.normalize.views import as_view
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
@@ -364,7 +365,34 @@ class LogNormalizer(_Base):
 
     def __init__(self, options: NormalizeOptions) -> None:
         super().__init__(options)
-        self.ml = MLRows()  # inference and label events go to their own datasets
+        self.ml = new_ml_rows()  # inference and label events go to their own datasets
+        self._ml_resources: dict[bytes, tuple[str | None, str | None, str | None]] = {}
+
+    def add_payload(self, payload: bytes, received_ns: int) -> None:
+        """One logs request from the WAL (raises ``otlp.MalformedRequest``). Where the compiled reader
+        is built, it reads the request's ML events straight from the bytes and names the other records,
+        which the Python path below reads; when it is unsure of anything it adds nothing and the whole
+        request takes the Python path."""
+        scan = getattr(self.ml, "scan", None)
+        others = None if scan is None else scan(payload, received_ns, self._ml_resource)
+        if others is None:
+            self.add_request(otlp.parse("logs", payload), received_ns)
+            return
+        if others:
+            request: Any = otlp.parse("logs", payload)
+            for i, j, k in others:
+                rl = request.resource_logs[i]
+                sl = rl.scope_logs[j]
+                svc, ver, env, _raw, rmap = self._resource(rl.resource.attributes)
+                self._add_log(sl.log_records[k], svc, ver, env, rmap, sl.scope.name or None, received_ns)
+
+    def _ml_resource(self, raw: bytes) -> tuple[str | None, str | None, str | None]:
+        """(service, version, environment) of a Resource message's bytes, for the compiled reader."""
+        found = self._ml_resources.get(raw)
+        if found is None:
+            svc, ver, env, _raw, _rmap = self._resource(Resource.FromString(raw).attributes)
+            found = self._ml_resources[raw] = (svc, ver, env)
+        return found
 
     def add_request(self, request: Any, received_ns: int) -> None:
         for rl in request.resource_logs:

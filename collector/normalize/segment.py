@@ -55,11 +55,13 @@ def _process(path: str, stem: str, root: str, instance_id: str, options: Normali
             result.malformed_records += 1
             continue
         try:
-            request = views.parse_traces(payload) if signal == "traces" else otlp.parse(signal, payload)
+            if signal == "traces":
+                spans.add_request(views.parse_traces(payload), received_ns)
+            else:
+                logs.add_payload(payload, received_ns)
         except otlp.MalformedRequest:  # validated before the ack, so only a corrupted file gets here
             result.malformed_records += 1
             continue
-        (spans if signal == "traces" else logs).add_request(request, received_ns)
     sink = ParquetSink(root)
     writes = [("spans", spans.table(), spans.hours, ""), ("logs", logs.table(), logs.hours, "")]
     writes += [("inferences", t, hours, f"-m{slug}") for slug, t, hours in logs.ml.inference_tables()]

@@ -3,7 +3,9 @@
 Why nothing more happens here: this is the acknowledgement path. Hashing, scrubbing, normalizing
 and batching all run behind the WAL in worker processes; here the request is parsed once (to refuse
 bad data with INVALID_ARGUMENT and to count refused spans for ``partial_success``) and its original
-bytes are made durable.
+bytes are made durable. Logs requests are checked by the compiled reader where it is built
+(``collector/native``): it answers only when every record is acceptable, so a refusal is always
+decided and worded by ``otlp.count_and_check``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from google.protobuf.message import Message
 
 from driftline.collector import otlp
 from driftline.collector.errors import ExportError, Malformed, Unauthenticated
+from driftline.collector.native import logscan
 from driftline.collector.receiver.budget import Budget
 from driftline.collector.telemetry import Telemetry
 from driftline.collector.wal.log import WriteAheadLog
@@ -41,7 +44,11 @@ class Exporter:
                 request = otlp.parse(signal, payload)
             except otlp.MalformedRequest as exc:
                 raise Malformed(str(exc)) from exc
-            total, by_reason, reason = otlp.count_and_check(signal, request)
+            accepted = logscan.check(payload) if signal == "logs" and logscan is not None else None
+            if accepted is not None:  # the compiled reader accepts every record: nothing to refuse
+                total, by_reason, reason = accepted, {}, ""
+            else:  # the rule itself (also when the compiled reader is unsure)
+                total, by_reason, reason = otlp.count_and_check(signal, request)
             rejected = sum(by_reason.values())
             self.telemetry.received.labels(signal).inc(total)
             for code, count in by_reason.items():
