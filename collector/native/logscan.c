@@ -612,7 +612,7 @@ static int jstring(J *j, Buf *out) {
 }
 
 /* A JSON number: integers of up to 18 digits exactly (float(int) as Python does, so -0 is 0.0), others
- * through strtod (correctly rounded, as Python's float()); overflow and underflow are left to Python. */
+ * through strtod (correctly rounded, as Python's float(), underflow included); overflow is left to Python. */
 static int jnumber(J *j, double *out) {
     const uint8_t *start = j->p, *p = j->p;
     int is_float = 0;
@@ -661,9 +661,9 @@ static int jnumber(J *j, double *out) {
             return BAIL;
         *out = (double)x;
     } else {
-        double d = strtod(buf, NULL);
-        if (errno || d - d != 0.0)
-            return BAIL;
+        double d = strtod(buf, NULL); /* glibc's is correctly rounded, subnormals included (ERANGE) */
+        if (d - d != 0.0)
+            return BAIL; /* overflow to infinity: Python counts it as nonfinite; left to Python */
         *out = d;
     }
     j->p = p;
