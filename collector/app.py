@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from driftline.collector import native
 from driftline.collector.config import CollectorConfig
 from driftline.collector.normalize.normalizer import NormalizeOptions
 from driftline.collector.pipeline import SegmentPipeline
@@ -91,6 +92,7 @@ class CollectorApp:
             parts.append(f"OTLP/gRPC on {self.config.host}:{self.grpc_port}")
         if self.http_port:
             parts.append(f"OTLP/HTTP on {scheme}://{self.config.host}:{self.http_port}")
+        log.info("OTLP logs reader: %s", native.status())
         log.info(
             "driftline receiver %s ready: %s; data in %s", self.config.instance_id, ", ".join(parts), self.config.data
         )

@@ -204,7 +204,7 @@ def doctor(data: str, wal_dir: str | None, endpoint: str | None) -> None:
         raise missing_extra(exc) from exc
     from pathlib import Path
 
-    checks = diagnose.check_root(data)
+    checks = [diagnose.check_reader(), *diagnose.check_root(data)]
     wal = Path(wal_dir) if wal_dir else (Path(data) / "wal" if "://" not in data else None)
     if wal is not None:
         checks += diagnose.check_wal(wal)

@@ -7,9 +7,11 @@ it, or ``--structured`` as a protobuf map), each request with fresh request ids 
 bytes. Prints acknowledged and durable events/s, Export latency, bytes per event on disk (low: the
 feature values repeat across requests, so it is a floor, not a typical figure); then writes 10M
 inferences and 5M labels (re-labels included) as Parquet and times the
-``inferences_labeled`` join over them through the analysis views.
+``inferences_labeled`` join over them through the analysis views. The receiver reads with the compiled
+reader (``collector/native``) unless ``--python`` asks for the Python one.
 
     python tests/benchmarks/bench_ml_ingest.py --duration 15 --clients 8
+    python tests/benchmarks/bench_ml_ingest.py --skip-join --python      # the Python reader, for comparison
     python tests/benchmarks/bench_ml_ingest.py --join-rows 10000000 --skip-ingest
 """
 
@@ -127,13 +129,15 @@ def _written(http_port: int) -> float:
     return 0.0
 
 
-def ingest(duration: float, clients: int, workers: int | None, structured: bool = False) -> None:
+def ingest(duration: float, clients: int, workers: int | None, structured: bool = False, python: bool = False) -> None:
     template, offsets = build_template(structured=structured)
     patcher = Patcher(template, offsets)
     with tempfile.TemporaryDirectory(prefix="driftline-bench-ml-") as tmp:
         data = Path(tmp) / "data"
         extra = ["--workers", str(workers)] if workers else []
-        rx = ReceiverProcess(data, *extra, instance_id="bench").start()
+        env = {"DRIFTLINE_NATIVE": "0" if python else "1"}
+        rx = ReceiverProcess(data, *extra, instance_id="bench", env=env).start()
+        reader = next((ln.split("OTLP logs reader: ")[1].strip() for ln in rx.lines if "OTLP logs reader: " in ln), "?")
         try:
             stop = threading.Event()
             latencies: list[float] = []
@@ -175,6 +179,7 @@ def ingest(duration: float, clients: int, workers: int | None, structured: bool 
         f"requests of 20 features, {'map' if structured else 'JSON'} bodies ({len(template)} bytes), "
         f"{os.cpu_count()} cores"
     )
+    print(f"  reader                      {reader}")
     print(f"  acknowledged events/s       {total / send_seconds:12,.0f}   ({total:,} events)")
     print(
         f"  durable in Parquet events/s {written / durable_seconds:12,.0f}   (all {written:,.0f} written "
@@ -280,9 +285,10 @@ def main() -> None:
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--structured", action="store_true", help="bodies as protobuf maps, not JSON text")
     parser.add_argument("--skip-join", action="store_true")
+    parser.add_argument("--python", action="store_true", help="the Python reader (DRIFTLINE_NATIVE=0), for comparison")
     args = parser.parse_args()
     if not args.skip_ingest:
-        ingest(args.duration, args.clients, args.workers, args.structured)
+        ingest(args.duration, args.clients, args.workers, args.structured, args.python)
     if not args.skip_join:
         join(args.join_rows, args.join_rows // 2)
 

@@ -1,0 +1,121 @@
+"""Both readers of OTLP logs, end to end in real receiver processes: the compiled one (default where it
+is built) and the Python one (``DRIFTLINE_NATIVE=0``) answer every Export the same way and write the
+same rows — SDK events over the official gRPC exporter, the benchmark's large requests, requests with
+refused events, and GenAI events mixed in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+
+from driftline.collector.schema import unify
+from driftline.instrumentation import ml
+from tests.receiver_process import ReceiverProcess
+from tests.unit import test_native_logscan as cases
+
+pytestmark = pytest.mark.slow
+
+TS = 1_767_225_600.0  # 2026-01-01T00:00:00Z: fixed, so both receivers write the same partitions
+
+
+def _sdk_events(grpc_port: int) -> None:
+    provider = LoggerProvider(resource=Resource.create({"service.name": "scorer", "service.version": "3.1"}))
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"http://127.0.0.1:{grpc_port}", insecure=True))
+    )
+    ml.use_logger_provider(provider)
+    try:
+        for i in range(300):
+            ml.log_inference(
+                "fraud" if i % 3 else "pricing",
+                f"v{i % 2}",
+                {"amount": i * 1.5, "country": ["FR", "DE", "Zürich"][i % 3], "vip": i % 5 == 0, "user": {"age": i}},
+                i % 2 == 0 if i % 3 else f"class-{i % 4}",
+                probabilities={"yes": 0.25, "no": 0.75} if i % 4 == 0 else None,
+                latency_ms=0.5 * i,
+                segment={"channel": "web" if i % 2 else "app", "cohort": i % 7},
+                request_id=f"r-{i}",
+                ts=TS + i,
+            )
+            if i % 2:
+                ml.log_label(f"r-{i}", i % 4 == 1, ts=TS + 3600 + i)
+        provider.force_flush()
+    finally:
+        ml.use_logger_provider(None)
+        provider.shutdown()
+
+
+def _raw_requests() -> list[bytes]:
+    from tests.benchmarks.bench_ml_ingest import build_template
+
+    payload, _ = build_template()
+    ok = cases.inference("ok-1", {"amount": 5.0})
+    mixed = cases.request(
+        cases.record([("gen_ai.system", "openai"), ("event.name", "gen_ai.user.message")], "hi", tid=b"\x01" * 16),
+        cases.inference("m-1", {"x": 1, "y": "s"}),
+        cases.label("m-1", "late"),
+    )
+    escaped = cases.request(cases.inference("e-1", {"note": 'say "hi"\nbye', "x": 2}))
+    refused = [cases.request(ok, bad, cases.label("ok-1", 1.0)) for bad in cases.REFUSED[:8]]
+    return [payload, mixed, escaped, *refused, cases.request(cases.REFUSED[0])]
+
+
+def _rows(root: Path, dataset: str) -> list[dict]:
+    files = sorted((root / dataset).rglob("*.parquet"))
+    if not files:
+        return []
+    table = unify([pq.read_table(f, partitioning=None) for f in files]).drop_columns(["received_at"])
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.int64()))
+    rows = table.to_pylist()
+    return sorted(rows, key=lambda r: repr(sorted(r.items())))
+
+
+def test_compiled_and_python_readers_answer_and_write_the_same(tmp_path: Path) -> None:
+    from driftline.collector.native import logscan
+
+    if logscan is None:
+        assert not os.environ.get("CI"), "the compiled reader must be built in CI"
+        pytest.skip("the compiled reader is not built here")
+    receivers = {
+        "compiled": ReceiverProcess(tmp_path / "compiled", instance_id="rx", env={"DRIFTLINE_NATIVE": "1"}),
+        "python": ReceiverProcess(tmp_path / "python", instance_id="rx", env={"DRIFTLINE_NATIVE": "0"}),
+    }
+    answers: dict[str, list[tuple[int, bytes]]] = {}
+    raw = _raw_requests()
+    try:
+        for name, proc in receivers.items():
+            proc.start()
+            said = {"compiled": "OTLP logs reader: compiled", "python": "OTLP logs reader: Python"}[name]
+            assert any(said in line for line in proc.lines), proc.lines
+            _sdk_events(proc.grpc_port)
+            answers[name] = []
+            for body in raw:
+                resp = httpx.post(
+                    f"http://127.0.0.1:{proc.http_port}/v1/logs",
+                    content=body,
+                    headers={"Content-Type": "application/x-protobuf"},
+                    timeout=30,
+                )
+                answers[name].append((resp.status_code, resp.content))
+    finally:
+        for proc in receivers.values():
+            if proc.proc is not None:
+                assert proc.terminate() == 0  # a graceful stop drains every segment to Parquet
+    assert answers["compiled"] == answers["python"]
+    assert [code for code, _ in answers["python"]].count(400) == 1  # the request whose only record is refused
+    for dataset in ("inferences", "labels", "logs"):
+        compiled, python = _rows(tmp_path / "compiled", dataset), _rows(tmp_path / "python", dataset)
+        assert compiled == python, dataset
+        assert compiled, dataset
+    assert len(_rows(tmp_path / "compiled", "inferences")) == 300 + 512 + 2 + 8
