@@ -46,3 +46,35 @@ def test_the_wheel_carries_the_built_console() -> None:
     assert any(name.endswith(".js") for name in matched)
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert "analysis/api/static/" in ignored and "node_modules/" in ignored
+
+
+@pytest.mark.slow
+def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_path: Path) -> None:
+    """gcc present: the wheel carries ``_logscan``; no compiler (CC=/bin/false): the build still succeeds
+    and the wheel has only the Python readers (``optional = true`` in pyproject.toml)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    contents = {}
+    skip = shutil.ignore_patterns("*.so", "build", "node_modules", "web", "__pycache__", "*.egg-info")
+    for name, env in (("gcc", {}), ("none", {"CC": "/bin/false"})):
+        src, out = tmp_path / f"src-{name}", tmp_path / name  # a clean tree: no build/ or in-place module
+        for part in ("collector", "analysis", "instrumentation"):
+            shutil.copytree(ROOT / part, src / part, ignore=skip)
+        for part in ("pyproject.toml", "README.md", "LICENSE"):
+            shutil.copy(ROOT / part, src / part)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(src)],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **env},
+            timeout=300,
+        )
+        (wheel,) = out.glob("*.whl")
+        contents[name] = zipfile.ZipFile(wheel).namelist()
+    compiled = [n for n in contents["gcc"] if n.startswith("driftline/collector/native/_logscan")]
+    assert compiled and compiled[0].endswith(".so")
+    assert not [n for n in contents["none"] if "_logscan" in n]
+    assert "driftline/collector/native/__init__.py" in contents["none"]
