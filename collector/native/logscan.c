@@ -243,6 +243,26 @@ static double as_double(uint64_t bits) {
     return d;
 }
 
+#define MORE 2
+
+/* The next entry of a KeyValueList's bytes: MORE when one was read, OK at the end, else BAIL/ERR. */
+static int next_kv(Buf *list, Buf *key, Any *a) {
+    while (list->p < list->e) {
+        uint32_t num;
+        int wt;
+        uint64_t u;
+        Buf kvb = {0, 0};
+        TRY(field(list, &num, &wt, &u, &kvb));
+        if (num != 1)
+            continue;
+        if (wt != 2)
+            return BAIL;
+        TRY(key_value(kvb, key, a));
+        return MORE;
+    }
+    return OK;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* what a scan collects before anything is appended                                                */
 
@@ -421,122 +441,90 @@ static int leaf_name_ok(Scan *s, Buf key, Py_ssize_t off, Py_ssize_t len) {
 /* ---------------------------------------------------------------------------------------------- */
 /* body as an AnyValue map (ml_events._flatten)                                                     */
 
+/* ml_events._scalar: a leaf value (nonfinite doubles become null and count). */
+static int scalar(Any *a, Val *v, int64_t *nonfinite) {
+    v->kind = V_NONE;
+    switch (a->kind) {
+    case K_DOUBLE: {
+        double d = as_double(a->u);
+        if (d - d != 0.0)
+            (*nonfinite)++;
+        else {
+            v->kind = V_NUM;
+            v->num = d;
+        }
+        return OK;
+    }
+    case K_STRING:
+        v->kind = V_STR;
+        v->s = a->s;
+        return OK;
+    case K_INT:
+        v->kind = V_NUM;
+        v->num = (double)(int64_t)a->u;
+        return OK;
+    case K_BOOL:
+        if (a->u > 1)
+            return BAIL;
+        v->kind = V_BOOL;
+        v->num = (double)a->u;
+        return OK;
+    case K_NONE:
+        return OK;
+    default:
+        return BAIL;
+    }
+}
+
 static int pb_flatten(Scan *s, Buf kvlist, Py_ssize_t poff, Py_ssize_t plen, int depth, Event *ev, Py_ssize_t *top) {
     if (depth > MAX_DEPTH || plen > 4 * MAX_NAME_CHARS)
         return BAIL;
-    while (kvlist.p < kvlist.e) {
-        uint32_t num;
-        int wt;
-        uint64_t u;
-        Buf kvb = {0, 0};
-        TRY(field(&kvlist, &num, &wt, &u, &kvb));
-        if (num != 1)
-            continue;
-        if (wt != 2)
-            return BAIL;
+    Buf key;
+    Any a;
+    int r;
+    while ((r = next_kv(&kvlist, &key, &a)) == MORE) {
         if (top)
             (*top)++;
-        Buf key;
-        Any a;
-        TRY(key_value(kvb, &key, &a));
         Py_ssize_t off, len;
         TRY(name_put(s, poff, plen, key, &off, &len));
-        Val v = {V_NONE, 0.0, {0, 0}};
-        switch (a.kind) {
-        case K_DOUBLE: {
-            double d = as_double(a.u);
-            if (d - d != 0.0)
-                ev->nonfinite++;
-            else {
-                v.kind = V_NUM;
-                v.num = d;
-            }
-            break;
-        }
-        case K_STRING:
-            v.kind = V_STR;
-            v.s = a.s;
-            break;
-        case K_INT:
-            v.kind = V_NUM;
-            v.num = (double)(int64_t)a.u;
-            break;
-        case K_BOOL:
-            if (a.u > 1)
-                return BAIL;
-            v.kind = V_BOOL;
-            v.num = (double)a.u;
-            break;
-        case K_NONE:
-            break;
-        case K_KVLIST: {
+        if (a.kind == K_KVLIST) { /* a nested map: its names are dotted; the map's own key is not checked */
             TRY(set_add(s, off, len));
             Py_ssize_t noff;
             TRY(prefix_put(s, off, len, &noff));
             TRY(pb_flatten(s, a.s, noff, len + 1, depth + 1, ev, NULL));
             continue;
         }
-        default: /* array, bytes: refused (ml_unknown_type) */
-            return BAIL;
-        }
+        Val v;
+        TRY(scalar(&a, &v, &ev->nonfinite)); /* an array or bytes: refused (ml_unknown_type) */
         TRY(leaf_name_ok(s, key, off, len));
         TRY(set_add(s, off, len));
         TRY(leaf_push(s, off, len, v));
     }
-    return OK;
+    return r;
 }
 
 static int pb_probabilities(Scan *s, Buf kvlist, Event *ev) {
-    while (kvlist.p < kvlist.e) {
-        uint32_t num;
-        int wt;
-        uint64_t u;
-        Buf kvb = {0, 0};
-        TRY(field(&kvlist, &num, &wt, &u, &kvb));
-        if (num != 1)
-            continue;
-        if (wt != 2)
-            return BAIL;
-        Buf key;
-        Any a;
-        TRY(key_value(kvb, &key, &a));
-        Val v = {V_NONE, 0.0, {0, 0}};
-        if (a.kind == K_DOUBLE) {
-            double d = as_double(a.u);
-            if (d - d != 0.0)
-                ev->nonfinite++;
-            else {
-                v.kind = V_NUM;
-                v.num = d;
-            }
-        } else if (a.kind == K_INT) {
-            v.kind = V_NUM;
-            v.num = (double)(int64_t)a.u;
-        } else if (a.kind != K_NONE) {
-            return BAIL; /* a string, boolean, array... is not a probability */
-        }
+    Buf key;
+    Any a;
+    int r;
+    while ((r = next_kv(&kvlist, &key, &a)) == MORE) {
+        Val v;
+        TRY(scalar(&a, &v, &ev->nonfinite));
+        if (v.kind == V_STR || v.kind == V_BOOL)
+            return BAIL; /* not a probability */
         Py_ssize_t off = s->narena;
         TRY(arena_put(s, key.p, key.e - key.p));
         TRY(leaf_push(s, off, key.e - key.p, v));
     }
-    return OK;
+    return r;
 }
 
 static int pb_body(Scan *s, Buf kvlist, Event *ev) {
     int seen_f = 0, seen_s = 0, seen_p = 0;
-    while (kvlist.p < kvlist.e) {
-        uint32_t num;
-        int wt;
-        uint64_t u;
-        Buf kvb = {0, 0};
-        TRY(field(&kvlist, &num, &wt, &u, &kvb));
-        if (num != 1)
-            continue;
-        if (wt != 2)
-            return BAIL;
-        Buf key;
-        Any a;
-        TRY(key_value(kvb, &key, &a));
+    Buf key;
+    Any a;
+    int r;
+    while ((r = next_kv(&kvlist, &key, &a)) == MORE) {
         if (a.kind == K_NONE)
             continue;
         if (a.kind != K_KVLIST)
@@ -569,7 +557,7 @@ static int pb_body(Scan *s, Buf kvlist, Event *ev) {
             ev->np = s->nleaf - ev->p0;
         }
     }
-    return OK;
+    return r;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -670,195 +658,171 @@ static int jnumber(J *j, double *out) {
     return OK;
 }
 
-static int jflatten(Scan *s, J *j, Py_ssize_t poff, Py_ssize_t plen, int depth, Py_ssize_t *top) {
-    /* at '{' */
-    if (depth > MAX_DEPTH || plen > 4 * MAX_NAME_CHARS)
+/* Objects: jopen at '{' (more = 0 when it is empty), jmember reads `"key":` up to the value, jnext the
+ * ',' or '}' after it (more = 0 at the end). */
+static int jopen(J *j, int *more) {
+    if (j->p >= j->e || *j->p != '{')
         return BAIL;
     j->p++;
     ws(j);
-    if (j->p < j->e && *j->p == '}') {
+    *more = !(j->p < j->e && *j->p == '}');
+    if (!*more)
         j->p++;
+    return OK;
+}
+
+static int jmember(J *j, Buf *key) {
+    TRY(jstring(j, key));
+    ws(j);
+    TRY(jlit(j, ":"));
+    ws(j);
+    return j->p < j->e ? OK : BAIL;
+}
+
+static int jnext(J *j, int *more) {
+    ws(j);
+    if (j->p < j->e && *j->p == ',') {
+        j->p++;
+        ws(j);
+        *more = 1;
         return OK;
     }
-    for (;;) {
+    if (j->p < j->e && *j->p == '}') {
+        j->p++;
+        *more = 0;
+        return OK;
+    }
+    return BAIL;
+}
+
+/* A scalar: a string, true, false, null or a number (an array, NaN, Infinity...: left to Python). */
+static int jleaf(J *j, Val *v) {
+    uint8_t c = *j->p;
+    v->kind = V_NONE;
+    v->num = 0.0;
+    if (c == '"') {
+        v->kind = V_STR;
+        return jstring(j, &v->s);
+    }
+    if (c == 't') {
+        v->kind = V_BOOL;
+        v->num = 1.0;
+        return jlit(j, "true");
+    }
+    if (c == 'f') {
+        v->kind = V_BOOL;
+        return jlit(j, "false");
+    }
+    if (c == 'n')
+        return jlit(j, "null");
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        v->kind = V_NUM;
+        return jnumber(j, &v->num);
+    }
+    return BAIL;
+}
+
+static int jflatten(Scan *s, J *j, Py_ssize_t poff, Py_ssize_t plen, int depth, Py_ssize_t *top) {
+    if (depth > MAX_DEPTH || plen > 4 * MAX_NAME_CHARS)
+        return BAIL;
+    int more;
+    TRY(jopen(j, &more));
+    while (more) {
         Buf key;
-        TRY(jstring(j, &key));
+        TRY(jmember(j, &key));
         if (top)
             (*top)++;
-        ws(j);
-        TRY(jlit(j, ":"));
-        ws(j);
-        if (j->p >= j->e)
-            return BAIL;
         Py_ssize_t off, len;
         TRY(name_put(s, poff, plen, key, &off, &len));
-        uint8_t c = *j->p;
-        Val v = {V_NONE, 0.0, {0, 0}};
-        if (c == '{') {
+        if (*j->p == '{') {
             TRY(set_add(s, off, len)); /* a duplicate key: Python's dict keeps the last */
             Py_ssize_t noff;
             TRY(prefix_put(s, off, len, &noff));
             TRY(jflatten(s, j, noff, len + 1, depth + 1, NULL));
         } else {
-            if (c == '"') {
-                v.kind = V_STR;
-                TRY(jstring(j, &v.s));
-            } else if (c == 't') {
-                TRY(jlit(j, "true"));
-                v.kind = V_BOOL;
-                v.num = 1.0;
-            } else if (c == 'f') {
-                TRY(jlit(j, "false"));
-                v.kind = V_BOOL;
-            } else if (c == 'n') {
-                TRY(jlit(j, "null"));
-            } else if (c == '-' || (c >= '0' && c <= '9')) {
-                v.kind = V_NUM;
-                TRY(jnumber(j, &v.num));
-            } else {
-                return BAIL; /* an array (refused), NaN, Infinity... */
-            }
+            Val v;
+            TRY(jleaf(j, &v));
             TRY(leaf_name_ok(s, key, off, len));
             TRY(set_add(s, off, len));
             TRY(leaf_push(s, off, len, v));
         }
-        ws(j);
-        if (j->p >= j->e)
-            return BAIL;
-        if (*j->p == ',') {
-            j->p++;
-            ws(j);
-            continue;
-        }
-        if (*j->p == '}') {
-            j->p++;
-            return OK;
-        }
-        return BAIL;
+        TRY(jnext(j, &more));
     }
+    return OK;
 }
 
 static int jprobabilities(Scan *s, J *j) {
-    /* at '{' */
-    j->p++;
-    ws(j);
-    if (j->p < j->e && *j->p == '}') {
-        j->p++;
-        return OK;
-    }
+    int more;
+    TRY(jopen(j, &more));
     set_reset(s);
-    for (;;) {
+    while (more) {
         Buf key;
-        TRY(jstring(j, &key));
-        ws(j);
-        TRY(jlit(j, ":"));
-        ws(j);
-        if (j->p >= j->e)
-            return BAIL;
-        Val v = {V_NONE, 0.0, {0, 0}};
-        uint8_t c = *j->p;
-        if (c == 'n') {
-            TRY(jlit(j, "null"));
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            v.kind = V_NUM;
-            TRY(jnumber(j, &v.num));
-        } else {
-            return BAIL;
-        }
+        Val v;
+        TRY(jmember(j, &key));
+        TRY(jleaf(j, &v));
+        if (v.kind == V_STR || v.kind == V_BOOL)
+            return BAIL; /* not a probability */
         Py_ssize_t off = s->narena;
         TRY(arena_put(s, key.p, key.e - key.p));
         TRY(set_add(s, off, key.e - key.p));
         TRY(leaf_push(s, off, key.e - key.p, v));
-        ws(j);
-        if (j->p >= j->e)
-            return BAIL;
-        if (*j->p == ',') {
-            j->p++;
-            ws(j);
-            continue;
-        }
-        if (*j->p == '}') {
-            j->p++;
-            return OK;
-        }
-        return BAIL;
+        TRY(jnext(j, &more));
     }
+    return OK;
 }
 
 static int json_body(Scan *s, Buf text, Event *ev) {
     J j = {text.p, text.e};
-    int seen_f = 0, seen_s = 0, seen_p = 0;
+    int seen_f = 0, seen_s = 0, seen_p = 0, more;
     ws(&j);
-    TRY(jlit(&j, "{"));
-    ws(&j);
-    if (j.p < j.e && *j.p == '}') {
-        j.p++;
-    } else {
-        for (;;) {
-            Buf key;
-            TRY(jstring(&j, &key));
-            ws(&j);
-            TRY(jlit(&j, ":"));
-            ws(&j);
-            if (j.p >= j.e)
+    TRY(jopen(&j, &more));
+    while (more) {
+        Buf key;
+        TRY(jmember(&j, &key));
+        int null = *j.p == 'n';
+        if (!null && *j.p != '{')
+            return BAIL; /* a part that is not a map (refused) */
+        if (eq(key, "features")) {
+            if (seen_f++)
                 return BAIL;
-            int null = *j.p == 'n';
-            if (!null && *j.p != '{')
-                return BAIL; /* a part that is not a map (refused) */
-            if (eq(key, "features")) {
-                if (seen_f++)
+            if (null)
+                TRY(jlit(&j, "null"));
+            else {
+                set_reset(s);
+                ev->f0 = s->nleaf;
+                Py_ssize_t top = 0;
+                TRY(jflatten(s, &j, 0, 0, 0, &top));
+                ev->nf = s->nleaf - ev->f0;
+                if (top > MAX_FEATURES || ev->nf > MAX_FEATURES)
                     return BAIL;
-                if (null)
-                    TRY(jlit(&j, "null"));
-                else {
-                    set_reset(s);
-                    ev->f0 = s->nleaf;
-                    Py_ssize_t top = 0;
-                    TRY(jflatten(s, &j, 0, 0, 0, &top));
-                    ev->nf = s->nleaf - ev->f0;
-                    if (top > MAX_FEATURES || ev->nf > MAX_FEATURES)
-                        return BAIL;
-                }
-            } else if (eq(key, "segment")) {
-                if (seen_s++)
-                    return BAIL;
-                if (null)
-                    TRY(jlit(&j, "null"));
-                else {
-                    set_reset(s);
-                    ev->s0 = s->nleaf;
-                    TRY(jflatten(s, &j, 0, 0, 0, NULL));
-                    ev->ns = s->nleaf - ev->s0;
-                    if (ev->ns > MAX_SEGMENT_KEYS)
-                        return BAIL;
-                }
-            } else if (eq(key, "probabilities")) {
-                if (seen_p++)
-                    return BAIL;
-                if (null)
-                    TRY(jlit(&j, "null"));
-                else {
-                    ev->p0 = s->nleaf;
-                    TRY(jprobabilities(s, &j));
-                    ev->np = s->nleaf - ev->p0;
-                }
-            } else {
-                return BAIL; /* a key the convention does not know: Python ignores it, the scan does not judge */
             }
-            ws(&j);
-            if (j.p >= j.e)
+        } else if (eq(key, "segment")) {
+            if (seen_s++)
                 return BAIL;
-            if (*j.p == ',') {
-                j.p++;
-                ws(&j);
-                continue;
+            if (null)
+                TRY(jlit(&j, "null"));
+            else {
+                set_reset(s);
+                ev->s0 = s->nleaf;
+                TRY(jflatten(s, &j, 0, 0, 0, NULL));
+                ev->ns = s->nleaf - ev->s0;
+                if (ev->ns > MAX_SEGMENT_KEYS)
+                    return BAIL;
             }
-            if (*j.p == '}') {
-                j.p++;
-                break;
+        } else if (eq(key, "probabilities")) {
+            if (seen_p++)
+                return BAIL;
+            if (null)
+                TRY(jlit(&j, "null"));
+            else {
+                ev->p0 = s->nleaf;
+                TRY(jprobabilities(s, &j));
+                ev->np = s->nleaf - ev->p0;
             }
-            return BAIL;
+        } else {
+            return BAIL; /* a key the convention does not know: Python ignores it, the scan does not judge */
         }
+        TRY(jnext(&j, &more));
     }
     ws(&j);
     return j.p == j.e ? OK : BAIL;
@@ -866,41 +830,6 @@ static int json_body(Scan *s, Buf text, Event *ev) {
 
 /* ---------------------------------------------------------------------------------------------- */
 /* records                                                                                         */
-
-/* ml_events._scalar for a prediction or label value (nonfinite doubles become null and count). */
-static int scalar(Any *a, Val *v, int64_t *nonfinite) {
-    v->kind = V_NONE;
-    switch (a->kind) {
-    case K_DOUBLE: {
-        double d = as_double(a->u);
-        if (d - d != 0.0)
-            (*nonfinite)++;
-        else {
-            v->kind = V_NUM;
-            v->num = d;
-        }
-        return OK;
-    }
-    case K_STRING:
-        v->kind = V_STR;
-        v->s = a->s;
-        return OK;
-    case K_INT:
-        v->kind = V_NUM;
-        v->num = (double)(int64_t)a->u;
-        return OK;
-    case K_BOOL:
-        if (a->u > 1)
-            return BAIL;
-        v->kind = V_BOOL;
-        v->num = (double)a->u;
-        return OK;
-    case K_NONE:
-        return OK;
-    default:
-        return BAIL;
-    }
-}
 
 /* ml_events._text: a string (empty is none) or an integer as its decimal text. */
 static void text(Any *a, int *kind, Buf *s, int64_t *i) {
