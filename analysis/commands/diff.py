@@ -25,7 +25,9 @@ Examples:
   driftline diff v2.0                      # against the recorded baseline (driftline baseline set)
   driftline diff v1.0 v1.0 --baseline-until 2025-06-01 --candidate-since 2025-06-01   # silent model update?
   driftline diff --baseline-since 7d --baseline-until 1d --candidate-since 1d --by tenant.id
-  driftline diff v1.0 v2.0 --format markdown --output drift.md --html drift.html"""
+  driftline diff v1.0 v2.0 --format markdown --output drift.md --html drift.html
+  driftline diff --model fraud v1 v2                   # feature and prediction drift of a classical model
+  driftline diff --model fraud --reference train v2 --by country --fail-on block"""
 
 
 def diff_options(f: Any) -> Any:
@@ -38,7 +40,19 @@ def diff_options(f: Any) -> Any:
         click.option("--baseline-until", default=None, help="Baseline window end."),
         click.option("--candidate-since", default=None, help="Candidate window start."),
         click.option("--candidate-until", default=None, help="Candidate window end."),
-        click.option("--by", "by", default=None, help="Slice both sides by a runs column or attribute key."),
+        click.option(
+            "--by", "by", default=None, help="Slice both sides by a runs column or attribute (--model: a segment key)."
+        ),
+        click.option(
+            "--model",
+            default=None,
+            help="Compare a classical model's inferences: sides are its versions (or windows); see --reference.",
+        ),
+        click.option(
+            "--reference",
+            default=None,
+            help="With --model: the baseline is this imported reference set (driftline models import).",
+        ),
         click.option(
             "--alpha",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -139,6 +153,8 @@ def compute(args: dict[str, Any]) -> Any:
     from driftline.analysis.diff.sides import SelectionError
 
     doc = config.current()
+    if args.get("reference") and not args.get("model"):
+        raise click.UsageError("--reference needs --model (a reference set belongs to a model)")
     try:
         stats = StatSettings(
             alpha=args["alpha"],
@@ -153,6 +169,8 @@ def compute(args: dict[str, Any]) -> Any:
         rules = hypotheses.load_rules(doc.get("hypothesis"))
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
+    if args.get("model"):
+        return _compute_model(args, stats)
     baseline, candidate, record = _sides(args)
     prices = load_prices_or_fail(args["pricing"])
     # a diff reads only the runs view, unless --by names an attribute (read from the spans)
@@ -175,6 +193,59 @@ def compute(args: dict[str, Any]) -> Any:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _model_sides(args: dict[str, Any]) -> tuple[Any, Any]:
+    """BASELINE CANDIDATE versions of the model (``--reference`` is the baseline), or windows."""
+    from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec, parse_time
+
+    sides = list(args["sides"])
+    if args["agent"]:
+        raise click.UsageError("--agent selects agent runs; with --model, sides are the model's versions")
+    if args["reference"]:
+        sides = [args["reference"], *sides]
+    windows = any(args[k] for k in ("baseline_since", "baseline_until", "candidate_since", "candidate_until"))
+    if len(sides) > 2:
+        raise click.UsageError("give at most two sides: BASELINE CANDIDATE (--reference counts as the baseline)")
+    if len(sides) == 2:
+        base_v, cand_v = sides
+    elif len(sides) == 1 and windows:
+        base_v = cand_v = sides[0]
+    elif not sides and windows:
+        base_v = cand_v = ANY
+    else:
+        raise click.UsageError("give BASELINE and CANDIDATE versions of the model (or --reference NAME CANDIDATE)")
+    try:
+        since = parse_time(args["since"])
+        common = {"env": args["env"], "last": args["last"]}
+        baseline = SideSpec(
+            base_v,
+            since=parse_time(args["baseline_since"]) or (None if args["reference"] else since),
+            until=parse_time(args["baseline_until"]),
+            **common,
+        )
+        c_since, c_until = parse_time(args["candidate_since"]) or since, parse_time(args["candidate_until"])
+        candidate = SideSpec(cand_v, since=c_since, until=c_until, **common)
+    except SelectionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    return baseline, candidate
+
+
+def _compute_model(args: dict[str, Any], stats: Any) -> Any:
+    import duckdb
+
+    from driftline.analysis.commands.models import _connect
+    from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.ml.drift import build_model_report
+
+    baseline, candidate = _model_sides(args)
+    con = _connect(args["data"], "UTC")
+    try:
+        return build_model_report(
+            con, args["model"], baseline, candidate, settings=stats, data_root=args["data"], by=args["by"]
+        )
+    except (SelectionError, ValueError, duckdb.Error) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from exc
 
 
 FAIL_ON = {"review": {"review", "block", "insufficient"}, "block": {"block"}}
@@ -237,6 +308,8 @@ def diff(
 
     Each side is a version, `latest`, `previous`, or (with window options) a time window. With one
     side, the candidate is compared against the recorded baseline of the --agent/--env scope.
+    With --model, the sides are versions of a classical model (or windows, or --reference): every
+    feature, its missing rate and the prediction are tested as one family.
     """
     report = compute(args)
     from driftline.analysis.report import html, json_render, markdown, terminal

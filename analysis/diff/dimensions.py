@@ -30,8 +30,8 @@ class Dimension:
     weight: float
     floor: float
     block: float
-    center: Literal["median", "mean", "difference", "p95"] = (
-        "median"  # numeric effect: relative median/mean/p95 or mean difference
+    center: Literal["median", "mean", "difference", "p95", "sd"] = (
+        "median"  # numeric effect: relative median/mean/p95, mean difference, or mean shift in baseline SDs
     )
     unit: str = ""
 

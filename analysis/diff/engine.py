@@ -16,11 +16,13 @@ size (m-out-of-n bootstrap), which keeps a warm diff of 100k runs per side well 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import wasserstein_distance
 
 from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, available, encode
 from driftline.analysis.report.model import DimensionResult, Verdict
@@ -122,6 +124,77 @@ def _histogram(s: np.ndarray, edges: np.ndarray) -> list[float]:
     return [float(c) for c in np.diff(np.concatenate([[0], cuts, [len(s)]])) / len(s)]
 
 
+def _distribution(sa: np.ndarray, sb: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Means, quantiles and a shared 20-bin histogram of both (sorted, NaN-free) sides, for charts."""
+    lo = min(_quantiles(sa, [0.01])[0], _quantiles(sb, [0.01])[0])
+    hi = max(_quantiles(sa, [0.99])[0], _quantiles(sb, [0.99])[0])
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
+    hist = {"edges": [float(e) for e in edges], "baseline": _histogram(sa, edges), "candidate": _histogram(sb, edges)}
+    quantiles = [5, 25, 50, 75, 95]
+    qs = [q / 100 for q in quantiles]
+    base = {"mean": float(np.mean(sa)), "quantiles": dict(zip(map(str, quantiles), _quantiles(sa, qs), strict=True))}
+    cand = {"mean": float(np.mean(sb)), "quantiles": dict(zip(map(str, quantiles), _quantiles(sb, qs), strict=True))}
+    return {**base, "histogram": hist}, cand
+
+
+def _psi(sa: np.ndarray, sb: np.ndarray, bins: int = 10) -> float:
+    """Population stability index over the baseline's deciles (reported because users know it; never
+    a decision on its own: it has no sampling distribution the report could correct)."""
+    edges = np.unique(_quantiles(sa, list(np.linspace(0, 1, bins + 1)[1:-1])))
+    pa_ = np.diff(np.concatenate([[0], np.searchsorted(sa, edges, "right"), [len(sa)]])) / len(sa)
+    pb_ = np.diff(np.concatenate([[0], np.searchsorted(sb, edges, "right"), [len(sb)]])) / len(sb)
+    pa_, pb_ = np.clip(pa_, 1e-4, None), np.clip(pb_, 1e-4, None)
+    return float(np.sum((pb_ - pa_) * np.log(pb_ / pa_)))
+
+
+def _standardized(
+    a: np.ndarray, b: np.ndarray, sa: np.ndarray, sb: np.ndarray, ks: TestResult, test: TestResult, rs: _Resampler
+) -> dict[str, Any]:
+    """A model feature's shift of mean in baseline standard deviations (what ML teams read), with the
+    distances they know beside it: Wasserstein in baseline SDs, PSI, missing rates and the share of
+    candidate values outside the baseline's range (reported, not tested: the test is ``test``)."""
+    sd = float(np.std(sa, ddof=1))
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return np.nanmean(x, axis=1)
+
+    if sd > 0:
+        name, point = "mean_shift_sd", (float(np.mean(sb)) - float(np.mean(sa))) / sd
+
+        def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (mean(y) - mean(x)) / np.nanstd(x, axis=1, ddof=1)
+
+    else:  # a constant baseline: no scale to divide by
+        name, point = "mean_difference", float(np.mean(sb)) - float(np.mean(sa))
+
+        def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            return mean(y) - mean(x)
+
+    with warnings.catch_warnings():  # an all-NaN replicate of a mostly missing feature is dropped
+        warnings.simplefilter("ignore", RuntimeWarning)
+        reps, low, high = rs.interval(stat, a, b, point)
+    base, cand = _distribution(sa, sb)
+    cand.update(
+        wasserstein_sd=float(wasserstein_distance(sa, sb) / sd) if sd > 0 else None,
+        psi=_psi(sa, sb),
+        missing_baseline=1 - len(sa) / len(a),
+        missing_candidate=1 - len(sb) / len(b),
+        outside_baseline_range=float(np.mean((sb < sa[0]) | (sb > sa[-1]))),
+    )
+    return {
+        "test": test,
+        "effect_name": name,
+        "effect": point,
+        "ci": (low, high),
+        "reps": reps,
+        "focus": None,
+        "values": (float(np.mean(sa)), float(np.mean(sb))),
+        "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
+        "dist": (base, cand),
+    }
+
+
 def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> dict[str, Any]:
     sa, sb = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
     if len(sa) < 2 or len(sb) < 2:
@@ -134,6 +207,8 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
     else:
         test = ks
     nan = len(sa) < len(a) or len(sb) < len(b)
+    if dim.center == "sd":
+        return _standardized(a, b, sa, sb, ks, test, rs)
     center = "mean" if dim.center == "difference" else dim.center
     fn = _center(center, nan)
     if center in ("median", "p95"):
@@ -158,12 +233,6 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
 
         point = (cand - base) / abs(base)
     reps, low, high = rs.interval(stat, a, b, point)
-    lo = min(_quantiles(sa, [0.01])[0], _quantiles(sb, [0.01])[0])
-    hi = max(_quantiles(sa, [0.99])[0], _quantiles(sb, [0.99])[0])
-    edges = np.linspace(lo, hi if hi > lo else lo + 1, 21)
-    hist = {"edges": [float(e) for e in edges], "baseline": _histogram(sa, edges), "candidate": _histogram(sb, edges)}
-    quantiles = [5, 25, 50, 75, 95]
-    qs = [q / 100 for q in quantiles]
     return {
         "test": test,
         "effect_name": name,
@@ -173,17 +242,7 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
         "focus": None,
         "values": (base, cand),
         "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
-        "dist": (
-            {
-                "mean": float(np.mean(sa)),
-                "quantiles": dict(zip(map(str, quantiles), _quantiles(sa, qs), strict=True)),
-                "histogram": hist,
-            },
-            {
-                "mean": float(np.mean(sb)),
-                "quantiles": dict(zip(map(str, quantiles), _quantiles(sb, qs), strict=True)),
-            },
-        ),
+        "dist": _distribution(sa, sb),
     }
 
 
@@ -364,15 +423,15 @@ def composite(comparison: Comparison) -> tuple[float, float, float]:
     return point, float(min(low, point)), float(max(high, point))
 
 
-def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int) -> Verdict:
-    """stable / review / block, or insufficient with the number of runs still needed per side."""
+def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int, unit: str = "runs") -> Verdict:
+    """stable / review / block, or insufficient with the number of runs (``unit``) still needed per side."""
     score, low, high = composite(comparison)
     needed = {
         side: settings.min_runs - n for side, n in (("baseline", n_a), ("candidate", n_b)) if n < settings.min_runs
     }
     if needed:
         parts = [
-            f"the {side} has {n} run(s); {needed[side]} more needed"
+            f"the {side} has {n} {unit}; {needed[side]} more needed"
             for side, n in (("baseline", n_a), ("candidate", n_b))
             if side in needed
         ]
@@ -381,8 +440,8 @@ def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int) 
             score,
             low,
             high,
-            [f"Too few runs for a verdict (minimum {settings.min_runs} per side): " + "; ".join(parts) + "."],
-            ["Collect more runs (or widen the window with --since / --last) and run the diff again."],
+            [f"Too few {unit} for a verdict (minimum {settings.min_runs} per side): " + "; ".join(parts) + "."],
+            [f"Collect more {unit} (or widen the window with --since / --last) and run the diff again."],
             needed,
         )
     moved = [r for r in comparison.results if r.status == "moved"]

@@ -23,7 +23,7 @@ def render(report: Report) -> str:
         f"## {EMOJI[v.verdict]} Driftline: **{v.verdict.upper()}** — {report.baseline.label} → {report.candidate.label}",
         "",
         f"Drift score **{v.score:.2f}** (95% CI {v.score_low:.2f}–{v.score_high:.2f}) · "
-        f"{report.baseline.runs:,} vs {report.candidate.runs:,} runs",
+        f"{report.baseline.runs:,} vs {report.candidate.runs:,} {report.baseline.unit}",
         "",
     ]
     out += [f"- {r}" for r in v.reasons] + [""]
@@ -48,7 +48,12 @@ def render(report: Report) -> str:
             )
         out.append("")
     if report.segments:
-        out += ["### Segments", "", "| segment | runs (b / c) | verdict | moved |", "|---|---|---|---|"]
+        out += [
+            "### Segments",
+            "",
+            f"| segment | {report.baseline.unit} (b / c) | verdict | moved |",
+            "|---|---|---|---|",
+        ]
         out += [
             f"| {s.key}={s.value} | {s.n_baseline} / {s.n_candidate} | {s.verdict} | {', '.join(s.moved) or s.note or '—'} |"
             for s in report.segments

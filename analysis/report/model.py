@@ -53,6 +53,7 @@ class SideSummary:
     versions: list[str]
     agents: list[str]
     environments: list[str]
+    unit: str = "runs"  # what ``runs`` counts: runs of an agent, or inferences of a model
 
 
 @dataclass

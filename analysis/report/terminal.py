@@ -28,8 +28,8 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
     v = report.verdict
     color = VERDICT_COLORS[v.verdict]
     console.print(
-        f"[bold]Driftline diff[/bold]  {report.baseline.label} ({report.baseline.runs:,} runs)  →  "
-        f"{report.candidate.label} ({report.candidate.runs:,} runs)"
+        f"[bold]Driftline diff[/bold]  {report.baseline.label} ({report.baseline.runs:,} {report.baseline.unit})  →  "
+        f"{report.candidate.label} ({report.candidate.runs:,} {report.candidate.unit})"
     )
     table = Table(show_lines=False, header_style="bold", expand=False)
     for col in ("dimension", "baseline", "candidate", "effect", "95% CI", "floor", "p (adj.)", "status"):
@@ -53,7 +53,7 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
             console.print(f"  • {c.note}", highlight=False)
     if report.segments:
         seg = Table(title=f"Segments by {report.segments[0].key}", header_style="bold")
-        for col in ("segment", "runs (b / c)", "verdict", "moved"):
+        for col in ("segment", f"{report.baseline.unit} (b / c)", "verdict", "moved"):
             seg.add_column(col)
         for s in report.segments:
             seg.add_row(
