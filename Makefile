@@ -57,6 +57,7 @@ bench: setup
 	$(PY) tests/benchmarks/bench_diff.py
 	$(PY) tests/benchmarks/bench_api.py
 	$(PY) tests/benchmarks/bench_ml_ingest.py
+	$(PY) tests/benchmarks/bench_ml_drift.py
 
 clean:
 	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache analysis/api/static $(WEB)/node_modules dist

@@ -26,13 +26,20 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("model-diff")
     data = str(tmp / "data")
     pop = Population()
-    for version, seed, shifted in (("v1", 1, False), ("v2", 2, True), ("v3", 3, False)):
+    for version, seed, shifted, at in (
+        ("v1", 1, False, None),
+        ("v2", 2, True, None),
+        ("v3", 3, False, None),
+        ("w", 4, False, "3d"),  # one version seen in two windows: before and after a silent change
+        ("w", 5, True, "1h"),
+    ):
         cols = pop.sample(N, seed, shifted=shifted)
         table = pa.table({k.removeprefix("feature."): v for k, v in cols.items()})
         table = table.append_column("region", pa.array(["eu", "us", "apac"] * (N // 3)))
-        path = tmp / f"{version}.parquet"
+        path = tmp / f"{version}-{seed}.parquet"
         pq.write_table(table, path)
         args = ["models", "import", "fraud", "--version", version, "--file", str(path), "--prediction", "prediction"]
+        args += ["--at", at] if at else []
         out = CliRunner().invoke(cli, [*args, "--segment", "region", "--data", data])
         assert out.exit_code == 0, out.output
     return data
@@ -81,6 +88,13 @@ def test_gates_exit_3(root: str) -> None:
     assert _diff(root, "v1", "v3", "--fail-on-drift", "--format", "json")[0] == 0
 
 
+def test_time_windows_of_one_version(root: str) -> None:
+    code, text = _diff(root, "w", "--baseline-until", "2d", "--candidate-since", "1d", "--format", "json")
+    doc = json.loads(text)
+    assert code == 0 and doc["baseline"]["runs"] == doc["candidate"]["runs"] == N
+    assert doc["verdict"]["verdict"] == "review"
+
+
 def test_reference_latest_last_and_segments(root: str) -> None:
     code, text = _diff(root, "--reference", "v1", "v2", "--format", "json", "--by", "region")
     doc = json.loads(text)
@@ -96,7 +110,7 @@ def test_reference_latest_last_and_segments(root: str) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["v1", "v9"], 1, "has no version 'v9'; known: v1, v2, v3"),
+        (["v1", "v9"], 1, "has no version 'v9'; known: w, v1, v2, v3"),
         (["v1", "v2", "--by", "nope"], 1, "no segment key of that name; known: region"),
         (["v1"], 2, "give BASELINE and CANDIDATE versions"),
         (["--reference", "v1", "v2", "v3"], 2, "at most two sides"),
