@@ -81,6 +81,21 @@ def test_distances_users_know_are_reported_beside_the_test() -> None:
     assert missing.kind == "category" and missing.title == "c55 (missing rate)"
 
 
+def test_the_quantile_wasserstein_matches_scipy() -> None:
+    from scipy.stats import wasserstein_distance
+
+    from driftline.analysis.diff.engine import _wasserstein
+
+    rng = np.random.default_rng(3)
+    for a, b in [
+        (rng.normal(0, 1, 50_000), rng.normal(0.1, 1, 40_000)),
+        (rng.lognormal(0, 1, 20_000), rng.lognormal(0.2, 1, 20_000)),
+        (rng.poisson(3, 30_000).astype(float), rng.poisson(3.3, 30_000).astype(float)),
+    ]:
+        exact = wasserstein_distance(a, b)
+        assert _wasserstein(np.sort(a), np.sort(b)) == pytest.approx(exact, rel=0.02)
+
+
 def test_missing_rate_jump_and_a_new_feature_are_found() -> None:
     a, b = POP.sample(3000, 7), POP.sample(3000, 8)
     values = b["feature.c01"].to_numpy(zero_copy_only=False).copy()
@@ -91,6 +106,19 @@ def test_missing_rate_jump_and_a_new_feature_are_found() -> None:
     assert {"missing:feature.c01", "missing:feature.brand_new"} <= moved
     assert "feature.c01" not in moved  # the values that are there did not move
     assert v.verdict in ("review", "block")
+
+
+def test_new_categories_are_reported_as_the_share_unseen_in_the_baseline() -> None:
+    a, b = POP.sample(3000, 11), POP.sample(3000, 12)
+    values = np.asarray(b["feature.k01"].to_pylist(), dtype=object)
+    values[:300] = "brand-new"  # 10% of the candidate in a category the baseline never had
+    b["feature.k01"] = pa.array(values.tolist())
+    comparison, _ = _compare(a, b)
+    r = next(r for r in comparison.results if r.name == "feature.k01")
+    assert r.status == "moved" and r.focus == "brand-new"
+    assert r.candidate_distribution["unseen_in_baseline"] == pytest.approx(0.1)
+    other = next(r for r in comparison.results if r.name == "feature.k03")
+    assert other.candidate_distribution["unseen_in_baseline"] == 0.0
 
 
 def test_kinds_of_columns_become_the_right_dimensions() -> None:
