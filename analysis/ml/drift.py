@@ -218,6 +218,12 @@ def build_model_report(
     v = verdict(comparison, settings, a.n, b.n, unit=UNIT)
     if v.verdict != "insufficient":
         v.reasons += unresolved(comparison.results)
+    if v.verdict in ("review", "block"):  # the agent diff's next steps name agent commands
+        v.next_steps = [
+            "Look at the moved features' distributions below (upstream pipeline, new population, or the model?).",
+            f"Inspect the candidate: driftline models show {model} --version {b.version or 'VERSION'}.",
+            "If the change is intended, compare later versions against the candidate from now on.",
+        ]
     segment_rows, segment_dims = segments.results(segmented, settings) if segmented else ([], [])
     settings_doc = {k: val for k, val in asdict(replace(settings, dimensions=())).items() if k != "dimensions"}
     settings_doc["model"] = model

@@ -54,8 +54,8 @@ def _eu_sections(r: Report, system: str | None, provider: str | None) -> list[tu
         (
             "top",
             "2. Monitoring period and data",
-            f"<p>Reference: {r.baseline.runs:,} runs, {e(r.baseline.start or '—')} to {e(r.baseline.end or '—')}. "
-            f"In service: {r.candidate.runs:,} runs, {e(r.candidate.start or '—')} to {e(r.candidate.end or '—')}. "
+            f"<p>Reference: {r.baseline.runs:,} {r.baseline.unit}, {e(r.baseline.start or '—')} to {e(r.baseline.end or '—')}. "
+            f"In service: {r.candidate.runs:,} {r.candidate.unit}, {e(r.candidate.start or '—')} to {e(r.candidate.end or '—')}. "
             f"Environments: {e(', '.join(r.candidate.environments) or '—')}. Data root: <code>{e(r.data_root)}</code>."
             + (
                 f" Approved baseline record {e(base['id'])} set by {e(str(base['set_by']))} at {e(base['set_at'])}."

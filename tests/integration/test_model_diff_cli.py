@@ -82,6 +82,17 @@ def test_terminal_markdown_and_html(root: str, tmp_path: Path) -> None:
     assert "inferences" in (tmp_path / "r.html").read_text()
 
 
+def test_the_standard_and_eu_ai_act_reports_speak_of_inferences(root: str, tmp_path: Path) -> None:
+    for template in ("standard", "eu-ai-act"):
+        out = tmp_path / f"{template}.html"
+        args = ["report", "--model", "fraud", "v1", "v2", "--template", template, "-o", str(out), "--data", root]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert f"{N:,} inferences" in text and "driftline runs" not in text
+        assert "driftline models show fraud --version v2" in text
+
+
 def test_gates_exit_3(root: str) -> None:
     assert _diff(root, "v1", "v2", "--fail-on", "review", "--format", "json")[0] == 3
     assert _diff(root, "v1", "v2", "--fail-on-drift", "--format", "json")[0] == 3
