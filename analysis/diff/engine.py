@@ -146,6 +146,30 @@ def _psi(sa: np.ndarray, sb: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((pb_ - pa_) * np.log(pb_ / pa_)))
 
 
+def _numeric_result(
+    test: TestResult,
+    ks: TestResult,
+    name: str,
+    point: float,
+    ci: tuple[float, float],
+    reps: np.ndarray,
+    values: tuple[float, float],
+    dist: tuple[dict[str, Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """A numeric dimension's raw result; its distance is the KS statistic (0 when another test ran)."""
+    return {
+        "test": test,
+        "effect_name": name,
+        "effect": point,
+        "ci": ci,
+        "reps": reps,
+        "focus": None,
+        "values": values,
+        "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
+        "dist": dist,
+    }
+
+
 def _wasserstein(sa: np.ndarray, sb: np.ndarray, points: int = 2000) -> float:
     """Earth mover's distance of two sorted samples as the mean gap between their quantile functions
     on a fine grid: O(points) on sorted data, where scipy re-sorts and searches both samples (most of
@@ -189,17 +213,8 @@ def _standardized(
         missing_candidate=1 - len(sb) / len(b),
         outside_baseline_range=float(np.mean((sb < sa[0]) | (sb > sa[-1]))),
     )
-    return {
-        "test": test,
-        "effect_name": name,
-        "effect": point,
-        "ci": (low, high),
-        "reps": reps,
-        "focus": None,
-        "values": (float(np.mean(sa)), float(np.mean(sb))),
-        "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
-        "dist": (base, cand),
-    }
+    means = (float(np.mean(sa)), float(np.mean(sb)))
+    return _numeric_result(test, ks, name, point, (low, high), reps, means, (base, cand))
 
 
 def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> dict[str, Any]:
@@ -240,17 +255,7 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
 
         point = (cand - base) / abs(base)
     reps, low, high = rs.interval(stat, a, b, point)
-    return {
-        "test": test,
-        "effect_name": name,
-        "effect": point,
-        "ci": (low, high),
-        "reps": reps,
-        "focus": None,
-        "values": (base, cand),
-        "distance": float(ks.statistic) if ks.method == "kolmogorov_smirnov" else 0.0,
-        "dist": _distribution(sa, sb),
-    }
+    return _numeric_result(test, ks, name, point, (low, high), reps, (base, cand), _distribution(sa, sb))
 
 
 def _rate_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
