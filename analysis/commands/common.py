@@ -59,6 +59,19 @@ def open_data(data: str, pricing: str | None, cached_runs: bool = True, only_run
         raise click.ClickException(f"cannot open the data root {data}: {str(exc).splitlines()[0]}") from exc
 
 
+def open_ml_data(data: str, tz: str) -> Any:
+    """A DuckDB connection over DATA with the classical-model views (``inferences``, ``labels``...), or a
+    one-line error."""
+    try:
+        from driftline.analysis.db import connect_ml
+    except ImportError as exc:
+        raise missing_extra(exc, "analysis") from exc
+    try:
+        return connect_ml(data, tz)
+    except Exception as exc:
+        raise click.ClickException(f"cannot open the data root {data}: {str(exc).splitlines()[0]}") from exc
+
+
 def load_prices_or_fail(pricing: str | None) -> Any:
     from driftline.analysis.cost import load_prices
 

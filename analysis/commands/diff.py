@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from driftline.analysis import settings as config
-from driftline.analysis.commands.common import EXIT_GATE, load_prices_or_fail, open_data, scope_options
+from driftline.analysis.commands.common import EXIT_GATE, load_prices_or_fail, open_data, open_ml_data, scope_options
 
 EXAMPLES = """\b
 Examples:
@@ -234,12 +234,11 @@ def _model_sides(args: dict[str, Any]) -> tuple[Any, Any]:
 def _compute_model(args: dict[str, Any], stats: Any) -> Any:
     import duckdb
 
-    from driftline.analysis.commands.models import _connect
     from driftline.analysis.diff.sides import SelectionError
     from driftline.analysis.ml.drift import build_model_report
 
     baseline, candidate = _model_sides(args)
-    con = _connect(args["data"], "UTC")
+    con = open_ml_data(args["data"], "UTC")
     try:
         return build_model_report(
             con, args["model"], baseline, candidate, settings=stats, data_root=args["data"], by=args["by"]

@@ -14,23 +14,12 @@ from typing import Any
 
 import click
 
-from driftline.analysis.commands.common import tz_option
-from driftline.collector.cli import data_option, missing_extra, models_import_command
+from driftline.analysis.commands.common import open_ml_data, tz_option
+from driftline.collector.cli import data_option, models_import_command
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
-
-
-def _connect(data: str, tz: str) -> Any:
-    try:
-        from driftline.analysis.db import connect_ml
-    except ImportError as exc:
-        raise missing_extra(exc, "analysis") from exc
-    try:
-        return connect_ml(data, tz)
-    except Exception as exc:
-        raise click.ClickException(f"cannot open the data root {data}: {str(exc).splitlines()[0]}") from exc
 
 
 def _ts(t: Any) -> str:
@@ -72,7 +61,7 @@ def models(ctx: click.Context, data: str, fmt: str) -> None:
         return
     from driftline.analysis.ml import queries
 
-    rows = queries.models(_connect(data, "UTC"))
+    rows = queries.models(open_ml_data(data, "UTC"))
     if fmt == "json":
         click.echo(json.dumps(rows, default=_json_default, indent=1))
         return
@@ -118,7 +107,7 @@ def show(model: str, version: str | None, days: int, tz: str, data: str, fmt: st
     """MODEL's features (type, missing rate, range) and its recent daily rollups."""
     from driftline.analysis.ml import queries
 
-    con = _connect(data, tz)
+    con = open_ml_data(data, tz)
     known = {r["model"] for r in queries.models(con)}
     if model not in known:
         hint = f"known: {', '.join(sorted(known))}" if known else "no model has logged an inference yet"

@@ -38,7 +38,6 @@ UNIT = "inferences"
 
 @dataclass
 class ModelSide:
-    label: str
     version: str | None
     columns: dict[str, pa.Array]
     summary: SideSummary
@@ -46,6 +45,10 @@ class ModelSide:
     @property
     def n(self) -> int:
         return self.summary.runs
+
+    @property
+    def label(self) -> str:
+        return self.summary.label
 
 
 def model_versions(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
@@ -119,7 +122,7 @@ def load_side(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> Mod
         unit=UNIT,
     )
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
-    return ModelSide(label, version, columns, summary)
+    return ModelSide(version, columns, summary)
 
 
 def _fmt(t: datetime | None) -> str | None:
