@@ -31,8 +31,9 @@ from driftline.collector.schema import (
 
 SQL_DIR = Path(__file__).parent / "sql"
 VIEWS = ("spans", "logs", "span_id_conflicts", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # dependency order
-ML_VIEWS = ("inferences", "label_events", "labels", "inferences_labeled", "ml_daily")
-_DATASET_OF = {"span_id_conflicts": "spans", "label_events": "labels"}  # views over a dataset they are not named after
+ML_VIEWS = ("inference_records", "inferences", "label_events", "labels", "inferences_labeled", "ml_daily")
+# views over a dataset they are not named after
+_DATASET_OF = {"span_id_conflicts": "spans", "label_events": "labels", "inference_records": "inferences"}
 _SOURCES = {"spans": SPAN_SCHEMA, "logs": LOG_SCHEMA, "inferences": INFERENCE_SCHEMA, "labels": LABEL_SCHEMA}
 DEFAULT_TZ = "UTC"
 

@@ -54,6 +54,25 @@ def diff_options(f: Any) -> Any:
             help="With --model: the baseline is this imported reference set (driftline models import).",
         ),
         click.option(
+            "--chunk",
+            "perf_window",
+            default="day",
+            show_default=True,
+            help="With --model: windows (chunks) of the performance table — hour, day, week, or N inferences.",
+        ),
+        click.option(
+            "--label-coverage",
+            type=click.FloatRange(0, 1),
+            default=0.8,
+            show_default=True,
+            help="With --model: a window with fewer of its inferences labelled is provisional (shown, not judged).",
+        ),
+        click.option(
+            "--positive",
+            default=None,
+            help="With --model: the positive class of a binary classifier (default: 1, true or yes, else the last).",
+        ),
+        click.option(
             "--alpha",
             type=click.FloatRange(0, 1, min_open=True, max_open=True),
             default=0.05,
@@ -237,11 +256,24 @@ def _compute_model(args: dict[str, Any], stats: Any) -> Any:
     from driftline.analysis.diff.sides import SelectionError
     from driftline.analysis.ml.drift import build_model_report
 
+    from driftline.analysis.ml.drift import PerformanceOptions
+
     baseline, candidate = _model_sides(args)
+    window = str(args.get("perf_window") or "day")
+    if window not in ("hour", "day", "week") and not (window.isdigit() and int(window) > 0):
+        raise click.UsageError(f"--chunk {window!r}: use hour, day, week or a number of inferences")
+    options = PerformanceOptions(window, float(args.get("label_coverage", 0.8)), args.get("positive"))
     con = open_ml_data(args["data"], "UTC")
     try:
         return build_model_report(
-            con, args["model"], baseline, candidate, settings=stats, data_root=args["data"], by=args["by"]
+            con,
+            args["model"],
+            baseline,
+            candidate,
+            settings=stats,
+            data_root=args["data"],
+            by=args["by"],
+            performance=options,
         )
     except (SelectionError, ValueError, duckdb.Error) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc

@@ -16,8 +16,9 @@ size (m-out-of-n bootstrap), which keeps a warm diff of 100k runs per side well 
 from __future__ import annotations
 
 import math
-import warnings
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from driftline.analysis.stats.significance import (
 )
 
 Columns = Mapping[str, Sequence[Any]]
+PARALLEL_ROWS = 200_000  # both sides together, from which dimensions are measured on every core
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,19 @@ def _wasserstein(sa: np.ndarray, sb: np.ndarray, points: int = 2000) -> float:
     return float(np.mean(np.abs(np.asarray(_quantiles(sa, list(u))) - np.asarray(_quantiles(sb, list(u))))))
 
 
+def _row_mean_sd(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean and standard deviation (ddof 1) over its non-NaN values; NaN for a row with too
+    few (an all-missing replicate of a mostly missing feature, dropped by the interval) — without
+    numpy's warning, whose silencing is not thread-safe."""
+    present = ~np.isnan(x)
+    count = present.sum(axis=1)
+    values = np.where(present, x, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = values.sum(axis=1) / count
+        squares = np.where(present, (x - mean[:, None]) ** 2, 0.0).sum(axis=1)
+        return mean, np.sqrt(squares / (count - 1))
+
+
 def _standardized(
     a: np.ndarray, b: np.ndarray, sa: np.ndarray, sb: np.ndarray, ks: TestResult, test: TestResult, rs: _Resampler
 ) -> dict[str, Any]:
@@ -185,26 +200,22 @@ def _standardized(
     distances they know beside it: Wasserstein in baseline SDs, PSI, missing rates and the share of
     candidate values outside the baseline's range (reported, not tested: the test is ``test``)."""
     sd = float(np.std(sa, ddof=1))
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        return np.nanmean(x, axis=1)
-
     if sd > 0:
         name, point = "mean_shift_sd", (float(np.mean(sb)) - float(np.mean(sa))) / sd
 
         def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+            mx, sx = _row_mean_sd(x)
+            my, _ = _row_mean_sd(y)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return (mean(y) - mean(x)) / np.nanstd(x, axis=1, ddof=1)
+                return (my - mx) / sx
 
     else:  # a constant baseline: no scale to divide by
         name, point = "mean_difference", float(np.mean(sb)) - float(np.mean(sa))
 
         def stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-            return mean(y) - mean(x)
+            return _row_mean_sd(y)[0] - _row_mean_sd(x)[0]
 
-    with warnings.catch_warnings():  # an all-NaN replicate of a mostly missing feature is dropped
-        warnings.simplefilter("ignore", RuntimeWarning)
-        reps, low, high = rs.interval(stat, a, b, point)
+    reps, low, high = rs.interval(stat, a, b, point)
     base, cand = _distribution(sa, sb)
     cand.update(
         wasserstein_sd=_wasserstein(sa, sb) / sd if sd > 0 else None,
@@ -218,13 +229,15 @@ def _standardized(
 
 
 def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> dict[str, Any]:
-    sa, sb = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
+    # NaN sorts last: sort everything, keep the values before the first NaN (no masked copy)
+    sa = np.sort(a)[: len(a) - int(np.count_nonzero(np.isnan(a)))]
+    sb = np.sort(b)[: len(b) - int(np.count_nonzero(np.isnan(b)))]
     if len(sa) < 2 or len(sb) < 2:
         return {"status": "no data"}
     ks = numeric_test(sa, sb, presorted=True)
     if dim.center == "p95":
         test = tail_test(sa, sb, 0.95)
-    elif is_discrete(sa, sb):
+    elif is_discrete(sa, sb, presorted=True):
         test = count_test(sa, sb)
     else:
         test = ks
@@ -342,11 +355,18 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
     if n_a == 0 or n_b == 0:
         return Comparison(results)
     rs = _Resampler(n_a, n_b, settings)
-    for dim in settings.dimensions:
-        if not (available(dim, baseline) and available(dim, candidate)):
-            continue
+    dims = [d for d in settings.dimensions if available(d, baseline) and available(d, candidate)]
+
+    def measure(dim: Dimension) -> dict[str, Any]:
         enc = encode(dim, baseline, candidate)
-        out = _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
+        return _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
+
+    if n_a + n_b >= PARALLEL_ROWS and len(dims) > 1:  # sorts, merges and resampling release the GIL
+        with ThreadPoolExecutor(min(len(dims), os.cpu_count() or 1)) as pool:
+            outs = list(pool.map(measure, dims))
+    else:
+        outs = [measure(dim) for dim in dims]
+    for dim, out in zip(dims, outs, strict=True):
         common = {
             "name": dim.name,
             "title": dim.title,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -24,7 +25,8 @@ from driftline.analysis.diff import segments
 from driftline.analysis.diff.dimensions import Dimension
 from driftline.analysis.diff.engine import Comparison, StatSettings, compare, verdict
 from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec
-from driftline.analysis.report.model import DimensionResult, Report, SideSummary
+from driftline.analysis.ml import performance as perf_mod
+from driftline.analysis.report.model import DimensionResult, ModelPerformance, Report, SideSummary, Verdict
 from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
 
 # Floors and block thresholds (the minimal effect of interest, and the effect that stops a release):
@@ -33,14 +35,20 @@ from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
 NUMERIC_FLOOR_SD, NUMERIC_BLOCK_SD = 0.05, 0.5
 SHARE_FLOOR, SHARE_BLOCK = 0.02, 0.10
 MISSING_PREFIX = "missing:"
+FEATURES_PER_READ = 16  # features read per query: 2 sides x 1M inferences x 16 x 8 bytes = 256 MB
 UNIT = "inferences"
 
 
 @dataclass
 class ModelSide:
+    """One side's selection: its summary and the columns read so far (``fetch`` reads more)."""
+
     version: str | None
     columns: dict[str, pa.Array]
     summary: SideSummary
+    query: tuple[str, list[Any]] = ("", [])  # FROM ... WHERE ... ORDER BY ... (one row order for every read)
+    where: str = "TRUE"  # the side's conditions, for reading it from another view (``inferences_labeled``)
+    limit: str = ""  # ORDER BY ... LIMIT n of --last
 
     @property
     def n(self) -> int:
@@ -50,11 +58,24 @@ class ModelSide:
     def label(self) -> str:
         return self.summary.label
 
+    def fetch(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pa.Array]:
+        """Columns ``names`` of this side's rows, in the row order of every other read of this side (so
+        the bootstrap's shared resampling indices pair the same inference across all dimensions)."""
+        sql, params = self.query
+        table = con.sql(f"SELECT {', '.join(map(_quote, names))} {sql}", params=params).to_arrow_table()
+        if table.num_rows != self.n:
+            raise SelectionError(f"the data of {self.label} changed while it was read; run the diff again")
+        return {name: table.column(name) for name in names}  # chunks are joined by each dimension's thread
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
 
 def model_versions(con: duckdb.DuckDBPyConnection, model: str) -> list[str]:
-    """The model's versions in order of first appearance."""
+    """The model's versions in order of first appearance (resends change neither)."""
     rows = con.execute(
-        "SELECT model_version FROM inferences WHERE model = ? AND model_version IS NOT NULL "
+        "SELECT model_version FROM inference_records WHERE model = ? AND model_version IS NOT NULL "
         "GROUP BY 1 ORDER BY min(time), 1",
         [model],
     ).fetchall()
@@ -66,7 +87,7 @@ def _resolve(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> str 
         return None
     known = model_versions(con, model)
     if not known:
-        models = [r[0] for r in con.execute("SELECT DISTINCT model FROM inferences ORDER BY 1").fetchall()]
+        models = [r[0] for r in con.execute("SELECT DISTINCT model FROM inference_records ORDER BY 1").fetchall()]
         raise SelectionError(
             f"no inferences of model {model!r}" + (f"; known models: {', '.join(models)}" if models else "")
         )
@@ -81,8 +102,26 @@ def _resolve(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> str 
     return spec.version
 
 
-def load_side(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> ModelSide:
-    """One side's inferences (the newest ``spec.last`` when given) as Arrow columns."""
+def has_resends(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    """Whether any inference of ``model`` was written twice (a client retry after a lost ack). Counted
+    on a 64-bit hash of the key: a resend always repeats its hash, and a collision (of two different
+    keys) can only make this say True, which takes the exact path — never the other way round."""
+    row = con.execute(
+        "SELECT count(*) > count(DISTINCT hash(request_id, time)) FROM inference_records WHERE model = ?", [model]
+    ).fetchall()
+    return bool(row[0][0])
+
+
+def load_side(
+    con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec, *, extra: tuple[str, ...] = (), resends: bool = True
+) -> ModelSide:
+    """One side's selection (the newest ``spec.last`` when given) and its summary; reads the columns
+    the summary needs and ``extra``, the rest on demand (``ModelSide.fetch``).
+
+    Why not the whole table at once: a million inferences of a hundred features is 1.6 GB of values per
+    side; the diff reads them a slice of features at a time. ``resends=False`` (no exact resend of this
+    model, ``has_resends``) reads ``inference_records`` without the window that removes resends — the
+    same rows, several times faster."""
     version = _resolve(con, model, spec)
     clauses, params = ["model = ?"], [model]
     if version is not None:
@@ -97,15 +136,19 @@ def load_side(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> Mod
     if spec.until:
         clauses.append("time < ?")
         params.append(spec.until)
-    limit = f" ORDER BY time DESC LIMIT {int(spec.last)}" if spec.last else ""
-    table = con.sql(
-        f"SELECT * EXCLUDE (probabilities, trace_id, span_id, received_at) FROM inferences "
-        f"WHERE {' AND '.join(clauses)}{limit}",
-        params=params,
-    ).to_arrow_table()
-    times = table.column("time").cast(pa.timestamp("us", tz="UTC"), safe=False)  # datetime holds microseconds
-    start = pc.min(times).as_py() if table.num_rows else None
-    end = pc.max(times).as_py() if table.num_rows else None
+    source = "inferences" if resends else "inference_records"
+    where = " AND ".join(clauses)
+    # (time, request_id) is unique once resends are removed: one order for every read
+    limit = f" ORDER BY time DESC, request_id LIMIT {int(spec.last)}" if spec.last else ""
+    sql = f"FROM {source} WHERE {where}{limit}"
+    if resends and not spec.last:  # the window does not keep the files' order
+        sql += " ORDER BY time, request_id"
+    row = con.execute(
+        "SELECT count(*), min(time), max(time), list(DISTINCT model_version), list(DISTINCT environment) "
+        f"FROM (SELECT time, model_version, environment {sql})",
+        params,
+    ).fetchall()[0]  # an aggregate: one row (and DuckDB wants every result read to the end)
+    n, start, end, versions, environments = row
     label = version or "all versions"
     if spec.since or spec.until:
         label += f" [{_fmt(spec.since) or '…'} → {_fmt(spec.until) or 'now'}]"
@@ -113,16 +156,23 @@ def load_side(con: duckdb.DuckDBPyConnection, model: str, spec: SideSpec) -> Mod
     summary = SideSummary(
         label=label,
         selector={**selector, "model": model, "resolved_version": version},
-        runs=table.num_rows,
+        runs=int(n),
         start=_fmt(start),
         end=_fmt(end),
-        versions=sorted({v for v in table.column("model_version").to_pylist() if v is not None}),
+        versions=sorted(v for v in versions or [] if v is not None),
         agents=[model],
-        environments=sorted({v for v in table.column("environment").to_pylist() if v is not None}),
+        environments=sorted(v for v in environments or [] if v is not None),
         unit=UNIT,
     )
-    columns = {name: table.column(name).combine_chunks() for name in table.column_names}
-    return ModelSide(version, columns, summary)
+    side = ModelSide(version, {}, summary, (sql, params), where, limit)
+    if extra:
+        side.columns.update(side.fetch(con, list(extra)))
+    return side
+
+
+def segment_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
+    names = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE inference_records)").fetchall()]
+    return sorted(n.removeprefix(SEGMENT_PREFIX) for n in names if n.startswith(SEGMENT_PREFIX))
 
 
 def _fmt(t: datetime | None) -> str | None:
@@ -163,15 +213,46 @@ def dimensions(a: dict[str, pa.Array], b: dict[str, pa.Array], n_a: int, n_b: in
         if a[column].null_count or b[column].null_count:
             missing = MISSING_PREFIX + column
             for side in (a, b):
-                side[missing] = pc.if_else(pc.is_null(side[column]), "missing", "present")
+                side[missing] = missing_flags(side[column])
             dims.append(replace(_dimension(missing, f"{name} (missing rate)", "category"), weight=0.5))
     return tuple(dims)
+
+
+MISSING_LABELS = pa.array(["present", "missing"])
+
+
+def missing_flags(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """ "missing" / "present" per row, dictionary-encoded (one byte a row, no string built per row)."""
+    flags = pc.cast(pc.is_null(column), pa.int8())
+    if isinstance(flags, pa.ChunkedArray):
+        flags = flags.combine_chunks()
+    return pa.DictionaryArray.from_arrays(flags, MISSING_LABELS)
 
 
 def _dimension(column: str, title: str, kind: str) -> Dimension:
     if kind == "numeric":
         return Dimension(column, title, "numeric", column, 1.0, NUMERIC_FLOOR_SD, NUMERIC_BLOCK_SD, "sd", "SD")
     return Dimension(column, title, "category", column, 1.0, SHARE_FLOOR, SHARE_BLOCK)
+
+
+def compare_uncorrected(
+    a: dict[str, pa.Array],
+    b: dict[str, pa.Array],
+    n_a: int,
+    n_b: int,
+    settings: StatSettings,
+    by: str | None = None,
+    by_a: np.ndarray | None = None,
+    by_b: np.ndarray | None = None,
+) -> tuple[Comparison, segments.Segmented | None, tuple[Dimension, ...]]:
+    """Every dimension of two sides' columns compared (with the segments of ``by`` when given), before
+    the correction; returns the dimensions used."""
+    used = replace(settings, dimensions=dimensions(a, b, n_a, n_b))
+    comparison = compare(a, b, used)
+    segmented = None
+    if by is not None and by_a is not None and by_b is not None:
+        segmented = segments.compare_segments(a, b, by_a, by_b, by, used)
+    return comparison, segmented, used.dimensions
 
 
 def compare_columns(
@@ -186,13 +267,35 @@ def compare_columns(
 ) -> tuple[Comparison, segments.Segmented | None, StatSettings]:
     """Every dimension of two sides' columns compared and corrected as one family (with the segments
     of ``by`` when given); returns the settings whose dimensions were used."""
-    settings = replace(settings, dimensions=dimensions(a, b, n_a, n_b))
-    comparison = compare(a, b, settings)
-    segmented = None
-    if by is not None and by_a is not None and by_b is not None:
-        segmented = segments.compare_segments(a, b, by_a, by_b, by, settings)
+    comparison, segmented, dims = compare_uncorrected(a, b, n_a, n_b, settings, by, by_a, by_b)
+    settings = replace(settings, dimensions=dims)
     segments.correct_together(comparison, segmented, settings)
     return comparison, segmented, settings
+
+
+def _merge(
+    total: tuple[Comparison, segments.Segmented | None],
+    part: tuple[Comparison, segments.Segmented | None],
+) -> tuple[Comparison, segments.Segmented | None]:
+    """One slice of features' results added to those of the slices before (the same rows, the same
+    bootstrap indices: one comparison, as if every feature had been read at once)."""
+    comparison, segmented = total
+    comparison.results += part[0].results
+    comparison.replicates.update(part[0].replicates)
+    if segmented is None:
+        return comparison, part[1]
+    if part[1] is not None:
+        by_value = {value: comp for value, comp, _, _ in segmented.compared}
+        for value, comp, _, _ in part[1].compared:
+            by_value[value].results += comp.results
+            by_value[value].replicates.update(comp.replicates)
+    return comparison, segmented
+
+
+def feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ``feature.<name>`` columns of the inference data (the union over every file)."""
+    names = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE inference_records)").fetchall()]
+    return sorted(n for n in names if n.startswith(FEATURE_PREFIX))
 
 
 def build_model_report(
@@ -204,23 +307,48 @@ def build_model_report(
     settings: StatSettings,
     data_root: str,
     by: str | None = None,
+    performance: PerformanceOptions | None = None,
 ) -> Report:
-    """The drift report of ``model`` between two sides (versions, windows, or an imported reference)."""
-    a, b = load_side(con, model, baseline), load_side(con, model, candidate)
+    """The drift report of ``model`` between two sides (versions, windows, or an imported reference),
+    with the candidate's performance per window where labels (or probabilities to estimate from) exist.
+
+    Features are read FEATURES_PER_READ at a time, so memory holds one slice of columns whatever the
+    number of features; the slices' results form one family before the one correction."""
+    key = SEGMENT_PREFIX + by.removeprefix(SEGMENT_PREFIX) if by is not None else None
+    if key is not None:
+        known = segment_keys(con)
+        if key.removeprefix(SEGMENT_PREFIX) not in known:
+            raise SelectionError(f"--by {by!r}: no segment key of that name; known: {', '.join(known) or 'none'}")
+    resends = has_resends(con, model)
+    extra = (key,) if key else ()
+    a = load_side(con, model, baseline, extra=extra, resends=resends)
+    b = load_side(con, model, candidate, extra=extra, resends=resends)
     for side in (a, b):
         if side.n == 0:
             raise SelectionError(f"the {'baseline' if side is a else 'candidate'} ({side.label}) has no inferences")
     va = vb = None
-    if by is not None:
-        key = SEGMENT_PREFIX + by.removeprefix(SEGMENT_PREFIX)
-        if key not in a.columns or key not in b.columns:
-            known = sorted(c.removeprefix(SEGMENT_PREFIX) for c in a.columns if c.startswith(SEGMENT_PREFIX))
-            raise SelectionError(f"--by {by!r}: no segment key of that name; known: {', '.join(known) or 'none'}")
+    if key is not None:
         va, vb = (np.asarray(pc.fill_null(s.columns[key], "(none)").to_pylist(), dtype=object) for s in (a, b))
-    comparison, segmented, settings = compare_columns(a.columns, b.columns, a.n, b.n, settings, by, va, vb)
+    features = feature_columns(con)
+    slices = [["prediction", "prediction_class"]] + [
+        features[i : i + FEATURES_PER_READ] for i in range(0, len(features), FEATURES_PER_READ)
+    ]
+    total: tuple[Comparison, segments.Segmented | None] = (Comparison([]), None)
+    dims: tuple[Dimension, ...] = ()
+    for names in slices:
+        ca, cb = a.fetch(con, names), b.fetch(con, names)
+        comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb)
+        total = _merge(total, (comparison, segmented))
+        dims += used
+        del ca, cb
+    comparison, segmented = total
+    settings = replace(settings, dimensions=dims)
+    segments.correct_together(comparison, segmented, settings)
     v = verdict(comparison, settings, a.n, b.n, unit=UNIT)
     if v.verdict != "insufficient":
         v.reasons += unresolved(comparison.results)
+    perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings)
+    _add_performance_to_verdict(v, perf)
     if v.verdict in ("review", "block"):  # the agent diff's next steps name agent commands
         v.next_steps = [
             "Look at the moved features' distributions below (upstream pipeline, new population, or the model?).",
@@ -252,7 +380,75 @@ def build_model_report(
         segments=segment_rows,
         segment_dimensions=[r for r in segment_dims if r.status == "moved"],
         settings=settings_doc,
+        performance=perf,
     )
+
+
+@dataclass(frozen=True)
+class PerformanceOptions:
+    window: str = "day"  # hour | day | week | a number of inferences
+    coverage: float = perf_mod.COVERAGE
+    positive: str | None = None
+
+
+def has_labels(con: duckdb.DuckDBPyConnection, model: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM label_events WHERE model = ? OR model IS NULL LIMIT 1)", [model]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def model_performance(
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    a: ModelSide,
+    b: ModelSide,
+    options: PerformanceOptions,
+    settings: StatSettings,
+) -> ModelPerformance | None:
+    """Both sides' rows with their labels (``inferences_labeled``), evaluated window by window; None
+    without any label of this model."""
+    if not has_labels(con, model):
+        return None
+    rows = [
+        perf_mod.load_rows(con, f"FROM inferences_labeled WHERE {side.where}{side.limit}", side.query[1])
+        for side in (a, b)
+    ]
+    try:
+        return perf_mod.evaluate(
+            rows[0],
+            rows[1],
+            window=options.window,
+            coverage=options.coverage,
+            positive=options.positive,
+            alpha=settings.alpha,
+            seed=settings.seed,
+        )
+    except ValueError as exc:
+        raise SelectionError(str(exc)) from exc
+
+
+def _add_performance_to_verdict(v: Verdict, perf: ModelPerformance | None) -> None:
+    """A final window whose metric fell beyond its floor makes a stable verdict a review; provisional
+    windows never count."""
+    fell = perf_mod.worse(perf)
+    if perf is None:
+        return
+    provisional = [w.label for w in perf.windows if w.provisional]
+    if fell:
+        for w, m in fell:
+            v.reasons.append(
+                f"{m.title} fell in window {w.label}: {m.baseline:.3f} → {m.value:.3f} "
+                f"(difference {m.diff_low:+.3f} to {m.diff_high:+.3f}, labels {w.coverage:.0%} in)"
+            )
+        if v.verdict == "stable":
+            v.verdict = "review"
+            v.reasons = [r for r in v.reasons if not r.startswith("No dimension moved")]
+            v.next_steps = ["Look at the windows where performance fell, and at the features that moved there."]
+    if provisional:
+        v.reasons.append(
+            f"Provisional (labels below {perf.coverage_threshold:.0%}; shown, not judged): {', '.join(provisional)}."
+        )
 
 
 def unresolved(results: list[DimensionResult], shown: int = 8) -> list[str]:

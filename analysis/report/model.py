@@ -108,6 +108,54 @@ class Verdict:
     runs_needed: dict[str, int] = field(default_factory=dict)
 
 
+# --- a model's performance against its labels (``driftline diff --model``; analysis/ml/performance.py) ---
+
+
+@dataclass
+class PerformanceMetric:
+    name: str
+    title: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    baseline: float | None = None
+    difference: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    status: str = "unchanged"  # worse | better | negligible | unchanged | provisional | insufficient
+    estimated: float | None = None
+    est_low: float | None = None
+    est_high: float | None = None
+
+
+@dataclass
+class PerformanceWindow:
+    label: str
+    start: str | None
+    end: str | None
+    inferences: int
+    labelled: int
+    coverage: float
+    delay_median_s: float | None
+    delay_p90_s: float | None
+    provisional: bool
+    metrics: list[PerformanceMetric] = field(default_factory=list)
+
+
+@dataclass
+class ModelPerformance:
+    task: str  # binary | multiclass | regression
+    positive: str | None
+    window: str
+    coverage_threshold: float
+    baseline: PerformanceWindow
+    windows: list[PerformanceWindow]
+    warnings: list[str] = field(default_factory=list)
+    estimation: str | None = None  # how unlabelled windows are estimated (None: they are not)
+
+
 @dataclass
 class Report:
     generated_at: str
@@ -124,6 +172,7 @@ class Report:
     segment_dimensions: list[DimensionResult]
     settings: dict[str, Any]
     baseline_record: dict[str, Any] | None = None
+    performance: ModelPerformance | None = None  # models with labels (or estimates) only
     schema_version: str = SCHEMA_VERSION
     kind: str = "driftline.diff"
 

@@ -3,5 +3,5 @@
 -- received. Each feature is a column "feature.<name>" and each segment key "segment.<key>" (the union
 -- over every file: a feature a file does not have is null there).
 CREATE OR REPLACE VIEW inferences AS
-SELECT * FROM {source}
+SELECT * FROM inference_records
 QUALIFY row_number() OVER (PARTITION BY model, request_id, time ORDER BY received_at) = 1;

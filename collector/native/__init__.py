@@ -15,8 +15,14 @@ from types import ModuleType
 from driftline.instrumentation.ml import convention as cv
 
 
+def enabled() -> bool:
+    """False when ``DRIFTLINE_NATIVE=0`` (or false/no/off): every compiled accelerator (this reader, the
+    diff's KS merge) steps aside for its Python specification."""
+    return os.environ.get("DRIFTLINE_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _load() -> ModuleType | None:
-    if os.environ.get("DRIFTLINE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not enabled():
         return None
     try:
         from driftline.collector.native import _logscan  # type: ignore[attr-defined]
@@ -36,6 +42,6 @@ def status() -> str:
     """One line for ``driftline doctor`` and the receiver's start-up log."""
     if logscan is not None:
         return "compiled (driftline.collector.native._logscan)"
-    if os.environ.get("DRIFTLINE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not enabled():
         return "Python (DRIFTLINE_NATIVE=0)"
     return "Python (the compiled reader is not built: reinstall with a C compiler)"

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
 from driftline.collector.sink.compact import dedupe_spans
-from driftline.collector.sink.parquet import HOUR_NS, ParquetSink
+from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink
 
 REQUIRED = ("trace_id", "span_id", "start_time")
 
@@ -128,7 +128,9 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
         table = ds.dataset(files, schema=schema, filesystem=sink.fs, format="parquet").to_table(filter=condition)
     if dataset == "spans":
         table = dedupe_spans(table)
-    pq.write_table(table.replace_schema_metadata(schema.metadata), target, compression="zstd")
+    pq.write_table(
+        table.replace_schema_metadata(schema.metadata), target, compression="zstd", row_group_size=ROW_GROUP_ROWS
+    )
     return table.num_rows
 
 

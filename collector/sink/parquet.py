@@ -25,6 +25,9 @@ from driftline.collector.durable import FILE_MODE, fsync_dir, fsync_file, make_d
 from driftline.collector.schema import TMP_MARK, filesystem
 
 HOUR_NS = 3_600_000_000_000
+# Rows per row group: DuckDB and pyarrow read a file's row groups in parallel, so pyarrow's default
+# (a million rows, one group for most files) would read an imported million-row file on one core.
+ROW_GROUP_ROWS = 131_072
 
 
 def partition_dir(hour_bucket: int) -> str:
@@ -58,12 +61,12 @@ class ParquetSink:
         directory = path.rsplit("/", 1)[0]
         if not isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(directory, recursive=True)
-            pq.write_table(table, path, filesystem=self.fs, compression=self.compression)
+            pq.write_table(table, path, filesystem=self.fs, compression=self.compression, row_group_size=ROW_GROUP_ROWS)
             return
         make_dirs(directory)
         tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
         try:
-            pq.write_table(table, tmp, filesystem=self.fs, compression=self.compression)
+            pq.write_table(table, tmp, filesystem=self.fs, compression=self.compression, row_group_size=ROW_GROUP_ROWS)
             os.chmod(tmp, FILE_MODE)
             fsync_file(tmp)
             os.replace(tmp, path)
