@@ -70,7 +70,7 @@ def diff_options(f: Any) -> Any:
         click.option(
             "--positive",
             default=None,
-            help="With --model: the positive class of a binary classifier (default: 1, true or yes, else the last).",
+            help="With --model: the positive class of a binary classifier (default: 1, true or yes, else the rarer).",
         ),
         click.option(
             "--alpha",
@@ -254,9 +254,7 @@ def _compute_model(args: dict[str, Any], stats: Any) -> Any:
     import duckdb
 
     from driftline.analysis.diff.sides import SelectionError
-    from driftline.analysis.ml.drift import build_model_report
-
-    from driftline.analysis.ml.drift import PerformanceOptions
+    from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
 
     baseline, candidate = _model_sides(args)
     window = str(args.get("perf_window") or "day")

@@ -38,7 +38,7 @@ from driftline.analysis.stats.significance import weighted_holm
 
 WINDOWS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400}
 COVERAGE = 0.8  # a window with fewer of its inferences labelled is provisional
-POSITIVE_NAMES = ("1", "true", "yes", "positive")
+POSITIVE_NAMES = ("1", "true", "yes", "positive")  # else the rarer label class is the positive one
 MIN_LABELLED = 30  # labelled rows a window needs for a test (and the baseline for a comparison)
 CLASS_DELAY_P = 0.01  # how sure the report must be that one class's labels arrive faster, to warn
 
@@ -121,8 +121,23 @@ def task_of(baseline: Rows, candidate: Rows, positive: str | None) -> tuple[str,
     if len(classes) > 2:
         return "multiclass", None, classes
     if positive is None:
-        positive = next((c for c in classes if c.lower() in POSITIVE_NAMES), classes[-1] if classes else "1")
+        positive = next((c for c in classes if c.lower() in POSITIVE_NAMES), None) or _rarer(
+            baseline, candidate, classes
+        )
     return "binary", positive, classes
+
+
+def _rarer(baseline: Rows, candidate: Rows, classes: list[str]) -> str:
+    """The rarer label class (fraud, churn, failure: the class a binary model is usually built to find);
+    on a tie, the last in order."""
+    if not classes:
+        return "1"
+    counts = {c: 0 for c in classes}
+    for s in (baseline, candidate):
+        for c in s.label_class[s.labelled]:
+            if c in counts:
+                counts[c] += 1
+    return min(reversed(classes), key=lambda c: counts[c])
 
 
 def _probability(rows: Rows, positive: str, classes: list[str]) -> np.ndarray | None:
@@ -280,9 +295,7 @@ def evaluate(
             base_reps[m.name] = base_boot.replicates(m.name, base_s, point)
             lo, hi = _interval(base_reps[m.name], point)
         base_w.metrics.append(MetricResult(m.name, m.title, _none_if_nan(point), lo, hi, status="baseline"))
-    can_estimate = (
-        task == "binary" and base_s.p is not None and len(base_s) >= MIN_LABELLED and positive is not None
-    )
+    can_estimate = task == "binary" and base_s.p is not None and len(base_s) >= MIN_LABELLED and positive is not None
     out = Performance(task, positive, window, coverage, base_w, [])
     tested: list[MetricResult] = []
     for label, idx in split_windows(candidate, window):

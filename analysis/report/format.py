@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from driftline.analysis.report.model import CostSummary, DimensionResult
+from driftline.analysis.report.model import CostSummary, DimensionResult, ModelPerformance
 
 VERDICT_COLORS = {"stable": "green", "review": "yellow", "block": "red", "insufficient": "blue"}
 STATUS_TEXT = {
@@ -84,3 +84,74 @@ def cost_lines(cost: CostSummary | None) -> list[str]:
     if cost.unpriced_models:
         lines.append("Unpriced models (not counted, add them to your pricing file): " + ", ".join(cost.unpriced_models))
     return lines
+
+
+PERFORMANCE_HEADERS = (
+    "window",
+    "labels in",
+    "metric",
+    "value (95% CI)",
+    "baseline",
+    "difference (95% CI)",
+    "estimated (95% CI)",
+    "status",
+)
+PERFORMANCE_STATUS = {
+    "worse": "fell",
+    "better": "improved",
+    "negligible": "detectable but negligible",
+    "unchanged": "no change",
+    "provisional": "provisional (labels not all in)",
+    "insufficient": "too few labels",
+    "baseline": "reference",
+}
+
+
+def _num(x: float | None, signed: bool = False) -> str:
+    return "—" if x is None else (f"{x:+.3f}" if signed else f"{x:.3f}")
+
+
+def _range(value: float | None, low: float | None, high: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    ci = f" [{_num(low, signed)}, {_num(high, signed)}]" if low is not None and high is not None else ""
+    return _num(value, signed) + ci
+
+
+def performance_rows(perf: ModelPerformance | None) -> list[list[str]]:
+    """One row per (window, metric) of a model's performance table, the baseline's first — the same
+    cells in the terminal, Markdown and HTML."""
+    if perf is None:
+        return []
+    rows = []
+    for w in [perf.baseline, *perf.windows]:
+        labels = f"{w.labelled:,}/{w.inferences:,} ({w.coverage:.0%})"
+        if w.delay_median_s is not None:
+            labels += f", delay p50 {w.delay_median_s / 3600:.1f} h"
+        for m in w.metrics:
+            rows.append(
+                [
+                    w.label,
+                    labels,
+                    m.title,
+                    _range(m.value, m.ci_low, m.ci_high),
+                    _num(m.baseline) if w is not perf.baseline else "",
+                    _range(m.difference, m.diff_low, m.diff_high, signed=True),
+                    _range(m.estimated, m.est_low, m.est_high),
+                    PERFORMANCE_STATUS.get(m.status, m.status),
+                ]
+            )
+    return rows
+
+
+def performance_notes(perf: ModelPerformance | None) -> list[str]:
+    if perf is None:
+        return []
+    what = {"binary": f"binary classifier (positive class {perf.positive!r})", "multiclass": "multiclass classifier"}
+    notes = [
+        f"Task: {what.get(perf.task, 'regression')}; windows: {perf.window}; a window with under "
+        f"{perf.coverage_threshold:.0%} of its labels is provisional (shown, never judged)."
+    ]
+    if perf.estimation:
+        notes.append(perf.estimation + ".")
+    return notes + perf.warnings

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from driftline.analysis.report.format import (
+    PERFORMANCE_HEADERS,
     STATUS_TEXT,
     VERDICT_COLORS,
     cost_lines,
@@ -21,6 +22,8 @@ from driftline.analysis.report.format import (
     fmt_floor,
     fmt_p,
     fmt_value,
+    performance_notes,
+    performance_rows,
     what,
 )
 from driftline.analysis.report.model import DimensionResult, Report
@@ -101,4 +104,7 @@ def render(report: Report, extra_sections: list[dict[str, str]] | None = None, t
         shown=[d for d in report.dimensions if d.status != "no data"],
         extra_sections=extra_sections or [],
         colors={"baseline": BASE, "candidate": CAND},
+        performance_headers=PERFORMANCE_HEADERS,
+        performance_rows=performance_rows(report.performance),
+        performance_notes=performance_notes(report.performance),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from driftline.analysis.report.format import (
+    PERFORMANCE_HEADERS,
     STATUS_TEXT,
     cost_lines,
     fmt_ci,
@@ -10,6 +11,8 @@ from driftline.analysis.report.format import (
     fmt_floor,
     fmt_p,
     fmt_value,
+    performance_notes,
+    performance_rows,
     what,
 )
 from driftline.analysis.report.model import Report
@@ -59,6 +62,11 @@ def render(report: Report) -> str:
             for s in report.segments
         ]
         out.append("")
+    if report.performance is not None:
+        out += ["### Performance against labels", ""]
+        out += ["| " + " | ".join(PERFORMANCE_HEADERS) + " |", "|" + "---|" * len(PERFORMANCE_HEADERS)]
+        out += ["| " + " | ".join(row) + " |" for row in performance_rows(report.performance)]
+        out += [""] + [f"- {note}" for note in performance_notes(report.performance)] + [""]
     if report.cost:
         out += ["### Cost", ""] + [f"- {line}" for line in cost_lines(report.cost)] + [""]
     out += ["### Next steps", ""] + [f"- {s}" for s in v.next_steps] + [""]

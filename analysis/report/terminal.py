@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from driftline.analysis.report.format import (
+    PERFORMANCE_HEADERS,
     STATUS_TEXT,
     VERDICT_COLORS,
     cost_lines,
@@ -16,6 +17,8 @@ from driftline.analysis.report.format import (
     fmt_floor,
     fmt_p,
     fmt_value,
+    performance_notes,
+    performance_rows,
     what,
 )
 from driftline.analysis.report.model import Report
@@ -63,6 +66,16 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
                 ", ".join(s.moved) or s.note or "—",
             )
         console.print(seg)
+    if report.performance is not None:
+        perf = Table(title="Performance against labels", header_style="bold")
+        for col in PERFORMANCE_HEADERS:
+            perf.add_column(col, justify="left" if col in ("window", "metric", "status") else "right")
+        for row in performance_rows(report.performance):
+            style = "bold red" if row[-1] == "fell" else "dim" if row[-1].startswith("provisional") else ""
+            perf.add_row(*row[:-1], Text(row[-1], style=style))
+        console.print(perf)
+        for note in performance_notes(report.performance):
+            console.print(f"  • {note}", highlight=False)
     lines = cost_lines(report.cost)
     if lines:
         console.print(Panel("\n".join(lines), title="Financial impact", expand=False), highlight=False)

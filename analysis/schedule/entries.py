@@ -34,6 +34,10 @@ _FIELDS = {
     "alerts",
     "min_runs",
     "by",
+    "model",
+    "chunk",
+    "label_coverage",
+    "positive",
 }
 FORMATS = ("html", "markdown", "json")
 
@@ -56,6 +60,10 @@ class ReportEntry:
     sequential: bool = False  # monitor across looks: mSPRT (growing candidate) or CUSUM (rolling windows)
     horizon: int = 24  # rolling windows: looks per monitoring period (false alarms <= alpha per period)
     persist_k: int = 3  # runs a change must last to be called sustained rather than a spike
+    model: str | None = None  # a classical model: its inferences are compared (driftline diff --model)
+    chunk: str = "day"  # with model: the windows of the performance table
+    label_coverage: float = 0.8  # with model: below this share of labels a window is provisional
+    positive: str | None = None  # with model: the positive class of a binary classifier
     extra: dict[str, Any] = field(default_factory=dict)
 
     def side(self, value: str, at: datetime) -> SideSpec:
@@ -122,7 +130,20 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             sequential=bool(raw.get("sequential", False)),
             horizon=int(raw.get("horizon", 24)),
             persist_k=int(raw.get("persist_k", 3)),
+            model=raw.get("model"),
+            chunk=str(raw.get("chunk", "day")),
+            label_coverage=float(raw.get("label_coverage", 0.8)),
+            positive=raw.get("positive"),
         )
+        if entry.model is not None:
+            if entry.agent is not None:
+                raise ValueError(f"{where}: a report compares an agent or a model, not both")
+            if entry.sequential:
+                raise ValueError(f"{where}: sequential monitoring is for agent reports; a model report is not")
+            if entry.chunk not in ("hour", "day", "week") and not (entry.chunk.isdigit() and int(entry.chunk) > 0):
+                raise ValueError(f"{where}: chunk must be hour, day, week or a number of inferences")
+            if not 0 <= entry.label_coverage <= 1:
+                raise ValueError(f"{where}: label_coverage must be between 0 and 1")
         if entry.horizon < 2:
             raise ValueError(f"{where}: horizon must be at least 2 looks")
         for value in (entry.baseline, entry.candidate):  # windows must parse now, not at 3 a.m.

@@ -38,6 +38,7 @@ class HistoryRow:
     persistence: str = ""  # sustained | spike | developing | "" (stable)
     deploy: str = ""  # the candidate version and when it first appeared
     sequential: str = "{}"  # JSON: metric -> always-valid p-value (running minimum)
+    performance: str = "[]"  # JSON, model reports: per window its label coverage, provisional flag, metrics
 
 
 def _dir(root: str, report: str | None = None) -> tuple[pafs.FileSystem, str]:
@@ -66,6 +67,7 @@ def read(root: str, report: str | None = None) -> list[dict[str, Any]]:
     for r in rows:
         r["hypotheses"] = json.loads(r["hypotheses"] or "[]")
         r["sequential"] = json.loads(r.get("sequential") or "{}")  # rows written before the field: none
+        r["performance"] = json.loads(r.get("performance") or "[]")
         r.setdefault("persistence", "")
         r.setdefault("deploy", "")
     return sorted(rows, key=lambda r: (r["report"], r["slot"], r["run_at"]))

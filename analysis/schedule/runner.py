@@ -154,15 +154,32 @@ def _sequential(
     return {"method": "msprt", "key": key, "p": pvalues}, newly
 
 
+def performance_summary(perf: Any) -> list[dict[str, Any]]:
+    """Per window of a model report: its label coverage, whether it was provisional, and each metric's
+    value and status — so the history keeps a window's provisional reading and its later final one."""
+    if perf is None:
+        return []
+    return [
+        {
+            "window": w.label,
+            "coverage": w.coverage,
+            "provisional": w.provisional,
+            "metrics": {m.name: {"value": m.value, "status": m.status, "estimated": m.estimated} for m in w.metrics},
+        }
+        for w in perf.windows
+    ]
+
+
 def run_entry(
     root: str, entry: ReportEntry, slot: datetime, doc: dict[str, Any], pricing: str | None = None
 ) -> history.HistoryRow | None:
     """Run ``entry`` for ``slot``; None when the report could not be built (logged, nothing recorded)."""
     from driftline.analysis.cost import load_prices
-    from driftline.analysis.db import connect
+    from driftline.analysis.db import connect, connect_ml
     from driftline.analysis.diff import hypotheses
     from driftline.analysis.diff.build import SEGMENT_COLUMNS, build_report
     from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
     from driftline.analysis.report import html, json_render, markdown
     from driftline.analysis.run_cache import release
 
@@ -171,20 +188,34 @@ def run_entry(
     try:
         prices = load_prices(pricing)
         # runs are all a report reads, unless it segments by a span attribute
-        con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))
         baseline, candidate = entry.sides(slot)
         loaded: dict[str, Any] = {}
-        report = build_report(
-            con,
-            baseline,
-            candidate,
-            settings=_settings(doc, entry),
-            prices=prices,
-            data_root=root,
-            rules=hypotheses.load_rules(doc.get("hypothesis")),
-            by=entry.by,
-            loaded=loaded,
-        )
+        if entry.model is not None:
+            con = connect_ml(root)
+            options = PerformanceOptions(entry.chunk, entry.label_coverage, entry.positive)
+            report = build_model_report(
+                con,
+                entry.model,
+                baseline,
+                candidate,
+                settings=_settings(doc, entry),
+                data_root=root,
+                by=entry.by,
+                performance=options,
+            )
+        else:
+            con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))
+            report = build_report(
+                con,
+                baseline,
+                candidate,
+                settings=_settings(doc, entry),
+                prices=prices,
+                data_root=root,
+                rules=hypotheses.load_rules(doc.get("hypothesis")),
+                by=entry.by,
+                loaded=loaded,
+            )
     except (SelectionError, ValueError, OSError) as exc:
         log.error("report %s (slot %s) not built: %s", entry.name, slot_text, exc)
         if con is not None:
@@ -200,7 +231,7 @@ def run_entry(
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = slot.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     state = persistence(report.verdict.verdict, [r["verdict"] for r in past], entry.persist_k)
-    deploy = first_deploy(con, report.candidate.versions)
+    deploy = "" if entry.model is not None else first_deploy(con, report.candidate.versions)
     note = persistence_note(state, entry.persist_k, deploy)
     renderers = {
         "html": ("html", lambda r: html.render(r, [trend_section(trend_rows, note)])),
@@ -266,6 +297,7 @@ def run_entry(
         persistence=state,
         deploy=deploy,
         sequential=json.dumps(monitor),
+        performance=json.dumps(performance_summary(report.performance)),
     )
     history.append(root, row)
     log.info(

@@ -1,0 +1,130 @@
+"""Performance against late labels, end to end: inferences and labels written by the receiver's Parquet
+writer, ``driftline diff --model`` in every format, and a scheduled ``[[report]] model = "fraud"`` that
+reads a window as provisional while 30% of its labels are in, then as final once the rest arrive —
+the history keeps both readings."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from driftline.analysis.cli import cli
+from driftline.analysis.report.json_render import schema
+from driftline.analysis.schedule import history
+from driftline.analysis.schedule.entries import parse
+from driftline.analysis.schedule.scheduler import Scheduler
+from tests.ml_tables import classifier_rows, write_classifier
+
+DAY = 86_400
+T0 = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+N = 3000
+
+
+@pytest.fixture()
+def data(tmp_path: Path) -> tuple[str, dict, np.ndarray]:
+    """v1 (fully labelled) on June 1; v2 on June 3 whose labels flip 12% (the model got worse), only
+    30% of them in so far."""
+    root = str(tmp_path / "data")
+    write_classifier(root, "v1", T0, classifier_rows(N, 1), seed=1)
+    rows = classifier_rows(N, 2, flip=0.12)
+    first = np.random.default_rng(9).random(N) < 0.3
+    write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=first, seed=2)
+    return root, rows, first
+
+
+def _diff(root: str, *args: str) -> tuple[int, str]:
+    out = CliRunner().invoke(cli, ["diff", "--model", "fraud", "v1", "v2", *args, "--data", root])
+    return out.exit_code, out.output
+
+
+def test_a_window_is_provisional_until_its_labels_land_then_judged(data: tuple[str, dict, np.ndarray]) -> None:
+    root, rows, first = data
+    code, out = _diff(root, "--format", "json")
+    assert code == 0, out
+    doc = json.loads(out)
+    jsonschema.validate(doc, schema())
+    perf = doc["performance"]
+    assert perf["task"] == "binary" and perf["positive"] == "fraud"
+    (window,) = perf["windows"]
+    assert window["provisional"] and 0.25 < window["coverage"] < 0.35
+    assert {m["status"] for m in window["metrics"]} == {"provisional"}
+    assert doc["verdict"]["verdict"] == "stable"  # a provisional window is never part of the verdict
+    assert any("Provisional" in r for r in doc["verdict"]["reasons"])
+    write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=~first, seed=2, inferences=False, stem="late")
+    code, out = _diff(root, "--format", "json")
+    doc = json.loads(out)
+    (window,) = doc["performance"]["windows"]
+    assert not window["provisional"] and window["coverage"] == 1.0
+    accuracy = next(m for m in window["metrics"] if m["name"] == "accuracy")
+    assert accuracy["status"] == "worse" and accuracy["difference"] < -0.05
+    assert accuracy["estimated"] is not None  # CBPE's estimate beside the realised value
+    assert doc["verdict"]["verdict"] == "review"
+    assert any(r.startswith("Accuracy fell in window 2026-06-03") for r in doc["verdict"]["reasons"])
+
+
+def test_terminal_markdown_html_and_options(data: tuple[str, dict, np.ndarray], tmp_path: Path) -> None:
+    root, _, _ = data
+    code, out = _diff(root, "--format", "markdown", "--chunk", "1000")
+    assert code == 0, out
+    assert "### Performance against labels" in out and "| #3 |" in out and "provisional" in out
+    code, out = _diff(root, "--format", "terminal", "--positive", "legit", "--label-coverage", "0.2")
+    assert code == 0 and "Performance against labels" in out and "positive class 'legit'" in out
+    html_path = tmp_path / "r.html"
+    code, _ = _diff(root, "--html", str(html_path))
+    assert code == 0 and 'id="performance"' in html_path.read_text()
+    code, out = _diff(root, "--chunk", "fortnight")
+    assert code == 2 and "--chunk 'fortnight'" in out
+    code, out = _diff(root, "--positive", "spam")
+    assert code == 1 and "not a class of this model" in out
+
+
+def test_a_scheduled_model_report_keeps_the_provisional_and_the_final_reading(
+    data: tuple[str, dict, np.ndarray], tmp_path: Path
+) -> None:
+    root, rows, first = data
+    doc = {
+        "report": [
+            {
+                "name": "fraud-daily",
+                "cron": "0 6 * * *",
+                "model": "fraud",
+                "baseline": "v1",
+                "candidate": "v2",
+                "formats": ["json"],
+                "output_dir": str(tmp_path / "out"),
+            }
+        ]
+    }
+    sched = Scheduler(root, parse(doc), doc)
+    day4 = datetime(2026, 6, 4, 6, tzinfo=UTC)
+    (row,) = sched.run_pending(day4 - timedelta(minutes=1), day4)
+    write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=~first, seed=2, inferences=False, stem="late")
+    (row,) = sched.run_pending(day4 + timedelta(days=1) - timedelta(minutes=1), day4 + timedelta(days=1))
+    past = history.read(root, "fraud-daily")
+    assert [r["verdict"] for r in past] == ["stable", "review"]
+    readings = [r["performance"][0] for r in past]
+    assert [w["provisional"] for w in readings] == [True, False]
+    assert [w["window"] for w in readings] == ["2026-06-03", "2026-06-03"]
+    assert readings[1]["metrics"]["accuracy"]["status"] == "worse"
+    latest = json.loads((tmp_path / "out" / "fraud-daily" / "latest.json").read_text())
+    assert latest["performance"]["windows"][0]["coverage"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"agent": "a"}, "an agent or a model, not both"),
+        ({"sequential": True}, "sequential monitoring is for agent reports"),
+        ({"chunk": "fortnight"}, "chunk must be"),
+    ],
+)
+def test_bad_model_entries_are_refused(extra: dict, message: str) -> None:
+    doc = {"report": [{"name": "m", "cron": "0 6 * * *", "model": "fraud", **extra}]}
+    with pytest.raises(ValueError, match=message):
+        parse(doc)
