@@ -103,9 +103,11 @@ def test_a_scheduled_model_report_keeps_the_provisional_and_the_final_reading(
     }
     sched = Scheduler(root, parse(doc), doc)
     day4 = datetime(2026, 6, 4, 6, tzinfo=UTC)
-    (row,) = sched.run_pending(day4 - timedelta(minutes=1), day4)
+    (first_run,) = sched.run_pending(day4 - timedelta(minutes=1), day4)
+    assert first_run.verdict == "stable"
     write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=~first, seed=2, inferences=False, stem="late")
-    (row,) = sched.run_pending(day4 + timedelta(days=1) - timedelta(minutes=1), day4 + timedelta(days=1))
+    (second_run,) = sched.run_pending(day4 + timedelta(days=1) - timedelta(minutes=1), day4 + timedelta(days=1))
+    assert second_run.verdict == "review"
     past = history.read(root, "fraud-daily")
     assert [r["verdict"] for r in past] == ["stable", "review"]
     readings = [r["performance"][0] for r in past]
