@@ -189,7 +189,7 @@ def compute(args: dict[str, Any]) -> Any:
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
     if args.get("model"):
-        return _compute_model(args, stats)
+        return _compute_model(args, stats, doc.get("model_hypothesis"))
     baseline, candidate, record = _sides(args)
     prices = load_prices_or_fail(args["pricing"])
     # a diff reads only the runs view, unless --by names an attribute (read from the spans)
@@ -250,10 +250,11 @@ def _model_sides(args: dict[str, Any]) -> tuple[Any, Any]:
     return baseline, candidate
 
 
-def _compute_model(args: dict[str, Any], stats: Any) -> Any:
+def _compute_model(args: dict[str, Any], stats: Any, rule_overrides: list[dict[str, Any]] | None = None) -> Any:
     import duckdb
 
     from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.ml import hypotheses as model_hypotheses
     from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
 
     baseline, candidate = _model_sides(args)
@@ -261,6 +262,10 @@ def _compute_model(args: dict[str, Any], stats: Any) -> Any:
     if window not in ("hour", "day", "week") and not (window.isdigit() and int(window) > 0):
         raise click.UsageError(f"--chunk {window!r}: use hour, day, week or a number of inferences")
     options = PerformanceOptions(window, float(args.get("label_coverage", 0.8)), args.get("positive"))
+    try:
+        model_hypotheses.load_rules(rule_overrides)  # a bad [[model_hypothesis]] is a configuration error
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
     con = open_ml_data(args["data"], "UTC")
     try:
         return build_model_report(
@@ -272,6 +277,7 @@ def _compute_model(args: dict[str, Any], stats: Any) -> Any:
             data_root=args["data"],
             by=args["by"],
             performance=options,
+            rules=rule_overrides,
         )
     except (SelectionError, ValueError, duckdb.Error) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc

@@ -25,6 +25,7 @@ from driftline.analysis.diff import segments
 from driftline.analysis.diff.dimensions import Dimension
 from driftline.analysis.diff.engine import Comparison, StatSettings, compare, verdict
 from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec
+from driftline.analysis.ml import hypotheses as model_hypotheses
 from driftline.analysis.ml import performance as perf_mod
 from driftline.analysis.report.model import DimensionResult, ModelPerformance, Report, SideSummary, Verdict
 from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
@@ -308,6 +309,7 @@ def build_model_report(
     data_root: str,
     by: str | None = None,
     performance: PerformanceOptions | None = None,
+    rules: list[dict[str, Any]] | None = None,  # [[model_hypothesis]] overrides of the shipped rules
 ) -> Report:
     """The drift report of ``model`` between two sides (versions, windows, or an imported reference),
     with the candidate's performance per window where labels (or probabilities to estimate from) exist.
@@ -349,6 +351,7 @@ def build_model_report(
         v.reasons += unresolved(comparison.results)
     perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings)
     _add_performance_to_verdict(v, perf)
+    found = model_hypotheses.generate(model_hypotheses.load_rules(rules), comparison.results, perf)
     if v.verdict in ("review", "block"):  # the agent diff's next steps name agent commands
         v.next_steps = [
             "Look at the moved features' distributions below (upstream pipeline, new population, or the model?).",
@@ -373,7 +376,7 @@ def build_model_report(
         candidate=b.summary,
         verdict=v,
         dimensions=results,
-        hypotheses=[],
+        hypotheses=found,
         configuration_changes=[],
         configuration={},
         cost=None,

@@ -202,6 +202,7 @@ def run_entry(
                 data_root=root,
                 by=entry.by,
                 performance=options,
+                rules=doc.get("model_hypothesis"),
             )
         else:
             con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))

@@ -130,3 +130,24 @@ def test_bad_model_entries_are_refused(extra: dict, message: str) -> None:
     doc = {"report": [{"name": "m", "cron": "0 6 * * *", "model": "fraud", **extra}]}
     with pytest.raises(ValueError, match=message):
         parse(doc)
+
+
+def test_hypotheses_read_the_findings_together(data: tuple[str, dict, np.ndarray], tmp_path: Path) -> None:
+    """Accuracy fell while the inputs did not move and CBPE expected no fall: concept drift, in the
+    report's hypotheses; a [[model_hypothesis]] override rewords it."""
+    root, rows, first = data
+    write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=~first, seed=2, inferences=False, stem="late")
+    code, out = _diff(root, "--format", "json")
+    assert code == 0, out
+    found = json.loads(out)["hypotheses"]
+    assert found and found[0]["rule"] == "performance_concept" and "concept drift" in found[0]["text"]
+    conf = tmp_path / "driftline.toml"
+    conf.write_text('[[model_hypothesis]]\nid = "performance_concept"\ntext = "Labels changed meaning in {window}."\n')
+    out = CliRunner().invoke(
+        cli, ["--config", str(conf), "diff", "--model", "fraud", "v1", "v2", "--format", "json", "--data", root]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["hypotheses"][0]["text"] == "Labels changed meaning in 2026-06-03."
+    conf.write_text('[[model_hypothesis]]\nid = "x"\nwhen = "sometimes"\ntext = "?"\n')
+    out = CliRunner().invoke(cli, ["--config", str(conf), "diff", "--model", "fraud", "v1", "v2", "--data", root])
+    assert out.exit_code == 1 and "needs text and when = one of" in out.output

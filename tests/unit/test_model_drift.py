@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from driftline.analysis.diff.engine import StatSettings, verdict
@@ -146,3 +147,41 @@ def test_segments_share_the_one_family() -> None:
     assert segmented is not None and segmented.compared
     weights = sum(r.weight for r in segmented.dimensions)
     assert weights == pytest.approx(sum(r.weight for r in comparison.results))
+
+
+def test_model_hypotheses_from_missing_rates_new_categories_and_the_prediction() -> None:
+    from driftline.analysis.ml import hypotheses
+
+    a, b = POP.sample(6000, 21), POP.sample(6000, 22)
+    b = dict(b)
+    c51 = b["feature.c51"].to_numpy(zero_copy_only=False).copy()
+    c51[: len(c51) // 3] = np.nan  # a third missing: an upstream join stopped filling it
+    b["feature.c51"] = pa.array(c51, from_pandas=True)
+    k05 = np.asarray(b["feature.k05"].to_pylist(), dtype=object)
+    k05[:600] = "brand-new"  # 10% in a category the baseline never had
+    b["feature.k05"] = pa.array(list(k05))
+    comparison, _ = _compare(a, b)
+    found = hypotheses.generate(hypotheses.load_rules(), comparison.results, None)
+    rules = {h.rule for h in found}
+    assert {"missing_rate_up", "new_categories"} <= rules and "prediction_only" not in rules
+    texts = " ".join(h.text for h in found)
+    assert "`c51` is missing far more often" in texts and "'brand-new'" in texts
+    # the prediction alone moved: the model changed
+    b2 = dict(POP.sample(6000, 23))
+    b2["prediction"] = pc.add(b2["prediction"], 0.1)
+    comparison, _ = _compare(a, b2)
+    found = hypotheses.generate(hypotheses.load_rules(), comparison.results, None)
+    assert [h.rule for h in found] == ["prediction_only"]
+
+
+@pytest.mark.slow
+def test_a_sub_population_names_the_features_it_selects_on() -> None:
+    """Keep only rows whose c00 is below its median (as 'age < 35' in Driftium's simulations): c00 and
+    the prediction (which c00 feeds) move; the independent features do not."""
+    a, b = POP.sample(N, 50_000), POP.sample(2 * N, 50_001)
+    keep = pc.less(b["feature.c00"], float(np.nanmedian(b["feature.c00"].to_numpy(zero_copy_only=False))))
+    b = {k: pc.filter(v, keep) for k, v in b.items()}
+    comparison, v = _compare(a, b)
+    moved = {r.name for r in comparison.results if r.status == "moved"}
+    assert "feature.c00" in moved and v.verdict != "stable"
+    assert moved <= {"feature.c00", "prediction"}
