@@ -26,6 +26,7 @@ from driftline.analysis.diff.dimensions import Dimension
 from driftline.analysis.diff.engine import Comparison, StatSettings, compare, verdict
 from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec
 from driftline.analysis.ml import hypotheses as model_hypotheses
+from driftline.analysis.ml import multivariate
 from driftline.analysis.ml import performance as perf_mod
 from driftline.analysis.report.model import DimensionResult, ModelPerformance, Report, SideSummary, Verdict
 from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
@@ -58,6 +59,12 @@ class ModelSide:
     @property
     def label(self) -> str:
         return self.summary.label
+
+    def sample_keys(self, con: duckdb.DuckDBPyConnection) -> np.ndarray:
+        """A hash of each row's identity (request id, time), in this side's row order."""
+        sql, params = self.query
+        table = con.sql(f"SELECT hash(request_id, time) AS k {sql}", params=params).to_arrow_table()
+        return np.asarray(table.column("k").to_numpy(), dtype=np.uint64)
 
     def fetch(self, con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, pa.Array]:
         """Columns ``names`` of this side's rows, in the row order of every other read of this side (so
@@ -265,13 +272,45 @@ def compare_columns(
     by: str | None = None,
     by_a: np.ndarray | None = None,
     by_b: np.ndarray | None = None,
+    keys: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Comparison, segments.Segmented | None, StatSettings]:
     """Every dimension of two sides' columns compared and corrected as one family (with the segments
-    of ``by`` when given); returns the settings whose dimensions were used."""
+    of ``by`` when given); returns the settings whose dimensions were used. ``keys``: each side's row
+    identity hashes (``ModelSide.sample_keys``), which pick the multivariate signal's rows."""
     comparison, segmented, dims = compare_uncorrected(a, b, n_a, n_b, settings, by, by_a, by_b)
+    collector = multivariate.Collector(n_a, n_b, settings.seed, *(keys or (None, None)))
+    collector.add(a, b)
+    joint = compare_multivariate(collector, n_a, n_b, settings, by, by_a, by_b)
+    if joint is not None:
+        comparison, segmented = _merge((comparison, segmented), joint[:2])
+        dims += joint[2]
     settings = replace(settings, dimensions=dims)
     segments.correct_together(comparison, segmented, settings)
     return comparison, segmented, settings
+
+
+def compare_multivariate(
+    collector: multivariate.Collector,
+    n_a: int,
+    n_b: int,
+    settings: StatSettings,
+    by: str | None = None,
+    by_a: np.ndarray | None = None,
+    by_b: np.ndarray | None = None,
+) -> tuple[Comparison, segments.Segmented | None, tuple[Dimension, ...]] | None:
+    """The multivariate dimension (PCA reconstruction error of held-out rows), uncorrected; None when
+    there are no features to reconstruct."""
+    errors = collector.errors()
+    if errors is None:
+        return None
+    dims = (_dimension(multivariate.NAME, multivariate.TITLE, "numeric"),)
+    used = replace(settings, dimensions=dims)
+    a, b = {multivariate.NAME: errors[0]}, {multivariate.NAME: errors[1]}
+    comparison = compare(a, b, used)
+    segmented = None
+    if by is not None and by_a is not None and by_b is not None:
+        segmented = segments.compare_segments(a, b, by_a, by_b, by, used)
+    return comparison, segmented, dims
 
 
 def _merge(
@@ -337,12 +376,18 @@ def build_model_report(
     ]
     total: tuple[Comparison, segments.Segmented | None] = (Comparison([]), None)
     dims: tuple[Dimension, ...] = ()
+    collector = multivariate.Collector(a.n, b.n, settings.seed, a.sample_keys(con), b.sample_keys(con))
     for names in slices:
         ca, cb = a.fetch(con, names), b.fetch(con, names)
         comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb)
         total = _merge(total, (comparison, segmented))
         dims += used
+        collector.add(ca, cb)
         del ca, cb
+    joint = compare_multivariate(collector, a.n, b.n, settings, by, va, vb)
+    if joint is not None:
+        total = _merge(total, joint[:2])
+        dims += joint[2]
     comparison, segmented = total
     settings = replace(settings, dimensions=dims)
     segments.correct_together(comparison, segmented, settings)

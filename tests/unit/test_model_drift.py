@@ -185,3 +185,23 @@ def test_a_sub_population_names_the_features_it_selects_on() -> None:
     moved = {r.name for r in comparison.results if r.status == "moved"}
     assert "feature.c00" in moved and v.verdict != "stable"
     assert moved <= {"feature.c00", "prediction"}
+
+
+def test_a_joint_shift_no_single_feature_shows_is_caught_by_the_multivariate_signal() -> None:
+    """Two features keep their own distributions but their correlation flips (+0.8 → -0.8): no feature
+    moves, the PCA reconstruction error of the baseline's components does."""
+    rng = np.random.default_rng(4)
+    n = 8000
+
+    def pair(rho: float) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.normal(size=n)
+        return x, rho * x + np.sqrt(1 - rho**2) * rng.normal(size=n)
+
+    a, b = dict(POP.sample(n, 31)), dict(POP.sample(n, 32))
+    a["feature.u"], a["feature.v"] = (pa.array(x) for x in pair(0.8))
+    b["feature.u"], b["feature.v"] = (pa.array(x) for x in pair(-0.8))
+    comparison, v = _compare(a, b)
+    moved = {r.name for r in comparison.results if r.status == "moved"}
+    assert moved == {"multivariate.pca_error"} and v.verdict != "stable"
+    joint = next(r for r in comparison.results if r.name == "multivariate.pca_error")
+    assert joint.effect > 0.1  # the candidate's rows are reconstructed worse
