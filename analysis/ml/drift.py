@@ -12,6 +12,7 @@ deviations; a category's share in points), and how a side is selected from ``inf
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -377,13 +378,23 @@ def build_model_report(
     total: tuple[Comparison, segments.Segmented | None] = (Comparison([]), None)
     dims: tuple[Dimension, ...] = ()
     collector = multivariate.Collector(a.n, b.n, settings.seed, a.sample_keys(con), b.sample_keys(con))
-    for names in slices:
-        ca, cb = a.fetch(con, names), b.fetch(con, names)
-        comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb)
-        total = _merge(total, (comparison, segmented))
-        dims += used
-        collector.add(ca, cb)
-        del ca, cb
+    reader = con.cursor()  # the next slice is read (DuckDB, off the GIL) while this one is compared
+
+    def read(names: list[str]) -> tuple[dict[str, pa.Array], dict[str, pa.Array]]:
+        return a.fetch(reader, names), b.fetch(reader, names)
+
+    with ThreadPoolExecutor(1) as loader:
+        pending = loader.submit(read, slices[0])
+        for i in range(len(slices)):
+            ca, cb = pending.result()
+            if i + 1 < len(slices):
+                pending = loader.submit(read, slices[i + 1])
+            comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb)
+            total = _merge(total, (comparison, segmented))
+            dims += used
+            collector.add(ca, cb)
+            del ca, cb
+    reader.close()
     joint = compare_multivariate(collector, a.n, b.n, settings, by, va, vb)
     if joint is not None:
         total = _merge(total, joint[:2])

@@ -22,7 +22,7 @@ from driftline.collector.schema import FEATURE_PREFIX
 
 NAME = "multivariate.pca_error"
 TITLE = "Multivariate (PCA reconstruction error)"
-MAX_ROWS = 10_000  # rows per side in the test (the baseline samples twice this: half fit, half held out)
+MAX_ROWS = 5_000  # rows per side in the test (the baseline samples twice this: half fit, half held out)
 VARIANCE = 0.65  # components kept: enough to explain this share of the variance (NannyML's default)
 TOP_CATEGORIES = 10  # one-hot columns per categorical feature (the baseline's most common categories)
 

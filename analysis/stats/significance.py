@@ -169,6 +169,9 @@ def is_discrete(a: np.ndarray, b: np.ndarray, presorted: bool = False) -> bool:
     if presorted:
         distinct = set()
         for s in (a, b):
+            probe = s[np.linspace(0, len(s) - 1, min(len(s), 200)).astype(int)] if len(s) else s
+            if len(np.unique(probe)) > MAX_DISCRETE_VALUES:  # continuous data: decided from 200 values
+                return False
             if len(s):
                 starts = np.flatnonzero(s[1:] != s[:-1])
                 if len(starts) >= MAX_DISCRETE_VALUES:
