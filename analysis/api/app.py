@@ -488,5 +488,39 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         except ValueError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
 
+    @app.get(f"{API}/models/{{model}}/diff", dependencies=auth)
+    def model_diff(
+        model: str,
+        baseline: Annotated[str, Query(min_length=1, max_length=200)],
+        candidate: Annotated[str, Query(min_length=1, max_length=200)],
+        chunk: Annotated[str, Query(pattern=r"^(hour|day|week|[1-9][0-9]{0,8})$")] = "day",
+        label_coverage: Annotated[float, Query(ge=0, le=1)] = 0.8,
+        positive: Annotated[str | None, Query(max_length=200)] = None,
+        by: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> dict[str, Any]:
+        """The model drift report of ``driftline diff --model MODEL BASELINE CANDIDATE`` (features,
+        prediction, multivariate signal, performance per window against labels, estimates)."""
+        from driftline.analysis.diff.engine import StatSettings
+        from driftline.analysis.diff.sides import SelectionError, SideSpec
+        from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
+        from driftline.analysis.report.json_render import document
+
+        try:
+            report = build_model_report(
+                ml_con(),
+                model,
+                SideSpec(baseline),
+                SideSpec(candidate),
+                settings=StatSettings(),
+                data_root=settings.data,
+                by=by,
+                performance=PerformanceOptions(chunk, label_coverage, positive),
+            )
+        except SelectionError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query"], "msg": str(exc)}]) from exc
+        return document(report)
+
     mount_console(app)
     return app

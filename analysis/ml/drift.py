@@ -405,15 +405,15 @@ def build_model_report(
     v = verdict(comparison, settings, a.n, b.n, unit=UNIT)
     if v.verdict != "insufficient":
         v.reasons += unresolved(comparison.results)
-    perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings)
-    _add_performance_to_verdict(v, perf)
-    found = model_hypotheses.generate(model_hypotheses.load_rules(rules), comparison.results, perf)
     if v.verdict in ("review", "block"):  # the agent diff's next steps name agent commands
         v.next_steps = [
             "Look at the moved features' distributions below (upstream pipeline, new population, or the model?).",
             f"Inspect the candidate: driftline models show {model} --version {b.version or 'VERSION'}.",
             "If the change is intended, compare later versions against the candidate from now on.",
         ]
+    perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings)
+    _add_performance_to_verdict(v, perf)
+    found = model_hypotheses.generate(model_hypotheses.load_rules(rules), comparison.results, perf)
     segment_rows, segment_dims = segments.results(segmented, settings) if segmented else ([], [])
     settings_doc = {k: val for k, val in asdict(replace(settings, dimensions=())).items() if k != "dimensions"}
     settings_doc["model"] = model
@@ -473,18 +473,15 @@ def model_performance(
         perf_mod.load_rows(con, f"FROM inferences_labeled WHERE {side.where}{side.limit}", side.query[1])
         for side in (a, b)
     ]
-    try:
-        return perf_mod.evaluate(
-            rows[0],
-            rows[1],
-            window=options.window,
-            coverage=options.coverage,
-            positive=options.positive,
-            alpha=settings.alpha,
-            seed=settings.seed,
-        )
-    except ValueError as exc:
-        raise SelectionError(str(exc)) from exc
+    return perf_mod.evaluate(  # a --positive that is not a class: ValueError (a bad parameter, not a selection)
+        rows[0],
+        rows[1],
+        window=options.window,
+        coverage=options.coverage,
+        positive=options.positive,
+        alpha=settings.alpha,
+        seed=settings.seed,
+    )
 
 
 def _add_performance_to_verdict(v: Verdict, perf: ModelPerformance | None) -> None:
@@ -495,15 +492,27 @@ def _add_performance_to_verdict(v: Verdict, perf: ModelPerformance | None) -> No
         return
     provisional = [w.label for w in perf.windows if w.provisional]
     if fell:
+        by_window: dict[str, list[str]] = {}
         for w, m in fell:
-            v.reasons.append(
-                f"{m.title} fell in window {w.label}: {m.baseline:.3f} → {m.value:.3f} "
-                f"(difference {m.diff_low:+.3f} to {m.diff_high:+.3f}, labels {w.coverage:.0%} in)"
+            word = "fell" if perf_mod.metrics.BY_NAME[m.name].higher_is_better else "rose"
+            by_window.setdefault(w.label, []).append(
+                f"{m.title} {word} {m.baseline:.3f} → {m.value:.3f} ({m.diff_low:+.3f} to {m.diff_high:+.3f})"
             )
+        for label, parts in by_window.items():
+            coverage = next(w.coverage for w in perf.windows if w.label == label)
+            v.reasons.append(
+                f"Performance worse in window {label} (labels {coverage:.0%} in): " + "; ".join(parts) + "."
+            )
+        steps = [
+            "Look at the windows where performance got worse, and at what moved there (features, prediction).",
+            "If the inputs did not move (see the hypotheses), retrain on recent labels: the outcome changed.",
+        ]
         if v.verdict == "stable":
             v.verdict = "review"
             v.reasons = [r for r in v.reasons if not r.startswith("No dimension moved")]
-            v.next_steps = ["Look at the windows where performance fell, and at the features that moved there."]
+            v.next_steps = steps
+        else:
+            v.next_steps = steps + v.next_steps
     if provisional:
         v.reasons.append(
             f"Provisional (labels below {perf.coverage_threshold:.0%}; shown, not judged): {', '.join(provisional)}."

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from driftline.analysis.ml import metrics
 from driftline.analysis.report.model import DimensionResult, Hypothesis, ModelPerformance
 from driftline.collector.schema import FEATURE_PREFIX
 
@@ -85,23 +86,26 @@ def findings(
         out["prediction_only"].append((max(d.score for d in prediction) + 1, {}))
     if prediction and features:
         out["population_moved"].append((max(d.score for d in prediction), {"features": names}))
-    for w in perf.windows if perf else []:
-        for m in w.metrics:
-            if m.status != "worse":
-                continue
-            values = {
-                "metric": m.title,
-                "window": w.label,
-                "baseline": f"{m.baseline:.3f}" if m.baseline is not None else "n/a",
-                "value": f"{m.value:.3f}" if m.value is not None else "n/a",
-                "estimated": f"{m.estimated:.3f}" if m.estimated is not None else "n/a",
-                "features": names or "no feature",
-            }
-            concept = m.est_low is not None and m.value is not None and m.value < m.est_low - CONCEPT_GAP
-            if concept or (not features and m.estimated is not None):
-                out["performance_concept"].append((2.0, values))
-            elif features:
-                out["performance_covariate"].append((1.5, values))
+    for w in perf.windows if perf else []:  # one hypothesis per window, on its first worse metric
+        m = next((m for m in w.metrics if m.status == "worse"), None)
+        if m is None:
+            continue
+        values = {
+            "metric": m.title,
+            "moved": "fell" if metrics.BY_NAME[m.name].higher_is_better else "rose",
+            "window": w.label,
+            "baseline": f"{m.baseline:.3f}" if m.baseline is not None else "n/a",
+            "value": f"{m.value:.3f}" if m.value is not None else "n/a",
+            "estimated": f"{m.estimated:.3f}" if m.estimated is not None else "n/a",
+            "features": names or "no feature",
+        }
+        # the inputs explain the fall when the estimate from them (CBPE) fell too: its interval reaches
+        # the realised value; concept drift when the realised value is below what the inputs predict
+        concept = m.est_low is not None and m.value is not None and m.value < m.est_low - CONCEPT_GAP
+        if concept or (not features and m.estimated is not None):
+            out["performance_concept"].append((2.0, values))
+        elif features:
+            out["performance_covariate"].append((1.5, values))
     return out
 
 

@@ -251,3 +251,55 @@ def test_models_page_without_inferences_shows_how_to_log_one(browser: Any, tmp_p
         pg.close()
     finally:
         server.stop()
+
+
+def test_a_model_drift_report_shows_features_and_performance_per_window(browser: Any, tmp_path: Any) -> None:
+    """Models page → compare v1 and v2 → the model's drift report: features by effect with their
+    overlays, the multivariate signal, and performance per window with its band, label coverage and
+    CBPE's estimate; a window whose labels are 30% in is shown as provisional."""
+    import numpy as np
+
+    from tests.ml_tables import classifier_rows, write_classifier
+
+    root = str(tmp_path / "data")
+    day = 86_400
+    t0 = 1_780_272_000.0  # 2026-06-01T00:00:00Z
+    write_classifier(root, "v1", t0, classifier_rows(3000, 1), seed=1)
+    write_classifier(root, "v2", t0 + 2 * day, classifier_rows(3000, 2, flip=0.12), seed=2)
+    partial = np.random.default_rng(3).random(3000) < 0.3
+    write_classifier(root, "v2", t0 + 3 * day, classifier_rows(3000, 4, sd=0.58), labelled=partial, seed=4)
+    server = ConsoleServer(create_app(Settings(root)), "127.0.0.1", 0).start()
+    errors: list[str] = []
+    try:
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.set_default_timeout(30_000)
+        pg.goto(server.url + "/models?model=fraud")
+        form = pg.get_by_role("form", name="Compare versions")
+        form.get_by_label("Baseline").select_option("v1")
+        form.get_by_label("Candidate").select_option("v2")
+        form.get_by_role("link", name="Drift report: v1 → v2").click()
+        pg.wait_for_url(re.compile(r"/diff\?.*model=fraud"))
+        perf = pg.get_by_role("region", name="Performance against labels")
+        expect(perf).to_contain_text("positive class “fraud”")
+        r = httpx.get(server.url + "/api/v1/models/fraud/diff?baseline=v1&candidate=v2", timeout=60).json()
+        windows = {w["label"]: w for w in r["performance"]["windows"]}
+        assert not windows["2026-06-03"]["provisional"] and windows["2026-06-04"]["provisional"]
+        fell = perf.locator('tr[data-window="2026-06-03"] td[data-status]')
+        expect(fell).to_have_text("fell")
+        expect(perf.locator('tr[data-window="2026-06-04"] td[data-status]')).to_have_text(
+            "provisional (labels not all in)"
+        )
+        accuracy = next(m for m in windows["2026-06-03"]["metrics"] if m["name"] == "accuracy")
+        expect(perf.locator('tr[data-window="2026-06-03"]')).to_contain_text(f"{accuracy['value']:.3f}")
+        expect(perf.locator('tr[data-window="2026-06-03"]')).to_contain_text(f"{accuracy['estimated']:.3f}")
+        expect(pg.get_by_role("img", name=re.compile("Accuracy per window with 95% interval"))).to_be_visible()
+        perf.get_by_label("performance metric").select_option("roc_auc")
+        expect(pg.get_by_role("img", name=re.compile("ROC AUC per window"))).to_be_visible()
+        expect(pg.locator('[data-dimension="multivariate.pca_error"]')).to_be_visible()
+        expect(pg.locator('[data-dimension="feature.x"]')).to_be_visible()
+        screenshot(pg, "model-drift")
+        pg.close()
+    finally:
+        server.stop()
+    assert not errors, errors

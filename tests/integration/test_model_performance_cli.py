@@ -65,7 +65,8 @@ def test_a_window_is_provisional_until_its_labels_land_then_judged(data: tuple[s
     assert accuracy["status"] == "worse" and accuracy["difference"] < -0.05
     assert accuracy["estimated"] is not None  # CBPE's estimate beside the realised value
     assert doc["verdict"]["verdict"] == "review"
-    assert any(r.startswith("Accuracy fell in window 2026-06-03") for r in doc["verdict"]["reasons"])
+    worse = [r for r in doc["verdict"]["reasons"] if r.startswith("Performance worse in window 2026-06-03")]
+    assert worse and "Accuracy fell 0.9" in worse[0] and "Log loss rose" in worse[0]
 
 
 def test_terminal_markdown_html_and_options(data: tuple[str, dict, np.ndarray], tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_the_wheel_carries_the_built_console() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_path: Path) -> None:
-    """gcc present: the wheel carries ``_logscan``; no compiler (CC=/bin/false): the build still succeeds
+    """gcc present: the wheel carries ``_logscan`` and ``_ks``; no compiler (CC=/bin/false): the build still succeeds
     and the wheel has only the Python readers (``optional = true`` in pyproject.toml)."""
     import shutil
     import subprocess
@@ -78,3 +78,6 @@ def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_pa
     assert compiled and compiled[0].endswith(".so")
     assert not [n for n in contents["none"] if "_logscan" in n]
     assert "driftline/collector/native/__init__.py" in contents["none"]
+    # the diff's KS merge likewise: compiled where gcc is, the numpy merge (significance.py) where not
+    assert [n for n in contents["gcc"] if n.startswith("driftline/analysis/stats/_ks") and n.endswith(".so")]
+    assert not [n for n in contents["none"] if "/_ks" in n]

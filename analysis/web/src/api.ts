@@ -218,6 +218,47 @@ export interface Side {
   versions: string[];
   agents: string[];
   environments: string[];
+  unit?: string; // "runs" of an agent or "inferences" of a model
+}
+
+export interface PerformanceMetric {
+  name: string;
+  title: string;
+  value: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  baseline: number | null;
+  difference: number | null;
+  diff_low: number | null;
+  diff_high: number | null;
+  p_adjusted: number | null;
+  status: string; // worse | better | negligible | unchanged | provisional | insufficient | baseline
+  estimated: number | null;
+  est_low: number | null;
+  est_high: number | null;
+}
+
+export interface PerformanceWindow {
+  label: string;
+  start: string | null;
+  end: string | null;
+  inferences: number;
+  labelled: number;
+  coverage: number;
+  delay_median_s: number | null;
+  provisional: boolean;
+  metrics: PerformanceMetric[];
+}
+
+export interface Performance {
+  task: string;
+  positive: string | null;
+  window: string;
+  coverage_threshold: number;
+  baseline: PerformanceWindow;
+  windows: PerformanceWindow[];
+  warnings: string[];
+  estimation: string | null;
 }
 
 export interface Report {
@@ -245,6 +286,7 @@ export interface Report {
     unpriced_models: string[];
     pricing_version: string;
   } | null;
+  performance?: Performance | null;
 }
 
 export interface HistoryRow {

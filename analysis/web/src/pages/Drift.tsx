@@ -3,7 +3,7 @@
 // from the analysis layer.
 import { useState } from "react";
 import { Link } from "wouter";
-import { ApiError, type Dimension, query, type Report, request, useApi } from "../api";
+import { ApiError, type Dimension, type Performance, query, type Report, request, useApi } from "../api";
 import { Chart } from "../components/Chart";
 import { ErrorLine, Loading, Verdict } from "../components/Status";
 import { effect, int, pct, usd, when } from "../format";
@@ -137,7 +137,7 @@ function SequenceChanges({ d }: { d: Dimension }) {
   );
 }
 
-function DimensionRow({ d }: { d: Dimension }) {
+function DimensionRow({ d, unit = "runs" }: { d: Dimension; unit?: string }) {
   const moved = d.status === "moved";
   return (
     <details className={`dimension status-${d.status.replace(/\s+/g, "-")}`} open={moved} data-dimension={d.name}>
@@ -164,10 +164,133 @@ function DimensionRow({ d }: { d: Dimension }) {
       <div className="dim-body">
         {d.kind === "numeric" ? <Histogram d={d} /> : <RateBars d={d} />}
         <p className="muted">
-          {int(d.n_baseline)} baseline runs, {int(d.n_candidate)} candidate runs · weight {d.weight} · distance {d.distance.toFixed(3)}
+          {int(d.n_baseline)} baseline {unit}, {int(d.n_candidate)} candidate {unit} · weight {d.weight} · distance {d.distance.toFixed(3)}
         </p>
       </div>
     </details>
+  );
+}
+
+const PERF_STATUS: Record<string, string> = {
+  worse: "fell",
+  better: "improved",
+  negligible: "detectable but negligible",
+  unchanged: "no change",
+  provisional: "provisional (labels not all in)",
+  insufficient: "too few labels",
+};
+
+function num(x: number | null | undefined, digits = 3): string {
+  return x === null || x === undefined ? "—" : x.toFixed(digits);
+}
+
+/** A model's performance per window: the metric with its 95% band, the baseline, CBPE's estimate, and
+ * the label coverage of each window (provisional windows are drawn, never judged). */
+function PerformanceSection({ p }: { p: Performance }) {
+  const names = p.baseline.metrics.map((m) => m.name);
+  const [metric, setMetric] = useState(names[0] ?? "accuracy");
+  const chosen = names.includes(metric) ? metric : names[0];
+  const base = p.baseline.metrics.find((m) => m.name === chosen);
+  const rows = p.windows.map((w) => ({ w, m: w.metrics.find((m) => m.name === chosen) }));
+  const hasEstimate = rows.some((r) => r.m?.estimated !== null && r.m?.estimated !== undefined);
+  return (
+    <section aria-label="Performance against labels" className="performance">
+      <h2>Performance against labels</h2>
+      <p className="muted">
+        {p.task === "binary" ? `Binary classifier, positive class “${p.positive}”` : p.task === "multiclass" ? "Multiclass classifier" : "Regressor"} · windows: {p.window} · a window with under {pct(p.coverage_threshold, 0)} of its labels is provisional (shown, never judged).
+        {p.estimation && ` ${p.estimation}.`}
+      </p>
+      {p.warnings.map((w) => (
+        <p key={w} role="alert" className="warning">
+          {w}
+        </p>
+      ))}
+      <label>
+        Metric{" "}
+        <select value={chosen} onChange={(e) => setMetric(e.currentTarget.value)} aria-label="performance metric">
+          {p.baseline.metrics.map((m) => (
+            <option key={m.name} value={m.name}>
+              {m.title}
+            </option>
+          ))}
+        </select>
+      </label>
+      <Chart
+        label={`${base?.title ?? chosen} per window with 95% interval, baseline and estimate; label coverage per window`}
+        deps={[p, chosen]}
+        height={260}
+        build={() => {
+          const c = palette();
+          const labels = rows.map((r) => r.w.label + (r.w.provisional ? " *" : ""));
+          return {
+            type: "line",
+            data: {
+              labels,
+              datasets: [
+                { label: "95% low", data: rows.map((r) => r.m?.ci_low ?? null), borderWidth: 0, pointRadius: 0, fill: false },
+                { label: "95% interval", data: rows.map((r) => r.m?.ci_high ?? null), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: c.candidate + "33" },
+                { label: base?.title ?? chosen, data: rows.map((r) => r.m?.value ?? null), borderColor: c.candidate, backgroundColor: c.candidate },
+                ...(hasEstimate ? [{ label: "estimated (CBPE)", data: rows.map((r) => r.m?.estimated ?? null), borderColor: c.muted, borderDash: [6, 4], pointRadius: 2 }] : []),
+                { label: "baseline", data: rows.map(() => base?.value ?? null), borderColor: c.baseline, pointRadius: 0, borderWidth: 1 },
+                { type: "bar" as const, label: "label coverage", data: rows.map((r) => r.w.coverage), yAxisID: "coverage", backgroundColor: c.grid },
+              ],
+            },
+            options: {
+              scales: {
+                y: { ticks: { color: c.muted }, grid: { color: c.grid } },
+                coverage: { position: "right", min: 0, max: 1, ticks: { color: c.muted, callback: (v: unknown) => pct(Number(v), 0) }, grid: { display: false } },
+                x: { ticks: { color: c.muted }, grid: { color: c.grid } },
+              },
+              plugins: { legend: { labels: { color: c.text, filter: (item: { text: string }) => item.text !== "95% low" } } },
+            },
+          } as never;
+        }}
+      />
+      <table className="compact" aria-label="performance windows">
+        <thead>
+          <tr>
+            <th>Window</th>
+            <th className="num">Labels in</th>
+            <th className="num">{base?.title ?? chosen} [95% CI]</th>
+            <th className="num">Difference [95% CI]</th>
+            {hasEstimate && <th className="num">Estimated [95% CI]</th>}
+            <th>Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          <tr>
+            <td>baseline</td>
+            <td className="num">
+              {int(p.baseline.labelled)}/{int(p.baseline.inferences)}
+            </td>
+            <td className="num">
+              {num(base?.value)} [{num(base?.ci_low)}, {num(base?.ci_high)}]
+            </td>
+            <td className="num">—</td>
+            {hasEstimate && <td className="num">—</td>}
+            <td>reference</td>
+          </tr>
+          {rows.map(({ w, m }) => (
+            <tr key={w.label} data-window={w.label} className={m?.status === "worse" ? "status-moved" : w.provisional ? "muted" : ""}>
+              <td>{w.label}</td>
+              <td className="num">
+                {int(w.labelled)}/{int(w.inferences)} ({pct(w.coverage, 0)})
+              </td>
+              <td className="num">
+                {num(m?.value)} [{num(m?.ci_low)}, {num(m?.ci_high)}]
+              </td>
+              <td className="num">{m?.difference === null || m?.difference === undefined ? "—" : `${m.difference >= 0 ? "+" : ""}${num(m.difference)} [${num(m.diff_low)}, ${num(m.diff_high)}]`}</td>
+              {hasEstimate && (
+                <td className="num">
+                  {num(m?.estimated)} [{num(m?.est_low)}, {num(m?.est_high)}]
+                </td>
+              )}
+              <td data-status={m?.status}>{PERF_STATUS[m?.status ?? ""] ?? m?.status}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 
@@ -205,8 +328,10 @@ export function DriftPage() {
   const [params] = useQueryState();
   const baseline = params.get("baseline");
   const candidate = params.get("candidate");
-  const scope = { agent: params.get("agent") ?? undefined, env: params.get("env") ?? undefined };
-  const report = useApi<Report>(baseline && candidate ? "/diff" : null, { baseline, candidate, ...scope });
+  const model = params.get("model");
+  const scope = model ? { chunk: params.get("chunk") ?? undefined } : { agent: params.get("agent") ?? undefined, env: params.get("env") ?? undefined };
+  const path = model ? `/models/${encodeURIComponent(model)}/diff` : "/diff";
+  const report = useApi<Report>(baseline && candidate ? path : null, { baseline, candidate, ...scope });
   if (!baseline || !candidate)
     return (
       <section>
@@ -221,21 +346,27 @@ export function DriftPage() {
   const r = report.data;
   const v = r.verdict;
   const dims = r.dimensions;
-  const order = { moved: 0, "detectable but negligible": 1, unchanged: 2, "no data": 3 } as Record<string, number>;
-  const sorted = [...dims].sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || b.score - a.score);
+  const order = { moved: 0, negligible: 1, "detectable but negligible": 1, unchanged: 2, "no data": 3 } as Record<string, number>;
+  const sorted = [...dims].sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || b.score - a.score || Math.abs(b.effect ?? 0) - Math.abs(a.effect ?? 0));
   const sequences = dims.find((d) => d.name === "tool_sequence");
-  const single = r.candidate.versions.length === 1 ? r.candidate.versions[0] : null;
+  const single = !model && r.candidate.versions.length === 1 ? r.candidate.versions[0] : null;
+  const unit = r.baseline.unit ?? "runs";
   return (
     <section className="drift">
       <p className="crumbs">
-        <Link href={`/versions?baseline=${encodeURIComponent(baseline)}&candidate=${encodeURIComponent(candidate)}`}>Versions</Link> / drift report
+        {model ? (
+          <Link href={`/models?model=${encodeURIComponent(model)}`}>Models</Link>
+        ) : (
+          <Link href={`/versions?baseline=${encodeURIComponent(baseline)}&candidate=${encodeURIComponent(candidate)}`}>Versions</Link>
+        )}{" "}
+        / {model ? `${model}: drift report` : "drift report"}
       </p>
       <div className="page-head">
         <h1>
           {r.baseline.label} → {r.candidate.label}
         </h1>
         <Verdict verdict={v.verdict} />
-        <a className="muted" href={`/api/v1/diff${query({ baseline, candidate, ...scope })}`} target="_blank" rel="noreferrer">
+        <a className="muted" href={`/api/v1${path}${query({ baseline, candidate, ...scope })}`} target="_blank" rel="noreferrer">
           JSON
         </a>
       </div>
@@ -247,7 +378,7 @@ export function DriftPage() {
           </p>
           <ScoreBar score={v.score} low={v.score_low} high={v.score_high} verdict={v.verdict} />
           <p className="muted">
-            {int(r.baseline.runs)} baseline runs ({when(r.baseline.start)} – {when(r.baseline.end)}) · {int(r.candidate.runs)} candidate runs
+            {int(r.baseline.runs)} baseline {unit} ({when(r.baseline.start)} – {when(r.baseline.end)}) · {int(r.candidate.runs)} candidate {unit}
           </p>
         </div>
         <div className="card">
@@ -263,7 +394,7 @@ export function DriftPage() {
           )}
           {Object.keys(v.runs_needed).length > 0 && (
             <p>
-              Runs still needed: {Object.entries(v.runs_needed).map(([side, n]) => `${side} ${int(n)}`).join(", ")}
+              {unit === "runs" ? "Runs" : "Inferences"} still needed: {Object.entries(v.runs_needed).map(([side, n]) => `${side} ${int(n)}`).join(", ")}
             </p>
           )}
           <ul className="muted">
@@ -310,11 +441,14 @@ export function DriftPage() {
           </ul>
         </section>
       )}
+      {r.performance && <PerformanceSection p={r.performance} />}
       <section aria-label="Dimensions">
-        <h2>Dimensions</h2>
-        <p className="muted">Moved dimensions are open; click any other to see its chart. p values are Holm-adjusted across dimensions.</p>
+        <h2>{model ? "Features, prediction and multivariate signal" : "Dimensions"}</h2>
+        <p className="muted">
+          Moved {model ? "features" : "dimensions"} are open, strongest effect first; click any other to see its chart. p values are Holm-adjusted across {model ? "features (one family)" : "dimensions"}.
+        </p>
         {sorted.map((d) => (
-          <DimensionRow key={d.name + (d.segment ?? "")} d={d} />
+          <DimensionRow key={d.name + (d.segment ?? "")} d={d} unit={unit} />
         ))}
       </section>
       {sequences && Object.keys(sequences.candidate_distribution.rates ?? {}).length > 0 && <SequenceChanges d={sequences} />}

@@ -1,7 +1,9 @@
 // Models: per classical model and version, the cards teams otherwise build by hand in Metabase —
 // volume, latency, inferences per minute, top segments, prediction against a feature, label coverage
 // and delay. Model, version, time range, feature and colour key live in the URL.
-import { useApi } from "../api";
+import { useState } from "react";
+import { Link } from "wouter";
+import { query, useApi } from "../api";
 import { Chart } from "../components/Chart";
 import { ErrorLine, Loading } from "../components/Status";
 import { int, ms, pct, when } from "../format";
@@ -103,6 +105,7 @@ export function ModelsPage() {
           </select>
         </label>
       </form>
+      <CompareVersions model={model} versions={versions.map((v) => v.version)} />
       <ModelCards model={model} version={version} range={range} feature={params.get("feature")} colour={params.get("colour")} set={set} />
       <table aria-label="All models">
         <thead>
@@ -129,6 +132,46 @@ export function ModelsPage() {
         </tbody>
       </table>
     </section>
+  );
+}
+
+/** Two versions of the model (or the imported reference set) → the model's drift report. */
+function CompareVersions({ model, versions }: { model: string; versions: string[] }) {
+  const [baseline, setBaseline] = useState(versions[0]);
+  const [candidate, setCandidate] = useState(versions[versions.length - 1]);
+  const [chunk, setChunk] = useState("day");
+  const b = versions.includes(baseline) ? baseline : versions[0];
+  const c = versions.includes(candidate) ? candidate : versions[versions.length - 1];
+  if (versions.length < 2) return null;
+  const href = `/diff${query({ model, baseline: b, candidate: c, chunk: chunk === "day" ? undefined : chunk })}`;
+  return (
+    <form className="filters" aria-label="Compare versions" onSubmit={(e) => e.preventDefault()}>
+      <label>
+        Baseline
+        <select value={b} onChange={(e) => setBaseline(e.currentTarget.value)}>
+          {versions.map((v) => (
+            <option key={v}>{v}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Candidate
+        <select value={c} onChange={(e) => setCandidate(e.currentTarget.value)}>
+          {versions.map((v) => (
+            <option key={v}>{v}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Windows
+        <select value={chunk} onChange={(e) => setChunk(e.currentTarget.value)}>
+          {["hour", "day", "week"].map((w) => (
+            <option key={w}>{w}</option>
+          ))}
+        </select>
+      </label>
+      <Link href={href}>Drift report: {b} → {c}</Link>
+    </form>
   );
 }
 
