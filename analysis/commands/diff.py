@@ -68,6 +68,13 @@ def diff_options(f: Any) -> Any:
             help="With --model: a window with fewer of its inferences labelled is provisional (shown, not judged).",
         ),
         click.option(
+            "--weight",
+            "weights",
+            multiple=True,
+            metavar="FEATURE=W",
+            help="With --model: a feature's importance (its weight in the correction; others 1). Repeat.",
+        ),
+        click.option(
             "--positive",
             default=None,
             help="With --model: the positive class of a binary classifier (default: 1, true or yes, else the rarer).",
@@ -250,6 +257,21 @@ def _model_sides(args: dict[str, Any]) -> tuple[Any, Any]:
     return baseline, candidate
 
 
+def parse_weights(pairs: tuple[str, ...] | list[str]) -> dict[str, float]:
+    """``--weight amount=3 --weight country=2`` → {"amount": 3.0, "country": 2.0}; a bad one is a usage error."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = -1.0
+        if not sep or not name or not weight > 0:
+            raise click.UsageError(f"--weight {pair!r}: use FEATURE=W with W a positive number")
+        out[name.removeprefix("feature.")] = weight
+    return out
+
+
 def _compute_model(args: dict[str, Any], stats: Any, rule_overrides: list[dict[str, Any]] | None = None) -> Any:
     import duckdb
 
@@ -266,6 +288,7 @@ def _compute_model(args: dict[str, Any], stats: Any, rule_overrides: list[dict[s
         model_hypotheses.load_rules(rule_overrides)  # a bad [[model_hypothesis]] is a configuration error
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
+    weights = parse_weights(args.get("weights") or ())
     con = open_ml_data(args["data"], "UTC")
     try:
         return build_model_report(
@@ -278,6 +301,7 @@ def _compute_model(args: dict[str, Any], stats: Any, rule_overrides: list[dict[s
             by=args["by"],
             performance=options,
             rules=rule_overrides,
+            weights=weights,
         )
     except (SelectionError, ValueError, duckdb.Error) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from exc

@@ -192,7 +192,13 @@ def _numeric(t: pa.DataType) -> bool:
     return pa.types.is_floating(t) or pa.types.is_integer(t)
 
 
-def dimensions(a: dict[str, pa.Array], b: dict[str, pa.Array], n_a: int, n_b: int) -> tuple[Dimension, ...]:
+def dimensions(
+    a: dict[str, pa.Array],
+    b: dict[str, pa.Array],
+    n_a: int,
+    n_b: int,
+    weights: dict[str, float] | None = None,
+) -> tuple[Dimension, ...]:
     """Every feature (numeric: mean shift in baseline SDs; boolean or text: the share that moved most),
     its missing rate where either side has missing values, and the prediction (value and class).
     Adds the missing-rate columns to ``a`` and ``b``. A feature only one side has is all missing on
@@ -218,12 +224,13 @@ def dimensions(a: dict[str, pa.Array], b: dict[str, pa.Array], n_a: int, n_b: in
                 col = side[column]
                 text = pc.if_else(col, "true", "false") if pa.types.is_boolean(col.type) else col.cast(pa.string())
                 side[column] = text
-        dims.append(_dimension(column, name, kind))
+        weight = (weights or {}).get(name, 1.0)  # the feature's importance: its share of the error budget
+        dims.append(replace(_dimension(column, name, kind), weight=weight))
         if a[column].null_count or b[column].null_count:
             missing = MISSING_PREFIX + column
             for side in (a, b):
                 side[missing] = missing_flags(side[column])
-            dims.append(replace(_dimension(missing, f"{name} (missing rate)", "category"), weight=0.5))
+            dims.append(replace(_dimension(missing, f"{name} (missing rate)", "category"), weight=0.5 * weight))
     return tuple(dims)
 
 
@@ -253,10 +260,12 @@ def compare_uncorrected(
     by: str | None = None,
     by_a: np.ndarray | None = None,
     by_b: np.ndarray | None = None,
+    weights: dict[str, float] | None = None,
 ) -> tuple[Comparison, segments.Segmented | None, tuple[Dimension, ...]]:
     """Every dimension of two sides' columns compared (with the segments of ``by`` when given), before
-    the correction; returns the dimensions used."""
-    used = replace(settings, dimensions=dimensions(a, b, n_a, n_b))
+    the correction; returns the dimensions used. ``weights``: per feature name, its weight in the
+    weighted Holm correction (importance; 1 when not given)."""
+    used = replace(settings, dimensions=dimensions(a, b, n_a, n_b, weights))
     comparison = compare(a, b, used)
     segmented = None
     if by is not None and by_a is not None and by_b is not None:
@@ -274,11 +283,12 @@ def compare_columns(
     by_a: np.ndarray | None = None,
     by_b: np.ndarray | None = None,
     keys: tuple[np.ndarray, np.ndarray] | None = None,
+    weights: dict[str, float] | None = None,
 ) -> tuple[Comparison, segments.Segmented | None, StatSettings]:
     """Every dimension of two sides' columns compared and corrected as one family (with the segments
     of ``by`` when given); returns the settings whose dimensions were used. ``keys``: each side's row
     identity hashes (``ModelSide.sample_keys``), which pick the multivariate signal's rows."""
-    comparison, segmented, dims = compare_uncorrected(a, b, n_a, n_b, settings, by, by_a, by_b)
+    comparison, segmented, dims = compare_uncorrected(a, b, n_a, n_b, settings, by, by_a, by_b, weights)
     collector = multivariate.Collector(n_a, n_b, settings.seed, *(keys or (None, None)))
     collector.add(a, b)
     joint = compare_multivariate(collector, n_a, n_b, settings, by, by_a, by_b)
@@ -333,6 +343,19 @@ def _merge(
     return comparison, segmented
 
 
+def check_weights(weights: dict[str, float] | None, features: list[str]) -> None:
+    """Every weighted feature exists and every weight is positive (a zero weight would take a feature
+    out of the family silently: leave it out of the data instead)."""
+    known = {f.removeprefix(FEATURE_PREFIX) for f in features}
+    for name, w in (weights or {}).items():
+        if name not in known:
+            raise SelectionError(
+                f"weight for {name!r}: no feature of that name; known: {', '.join(sorted(known)[:20])}"
+            )
+        if not (isinstance(w, int | float) and w > 0 and np.isfinite(w)):
+            raise SelectionError(f"weight for {name!r} must be a positive number, not {w!r}")
+
+
 def feature_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The ``feature.<name>`` columns of the inference data (the union over every file)."""
     names = [r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE inference_records)").fetchall()]
@@ -350,6 +373,7 @@ def build_model_report(
     by: str | None = None,
     performance: PerformanceOptions | None = None,
     rules: list[dict[str, Any]] | None = None,  # [[model_hypothesis]] overrides of the shipped rules
+    weights: dict[str, float] | None = None,  # per feature: its importance (weight in the correction)
 ) -> Report:
     """The drift report of ``model`` between two sides (versions, windows, or an imported reference),
     with the candidate's performance per window where labels (or probabilities to estimate from) exist.
@@ -372,6 +396,7 @@ def build_model_report(
     if key is not None:
         va, vb = (np.asarray(pc.fill_null(s.columns[key], "(none)").to_pylist(), dtype=object) for s in (a, b))
     features = feature_columns(con)
+    check_weights(weights, features)
     slices = [["prediction", "prediction_class"]] + [
         features[i : i + FEATURES_PER_READ] for i in range(0, len(features), FEATURES_PER_READ)
     ]
@@ -389,7 +414,7 @@ def build_model_report(
             ca, cb = pending.result()
             if i + 1 < len(slices):
                 pending = loader.submit(read, slices[i + 1])
-            comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb)
+            comparison, segmented, used = compare_uncorrected(ca, cb, a.n, b.n, settings, by, va, vb, weights)
             total = _merge(total, (comparison, segmented))
             dims += used
             collector.add(ca, cb)
@@ -536,7 +561,7 @@ def unresolved(results: list[DimensionResult], shown: int = 8) -> list[str]:
 
 
 def _fmt_ci(r: DimensionResult) -> str:
-    unit = " SD" if r.effect_name == "mean_shift_sd" else " pts" if r.kind == "category" else ""
+    unit = " SD" if r.effect_name.endswith("_sd") else " pts" if r.kind == "category" else ""
     scale = 100.0 if r.kind == "category" else 1.0
     return f"{r.ci_low * scale:+.2f} to {r.ci_high * scale:+.2f}{unit}, floor {r.floor * scale:g}{unit}"
 

@@ -24,6 +24,8 @@ def fmt_value(value: float | None, dim: DimensionResult) -> str:
         return f"${value:,.4f}"
     if dim.unit == "ms":
         return f"{value / 1000:,.2f} s" if abs(value) >= 1000 else f"{value:,.0f} ms"
+    if dim.effect_name.endswith("_sd"):  # a model feature's means, in its own units (the effect is in SDs)
+        return f"{value:,.4g}"
     unit = f" {dim.unit}" if dim.unit else ""
     return f"{value:,.2f}{unit}" if abs(value) < 10 else f"{value:,.0f}{unit}"
 
@@ -33,6 +35,10 @@ def fmt_effect(dim: DimensionResult) -> str:
         return f"{dim.effect * 100:+.1f} pp"
     if dim.effect_name.endswith("_shift"):
         return f"{dim.effect:+.0%}"
+    if dim.effect_name == "wasserstein_sd":
+        return f"Wasserstein {dim.effect:.3g} SD"
+    if dim.effect_name == "mean_shift_sd":
+        return f"{dim.effect:+.3g} SD"
     return f"{dim.effect:+,.3g}"
 
 
@@ -41,6 +47,8 @@ def fmt_ci(dim: DimensionResult) -> str:
         return f"[{dim.ci_low * 100:+.1f}, {dim.ci_high * 100:+.1f}] pp"
     if dim.effect_name.endswith("_shift"):
         return f"[{dim.ci_low:+.0%}, {dim.ci_high:+.0%}]"
+    if dim.effect_name.endswith("_sd"):
+        return f"[{dim.ci_low:+.3g}, {dim.ci_high:+.3g}] SD"
     return f"[{dim.ci_low:+,.3g}, {dim.ci_high:+,.3g}]"
 
 
@@ -49,6 +57,8 @@ def fmt_floor(dim: DimensionResult) -> str:
         return f"±{dim.floor * 100:g} pp"
     if dim.effect_name.endswith("_shift"):
         return f"±{dim.floor:.0%}"
+    if dim.effect_name.endswith("_sd"):
+        return f"±{dim.floor:g} SD"
     return f"±{dim.floor:g}"
 
 

@@ -38,6 +38,7 @@ _FIELDS = {
     "chunk",
     "label_coverage",
     "positive",
+    "weights",
 }
 FORMATS = ("html", "markdown", "json")
 
@@ -64,6 +65,7 @@ class ReportEntry:
     chunk: str = "day"  # with model: the windows of the performance table
     label_coverage: float = 0.8  # with model: below this share of labels a window is provisional
     positive: str | None = None  # with model: the positive class of a binary classifier
+    weights: dict[str, float] = field(default_factory=dict)  # with model: feature -> importance
     extra: dict[str, Any] = field(default_factory=dict)
 
     def side(self, value: str, at: datetime) -> SideSpec:
@@ -134,6 +136,7 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             chunk=str(raw.get("chunk", "day")),
             label_coverage=float(raw.get("label_coverage", 0.8)),
             positive=raw.get("positive"),
+            weights={str(k): v for k, v in dict(raw.get("weights", {})).items()},
         )
         if entry.model is not None:
             if entry.agent is not None:
@@ -142,6 +145,9 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
                 raise ValueError(f"{where}: sequential monitoring is for agent reports; a model report is not")
             if entry.chunk not in ("hour", "day", "week") and not (entry.chunk.isdigit() and int(entry.chunk) > 0):
                 raise ValueError(f"{where}: chunk must be hour, day, week or a number of inferences")
+            bad = [k for k, v in entry.weights.items() if not isinstance(v, int | float) or not v > 0]
+            if bad:
+                raise ValueError(f"{where}: weights must be positive numbers ({', '.join(bad)})")
             if not 0 <= entry.label_coverage <= 1:
                 raise ValueError(f"{where}: label_coverage must be between 0 and 1")
         if entry.horizon < 2:

@@ -203,6 +203,7 @@ def run_entry(
                 by=entry.by,
                 performance=options,
                 rules=doc.get("model_hypothesis"),
+                weights=entry.weights or None,
             )
         else:
             con = connect(root, pricing=pricing, cached_runs=True, only_runs=entry.by in (None, *SEGMENT_COLUMNS))

@@ -138,3 +138,18 @@ def test_unknown_model_and_reference_without_model(root: str) -> None:
     assert out.exit_code == 1 and "no inferences of model 'nope'; known models: fraud" in out.output
     out = CliRunner().invoke(cli, ["diff", "--reference", "train", "v2", "--data", root])
     assert out.exit_code == 2 and "--reference needs --model" in out.output
+
+
+def test_feature_weights_give_important_features_more_of_the_error_budget(root: str) -> None:
+    code, out = _diff(root, "v1", "v2", "--format", "json")
+    plain = {d["name"]: d for d in json.loads(out)["dimensions"]}
+    code, out = _diff(root, "v1", "v2", "--format", "json", "--weight", "c03=10", "--weight", "feature.k02=5")
+    assert code == 0, out
+    weighted = {d["name"]: d for d in json.loads(out)["dimensions"]}
+    assert weighted["feature.c03"]["weight"] == 10 and weighted["feature.k02"]["weight"] == 5
+    assert weighted["feature.c03"]["p_adjusted"] < plain["feature.c03"]["p_adjusted"]
+    assert weighted["feature.c00"]["p_adjusted"] >= plain["feature.c00"]["p_adjusted"]  # the others pay for it
+    code, out = _diff(root, "v1", "v2", "--weight", "nope=2")
+    assert code == 1 and "weight for 'nope': no feature of that name" in out
+    code, out = _diff(root, "v1", "v2", "--weight", "c03=-1")
+    assert code == 2 and "use FEATURE=W with W a positive number" in out

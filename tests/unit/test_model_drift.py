@@ -204,4 +204,21 @@ def test_a_joint_shift_no_single_feature_shows_is_caught_by_the_multivariate_sig
     moved = {r.name for r in comparison.results if r.status == "moved"}
     assert moved == {"multivariate.pca_error"} and v.verdict != "stable"
     joint = next(r for r in comparison.results if r.name == "multivariate.pca_error")
-    assert joint.effect > 0.1  # the candidate's rows are reconstructed worse
+    assert joint.effect > joint.floor  # the candidate's rows are reconstructed worse
+
+
+def test_a_change_of_spread_is_a_move_read_as_wasserstein_not_negligible() -> None:
+    """A feature whose SD shrank by 40% keeps its mean: the mean-shift interval stays inside the floor,
+    KS is significant, and the Wasserstein distance (in baseline SDs) decides and is reported."""
+    rng = np.random.default_rng(8)
+    a, b = dict(POP.sample(N, 41)), dict(POP.sample(N, 42, shifted=True))
+    a["feature.noise"] = pa.array(rng.normal(5.0, 2.0, N))
+    b["feature.noise"] = pa.array(rng.normal(5.0, 1.2, N))
+    comparison, v = _compare(a, b)
+    noise = next(r for r in comparison.results if r.name == "feature.noise")
+    assert noise.status == "moved" and noise.effect_name == "wasserstein_sd"
+    assert 0.25 < noise.ci_low <= noise.effect <= noise.ci_high < 0.4  # E|X - 0.6 X| / 1 = 0.4 x 0.8 = 0.32
+    assert v.verdict != "stable"
+    # a plain shift of the mean is still read as a mean shift
+    shifted = next(r for r in comparison.results if r.name == "feature.c03")
+    assert shifted.status == "moved" and shifted.effect_name == "mean_shift_sd"

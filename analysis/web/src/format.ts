@@ -42,5 +42,7 @@ export function effect(name: string, value: number | null, unit = ""): string {
   if (value === null) return "—";
   if (name === "rate_difference") return signed(value, `${(value * 100).toFixed(1)} pp`);
   if (name.endsWith("_shift")) return signed(value, `${(value * 100).toFixed(1)}%`);
+  if (name === "wasserstein_sd") return `Wasserstein ${value.toFixed(3)} SD`;
+  if (name === "mean_shift_sd") return signed(value, `${value.toFixed(3)} SD`);
   return signed(value, `${value.toFixed(2)}${unit ? ` ${unit}` : ""}`);
 }
