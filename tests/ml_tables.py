@@ -98,6 +98,7 @@ def write_classifier(
     labelled: float | np.ndarray = 1.0,
     delay_s: float = 3600.0,
     inferences: bool = True,
+    segment: np.ndarray | None = None,
     positive_delay_s: float | None = None,
     seed: int = 0,
     stem: str | None = None,
@@ -126,6 +127,8 @@ def write_classifier(
         received_at=pa.array(t_ns, INFERENCE_SCHEMA.field("received_at").type),
     )
     table = pa.table(columns, schema=INFERENCE_SCHEMA).append_column("feature.x", pa.array(rows["x"]))
+    if segment is not None:  # a segment key "country" (``--by country``)
+        table = table.append_column("segment.country", pa.array(list(segment), pa.string()))
     sink = ParquetSink(root)
     stem = stem or f"test-{version}-{seed}"
     if inferences:

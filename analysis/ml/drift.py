@@ -436,9 +436,11 @@ def build_model_report(
             f"Inspect the candidate: driftline models show {model} --version {b.version or 'VERSION'}.",
             "If the change is intended, compare later versions against the candidate from now on.",
         ]
-    perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings)
+    segment_key = key.removeprefix(SEGMENT_PREFIX) if key is not None else None
+    perf = model_performance(con, model, a, b, performance or PerformanceOptions(), settings, segment_key)
     _add_performance_to_verdict(v, perf)
-    found = model_hypotheses.generate(model_hypotheses.load_rules(rules), comparison.results, perf)
+    segment_dims = segmented.dimensions if segmented else []
+    found = model_hypotheses.generate(model_hypotheses.load_rules(rules), comparison.results, perf, segment_dims)
     segment_rows, segment_dims = segments.results(segmented, settings) if segmented else ([], [])
     settings_doc = {k: val for k, val in asdict(replace(settings, dimensions=())).items() if k != "dimensions"}
     settings_doc["model"] = model
@@ -489,13 +491,15 @@ def model_performance(
     b: ModelSide,
     options: PerformanceOptions,
     settings: StatSettings,
+    by: str | None = None,
 ) -> ModelPerformance | None:
-    """Both sides' rows with their labels (``inferences_labeled``), evaluated window by window; None
-    without any label of this model."""
+    """Both sides' rows with their labels (``inferences_labeled``), evaluated window by window (and
+    segment by segment of ``by``, a known segment key); None without any label of this model."""
     if not has_labels(con, model):
         return None
+    column = SEGMENT_PREFIX + by if by is not None else None
     rows = [
-        perf_mod.load_rows(con, f"FROM inferences_labeled WHERE {side.where}{side.limit}", side.query[1])
+        perf_mod.load_rows(con, f"FROM inferences_labeled WHERE {side.where}{side.limit}", side.query[1], column)
         for side in (a, b)
     ]
     return perf_mod.evaluate(  # a --positive that is not a class: ValueError (a bad parameter, not a selection)
@@ -506,6 +510,7 @@ def model_performance(
         positive=options.positive,
         alpha=settings.alpha,
         seed=settings.seed,
+        segment_key=by,
     )
 
 
@@ -524,9 +529,10 @@ def _add_performance_to_verdict(v: Verdict, perf: ModelPerformance | None) -> No
                 f"{m.title} {word} {m.baseline:.3f} → {m.value:.3f} ({m.diff_low:+.3f} to {m.diff_high:+.3f})"
             )
         for label, parts in by_window.items():
-            coverage = next(w.coverage for w in perf.windows if w.label == label)
+            w = next(w for w in perf.windows + perf.segments if w.label == label)
+            where = "segment" if w in perf.segments else "window"
             v.reasons.append(
-                f"Performance worse in window {label} (labels {coverage:.0%} in): " + "; ".join(parts) + "."
+                f"Performance worse in {where} {label} (labels {w.coverage:.0%} in): " + "; ".join(parts) + "."
             )
         steps = [
             "Look at the windows where performance got worse, and at what moved there (features, prediction).",

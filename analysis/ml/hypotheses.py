@@ -24,6 +24,7 @@ CONDITIONS = (
     "population_moved",
     "performance_covariate",
     "performance_concept",
+    "performance_segment",
 )
 _FIELDS = {"id", "when", "text", "enabled"}
 NEW_CATEGORY_SHARE = 0.02  # the candidate's share in unseen categories that names a new population
@@ -59,7 +60,7 @@ def _pct(x: float | None) -> str:
 
 
 def findings(
-    dims: list[DimensionResult], perf: ModelPerformance | None
+    dims: list[DimensionResult], perf: ModelPerformance | None, segment_dims: list[DimensionResult] | None = None
 ) -> dict[str, list[tuple[float, dict[str, str]]]]:
     """Each condition that holds, with its evidence (for ranking) and its placeholders."""
     moved = [d for d in dims if d.status == "moved" and d.segment is None]
@@ -106,14 +107,33 @@ def findings(
             out["performance_concept"].append((2.0, values))
         elif features:
             out["performance_covariate"].append((1.5, values))
+    for w in perf.segments if perf else []:  # a segment whose performance fell, and what moved inside it
+        m = next((m for m in w.metrics if m.status == "worse"), None)
+        if m is None:
+            continue
+        inside = [d for d in segment_dims or [] if d.segment == w.label and d.status == "moved"]
+        moved_here = [d for d in inside if d.name.startswith(FEATURE_PREFIX)]
+        values = {
+            "metric": m.title,
+            "moved": "fell" if metrics.BY_NAME[m.name].higher_is_better else "rose",
+            "segment": w.label,
+            "baseline": f"{m.baseline:.3f}" if m.baseline is not None else "n/a",
+            "value": f"{m.value:.3f}" if m.value is not None else "n/a",
+            "features": ", ".join(f"`{_feature(d.name)}`" for d in moved_here[:5]) or "no feature",
+        }
+        out["performance_segment"].append((1.8 if moved_here else 1.2, values))
     return out
 
 
 def generate(
-    rules: list[dict[str, Any]], dims: list[DimensionResult], perf: ModelPerformance | None
+    rules: list[dict[str, Any]],
+    dims: list[DimensionResult],
+    perf: ModelPerformance | None,
+    segment_dims: list[DimensionResult] | None = None,
 ) -> list[Hypothesis]:
-    """Hypotheses for the conditions that hold, strongest evidence first."""
-    found = findings(dims, perf)
+    """Hypotheses for the conditions that hold, strongest evidence first (``segment_dims``: the
+    dimensions compared inside each ``--by`` segment)."""
+    found = findings(dims, perf, segment_dims)
     out = []
     for rule in rules:
         for evidence, values in found.get(rule["when"], []):

@@ -54,6 +54,7 @@ class Rows:
     label_num: np.ndarray
     label_class: np.ndarray
     delay_s: np.ndarray  # NaN where unlabelled
+    segment: np.ndarray | None = None  # object: the --by segment value of each row
 
     @property
     def labelled(self) -> np.ndarray:
@@ -68,14 +69,19 @@ class Rows:
             self.label_num[idx],
             self.label_class[idx],
             self.delay_s[idx],
+            None if self.segment is None else self.segment[idx],
         )
 
 
-def load_rows(con: duckdb.DuckDBPyConnection, from_where: str, params: list[Any]) -> Rows:
-    """``from_where`` selects a side's rows from ``inferences_labeled`` ("FROM ... WHERE ...")."""
+def load_rows(
+    con: duckdb.DuckDBPyConnection, from_where: str, params: list[Any], segment_column: str | None = None
+) -> Rows:
+    """``from_where`` selects a side's rows from ``inferences_labeled`` ("FROM ... WHERE ..."); with
+    ``segment_column`` (a known ``segment.<key>`` column), each row's segment value too."""
+    segment = f', "{segment_column}" AS seg' if segment_column else ""
     table = con.sql(
         "SELECT epoch_ns(time) / 1e9 AS t, prediction, prediction_class, probabilities, label, label_class, "
-        f"label_delay_s {from_where}",
+        f"label_delay_s{segment} {from_where}",
         params=params,
     ).to_arrow_table()
 
@@ -93,6 +99,7 @@ def load_rows(con: duckdb.DuckDBPyConnection, from_where: str, params: list[Any]
         num("label"),
         obj("label_class"),
         num("label_delay_s"),
+        np.asarray(pc.fill_null(table.column("seg"), "(none)").to_pylist(), dtype=object) if segment_column else None,
     )
 
 
@@ -277,29 +284,23 @@ def evaluate(
     reps: int = 400,
     cap: int = 2000,
     seed: int = 0,
+    segment_key: str | None = None,
 ) -> Performance | None:
     """The candidate's performance per window against the baseline's; None when neither side has a
-    label (nothing to say) — an unlabelled candidate with a labelled baseline still gets estimates."""
+    label (nothing to say) — an unlabelled candidate with a labelled baseline still gets estimates.
+    With ``segment_key`` (and ``Rows.segment``), also each segment's candidate against the same
+    segment's baseline, tested in the same family as the windows."""
     if not baseline.labelled.any() and not candidate.labelled.any():
         return None
     task, positive, classes = task_of(baseline, candidate, positive)
     rng = np.random.default_rng(seed)
-    base_w, base_s = _window("baseline", baseline, task, positive, classes, coverage, is_baseline=True)
+    base_w, base_s, base_reps = _reference("baseline", baseline, task, positive, classes, coverage, reps, cap, rng)
     chosen = metrics.metrics_for(base_s) if len(base_s) else ()
-    base_boot = _Bootstrap(len(base_s), reps, cap, rng) if len(base_s) >= MIN_LABELLED else None
-    base_reps: dict[str, np.ndarray] = {}
-    for m in chosen:
-        point = metrics.value(m.name, base_s)
-        lo = hi = None
-        if base_boot is not None:
-            base_reps[m.name] = base_boot.replicates(m.name, base_s, point)
-            lo, hi = _interval(base_reps[m.name], point)
-        base_w.metrics.append(MetricResult(m.name, m.title, _none_if_nan(point), lo, hi, status="baseline"))
     can_estimate = task == "binary" and base_s.p is not None and len(base_s) >= MIN_LABELLED and positive is not None
     out = Performance(task, positive, window, coverage, base_w, [])
     tested: list[MetricResult] = []
-    for label, idx in split_windows(candidate, window):
-        part = candidate.take(idx)
+
+    def judge(label: str, part: Rows, ref: Window, ref_reps: dict[str, np.ndarray]) -> Window:
         w, s = _window(label, part, task, positive, classes, coverage)
         estimates: dict[str, tuple[float, float, float]] = {}
         if can_estimate:
@@ -308,13 +309,26 @@ def evaluate(
                 estimates = estimation.estimate(all_rows, base_s, seed=seed)
         boot = _Bootstrap(len(s), reps, cap, rng) if len(s) >= MIN_LABELLED else None
         for m in chosen:
-            result = _metric(m, s, boot, base_w, base_reps, w.provisional)
+            result = _metric(m, s, boot, ref, ref_reps, w.provisional)
             if m.name in estimates:
                 result.estimated, result.est_low, result.est_high = (_none_if_nan(x) for x in estimates[m.name])
             if result.status == "pending":
                 tested.append(result)
             w.metrics.append(result)
-        out.windows.append(w)
+        return w
+
+    for label, idx in split_windows(candidate, window):
+        out.windows.append(judge(label, candidate.take(idx), base_w, base_reps))
+    if segment_key is not None and baseline.segment is not None and candidate.segment is not None:
+        for value in _segment_values(baseline, candidate):
+            base_part = baseline.take(np.flatnonzero(baseline.segment == value))
+            ref, ref_s, ref_reps = _reference(
+                f"{segment_key}={value}", base_part, task, positive, classes, coverage, reps, cap, rng
+            )
+            if len(ref_s) < MIN_LABELLED:
+                continue
+            part = candidate.take(np.flatnonzero(candidate.segment == value))
+            out.segments.append(judge(f"{segment_key}={value}", part, ref, ref_reps))
     _correct(tested, alpha)
     if can_estimate:
         out.estimation = (
@@ -323,6 +337,43 @@ def evaluate(
         )
     out.warnings += class_delay_warnings(candidate, task, positive, classes, out.windows)
     return out
+
+
+MAX_SEGMENTS = 10  # segments whose performance is compared (the largest in the candidate)
+
+
+def _segment_values(baseline: Rows, candidate: Rows) -> list[Any]:
+    assert baseline.segment is not None and candidate.segment is not None
+    values, counts = np.unique(candidate.segment.astype(str), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    known = set(baseline.segment.astype(str))
+    return [values[i] for i in order if values[i] in known][:MAX_SEGMENTS]
+
+
+def _reference(
+    label: str,
+    rows: Rows,
+    task: str,
+    positive: str | None,
+    classes: list[str],
+    coverage: float,
+    reps: int,
+    cap: int,
+    rng: np.random.Generator,
+) -> tuple[Window, Labelled, dict[str, np.ndarray]]:
+    """A reference sample (the baseline, or one of its segments): its metrics with intervals, and the
+    bootstrap replicates each comparison against it uses."""
+    ref, s = _window(label, rows, task, positive, classes, coverage, is_baseline=True)
+    boot = _Bootstrap(len(s), reps, cap, rng) if len(s) >= MIN_LABELLED else None
+    out: dict[str, np.ndarray] = {}
+    for m in metrics.metrics_for(s) if len(s) else ():
+        point = metrics.value(m.name, s)
+        lo = hi = None
+        if boot is not None:
+            out[m.name] = boot.replicates(m.name, s, point)
+            lo, hi = _interval(out[m.name], point)
+        ref.metrics.append(MetricResult(m.name, m.title, _none_if_nan(point), lo, hi, status="baseline"))
+    return ref, s, out
 
 
 def _metric(
@@ -415,7 +466,7 @@ def _duration(seconds: float) -> str:
 
 
 def worse(perf: Performance | None) -> list[tuple[Window, MetricResult]]:
-    """Final windows' metrics that moved the wrong way (for the verdict)."""
+    """Final windows' (and segments') metrics that moved the wrong way (for the verdict)."""
     if perf is None:
         return []
-    return [(w, m) for w in perf.windows for m in w.metrics if m.status == "worse"]
+    return [(w, m) for w in perf.windows + perf.segments for m in w.metrics if m.status == "worse"]

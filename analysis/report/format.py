@@ -134,7 +134,7 @@ def performance_rows(perf: ModelPerformance | None) -> list[list[str]]:
     if perf is None:
         return []
     rows = []
-    for w in [perf.baseline, *perf.windows]:
+    for w in [perf.baseline, *perf.windows, *perf.segments]:  # a segment's "baseline" is that segment's
         labels = f"{w.labelled:,}/{w.inferences:,} ({w.coverage:.0%})"
         if w.delay_median_s is not None:
             labels += f", delay p50 {w.delay_median_s / 3600:.1f} h"

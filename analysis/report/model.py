@@ -154,6 +154,7 @@ class ModelPerformance:
     windows: list[PerformanceWindow]
     warnings: list[str] = field(default_factory=list)
     estimation: str | None = None  # how unlabelled windows are estimated (None: they are not)
+    segments: list[PerformanceWindow] = field(default_factory=list)  # --by: each segment against its own baseline
 
 
 @dataclass

@@ -152,3 +152,34 @@ def test_hypotheses_read_the_findings_together(data: tuple[str, dict, np.ndarray
     conf.write_text('[[model_hypothesis]]\nid = "x"\nwhen = "sometimes"\ntext = "?"\n')
     out = CliRunner().invoke(cli, ["--config", str(conf), "diff", "--model", "fraud", "v1", "v2", "--data", root])
     assert out.exit_code == 1 and "needs text and when = one of" in out.output
+
+
+def test_performance_per_segment_names_the_segment_that_fell(tmp_path: Path) -> None:
+    """--by country: v2 got worse only in FR (its labels flipped 15% there); FR's performance is compared
+    with FR's baseline, in the same family, and a hypothesis names the segment."""
+    root = str(tmp_path / "data")
+    countries = np.array(["FR", "DE", "US"] * (N // 3))
+    write_classifier(root, "v1", T0, classifier_rows(N, 1), seed=1, segment=countries)
+    good, bad = classifier_rows(N, 2), classifier_rows(N, 3, flip=0.15)
+    fr = countries == "FR"
+    mixed = {k: np.where(fr, bad[k], good[k]) for k in good}
+    write_classifier(root, "v2", T0 + 2 * DAY, mixed, seed=2, segment=countries)
+    code, out = _diff(root, "--format", "json", "--by", "country")
+    assert code == 0, out
+    doc = json.loads(out)
+    jsonschema.validate(doc, schema())
+    segments = {w["label"]: w for w in doc["performance"]["segments"]}
+    assert set(segments) == {"country=FR", "country=DE", "country=US"}
+
+    def accuracy(w: dict) -> dict:
+        return next(m for m in w["metrics"] if m["name"] == "accuracy")
+
+    assert accuracy(segments["country=FR"])["status"] == "worse"
+    assert accuracy(segments["country=DE"])["status"] in ("unchanged", "negligible")
+    assert any(r.startswith("Performance worse in segment country=FR") for r in doc["verdict"]["reasons"])
+    rules = [h["rule"] for h in doc["hypotheses"]]
+    assert "performance_segment" in rules
+    text = next(h["text"] for h in doc["hypotheses"] if h["rule"] == "performance_segment")
+    assert "segment country=FR" in text
+    code, out = _diff(root, "--format", "markdown", "--by", "country")
+    assert "| country=FR |" in out

@@ -259,6 +259,7 @@ export interface Performance {
   windows: PerformanceWindow[];
   warnings: string[];
   estimation: string | null;
+  segments?: PerformanceWindow[];
 }
 
 export interface Report {

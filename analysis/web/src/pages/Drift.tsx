@@ -192,6 +192,7 @@ function PerformanceSection({ p }: { p: Performance }) {
   const chosen = names.includes(metric) ? metric : names[0];
   const base = p.baseline.metrics.find((m) => m.name === chosen);
   const rows = p.windows.map((w) => ({ w, m: w.metrics.find((m) => m.name === chosen) }));
+  const segmentRows = (p.segments ?? []).map((w) => ({ w, m: w.metrics.find((m) => m.name === chosen) }));
   const hasEstimate = rows.some((r) => r.m?.estimated !== null && r.m?.estimated !== undefined);
   return (
     <section aria-label="Performance against labels" className="performance">
@@ -270,7 +271,7 @@ function PerformanceSection({ p }: { p: Performance }) {
             {hasEstimate && <td className="num">—</td>}
             <td>reference</td>
           </tr>
-          {rows.map(({ w, m }) => (
+          {[...rows, ...segmentRows].map(({ w, m }) => (
             <tr key={w.label} data-window={w.label} className={m?.status === "worse" ? "status-moved" : w.provisional ? "muted" : ""}>
               <td>{w.label}</td>
               <td className="num">
