@@ -275,7 +275,7 @@ def test_a_model_drift_report_shows_features_and_performance_per_window(browser:
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.set_default_timeout(30_000)
         pg.goto(server.url + "/models?model=fraud")
-        form = pg.get_by_role("form", name="Compare versions")
+        form = pg.get_by_role("form", name="Model drift report")
         form.get_by_label("Baseline").select_option("v1")
         form.get_by_label("Candidate").select_option("v2")
         form.get_by_role("link", name="Drift report: v1 → v2").click()

@@ -145,7 +145,7 @@ function CompareVersions({ model, versions }: { model: string; versions: string[
   if (versions.length < 2) return null;
   const href = `/diff${query({ model, baseline: b, candidate: c, chunk: chunk === "day" ? undefined : chunk })}`;
   return (
-    <form className="filters" aria-label="Compare versions" onSubmit={(e) => e.preventDefault()}>
+    <form className="filters" aria-label="Model drift report" onSubmit={(e) => e.preventDefault()}>
       <label>
         Baseline
         <select value={b} onChange={(e) => setBaseline(e.currentTarget.value)}>
