@@ -312,6 +312,8 @@ def evaluate(
             result = _metric(m, s, boot, ref, ref_reps, w.provisional)
             if m.name in estimates:
                 result.estimated, result.est_low, result.est_high = (_none_if_nan(x) for x in estimates[m.name])
+                if not w.provisional and result.value is not None and result.estimated is not None:
+                    result.estimation_error = result.value - result.estimated  # realised - estimated
             if result.status == "pending":
                 tested.append(result)
             w.metrics.append(result)

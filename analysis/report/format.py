@@ -147,7 +147,8 @@ def performance_rows(perf: ModelPerformance | None) -> list[list[str]]:
                     _range(m.value, m.ci_low, m.ci_high),
                     _num(m.baseline) if w is not perf.baseline else "",
                     _range(m.difference, m.diff_low, m.diff_high, signed=True),
-                    _range(m.estimated, m.est_low, m.est_high),
+                    _range(m.estimated, m.est_low, m.est_high)
+                    + (f", error {m.estimation_error:+.3f}" if m.estimation_error is not None else ""),
                     PERFORMANCE_STATUS.get(m.status, m.status),
                 ]
             )

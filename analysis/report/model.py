@@ -128,6 +128,7 @@ class PerformanceMetric:
     estimated: float | None = None
     est_low: float | None = None
     est_high: float | None = None
+    estimation_error: float | None = None  # realised minus estimated, once the window's labels are in
 
 
 @dataclass

@@ -54,6 +54,8 @@ def test_a_window_is_provisional_until_its_labels_land_then_judged(data: tuple[s
     (window,) = perf["windows"]
     assert window["provisional"] and 0.25 < window["coverage"] < 0.35
     assert {m["status"] for m in window["metrics"]} == {"provisional"}
+    accuracy = next(m for m in window["metrics"] if m["name"] == "accuracy")
+    assert accuracy["estimated"] is not None and accuracy["estimation_error"] is None  # partial labels: no error
     assert doc["verdict"]["verdict"] == "stable"  # a provisional window is never part of the verdict
     assert any("Provisional" in r for r in doc["verdict"]["reasons"])
     write_classifier(root, "v2", T0 + 2 * DAY, rows, labelled=~first, seed=2, inferences=False, stem="late")
@@ -63,7 +65,9 @@ def test_a_window_is_provisional_until_its_labels_land_then_judged(data: tuple[s
     assert not window["provisional"] and window["coverage"] == 1.0
     accuracy = next(m for m in window["metrics"] if m["name"] == "accuracy")
     assert accuracy["status"] == "worse" and accuracy["difference"] < -0.05
-    assert accuracy["estimated"] is not None  # CBPE's estimate beside the realised value
+    assert accuracy["estimated"] is not None  # CBPE's estimate beside the realised value, and its error
+    assert accuracy["estimation_error"] == pytest.approx(accuracy["value"] - accuracy["estimated"])
+
     assert doc["verdict"]["verdict"] == "review"
     worse = [r for r in doc["verdict"]["reasons"] if r.startswith("Performance worse in window 2026-06-03")]
     assert worse and "Accuracy fell 0.9" in worse[0] and "Log loss rose" in worse[0]

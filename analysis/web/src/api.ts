@@ -236,6 +236,7 @@ export interface PerformanceMetric {
   estimated: number | null;
   est_low: number | null;
   est_high: number | null;
+  estimation_error?: number | null;
 }
 
 export interface PerformanceWindow {

@@ -284,6 +284,7 @@ function PerformanceSection({ p }: { p: Performance }) {
               {hasEstimate && (
                 <td className="num">
                   {num(m?.estimated)} [{num(m?.est_low)}, {num(m?.est_high)}]
+                  {m?.estimation_error !== null && m?.estimation_error !== undefined && <span className="muted"> error {`${m.estimation_error >= 0 ? "+" : ""}${num(m.estimation_error)}`}</span>}
                 </td>
               )}
               <td data-status={m?.status}>{PERF_STATUS[m?.status ?? ""] ?? m?.status}</td>
