@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from driftline.analysis.ml import metrics
 from driftline.analysis.ml.metrics import Labelled
@@ -37,6 +36,8 @@ class Calibration:
 
     @classmethod
     def fit(cls, p: np.ndarray, y: np.ndarray) -> Calibration:
+        from scipy.optimize import isotonic_regression  # scipy.optimize loads scipy.stats: only when estimating
+
         order = np.argsort(p, kind="stable")
         px, yy = p[order], y[order].astype(float)
         return cls(px, np.asarray(isotonic_regression(yy).x))
