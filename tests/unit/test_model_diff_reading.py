@@ -119,6 +119,8 @@ def test_the_ks_merge_matches_scipy_with_and_without_ties() -> None:
         na, nb = (int(x) for x in rng.integers(1, 400, 2))
         if trial % 3 == 0:  # heavy ties, as in integer counts
             a, b = rng.integers(0, 5, na).astype(float), rng.integers(0, 6, nb).astype(float)
+        elif trial % 5 == 1:  # two values only: a run of ties ends where one side runs out
+            a, b = rng.integers(0, 2, na).astype(float), rng.integers(0, 2, nb).astype(float)
         else:
             a, b = rng.normal(size=na), rng.normal(0.2, size=nb)
         sa, sb = np.sort(a), np.sort(b)
