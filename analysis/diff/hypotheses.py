@@ -20,23 +20,40 @@ RULES_FILE = Path(__file__).parent / "hypotheses.toml"
 _FIELDS = {"id", "dimension", "config", "direction", "label", "text", "cites", "enabled", "evidence"}
 
 
-def load_rules(overrides: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """The shipped rules with ``[[hypothesis]]`` entries from driftline.toml replacing or adding by id."""
-    rules = {r["id"]: r for r in tomllib.loads(RULES_FILE.read_text())["rule"]}
+def merge_rules(
+    rules_file: Path,
+    overrides: list[dict[str, Any]] | None,
+    section: str,
+    fields: set[str],
+    complete: Callable[[dict[str, Any]], str | None],
+) -> list[dict[str, Any]]:
+    """The rules shipped in ``rules_file`` with ``[[section]]`` entries from driftline.toml replacing or
+    adding by id (``enabled = false`` removes one); ``complete`` says what a merged rule lacks, or None.
+    One loader for the agent rules and the model rules: the same override semantics everywhere."""
+    rules = {r["id"]: r for r in tomllib.loads(rules_file.read_text())["rule"]}
     for i, entry in enumerate(overrides or []):
-        unknown = sorted(set(entry) - _FIELDS)
+        unknown = sorted(set(entry) - fields)
         if unknown or "id" not in entry:
-            raise ValueError(
-                f"[[hypothesis]] entry {i + 1}: needs an id; unknown field(s): {', '.join(unknown) or '-'}"
-            )
+            raise ValueError(f"[[{section}]] entry {i + 1}: needs an id; unknown field(s): {', '.join(unknown) or '-'}")
         if entry.get("enabled", True) is False:
             rules.pop(entry["id"], None)
             continue
         merged = {**rules.get(entry["id"], {}), **entry}
-        if "text" not in merged or not ("dimension" in merged or "config" in merged):
-            raise ValueError(f"[[hypothesis]] {entry['id']}: needs text and a dimension or config")
+        lacking = complete(merged)
+        if lacking:
+            raise ValueError(f"[[{section}]] {entry['id']}: needs {lacking}")
         rules[entry["id"]] = merged
     return list(rules.values())
+
+
+def load_rules(overrides: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The shipped rules with ``[[hypothesis]]`` entries from driftline.toml replacing or adding by id."""
+
+    def complete(rule: dict[str, Any]) -> str | None:
+        ok = "text" in rule and ("dimension" in rule or "config" in rule)
+        return None if ok else "text and a dimension or config"
+
+    return merge_rules(RULES_FILE, overrides, "hypothesis", _FIELDS, complete)
 
 
 def evidence(dim: DimensionResult) -> float:

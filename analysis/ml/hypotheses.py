@@ -8,10 +8,10 @@ which of them speak, and in what words, is data a team can override from driftli
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from driftline.analysis.diff.hypotheses import merge_rules
 from driftline.analysis.ml import metrics
 from driftline.analysis.report.model import DimensionResult, Hypothesis, ModelPerformance
 from driftline.collector.schema import FEATURE_PREFIX
@@ -32,27 +32,33 @@ CONCEPT_GAP = 0.02  # realised below the lower end of the estimate's interval by
 
 
 def load_rules(overrides: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    rules = {r["id"]: r for r in tomllib.loads(RULES_FILE.read_text())["rule"]}
-    for i, entry in enumerate(overrides or []):
-        unknown = sorted(set(entry) - _FIELDS)
-        if unknown or "id" not in entry:
-            raise ValueError(
-                f"[[model_hypothesis]] {i + 1}: needs an id; unknown field(s): {', '.join(unknown) or '-'}"
-            )
-        if entry.get("enabled", True) is False:
-            rules.pop(entry["id"], None)
-            continue
-        merged = {**rules.get(entry["id"], {}), **entry}
-        if merged.get("when") not in CONDITIONS or "text" not in merged:
-            raise ValueError(
-                f"[[model_hypothesis]] {entry['id']}: needs text and when = one of {', '.join(CONDITIONS)}"
-            )
-        rules[entry["id"]] = merged
-    return list(rules.values())
+    """The shipped model rules with ``[[model_hypothesis]]`` entries replacing or adding by id."""
+
+    def complete(rule: dict[str, Any]) -> str | None:
+        ok = rule.get("when") in CONDITIONS and "text" in rule
+        return None if ok else f"text and when = one of {', '.join(CONDITIONS)}"
+
+    return merge_rules(RULES_FILE, overrides, "model_hypothesis", _FIELDS, complete)
 
 
 def _feature(name: str) -> str:
     return name.removeprefix("missing:").removeprefix(FEATURE_PREFIX)
+
+
+def _worse(m: Any, features: str) -> dict[str, str]:
+    """The placeholders of a metric that got worse (a window's or a segment's)."""
+
+    def fmt(x: float | None) -> str:
+        return f"{x:.3f}" if x is not None else "n/a"
+
+    return {
+        "metric": m.title,
+        "moved": "fell" if metrics.BY_NAME[m.name].higher_is_better else "rose",
+        "baseline": fmt(m.baseline),
+        "value": fmt(m.value),
+        "estimated": fmt(m.estimated),
+        "features": features or "no feature",
+    }
 
 
 def _pct(x: float | None) -> str:
@@ -91,15 +97,7 @@ def findings(
         m = next((m for m in w.metrics if m.status == "worse"), None)
         if m is None:
             continue
-        values = {
-            "metric": m.title,
-            "moved": "fell" if metrics.BY_NAME[m.name].higher_is_better else "rose",
-            "window": w.label,
-            "baseline": f"{m.baseline:.3f}" if m.baseline is not None else "n/a",
-            "value": f"{m.value:.3f}" if m.value is not None else "n/a",
-            "estimated": f"{m.estimated:.3f}" if m.estimated is not None else "n/a",
-            "features": names or "no feature",
-        }
+        values = {**_worse(m, names), "window": w.label}
         # the inputs explain the fall when the estimate from them (CBPE) fell too: its interval reaches
         # the realised value; concept drift when the realised value is below what the inputs predict
         concept = m.est_low is not None and m.value is not None and m.value < m.est_low - CONCEPT_GAP
@@ -113,14 +111,7 @@ def findings(
             continue
         inside = [d for d in segment_dims or [] if d.segment == w.label and d.status == "moved"]
         moved_here = [d for d in inside if d.name.startswith(FEATURE_PREFIX)]
-        values = {
-            "metric": m.title,
-            "moved": "fell" if metrics.BY_NAME[m.name].higher_is_better else "rose",
-            "segment": w.label,
-            "baseline": f"{m.baseline:.3f}" if m.baseline is not None else "n/a",
-            "value": f"{m.value:.3f}" if m.value is not None else "n/a",
-            "features": ", ".join(f"`{_feature(d.name)}`" for d in moved_here[:5]) or "no feature",
-        }
+        values = {**_worse(m, ", ".join(f"`{_feature(d.name)}`" for d in moved_here[:5])), "segment": w.label}
         out["performance_segment"].append((1.8 if moved_here else 1.2, values))
     return out
 
