@@ -20,7 +20,7 @@ from driftline.analysis.db import connect_ml
 from driftline.analysis.diff.dimensions import Dimension, encode
 from driftline.analysis.diff.engine import StatSettings
 from driftline.analysis.diff.sides import SideSpec
-from driftline.analysis.ml import drift
+from driftline.analysis.ml import drift, sides
 from driftline.analysis.stats import significance
 from driftline.collector.sink.parquet import ROW_GROUP_ROWS, ParquetSink
 from tests.ml_tables import Population
@@ -77,10 +77,10 @@ def test_reading_features_a_slice_at_a_time_changes_no_figure(
     )
     # and the same as comparing every column at once, in memory
     con = connect_ml(root)
-    resends = drift.has_resends(con, "fraud")  # the report's read path: the same rows in the same order
-    a = drift.load_side(con, "fraud", SideSpec(version="v1"), resends=resends)
-    b = drift.load_side(con, "fraud", SideSpec(version="v2"), resends=resends)
-    names = ["prediction", "prediction_class", *drift.feature_columns(con)]
+    resends = sides.has_resends(con, "fraud")  # the report's read path: the same rows in the same order
+    a = sides.load_side(con, "fraud", SideSpec(version="v1"), resends=resends)
+    b = sides.load_side(con, "fraud", SideSpec(version="v2"), resends=resends)
+    names = ["prediction", "prediction_class", *sides.feature_columns(con)]
     if by is None:
         keys = (a.sample_keys(con), b.sample_keys(con))
         ca, cb = a.fetch(con, names), b.fetch(con, names)
@@ -97,7 +97,7 @@ def test_a_resent_inference_is_read_once(tmp_path) -> None:
     _import(clean, tmp_path, "v2", 2, True)
     shutil.copytree(clean, doubled)
     con = connect_ml(doubled)
-    assert not drift.has_resends(con, "fraud")
+    assert not sides.has_resends(con, "fraud")
     # a receiver's retry: the same rows again, received later, in another file
     files = sorted((tmp_path / "doubled" / "inferences").rglob("*.parquet"))
     again = pq.read_table(files[0])
@@ -108,7 +108,7 @@ def test_a_resent_inference_is_read_once(tmp_path) -> None:
     )
     pq.write_table(again, files[0].with_name("retry-" + files[0].name))
     con = connect_ml(doubled)
-    assert drift.has_resends(con, "fraud")
+    assert sides.has_resends(con, "fraud")
     assert _signature(_report(doubled)) == _signature(_report(clean))
     assert _report(doubled).baseline.runs == N
 
