@@ -120,18 +120,19 @@ def _arrow(column: Any) -> pa.Array:
 
 
 def _dictionary_codes(a: pa.DictionaryArray, b: pa.DictionaryArray) -> Encoded:
-    """Codes of two dictionary-encoded columns (a model feature's missing-rate flag, say) from their
-    indices: no string is built or hashed per row. Nulls are NONE_LABEL; labels no row uses are left
-    out, as the string path leaves them out."""
+    """Codes of two dictionary-encoded columns from their indices: no string is built or hashed per
+    row. Labels are in order of first appearance (the baseline's first), nulls are NONE_LABEL, and
+    labels no row uses (a dictionary may hold more) are left out."""
     index: dict[str, int] = {}
     codes = []
     for arr in (a, b):
         names = [NONE_LABEL if w is None else str(w) for w in arr.dictionary.to_pylist()] + [NONE_LABEL]
         lookup = np.asarray([index.setdefault(w, len(index)) for w in names], dtype=np.int64)
-        raw = pc.fill_null(arr.indices, len(names) - 1).to_numpy(zero_copy_only=False)
-        codes.append(lookup[raw.astype(np.int64)])
+        raw = pc.fill_null(arr.indices, len(names) - 1) if arr.null_count else arr.indices
+        codes.append(lookup[raw.to_numpy(zero_copy_only=False)])
     words = list(index)
-    used = np.flatnonzero(np.bincount(np.concatenate(codes), minlength=len(words)))
+    counts = sum(np.bincount(c, minlength=len(words)) for c in codes)
+    used = np.flatnonzero(counts)
     remap = np.full(len(words), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return Encoded(remap[codes[0]], remap[codes[1]], [words[i] for i in used], len(a), len(b))
@@ -139,6 +140,10 @@ def _dictionary_codes(a: pa.DictionaryArray, b: pa.DictionaryArray) -> Encoded:
 
 def _codes(arr: pa.Array, labels: pa.Array) -> np.ndarray:
     return np.asarray(pc.index_in(arr, value_set=labels).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _string_dictionary(arr: pa.Array) -> bool:
+    return pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)
 
 
 def _bigrams(lists: pa.Array) -> pa.Array:
@@ -198,13 +203,11 @@ def encode(dim: Dimension, baseline_columns: Any, candidate_columns: Any) -> Enc
         to_float = lambda x: np.asarray(pc.cast(x, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)  # noqa: E731
         return Encoded(to_float(a), to_float(b), [], len(a), len(b))
     if dim.kind == "category":
-        if pa.types.is_dictionary(a.type) and pa.types.is_dictionary(b.type):
-            return _dictionary_codes(a, b)
-        a, b = (pc.fill_null(pc.cast(x, pa.string()), NONE_LABEL) for x in (a, b))
-        # each side's distinct values, then their union: the labels in order of first appearance, without
-        # hashing a copy of both sides joined
-        labels = pc.unique(pa.concat_arrays([pc.unique(a), pc.unique(b)]))
-        return Encoded(_codes(a, labels), _codes(b, labels), labels.to_pylist(), len(a), len(b))
+        # one hash pass per side (dictionary-encode its text), then codes from the small dictionaries:
+        # a model's categorical feature has a million rows per side, and hashing them twice (distinct
+        # values, then each row's position among them) was most of its time
+        a, b = (x if _string_dictionary(x) else pc.dictionary_encode(pc.cast(x, pa.string())) for x in (a, b))
+        return _dictionary_codes(a, b)
     labels = pc.drop_null(pc.unique(pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])))
     return Encoded(_label_pairs(a, labels), _label_pairs(b, labels), labels.to_pylist(), len(a), len(b))
 

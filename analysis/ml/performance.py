@@ -27,7 +27,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.special import ndtr
 
 from driftline.analysis.ml import estimation, metrics
 from driftline.analysis.ml.metrics import Labelled, Metric
@@ -402,6 +401,8 @@ def _metric(
         result.diff_low, result.diff_high = _interval(diff, result.difference)
         se = float(np.nanstd(diff, ddof=1))
         if se > 0 and np.isfinite(se):
+            from scipy.special import ndtr
+
             result.p_value = float(2 * ndtr(-abs(result.difference) / se))
         else:
             result.p_value = 1.0 if result.difference == 0 else 0.0

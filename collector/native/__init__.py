@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from driftline.instrumentation.ml import convention as cv
-
 
 def enabled() -> bool:
     """False when ``DRIFTLINE_NATIVE=0`` (or false/no/off): every compiled accelerator (this reader, the
@@ -28,6 +26,8 @@ def _load() -> ModuleType | None:
         from driftline.collector.native import _logscan  # type: ignore[attr-defined]
     except ImportError:
         return None
+    from driftline.instrumentation.ml import convention as cv
+
     # the C code spells the convention's limits too: refuse to run if they drifted apart
     limits = (_logscan.MAX_FEATURES, _logscan.MAX_SEGMENT_KEYS, _logscan.MAX_NAME_CHARS)
     if limits != (cv.MAX_FEATURES, cv.MAX_SEGMENT_KEYS, cv.MAX_NAME_CHARS):
@@ -35,12 +35,24 @@ def _load() -> ModuleType | None:
     return _logscan
 
 
-logscan: ModuleType | None = _load()
+_UNSET = object()
+_logscan_module: object = _UNSET
+
+
+def __getattr__(name: str) -> ModuleType | None:
+    """``logscan``: the compiled reader or None, loaded on first use — so what only needs ``enabled()``
+    (the diff's KS merge) does not load the reader and the convention it checks against."""
+    global _logscan_module
+    if name != "logscan":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _logscan_module is _UNSET:
+        _logscan_module = _load()
+    return _logscan_module  # type: ignore[return-value]
 
 
 def status() -> str:
     """One line for ``driftline doctor`` and the receiver's start-up log."""
-    if logscan is not None:
+    if __getattr__("logscan") is not None:
         return "compiled (driftline.collector.native._logscan)"
     if not enabled():
         return "Python (DRIFTLINE_NATIVE=0)"

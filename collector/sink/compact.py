@@ -107,7 +107,7 @@ def compact_partition(
     sources = {f.base_name: [f.size, t.num_rows] for f, t in zip(ordered, tables, strict=True)}
     meta[SOURCES_KEY] = json.dumps(sources).encode()
     merged = merged.replace_schema_metadata(meta)
-    sink.write_file(merged, f"{directory}/{PREFIX}{uuid.uuid4().hex[:12]}.parquet")
+    sink.write_file(merged, f"{directory}/{PREFIX}{uuid.uuid4().hex[:12]}.parquet", dataset)
     for f in old:
         fs.delete_file(f.path)
     return result

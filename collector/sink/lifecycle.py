@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
 from driftline.collector.sink.compact import dedupe_spans
-from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink
+from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink, codec
 
 REQUIRED = ("trace_id", "span_id", "start_time")
 
@@ -129,7 +129,10 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
     if dataset == "spans":
         table = dedupe_spans(table)
     pq.write_table(
-        table.replace_schema_metadata(schema.metadata), target, compression="zstd", row_group_size=ROW_GROUP_ROWS
+        table.replace_schema_metadata(schema.metadata),
+        target,
+        compression=codec(dataset),
+        row_group_size=ROW_GROUP_ROWS,
     )
     return table.num_rows
 

@@ -170,5 +170,16 @@ def test_missing_flags_encode_as_the_strings_did() -> None:
 def test_the_sink_writes_row_groups_every_core_can_read(tmp_path) -> None:
     table = pa.table({"x": np.arange(ROW_GROUP_ROWS * 2 + 5)})
     path = str(tmp_path / "f.parquet")
-    ParquetSink(str(tmp_path)).write_file(table, path)
+    ParquetSink(str(tmp_path)).write_file(table, path, "inferences")
     assert pq.ParquetFile(path).metadata.num_row_groups == 3
+
+
+def test_inference_files_use_a_codec_that_decodes_fast_and_spans_keep_zstd(tmp_path) -> None:
+    """A model diff reads every feature of a million inferences: their files are Snappy (ZSTD decoding
+    was half the read's CPU); span files stay ZSTD (text and ids that it shrinks several times)."""
+    sink = ParquetSink(str(tmp_path))
+    table = pa.table({"x": np.arange(10.0)})
+    for dataset, expected in (("inferences", "SNAPPY"), ("spans", "ZSTD"), ("labels", "ZSTD")):
+        path = str(tmp_path / f"{dataset}.parquet")
+        sink.write_file(table, path, dataset)
+        assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == expected
