@@ -20,7 +20,8 @@ import click
 CONFIG_ENV = "DRIFTLINE_CONFIG"
 DEFAULT_FILE = "driftline.toml"
 STATS_KEYS = ("alpha", "correction", "min_runs", "bootstrap", "seed", "block_score", "max_bootstrap_side")
-_SECTIONS = {"cli", "stats", "dimensions", "hypothesis", "model_hypothesis", "report", "alerts"}  # not command defaults
+# tables that are not command defaults
+_SECTIONS = {"cli", "stats", "dimensions", "hypothesis", "model_hypothesis", "report", "alerts", "semantic"}
 
 
 class ConfigError(click.ClickException):

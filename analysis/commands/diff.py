@@ -177,6 +177,7 @@ def compute(args: dict[str, Any]) -> Any:
     from driftline.analysis.diff.dimensions import configured
     from driftline.analysis.diff.engine import StatSettings
     from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.semantic.embedder import config_from
 
     doc = config.current()
     if args.get("reference") and not args.get("model"):
@@ -193,6 +194,7 @@ def compute(args: dict[str, Any]) -> Any:
         )
         stats = replace(stats, dimensions=configured(doc.get("dimensions")))
         rules = hypotheses.load_rules(doc.get("hypothesis"))
+        semantic = config_from(doc.get("semantic"))
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
     if args.get("model"):
@@ -214,6 +216,7 @@ def compute(args: dict[str, Any]) -> Any:
             rules=rules,
             by=args["by"],
             baseline_record=record,
+            semantic=semantic,
         )
     except SelectionError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -19,6 +19,8 @@ from driftline.analysis.diff.engine import StatSettings, compare, verdict
 from driftline.analysis.diff.segments import Segmented
 from driftline.analysis.diff.sides import Side, SideSpec, load
 from driftline.analysis.report.model import CostSummary, Report
+from driftline.analysis.semantic import drift as semantic_drift
+from driftline.analysis.semantic.embedder import EmbedderConfig, SemanticUnavailable
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome", "model"}
@@ -106,14 +108,17 @@ def build_report(
     by: str | None = None,
     baseline_record: dict[str, Any] | None = None,
     loaded: dict[str, Side] | None = None,
+    semantic: EmbedderConfig | None = None,
 ) -> Report:
     """The report for two side specs; ``loaded``, when given, receives the two loaded sides (the
-    scheduler's monitor reads their runs without loading them again)."""
+    scheduler's monitor reads their runs without loading them again). ``semantic``: the embedding
+    model (``[semantic]`` in driftline.toml; default the packaged MiniLM)."""
     if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
     a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
     if loaded is not None:
         loaded.update(baseline=a, candidate=b)
+    embedded = _embed_answers(a, b, settings, data_root, semantic)
     comparison = compare(a.columns, b.columns, settings)
     segmented = _segments(con, a, b, by, settings) if by else None
     # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)
@@ -138,6 +143,8 @@ def build_report(
     settings_doc["dimensions"] = {
         d.name: {"weight": d.weight, "floor": d.floor, "block": d.block} for d in settings.dimensions
     }
+    if embedded is not None:
+        settings_doc["semantic"] = embedded
     return Report(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         data_root=data_root,
@@ -154,6 +161,21 @@ def build_report(
         settings=settings_doc,
         baseline_record=baseline_record,
     )
+
+
+def _embed_answers(
+    a: Side, b: Side, settings: StatSettings, data_root: str, config: EmbedderConfig | None
+) -> dict[str, Any] | None:
+    """Embed both sides' stored answers for the semantic dimension (when it is enabled). What was
+    embedded, or why it was skipped, goes into the report's settings; a missing extra skips the
+    dimension, it never fails a diff that does not need it."""
+    if not any(d.kind == "semantic" for d in settings.dimensions):
+        return None
+    try:
+        attached = semantic_drift.attach(a.columns, b.columns, data_root, config, settings.seed)
+    except SemanticUnavailable as exc:
+        return {"skipped": str(exc)}
+    return asdict(attached) if attached is not None else None
 
 
 def _money(value: float | None, currency: str) -> str:

@@ -18,7 +18,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Kind = Literal["numeric", "category", "labels"]
+from driftline.analysis.semantic.drift import matrix as semantic_matrix
+
+Kind = Literal["numeric", "category", "labels", "semantic"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,11 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("tool_calls", "Tool calls per run", "numeric", "tool_calls", 0.02, 0.05, 0.25, center="mean"),
     Dimension("loop_count", "LLM→tool rounds", "numeric", "loop_count", 0.02, 0.05, 0.25, center="mean"),
     Dimension("retries", "Retries per run", "numeric", "retries", 0.02, 0.05, 0.25, center="difference"),
+    # the meaning of the answers (embeddings of stored output; analysis/semantic/drift.py): compared only
+    # when the runs carry content (receiver --store-content) and the [semantic] extra is installed. The
+    # effect is a centroid cosine distance: MiniLM puts a rewording of the same answers near 0.04, a
+    # change of topic or of tone (friendly → curt) near 0.3, and the same answers within 0.02 at 100 runs
+    Dimension("semantic", "Meaning of answers", "semantic", "output_embedding", 0.10, 0.01, 0.10),
 )
 NONE_LABEL = "(none)"
 NO_TOOLS = "(no tools)"
@@ -199,6 +206,8 @@ def encode(dim: Dimension, baseline_columns: Any, candidate_columns: Any) -> Enc
         a, b = _arrow(baseline_columns[dim.column]), _arrow(candidate_columns[dim.column])
     else:
         a, b = (DERIVED[dim.name](_arrow(cols["tool_sequence"])) for cols in (baseline_columns, candidate_columns))
+    if dim.kind == "semantic":
+        return Encoded(semantic_matrix(a), semantic_matrix(b), [], len(a), len(b))
     if dim.kind == "numeric":
         to_float = lambda x: np.asarray(pc.cast(x, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)  # noqa: E731
         return Encoded(to_float(a), to_float(b), [], len(a), len(b))

@@ -26,6 +26,7 @@ import numpy as np
 
 from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, available, encode
 from driftline.analysis.report.model import DimensionResult, Verdict
+from driftline.analysis.semantic.drift import measure as semantic_measure
 from driftline.analysis.stats.effects import jensen_shannon, newcombe
 from driftline.analysis.stats.significance import (
     TestResult,
@@ -419,6 +420,8 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
 
     def measure(dim: Dimension) -> dict[str, Any]:
         enc = encode(dim, baseline, candidate)
+        if dim.kind == "semantic":
+            return semantic_measure(enc.a, enc.b, settings.bootstrap, settings.seed)
         return _numeric(dim, enc.a, enc.b, rs) if dim.kind == "numeric" else _categorical(dim, enc, rs)
 
     if n_a + n_b >= PARALLEL_ROWS and len(dims) > 1:  # sorts, merges and resampling release the GIL

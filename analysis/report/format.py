@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from driftline.analysis.report.model import CostSummary, DimensionResult, ModelPerformance
+from driftline.analysis.report.model import SEMANTIC_EFFECT, CostSummary, DimensionResult, ModelPerformance
 
 VERDICT_COLORS = {"stable": "green", "review": "yellow", "block": "red", "insufficient": "blue"}
 STATUS_TEXT = {
@@ -20,6 +20,8 @@ def fmt_value(value: float | None, dim: DimensionResult) -> str:
         return "n/a"
     if dim.effect_name == "rate_difference":
         return f"{value:.1%}"
+    if dim.effect_name == SEMANTIC_EFFECT:  # mean cosine similarity to the baseline's typical answer
+        return f"cos {value:.3f}"
     if dim.unit == "USD":
         return f"${value:,.4f}"
     if dim.unit == "ms":
@@ -39,6 +41,8 @@ def fmt_effect(dim: DimensionResult) -> str:
         return f"Wasserstein {dim.effect:.3g} SD"
     if dim.effect_name == "mean_shift_sd":
         return f"{dim.effect:+.3g} SD"
+    if dim.effect_name == SEMANTIC_EFFECT:
+        return f"cosine distance {dim.effect:.3f}"
     return f"{dim.effect:+,.3g}"
 
 
@@ -49,6 +53,8 @@ def fmt_ci(dim: DimensionResult) -> str:
         return f"[{dim.ci_low:+.0%}, {dim.ci_high:+.0%}]"
     if dim.effect_name.endswith("_sd"):
         return f"[{dim.ci_low:+.3g}, {dim.ci_high:+.3g}] SD"
+    if dim.effect_name == SEMANTIC_EFFECT:
+        return f"[{dim.ci_low:.3f}, {dim.ci_high:.3f}]"
     return f"[{dim.ci_low:+,.3g}, {dim.ci_high:+,.3g}]"
 
 

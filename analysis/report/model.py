@@ -12,6 +12,9 @@ from typing import Any
 SCHEMA_VERSION = "1.0"
 
 
+SEMANTIC_EFFECT = "centroid_cosine_distance"  # the semantic dimension's effect (analysis/semantic/drift.py)
+
+
 @dataclass
 class DimensionResult:
     name: str

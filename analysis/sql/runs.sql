@@ -84,6 +84,10 @@ SELECT
     sum(r.call_cost) AS cost,
     coalesce(arg_max(r.output_chars, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_chars IS NOT NULL),
              arg_max(r.output_chars, r.start_time) FILTER (WHERE r.is_chat)) AS output_chars,
+    -- the run's answer, when content is stored (receiver --store-content): what the semantic dimension embeds
+    coalesce(arg_max(r.output_content, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_content IS NOT NULL),
+             arg_max(r.output_content, r.start_time) FILTER (WHERE r.is_chat AND r.output_content IS NOT NULL))
+        AS output_text,
     list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)

@@ -44,5 +44,6 @@ export function effect(name: string, value: number | null, unit = ""): string {
   if (name.endsWith("_shift")) return signed(value, `${(value * 100).toFixed(1)}%`);
   if (name === "wasserstein_sd") return `Wasserstein ${value.toFixed(3)} SD`;
   if (name === "mean_shift_sd") return signed(value, `${value.toFixed(3)} SD`);
+  if (name === "centroid_cosine_distance") return `cosine distance ${value.toFixed(3)}`;
   return signed(value, `${value.toFixed(2)}${unit ? ` ${unit}` : ""}`);
 }

@@ -1,0 +1,133 @@
+"""Embeddings computed once per text and kept next to the data, so a second diff embeds nothing.
+
+Layout: ``<data root>/_cache/embeddings/<model id>/part-<uuid>.parquet`` with two columns, the text's
+SHA-256 (hex) and its vector (``fixed_size_list<float32>``). The model id names the exact model file
+(``embedder.Embedder.model_id``): vectors of two models never mix. Files are written under a temporary
+name and renamed into place (a concurrent reader sees whole files or none); two processes embedding
+the same text write it twice, which is harmless (a hash maps to the same vector; lookups keep one).
+When a model's directory holds more than ``MERGE_AT`` files they are merged into one; a reader that
+loses a file to such a merge lists the directory again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from driftline.collector.schema import TMP_MARK
+
+CACHE_DIR = Path("_cache") / "embeddings"
+MERGE_AT = 32
+READ_ATTEMPTS = 5
+
+
+class TextEmbedder(Protocol):
+    model_id: str
+    dimension: int
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray  # one row per input text
+    new: int  # distinct texts embedded by this call (0 on a warm cache)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _schema(dimension: int) -> pa.Schema:
+    return pa.schema([("text_sha256", pa.string()), ("vector", pa.list_(pa.float32(), dimension))])
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("part-*.parquet") if TMP_MARK not in p.name)
+
+
+def _read(folder: Path, wanted: pa.Array, dimension: int) -> dict[str, np.ndarray]:
+    """The cached vectors of the ``wanted`` hashes (a file merged away mid-read: list again)."""
+    for _ in range(READ_ATTEMPTS):
+        found: dict[str, np.ndarray] = {}
+        try:
+            for path in _files(folder):
+                table = pq.read_table(path)
+                if table.schema.field("vector").type != _schema(dimension).field("vector").type:
+                    continue  # another dimension under the same id cannot happen; skip, never mix
+                hit = table.filter(pc.is_in(table.column("text_sha256"), value_set=wanted))
+                if hit.num_rows == 0:
+                    continue
+                flat = hit.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+                matrix = np.asarray(flat, dtype=np.float32).reshape(hit.num_rows, dimension)
+                for key, row in zip(hit.column("text_sha256").to_pylist(), matrix, strict=True):
+                    found[key] = row
+            return found
+        except FileNotFoundError:
+            continue
+    raise RuntimeError(f"the embedding cache {folder} kept changing while it was read; try again")
+
+
+def _write(folder: Path, hashes: list[str], vectors: np.ndarray, dimension: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    flat = pa.array(vectors.astype(np.float32).ravel(), pa.float32())
+    table = pa.Table.from_arrays(
+        [pa.array(hashes, pa.string()), pa.FixedSizeListArray.from_arrays(flat, dimension)], schema=_schema(dimension)
+    )
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    tmp = folder / f"{name}{TMP_MARK}"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, folder / name)
+
+
+def _merge(folder: Path, dimension: int) -> None:
+    """Many small files into one: written first, then the merged ones deleted (never the other way)."""
+    files = _files(folder)
+    if len(files) <= MERGE_AT:
+        return
+    try:
+        tables = [pq.read_table(p) for p in files]
+    except FileNotFoundError:  # another process is merging the same files
+        return
+    table = pa.concat_tables(tables)
+    keys = table.column("text_sha256").to_numpy(zero_copy_only=False)
+    _, first = np.unique(keys, return_index=True)
+    table = table.take(pa.array(np.sort(first)))
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    tmp = folder / f"{name}{TMP_MARK}"
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, folder / name)
+    for path in files:
+        path.unlink(missing_ok=True)
+
+
+def embed_cached(data_root: str, texts: Sequence[str], embedder: TextEmbedder) -> Embedded:
+    """Vectors of ``texts`` (one row each), embedding only the distinct texts the cache lacks.
+
+    A data root on object storage (``s3://``) is not cached: the texts are embedded in memory."""
+    hashes = [text_hash(t) for t in texts]
+    unique = dict(zip(hashes, texts, strict=True))
+    cacheable = "://" not in data_root
+    folder = Path(data_root) / CACHE_DIR / embedder.model_id
+    found = _read(folder, pa.array(list(unique), pa.string()), embedder.dimension) if cacheable else {}
+    missing = [h for h in unique if h not in found]
+    if missing:
+        vectors = embedder.embed([unique[h] for h in missing])
+        found.update(zip(missing, vectors, strict=True))
+        if cacheable:
+            _write(folder, missing, vectors, embedder.dimension)
+            _merge(folder, embedder.dimension)
+    out = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        out[i] = found[h]
+    return Embedded(out, len(missing))

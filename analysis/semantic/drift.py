@@ -1,0 +1,148 @@
+"""The semantic dimension of a diff: did the meaning of the agent's answers move?
+
+Each run's answer (``runs.output_text``: its agent span's output, else its last model call's — stored
+only when the receiver runs with ``--store-content``) is embedded (``embedder``, cached by ``cache``)
+and the two sides' vectors are compared as one more dimension of the diff's corrected family:
+
+- the **test** is MMD² with an RBF kernel and a permutation p-value (``stats.mmd``): exact size, so an
+  A/A pair is flagged at most alpha of the time before the correction and the family keeps its rate;
+- the **effect** is the cosine distance between the sides' centroids (what Driftium reports), with a
+  bootstrap interval. The plug-in distance is biased upwards — two samples of the same answers have
+  centroids that differ by sampling noise — so point and interval are bias-corrected by the bootstrap's
+  own estimate of that bias (the replicates' mean minus the point) and floored at 0. The dimension
+  *moves* only when MMD is significant after correction and the corrected interval clears the floor.
+
+The baseline and candidate values shown are the mean cosine similarity of each side's answers to the
+*baseline's* centroid: how typical of the baseline the answers are (it falls when answers leave it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from driftline.analysis.report.model import SEMANTIC_EFFECT
+from driftline.analysis.semantic.cache import embed_cached
+from driftline.analysis.semantic.embedder import EmbedderConfig, embedder
+from driftline.analysis.stats.mmd import mmd_test
+from driftline.analysis.stats.significance import TestResult
+
+TEXT_COLUMN = "output_text"
+EMBEDDING_COLUMN = "output_embedding"
+MAX_TEXTS = 5_000  # answers embedded per side (a fixed-seed sample above it): bounds a cold diff's cost
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What the diff embedded, for the report's settings and the user's stderr."""
+
+    model: str
+    texts_baseline: int
+    texts_candidate: int
+    embedded_now: int  # texts the cache lacked (0 on a second diff of the same data)
+
+
+def _texts(column: Any) -> list[str | None]:
+    values = column.to_pylist() if hasattr(column, "to_pylist") else list(column)
+    return [v if isinstance(v, str) and v.strip() else None for v in values]
+
+
+def _chosen(texts: list[str | None], rng: np.random.Generator) -> np.ndarray:
+    present = np.flatnonzero([t is not None for t in texts])
+    if len(present) > MAX_TEXTS:
+        present = np.sort(rng.choice(present, MAX_TEXTS, replace=False))
+    return present
+
+
+def _vectors_column(n: int, rows: np.ndarray, vectors: np.ndarray) -> pa.ChunkedArray:
+    full = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+    full[rows] = vectors
+    missing = np.ones(n, dtype=bool)
+    missing[rows] = False
+    flat = pa.array(full.ravel(), pa.float32())
+    return pa.chunked_array([pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1], mask=pa.array(missing))])
+
+
+def attach(
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    data_root: str,
+    config: EmbedderConfig | None = None,
+    seed: int = 0,
+) -> Attached | None:
+    """Add ``output_embedding`` to both sides' run columns (null where a run has no stored answer).
+
+    None, and nothing added, when either side has no stored answer at all (content not captured): the
+    dimension is then simply not compared. Raises ``SemanticUnavailable`` when answers exist but no
+    model can be loaded."""
+    if TEXT_COLUMN not in baseline or TEXT_COLUMN not in candidate:
+        return None
+    rng = np.random.default_rng(seed + 4_099)
+    texts_a, texts_b = _texts(baseline[TEXT_COLUMN]), _texts(candidate[TEXT_COLUMN])
+    rows_a, rows_b = _chosen(texts_a, rng), _chosen(texts_b, rng)
+    if len(rows_a) == 0 or len(rows_b) == 0:
+        return None
+    model = embedder(config)
+    pooled = [texts_a[i] or "" for i in rows_a] + [texts_b[i] or "" for i in rows_b]
+    embedded = embed_cached(data_root, pooled, model)
+    baseline[EMBEDDING_COLUMN] = _vectors_column(len(texts_a), rows_a, embedded.vectors[: len(rows_a)])
+    candidate[EMBEDDING_COLUMN] = _vectors_column(len(texts_b), rows_b, embedded.vectors[len(rows_a) :])
+    return Attached(model.model_id, len(rows_a), len(rows_b), embedded.new)
+
+
+def matrix(column: Any) -> np.ndarray:
+    """An embedding column as an (n, d) float array, NaN rows where a run has no vector."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    d = arr.type.list_size
+    values = arr.values.slice(arr.offset * d, len(arr) * d).to_numpy(zero_copy_only=False)
+    out = np.asarray(values, dtype=float).reshape(len(arr), d)
+    out[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.clip(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12, None)
+
+
+def _centroid_distance(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    return 1.0 - np.sum(_unit(ca) * _unit(cb), axis=-1)
+
+
+def measure(a: np.ndarray, b: np.ndarray, reps: int, seed: int) -> dict[str, Any]:
+    """The semantic dimension's raw result for two (n, d) arrays (NaN rows: no answer), in the shape
+    ``diff.engine`` gives every dimension: test, effect, interval, replicates, values, distributions."""
+    xa, xb = a[~np.isnan(a).any(axis=1)], b[~np.isnan(b).any(axis=1)]
+    if len(xa) < 2 or len(xb) < 2:
+        return {"status": "no data"}
+    result = mmd_test(xa, xb, seed=seed)
+    ca, cb = xa.mean(axis=0), xb.mean(axis=0)
+    raw = float(_centroid_distance(ca, cb))
+    rng = np.random.default_rng(seed + 65_537)
+    wa = rng.multinomial(len(xa), np.full(len(xa), 1 / len(xa)), size=reps) / len(xa)
+    wb = rng.multinomial(len(xb), np.full(len(xb), 1 / len(xb)), size=reps) / len(xb)
+    raw_reps = _centroid_distance(wa @ xa, wb @ xb)
+    bias = float(np.mean(raw_reps)) - raw
+    point = max(raw - bias, 0.0)
+    replicates = np.maximum(raw_reps - 2 * bias, 0.0)
+    low, high = (float(q) for q in np.quantile(replicates, [0.025, 0.975]))
+    typical = _unit(ca)
+    test = TestResult(
+        f"MMD² (RBF kernel, median heuristic), {result.permutations} permutations", result.mmd2, result.p_value
+    )
+    return {
+        "test": test,
+        "effect_name": SEMANTIC_EFFECT,
+        "effect": point,
+        "ci": (min(low, point), max(high, point)),
+        "reps": replicates,
+        "focus": None,
+        "values": (float(np.mean(_unit(xa) @ typical)), float(np.mean(_unit(xb) @ typical))),
+        "distance": raw,
+        "dist": (
+            {"texts": len(xa), "mmd_rows": result.n_a},
+            {"texts": len(xb), "mmd_rows": result.n_b, "mmd2": result.mmd2, "bandwidth": result.bandwidth},
+        ),
+    }
