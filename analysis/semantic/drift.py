@@ -18,6 +18,7 @@ The baseline and candidate values shown are the mean cosine similarity of each s
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,37 @@ class Attached:
     embedded_now: int  # texts the cache lacked (0 on a second diff of the same data)
 
 
+def answer_text(stored: str) -> str:
+    """The words of a stored answer: the text parts of GenAI/OpenAI message JSON (``gen_ai.output.messages``
+    and the like), else the stored string itself. Embedding the JSON would add the same keys to every
+    answer and dilute what differs."""
+    if stored[:1] not in ("[", "{"):
+        return stored
+    try:
+        doc = json.loads(stored)
+    except ValueError:
+        return stored
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("content", "text") and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(doc)
+    return "\n".join(parts) if parts else stored
+
+
 def _texts(column: Any) -> list[str | None]:
     values = column.to_pylist() if hasattr(column, "to_pylist") else list(column)
-    return [v if isinstance(v, str) and v.strip() else None for v in values]
+    texts = [answer_text(v) if isinstance(v, str) else None for v in values]
+    return [t if t is not None and t.strip() else None for t in texts]
 
 
 def _chosen(texts: list[str | None], rng: np.random.Generator) -> np.ndarray:
