@@ -18,8 +18,9 @@ from driftline.analysis.diff import configuration, hypotheses, segments
 from driftline.analysis.diff.engine import StatSettings, compare, verdict
 from driftline.analysis.diff.segments import Segmented
 from driftline.analysis.diff.sides import Side, SideSpec, load
-from driftline.analysis.report.model import CostSummary, Report
+from driftline.analysis.report.model import CostSummary, Report, SemanticSummary
 from driftline.analysis.semantic import drift as semantic_drift
+from driftline.analysis.semantic import topics
 from driftline.analysis.semantic.embedder import EmbedderConfig, SemanticUnavailable
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -118,7 +119,7 @@ def build_report(
     a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
     if loaded is not None:
         loaded.update(baseline=a, candidate=b)
-    embedded = _embed_answers(a, b, settings, data_root, semantic)
+    embedded, attached = _embed_answers(a, b, settings, data_root, semantic)
     comparison = compare(a.columns, b.columns, settings)
     segmented = _segments(con, a, b, by, settings) if by else None
     # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)
@@ -160,22 +161,32 @@ def build_report(
         segment_dimensions=[r for r in segment_dims if r.status == "moved"],
         settings=settings_doc,
         baseline_record=baseline_record,
+        semantic=_themes(attached, comparison.results, settings.seed),
     )
 
 
 def _embed_answers(
     a: Side, b: Side, settings: StatSettings, data_root: str, config: EmbedderConfig | None
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, semantic_drift.Attached | None]:
     """Embed both sides' stored answers for the semantic dimension (when it is enabled). What was
     embedded, or why it was skipped, goes into the report's settings; a missing extra skips the
     dimension, it never fails a diff that does not need it."""
     if not any(d.kind == "semantic" for d in settings.dimensions):
-        return None
+        return None, None
     try:
         attached = semantic_drift.attach(a.columns, b.columns, data_root, config, settings.seed)
     except SemanticUnavailable as exc:
-        return {"skipped": str(exc)}
-    return asdict(attached) if attached is not None else None
+        return {"skipped": str(exc)}, None
+    return (attached.settings(), attached) if attached is not None else (None, None)
+
+
+def _themes(attached: semantic_drift.Attached | None, results: list[Any], seed: int) -> SemanticSummary | None:
+    """Themes and the comparer, when the semantic dimension was compared (both sides had answers)."""
+    compared = any(r.name == "semantic" and r.status != "no data" for r in results)
+    if attached is None or not compared:
+        return None
+    (ta, tb), (va, vb) = attached.texts, attached.vectors
+    return topics.summarize(ta, va, tb, vb, attached.model, seed)
 
 
 def _money(value: float | None, currency: str) -> str:

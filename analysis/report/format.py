@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import math
 
-from driftline.analysis.report.model import SEMANTIC_EFFECT, CostSummary, DimensionResult, ModelPerformance
+from driftline.analysis.report.model import (
+    SEMANTIC_EFFECT,
+    CostSummary,
+    DimensionResult,
+    ModelPerformance,
+    SemanticSummary,
+    Theme,
+)
 
 VERDICT_COLORS = {"stable": "green", "review": "yellow", "block": "red", "insufficient": "blue"}
 STATUS_TEXT = {
@@ -172,3 +179,36 @@ def performance_notes(perf: ModelPerformance | None) -> list[str]:
     if perf.estimation:
         notes.append(perf.estimation + ".")
     return notes + perf.warnings
+
+
+THEME_HEADERS = ("theme", "baseline", "candidate", "change (pp, 95% simultaneous)", "example")
+
+
+def theme_name(theme: Theme) -> str:
+    return " · ".join(theme.terms) or f"theme {theme.theme}"
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters (answers are shown briefly in terminals and Markdown)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def theme_rows(summary: SemanticSummary | None, example_chars: int = 80) -> list[list[str]]:
+    """One row per theme: name, shares, change with its interval, a representative answer."""
+    if summary is None:
+        return []
+    rows = []
+    for t in summary.themes:
+        delta = (t.share_candidate - t.share_baseline) * 100
+        change = f"{t.change} {delta:+.1f} [{t.ci_low * 100:+.1f}, {t.ci_high * 100:+.1f}]"
+        example = clip(t.examples[0], example_chars) if t.examples else "—"
+        rows.append([theme_name(t), f"{t.share_baseline:.1%}", f"{t.share_candidate:.1%}", change, example])
+    return rows
+
+
+def novel_lines(summary: SemanticSummary | None, chars: int = 120) -> list[str]:
+    """The candidate answers least like any baseline answer, with that similarity."""
+    if summary is None:
+        return []
+    return [f"cos {n.similarity:.2f} · {clip(n.text, chars)}" for n in summary.novel]

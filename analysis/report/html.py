@@ -15,6 +15,7 @@ from markupsafe import Markup
 from driftline.analysis.report.format import (
     PERFORMANCE_HEADERS,
     STATUS_TEXT,
+    THEME_HEADERS,
     VERDICT_COLORS,
     cost_lines,
     fmt_ci,
@@ -24,6 +25,7 @@ from driftline.analysis.report.format import (
     fmt_value,
     performance_notes,
     performance_rows,
+    theme_rows,
     what,
 )
 from driftline.analysis.report.model import DimensionResult, Report
@@ -104,6 +106,8 @@ def render(report: Report, extra_sections: list[dict[str, str]] | None = None, t
         shown=[d for d in report.dimensions if d.status != "no data"],
         extra_sections=extra_sections or [],
         colors={"baseline": BASE, "candidate": CAND},
+        theme_headers=THEME_HEADERS,
+        theme_rows=theme_rows(report.semantic),
         performance_headers=PERFORMANCE_HEADERS,
         performance_rows=performance_rows(report.performance),
         performance_notes=performance_notes(report.performance),

@@ -5,14 +5,17 @@ from __future__ import annotations
 from driftline.analysis.report.format import (
     PERFORMANCE_HEADERS,
     STATUS_TEXT,
+    THEME_HEADERS,
     cost_lines,
     fmt_ci,
     fmt_effect,
     fmt_floor,
     fmt_p,
     fmt_value,
+    novel_lines,
     performance_notes,
     performance_rows,
+    theme_rows,
     what,
 )
 from driftline.analysis.report.model import Report
@@ -61,6 +64,14 @@ def render(report: Report) -> str:
             f"| {s.key}={s.value} | {s.n_baseline} / {s.n_candidate} | {s.verdict} | {', '.join(s.moved) or s.note or '—'} |"
             for s in report.segments
         ]
+        out.append("")
+    if report.semantic is not None:
+        out += ["### Themes of the answers", ""]
+        out += ["| " + " | ".join(THEME_HEADERS) + " |", "|" + "---|" * len(THEME_HEADERS)]
+        out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in theme_rows(report.semantic)]
+        novel = novel_lines(report.semantic)
+        if novel:
+            out += ["", "Candidate answers least like any baseline answer:", ""] + [f"- {line}" for line in novel[:3]]
         out.append("")
     if report.performance is not None:
         out += ["### Performance against labels", ""]

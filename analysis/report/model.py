@@ -161,6 +161,39 @@ class ModelPerformance:
     segments: list[PerformanceWindow] = field(default_factory=list)  # --by: each segment against its own baseline
 
 
+# --- what the answers are about (the semantic dimension's themes; analysis/semantic/topics.py) ---
+
+
+@dataclass
+class Theme:
+    theme: int  # 1-based id, stable within one report
+    terms: list[str]  # most characteristic words (class-based TF-IDF)
+    examples: list[str]  # most representative answers of the theme (either side)
+    share_baseline: float
+    share_candidate: float
+    ci_low: float  # candidate - baseline share, interval simultaneous over the themes
+    ci_high: float
+    change: str  # grew | shrank | steady (the interval clears 2 points, or not)
+    baseline_answers: list[str]  # the comparer: each side's answers nearest the theme's centre
+    candidate_answers: list[str]
+
+
+@dataclass
+class NovelAnswer:
+    text: str
+    similarity: float  # cosine to the nearest baseline answer
+    theme: int
+
+
+@dataclass
+class SemanticSummary:
+    model: str
+    texts_baseline: int
+    texts_candidate: int
+    themes: list[Theme]
+    novel: list[NovelAnswer]  # candidate answers least like any baseline answer
+
+
 @dataclass
 class Report:
     generated_at: str
@@ -178,6 +211,7 @@ class Report:
     settings: dict[str, Any]
     baseline_record: dict[str, Any] | None = None
     performance: ModelPerformance | None = None  # models with labels (or estimates) only
+    semantic: SemanticSummary | None = None  # themes of stored answers (the semantic dimension) only
     schema_version: str = SCHEMA_VERSION
     kind: str = "driftline.diff"
 

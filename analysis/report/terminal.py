@@ -10,6 +10,7 @@ from rich.text import Text
 from driftline.analysis.report.format import (
     PERFORMANCE_HEADERS,
     STATUS_TEXT,
+    THEME_HEADERS,
     VERDICT_COLORS,
     cost_lines,
     fmt_ci,
@@ -17,8 +18,10 @@ from driftline.analysis.report.format import (
     fmt_floor,
     fmt_p,
     fmt_value,
+    novel_lines,
     performance_notes,
     performance_rows,
+    theme_rows,
     what,
 )
 from driftline.analysis.report.model import Report
@@ -66,6 +69,19 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
                 ", ".join(s.moved) or s.note or "—",
             )
         console.print(seg)
+    if report.semantic is not None:
+        themes = Table(title="Themes of the answers (semantic dimension)", header_style="bold")
+        for col in THEME_HEADERS:
+            themes.add_column(col, justify="right" if col in ("baseline", "candidate") else "left")
+        for row in theme_rows(report.semantic):
+            style = "bold" if not row[3].startswith("steady") else ""
+            themes.add_row(*row[:3], Text(row[3], style=style), row[4])
+        console.print(themes)
+        novel = novel_lines(report.semantic)
+        if novel:
+            console.print("[bold]Candidate answers least like any baseline answer[/bold]")
+            for line in novel[:3]:
+                console.print(f"  • {line}", highlight=False, markup=False)
     if report.performance is not None:
         perf = Table(title="Performance against labels", header_style="bold")
         for col in PERFORMANCE_HEADERS:

@@ -19,7 +19,7 @@ The baseline and candidate values shown are the mean cosine similarity of each s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,12 +38,22 @@ MAX_TEXTS = 5_000  # answers embedded per side (a fixed-seed sample above it): b
 
 @dataclass(frozen=True)
 class Attached:
-    """What the diff embedded, for the report's settings and the user's stderr."""
+    """What the diff embedded: counts for the report's settings, texts and vectors for the themes."""
 
     model: str
     texts_baseline: int
     texts_candidate: int
     embedded_now: int  # texts the cache lacked (0 on a second diff of the same data)
+    texts: tuple[list[str], list[str]] = field(repr=False, default=([], []))
+    vectors: tuple[np.ndarray, np.ndarray] = field(repr=False, default=(np.zeros((0, 0)), np.zeros((0, 0))))
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "texts_baseline": self.texts_baseline,
+            "texts_candidate": self.texts_candidate,
+            "embedded_now": self.embedded_now,
+        }
 
 
 def answer_text(stored: str) -> str:
@@ -115,11 +125,12 @@ def attach(
     if len(rows_a) == 0 or len(rows_b) == 0:
         return None
     model = embedder(config)
-    pooled = [texts_a[i] or "" for i in rows_a] + [texts_b[i] or "" for i in rows_b]
-    embedded = embed_cached(data_root, pooled, model)
-    baseline[EMBEDDING_COLUMN] = _vectors_column(len(texts_a), rows_a, embedded.vectors[: len(rows_a)])
-    candidate[EMBEDDING_COLUMN] = _vectors_column(len(texts_b), rows_b, embedded.vectors[len(rows_a) :])
-    return Attached(model.model_id, len(rows_a), len(rows_b), embedded.new)
+    chosen_a, chosen_b = [texts_a[i] or "" for i in rows_a], [texts_b[i] or "" for i in rows_b]
+    embedded = embed_cached(data_root, chosen_a + chosen_b, model)
+    va, vb = embedded.vectors[: len(rows_a)], embedded.vectors[len(rows_a) :]
+    baseline[EMBEDDING_COLUMN] = _vectors_column(len(texts_a), rows_a, va)
+    candidate[EMBEDDING_COLUMN] = _vectors_column(len(texts_b), rows_b, vb)
+    return Attached(model.model_id, len(rows_a), len(rows_b), embedded.new, (chosen_a, chosen_b), (va, vb))
 
 
 def matrix(column: Any) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 from click.testing import CliRunner
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -13,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from driftline.analysis.cli import cli
+from driftline.analysis.report.json_render import schema
 from driftline.analysis.semantic import drift as semantic_drift
 from driftline.analysis.semantic.embedder import SemanticUnavailable
 from tests.semantic_texts import answers
@@ -59,6 +61,18 @@ def test_a_change_of_meaning_is_found_in_stored_answers_and_embedded_once(
     assert semantic["baseline_distribution"]["texts"] == RUNS
     assert doc["verdict"]["verdict"] in ("review", "block")
     assert doc["settings"]["semantic"]["embedded_now"] == 2 * RUNS
+    jsonschema.validate(doc, schema())
+    themes = doc["semantic"]["themes"]  # refunds in v1, shipping in v2: one theme shrank, one grew
+    assert {t["change"] for t in themes} >= {"grew", "shrank"}
+    grew = next(t for t in themes if t["change"] == "grew")
+    assert grew["share_baseline"] == 0 and grew["baseline_answers"] == [] and grew["candidate_answers"]
+    # the terminal and Markdown briefly, the HTML in full (every theme's answers side by side)
+    out = CliRunner().invoke(cli, ["diff", "v1", "v2", "--data", data, "--html", str(tmp_path / "r.html")]).output
+    assert "Themes of the answers" in out and "least like any baseline answer" in out
+    md = CliRunner().invoke(cli, ["diff", "v1", "v2", "--data", data, "--format", "markdown"]).output
+    assert "### Themes of the answers" in md and "| theme | baseline | candidate |" in md
+    page = (tmp_path / "r.html").read_text()
+    assert 'id="comparer"' in page and grew["candidate_answers"][0].replace("'", "&#39;") in page
     assert diff(data)["settings"]["semantic"]["embedded_now"] == 0  # a second diff embeds nothing
     # the same runs against themselves: the meaning does not move
     result = CliRunner().invoke(cli, ["diff", "v1", "v1", "--data", data, "--format", "json"])

@@ -25,6 +25,7 @@ from driftline.analysis.semantic.embedder import (
     default_model_path,
     embedder,
 )
+from driftline.analysis.semantic.topics import summarize
 from driftline.analysis.stats.mmd import mmd_test
 from tests.semantic_texts import answers
 
@@ -177,3 +178,23 @@ def test_mmd_is_exact_size_on_random_vectors_and_finds_a_mean_shift() -> None:
     assert shifted.p_value <= 0.002 and shifted.mmd2 > 0
     with pytest.raises(ValueError, match="two vectors"):
         mmd_test(np.zeros((1, 3)), np.zeros((5, 3)))
+
+
+def test_themes_name_what_grew_and_the_comparer_shows_both_sides(model: Embedder) -> None:
+    base = answers(50, seed=31, mix=THREE)
+    cand = answers(50, seed=32, mix={**{k: 0.6 / 3 for k in THREE}, "account": 0.4})
+    summary = summarize(base, model.embed(base), cand, model.embed(cand), model.model_id)
+    grew = [t for t in summary.themes if t.change == "grew"]
+    assert grew and {"account", "password", "email", "sign", "unlocked", "two-factor"} & set(grew[0].terms)
+    assert grew[0].share_baseline == 0 and grew[0].share_candidate > 0.2 and grew[0].ci_low > 0.02
+    assert abs(sum(t.share_baseline for t in summary.themes) - 1) < 1e-9
+    for t in summary.themes:  # the comparer: each side's answers come from that side
+        assert set(t.baseline_answers) <= set(base) and set(t.candidate_answers) <= set(cand)
+    assert all(n.text in cand for n in summary.novel) and summary.novel[0].similarity < 0.6
+    assert any(w in summary.novel[0].text.lower() for w in ("account", "password", "email", "two-factor", "logins"))
+
+
+def test_themes_of_two_samples_of_the_same_answers_stay_steady(model: Embedder) -> None:
+    a, b = answers(50, seed=41), answers(50, seed=42)
+    summary = summarize(a, model.embed(a), b, model.embed(b), model.model_id)
+    assert len(summary.themes) >= 2 and all(t.change == "steady" for t in summary.themes)
