@@ -68,7 +68,9 @@ def render(report: Report) -> str:
     if report.semantic is not None:
         out += ["### Themes of the answers", ""]
         out += ["| " + " | ".join(THEME_HEADERS) + " |", "|" + "---|" * len(THEME_HEADERS)]
-        out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in theme_rows(report.semantic)]
+        out += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in theme_rows(report.semantic)
+        ]
         novel = novel_lines(report.semantic)
         if novel:
             out += ["", "Candidate answers least like any baseline answer:", ""] + [f"- {line}" for line in novel[:3]]
