@@ -117,6 +117,12 @@ def diff_options(f: Any) -> Any:
             help="Score whose lower CI bound blocks (with at least one moved dimension).",
         ),
         click.option(
+            "--explain",
+            is_flag=True,
+            help="Also explain the report with the LLM of [rca] in driftline.toml; when it is not configured, "
+            "unreachable, slow or invalid, the rule-based hypotheses explain it and the report says why.",
+        ),
+        click.option(
             "--max-bootstrap-side",
             type=click.IntRange(min=100),
             default=1000,
@@ -177,6 +183,7 @@ def compute(args: dict[str, Any]) -> Any:
     from driftline.analysis.diff.dimensions import configured
     from driftline.analysis.diff.engine import StatSettings
     from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.explain.config import config_from as rca_config
     from driftline.analysis.semantic.embedder import config_from
 
     doc = config.current()
@@ -195,10 +202,11 @@ def compute(args: dict[str, Any]) -> Any:
         stats = replace(stats, dimensions=configured(doc.get("dimensions")))
         rules = hypotheses.load_rules(doc.get("hypothesis"))
         semantic = config_from(doc.get("semantic"))
+        rca = rca_config(doc.get("rca"))
     except ValueError as exc:
         raise click.ClickException(f"configuration: {exc}") from exc
     if args.get("model"):
-        return _compute_model(args, stats, doc.get("model_hypothesis"))
+        return _explained(_compute_model(args, stats, doc.get("model_hypothesis")), rca, args)
     baseline, candidate, record = _sides(args)
     prices = load_prices_or_fail(args["pricing"])
     # a diff reads only the runs view, unless --by names an attribute (read from the spans)
@@ -206,7 +214,7 @@ def compute(args: dict[str, Any]) -> Any:
 
     con = open_data(args["data"], args["pricing"], only_runs=args["by"] is None or args["by"] in SEGMENT_COLUMNS)
     try:
-        return build_report(
+        report = build_report(
             con,
             baseline,
             candidate,
@@ -218,10 +226,20 @@ def compute(args: dict[str, Any]) -> Any:
             baseline_record=record,
             semantic=semantic,
         )
+        return _explained(report, rca, args)
     except SelectionError as exc:
         raise click.ClickException(str(exc)) from exc
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _explained(report: Any, rca: Any, args: dict[str, Any]) -> Any:
+    """``report`` with an explanation when --explain asked for one (never fails: the rules stand in)."""
+    if args.get("explain"):
+        from driftline.analysis.explain.llm import explain
+
+        report.explanation = explain(report, rca)
+    return report
 
 
 def _model_sides(args: dict[str, Any]) -> tuple[Any, Any]:

@@ -8,6 +8,7 @@ from driftline.analysis.report.model import (
     SEMANTIC_EFFECT,
     CostSummary,
     DimensionResult,
+    Explanation,
     ModelPerformance,
     SemanticSummary,
     Theme,
@@ -212,3 +213,19 @@ def novel_lines(summary: SemanticSummary | None, chars: int = 120) -> list[str]:
     if summary is None:
         return []
     return [f"cos {n.similarity:.2f} · {clip(n.text, chars)}" for n in summary.novel]
+
+
+def explanation_title(e: Explanation) -> str:
+    if e.source == "llm":
+        return f"Explanation by {e.model} (severity {e.severity})"
+    return f"Explanation from the rules (severity {e.severity}); no LLM explanation: {e.fallback_reason}"
+
+
+def explanation_lines(e: Explanation | None) -> list[str]:
+    """Summary, causes with the facts they cite, next steps: one line each."""
+    if e is None:
+        return []
+    lines = [e.summary]
+    lines += [f"Cause: {c.cause} [{', '.join(c.evidence)}]" for c in e.causes]
+    lines += [f"Next: {s}" for s in e.next_steps]
+    return lines

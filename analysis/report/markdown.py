@@ -7,6 +7,8 @@ from driftline.analysis.report.format import (
     STATUS_TEXT,
     THEME_HEADERS,
     cost_lines,
+    explanation_lines,
+    explanation_title,
     fmt_ci,
     fmt_effect,
     fmt_floor,
@@ -80,6 +82,10 @@ def render(report: Report) -> str:
         out += ["| " + " | ".join(PERFORMANCE_HEADERS) + " |", "|" + "---|" * len(PERFORMANCE_HEADERS)]
         out += ["| " + " | ".join(row) + " |" for row in performance_rows(report.performance)]
         out += [""] + [f"- {note}" for note in performance_notes(report.performance)] + [""]
+    if report.explanation is not None:
+        lines = explanation_lines(report.explanation)
+        out += ["### Explanation", "", f"_{explanation_title(report.explanation)}_", "", lines[0], ""]
+        out += [f"- {line}" for line in lines[1:]] + [""]
     if report.cost:
         out += ["### Cost", ""] + [f"- {line}" for line in cost_lines(report.cost)] + [""]
     out += ["### Next steps", ""] + [f"- {s}" for s in v.next_steps] + [""]

@@ -194,6 +194,26 @@ class SemanticSummary:
     novel: list[NovelAnswer]  # candidate answers least like any baseline answer
 
 
+# --- an explanation of the report, by an LLM or, as its fallback, by the rules (analysis/explain/) ---
+
+
+@dataclass
+class Cause:
+    cause: str
+    evidence: list[str]  # ids of the report's facts it rests on: dimensions, hypotheses, changes, themes
+
+
+@dataclass
+class Explanation:
+    source: str  # llm | rules
+    summary: str
+    severity: str  # low | medium | high
+    causes: list[Cause]
+    next_steps: list[str]
+    model: str | None = None  # the LLM that wrote it (source llm)
+    fallback_reason: str | None = None  # why the rules explain instead (source rules)
+
+
 @dataclass
 class Report:
     generated_at: str
@@ -212,6 +232,7 @@ class Report:
     baseline_record: dict[str, Any] | None = None
     performance: ModelPerformance | None = None  # models with labels (or estimates) only
     semantic: SemanticSummary | None = None  # themes of stored answers (the semantic dimension) only
+    explanation: Explanation | None = None  # --explain only
     schema_version: str = SCHEMA_VERSION
     kind: str = "driftline.diff"
 

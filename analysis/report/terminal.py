@@ -13,6 +13,8 @@ from driftline.analysis.report.format import (
     THEME_HEADERS,
     VERDICT_COLORS,
     cost_lines,
+    explanation_lines,
+    explanation_title,
     fmt_ci,
     fmt_effect,
     fmt_floor,
@@ -92,6 +94,16 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
         console.print(perf)
         for note in performance_notes(report.performance):
             console.print(f"  • {note}", highlight=False)
+    if report.explanation is not None:
+        console.print(
+            Panel(
+                "\n".join(explanation_lines(report.explanation)),
+                title=explanation_title(report.explanation),
+                expand=False,
+            ),
+            highlight=False,
+            markup=False,
+        )
     lines = cost_lines(report.cost)
     if lines:
         console.print(Panel("\n".join(lines), title="Financial impact", expand=False), highlight=False)
