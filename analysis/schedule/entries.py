@@ -14,6 +14,8 @@ from typing import Any
 from croniter import croniter
 
 from driftline.analysis.diff.sides import ANY, SideSpec
+from driftline.analysis.explain.config import config_from as rca_config
+from driftline.analysis.semantic.embedder import config_from as semantic_config
 from driftline.collector.cli import _DURATION, duration, when
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -39,6 +41,7 @@ _FIELDS = {
     "label_coverage",
     "positive",
     "weights",
+    "explain",
 }
 FORMATS = ("html", "markdown", "json")
 
@@ -66,6 +69,7 @@ class ReportEntry:
     label_coverage: float = 0.8  # with model: below this share of labels a window is provisional
     positive: str | None = None  # with model: the positive class of a binary classifier
     weights: dict[str, float] = field(default_factory=dict)  # with model: feature -> importance
+    explain: bool = False  # add the [rca] LLM's explanation (or the rules', saying why) to each report
     extra: dict[str, Any] = field(default_factory=dict)
 
     def side(self, value: str, at: datetime) -> SideSpec:
@@ -137,7 +141,10 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             label_coverage=float(raw.get("label_coverage", 0.8)),
             positive=raw.get("positive"),
             weights={str(k): v for k, v in dict(raw.get("weights", {})).items()},
+            explain=raw.get("explain", False),
         )
+        if not isinstance(entry.explain, bool):
+            raise ValueError(f"{where}: explain must be true or false, not {entry.explain!r}")
         if entry.model is not None:
             if entry.agent is not None:
                 raise ValueError(f"{where}: a report compares an agent or a model, not both")
@@ -158,4 +165,9 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from exc
         entries[name] = entry
+    # the tables every scheduled run reads: a mistake there is found when the schedule loads, not
+    # logged at every slot
+    semantic_config(doc.get("semantic"))
+    if any(e.explain for e in entries.values()):
+        rca_config(doc.get("rca"))
     return entries

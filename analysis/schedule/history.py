@@ -39,6 +39,8 @@ class HistoryRow:
     deploy: str = ""  # the candidate version and when it first appeared
     sequential: str = "{}"  # JSON: metric -> always-valid p-value (running minimum)
     performance: str = "[]"  # JSON, model reports: per window its label coverage, provisional flag, metrics
+    semantic: str = "{}"  # JSON: the meaning of answers (effect, interval, status) and the themes that moved
+    explanation: str = "{}"  # JSON: source, severity, summary of the report's explanation ([[report]] explain)
 
 
 def _dir(root: str, report: str | None = None) -> tuple[pafs.FileSystem, str]:
@@ -68,6 +70,8 @@ def read(root: str, report: str | None = None) -> list[dict[str, Any]]:
         r["hypotheses"] = json.loads(r["hypotheses"] or "[]")
         r["sequential"] = json.loads(r.get("sequential") or "{}")  # rows written before the field: none
         r["performance"] = json.loads(r.get("performance") or "[]")
+        r["semantic"] = json.loads(r.get("semantic") or "{}")  # rows written before these fields: empty
+        r["explanation"] = json.loads(r.get("explanation") or "{}")
         r.setdefault("persistence", "")
         r.setdefault("deploy", "")
     return sorted(rows, key=lambda r: (r["report"], r["slot"], r["run_at"]))

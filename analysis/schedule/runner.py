@@ -170,6 +170,39 @@ def performance_summary(perf: Any) -> list[dict[str, Any]]:
     ]
 
 
+def semantic_summary(report: Any) -> dict[str, Any]:
+    """The semantic dimension of a report for the stability trend: its effect (centroid cosine distance)
+    with its interval and status, and the themes whose share moved most. Empty when answers were not
+    compared."""
+    dim = next((d for d in report.dimensions if d.name == "semantic" and d.status != "no data"), None)
+    if dim is None:
+        return {}
+    themes = report.semantic.themes[:3] if report.semantic is not None else []
+    return {
+        "effect": dim.effect,
+        "ci_low": dim.ci_low,
+        "ci_high": dim.ci_high,
+        "p_adjusted": dim.p_adjusted,
+        "status": dim.status,
+        "themes": [
+            {
+                "terms": t.terms,
+                "share_baseline": t.share_baseline,
+                "share_candidate": t.share_candidate,
+                "change": t.change,
+            }
+            for t in themes
+        ],
+    }
+
+
+def explanation_summary(report: Any) -> dict[str, Any]:
+    e = report.explanation
+    if e is None:
+        return {}
+    return {"source": e.source, "severity": e.severity, "summary": e.summary, "fallback_reason": e.fallback_reason}
+
+
 def run_entry(
     root: str, entry: ReportEntry, slot: datetime, doc: dict[str, Any], pricing: str | None = None
 ) -> history.HistoryRow | None:
@@ -179,9 +212,12 @@ def run_entry(
     from driftline.analysis.diff import hypotheses
     from driftline.analysis.diff.build import SEGMENT_COLUMNS, build_report
     from driftline.analysis.diff.sides import SelectionError
+    from driftline.analysis.explain.config import config_from as rca_config
+    from driftline.analysis.explain.llm import explain
     from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
     from driftline.analysis.report import html, json_render, markdown
     from driftline.analysis.run_cache import release
+    from driftline.analysis.semantic.embedder import config_from as semantic_config
 
     slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     con = None
@@ -217,7 +253,10 @@ def run_entry(
                 rules=hypotheses.load_rules(doc.get("hypothesis")),
                 by=entry.by,
                 loaded=loaded,
+                semantic=semantic_config(doc.get("semantic")),
             )
+        if entry.explain:
+            report.explanation = explain(report, rca_config(doc.get("rca")))
     except (SelectionError, ValueError, OSError) as exc:
         log.error("report %s (slot %s) not built: %s", entry.name, slot_text, exc)
         if con is not None:
@@ -300,6 +339,8 @@ def run_entry(
         deploy=deploy,
         sequential=json.dumps(monitor),
         performance=json.dumps(performance_summary(report.performance)),
+        semantic=json.dumps(semantic_summary(report)),
+        explanation=json.dumps(explanation_summary(report)),
     )
     history.append(root, row)
     log.info(

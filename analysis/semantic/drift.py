@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from driftline.analysis.report.model import SEMANTIC_EFFECT
-from driftline.analysis.semantic.cache import embed_cached
+from driftline.analysis.semantic.cache import embed_cached, text_hash
 from driftline.analysis.semantic.embedder import EmbedderConfig, embedder
 from driftline.analysis.stats.mmd import mmd_test
 from driftline.analysis.stats.significance import TestResult
@@ -89,11 +89,19 @@ def _texts(column: Any) -> list[str | None]:
     return [t if t is not None and t.strip() else None for t in texts]
 
 
-def _chosen(texts: list[str | None], rng: np.random.Generator) -> np.ndarray:
-    present = np.flatnonzero([t is not None for t in texts])
-    if len(present) > MAX_TEXTS:
-        present = np.sort(rng.choice(present, MAX_TEXTS, replace=False))
-    return present
+def _chosen(texts: list[str | None]) -> np.ndarray:
+    """Rows of the answers to embed: all of them, or MAX_TEXTS chosen by a hash of each answer (and its
+    occurrence among equal answers), so the same answers are chosen whatever order the runs are read in."""
+    present = [i for i, t in enumerate(texts) if t is not None]
+    if len(present) <= MAX_TEXTS:
+        return np.asarray(present, dtype=np.int64)
+    seen: dict[str, int] = {}
+    keys = []
+    for i in present:
+        text = texts[i] or ""
+        seen[text] = seen.get(text, 0) + 1
+        keys.append((text_hash(f"{seen[text]}#{text}"), i))
+    return np.sort(np.asarray([i for _, i in sorted(keys)[:MAX_TEXTS]], dtype=np.int64))
 
 
 def _vectors_column(n: int, rows: np.ndarray, vectors: np.ndarray) -> pa.ChunkedArray:
@@ -119,9 +127,8 @@ def attach(
     model can be loaded."""
     if TEXT_COLUMN not in baseline or TEXT_COLUMN not in candidate:
         return None
-    rng = np.random.default_rng(seed + 4_099)
     texts_a, texts_b = _texts(baseline[TEXT_COLUMN]), _texts(candidate[TEXT_COLUMN])
-    rows_a, rows_b = _chosen(texts_a, rng), _chosen(texts_b, rng)
+    rows_a, rows_b = _chosen(texts_a), _chosen(texts_b)
     if len(rows_a) == 0 or len(rows_b) == 0:
         return None
     model = embedder(config)
@@ -157,6 +164,9 @@ def measure(a: np.ndarray, b: np.ndarray, reps: int, seed: int) -> dict[str, Any
     xa, xb = a[~np.isnan(a).any(axis=1)], b[~np.isnan(b).any(axis=1)]
     if len(xa) < 2 or len(xb) < 2:
         return {"status": "no data"}
+    # a canonical row order: the subsample, permutations and bootstrap below then give the same figures
+    # for the same answers however the runs were read
+    xa, xb = xa[np.lexsort(xa.T[::-1])], xb[np.lexsort(xb.T[::-1])]
     result = mmd_test(xa, xb, seed=seed)
     ca, cb = xa.mean(axis=0), xb.mean(axis=0)
     raw = float(_centroid_distance(ca, cb))

@@ -32,6 +32,8 @@ from driftline.analysis.stats.effects import newcombe
 MAX_THEMES = 8
 FIT_ROWS = 2_000  # rows the clustering is fitted on (then every answer is assigned)
 SILHOUETTE_ROWS = 800
+SILHOUETTE_SLACK = 0.02  # fewer themes win unless more separate the answers this much better
+RESTARTS = 4  # k-means runs per k (the best is kept)
 SHARE_FLOOR = 0.02  # a theme grew or shrank when its share's interval clears 2 points
 EXAMPLES = 2  # representative answers per theme (and per side in the comparer)
 NOVEL = 5
@@ -86,19 +88,38 @@ def _silhouette(x: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
+def _fit(x: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The best of RESTARTS k-means runs (lowest within-theme spread): one unlucky seeding must not
+    decide the themes."""
+    best: tuple[float, np.ndarray] | None = None
+    for r in range(RESTARTS):
+        centres = _kmeans(x, k, np.random.default_rng(seed + 1_000 * k + r))
+        spread = float(np.sum(1.0 - np.max(x @ centres.T, axis=1)))
+        if best is None or spread < best[0] - 1e-12:
+            best = (spread, centres)
+    assert best is not None
+    return best[1]
+
+
 def cluster(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, centres): k in 2..MAX_THEMES with the best silhouette, fitted on a sample."""
+    """(labels, centres): the fewest themes (2..MAX_THEMES) whose silhouette is within SILHOUETTE_SLACK
+    of the best — more themes must separate the answers clearly better to be worth naming. Fitted on
+    a sample; the caller passes rows in a canonical order, so the themes do not depend on file order."""
     rng = np.random.default_rng(seed + 2_713)
     x = _unit(x)
-    fit = x[rng.choice(len(x), FIT_ROWS, replace=False)] if len(x) > FIT_ROWS else x
-    probe = fit[rng.choice(len(fit), SILHOUETTE_ROWS, replace=False)] if len(fit) > SILHOUETTE_ROWS else fit
-    best: tuple[float, np.ndarray] | None = None
+    fit = x[np.sort(rng.choice(len(x), FIT_ROWS, replace=False))] if len(x) > FIT_ROWS else x
+    probe = fit[np.sort(rng.choice(len(fit), SILHOUETTE_ROWS, replace=False))] if len(fit) > SILHOUETTE_ROWS else fit
+    scored: list[tuple[int, float, np.ndarray]] = []
     for k in range(2, min(MAX_THEMES, len(fit) - 1) + 1):
-        centres = _kmeans(fit, k, np.random.default_rng(seed + k))
+        centres = _fit(fit, k, seed)
         score = _silhouette(probe, np.argmax(probe @ centres.T, axis=1))
-        if not math.isnan(score) and (best is None or score > best[0] + 1e-9):
-            best = (score, centres)
-    centres = best[1] if best is not None else _unit(x.mean(axis=0, keepdims=True))
+        if not math.isnan(score):
+            scored.append((k, score, centres))
+    if scored:
+        top = max(score for _, score, _ in scored)
+        centres = next(c for _, score, c in scored if score >= top - SILHOUETTE_SLACK)
+    else:
+        centres = _unit(x.mean(axis=0, keepdims=True))
     labels = np.argmax(x @ centres.T, axis=1)
     used = np.unique(labels)  # drop centres no answer is nearest to
     centres = centres[used]
@@ -139,7 +160,10 @@ def summarize(
     texts_a: list[str], xa: np.ndarray, texts_b: list[str], xb: np.ndarray, model: str, seed: int = 0
 ) -> SemanticSummary:
     """Themes, their shares and the comparer for the embedded answers of both sides."""
-    xa, xb = _unit(np.asarray(xa, float)), _unit(np.asarray(xb, float))
+    # a canonical order (by text), so the same answers give the same themes whatever order they came in
+    oa, ob = sorted(range(len(texts_a)), key=texts_a.__getitem__), sorted(range(len(texts_b)), key=texts_b.__getitem__)
+    texts_a, texts_b = [texts_a[i] for i in oa], [texts_b[i] for i in ob]
+    xa, xb = _unit(np.asarray(xa, float)[oa]), _unit(np.asarray(xb, float)[ob])
     pooled = np.vstack([xa, xb])
     texts = list(texts_a) + list(texts_b)
     labels, centres = cluster(pooled, seed)

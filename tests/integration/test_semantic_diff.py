@@ -100,3 +100,31 @@ def test_without_stored_content_there_is_no_semantic_dimension(receiver_factory)
     assert app.flush(20)
     doc = diff(str(app.config.data))
     assert "semantic" not in {d["name"] for d in doc["dimensions"]} and "semantic" not in doc["settings"]
+
+
+def test_scheduled_reports_keep_the_semantic_trend_and_an_explanation(receiver_factory, tmp_path) -> None:
+    """Each scheduled run records the meaning's effect, interval and the themes that moved (the stability
+    trend the Trends page plots), and with ``explain = true`` the explanation (here the rules', since no
+    [rca] is configured, saying so)."""
+    from driftline.analysis.schedule import history
+
+    app = receiver_factory(store_content=True)
+    export_runs(app.grpc_port, "v1", answers(RUNS, seed=1, mix={"refund": 1.0}))
+    export_runs(app.grpc_port, "v2", answers(RUNS, seed=2, mix={"shipping": 1.0}))
+    assert app.flush(20)
+    data = str(app.config.data)
+    conf = tmp_path / "driftline.toml"
+    conf.write_text(
+        '[[report]]\nname = "meaning"\ncron = "0 * * * *"\nbaseline = "v1"\ncandidate = "v2"\nexplain = true\n'
+        f'formats = ["json", "markdown"]\noutput_dir = "{tmp_path / "reports"}"\n'
+    )
+    result = CliRunner().invoke(cli, ["--config", str(conf), "schedule", "--data", data, "--once", "meaning"])
+    assert result.exit_code == 0, result.output
+    (row,) = history.read(data, "meaning")
+    assert row["semantic"]["status"] == "moved" and row["semantic"]["ci_low"] > 0.01
+    assert {t["change"] for t in row["semantic"]["themes"]} >= {"grew", "shrank"}
+    assert row["explanation"]["source"] == "rules" and "no LLM configured" in row["explanation"]["fallback_reason"]
+    assert "### Explanation" in (tmp_path / "reports" / "meaning" / "latest.md").read_text()
+    conf.write_text(conf.read_text().replace("explain = true", 'explain = "yes"'))
+    result = CliRunner().invoke(cli, ["--config", str(conf), "schedule", "--data", data, "--list"])
+    assert result.exit_code != 0 and "explain must be true or false" in result.output

@@ -198,3 +198,17 @@ def test_themes_of_two_samples_of_the_same_answers_stay_steady(model: Embedder) 
     a, b = answers(50, seed=41), answers(50, seed=42)
     summary = summarize(a, model.embed(a), b, model.embed(b), model.model_id)
     assert len(summary.themes) >= 2 and all(t.change == "steady" for t in summary.themes)
+
+
+def test_the_same_answers_in_another_order_give_the_same_figures(model: Embedder) -> None:
+    a, b = answers(40, seed=51), answers(40, seed=52, tone="curt")
+    va, vb = model.embed(a), model.embed(b)
+    first = measure(va.astype(float), vb.astype(float), reps=200, seed=0)
+    order = np.random.default_rng(1).permutation(40)
+    second = measure(va[order].astype(float), vb[order[::-1]].astype(float), reps=200, seed=0)
+    assert first["test"].p_value == second["test"].p_value and first["ci"] == second["ci"]
+    s1 = summarize(a, va, b, vb, "m")
+    s2 = summarize([a[i] for i in order], va[order], [b[i] for i in order], vb[order], "m")
+    assert [(t.terms, t.share_baseline, t.share_candidate) for t in s1.themes] == [
+        (t.terms, t.share_baseline, t.share_candidate) for t in s2.themes
+    ]
