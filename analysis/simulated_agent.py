@@ -3,7 +3,8 @@
 Anthropic wrappers use), and the real OTLP exporter.
 
 v2.0 is a regression: a new system prompt drops ``search_knowledge_base`` in a share of runs,
-escalates more, sends more input tokens and its model calls are slower. In both versions the order
+escalates more, sends more input tokens, its model calls are slower, and its answers (stored when the
+receiver keeps content, as the demo's does) turn curt: the semantic dimension's tone shift. In both versions the order
 service times out now and then (a failed tool span and a failed run), so the console and the error
 dimensions have something to show; those faults come from their own generator, equally often.
 """
@@ -15,6 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from driftline.analysis import simulated_answers as answers
 from driftline.instrumentation import agent
 from driftline.instrumentation._invocation import GenAITelemetry, text_hash
 
@@ -29,6 +31,7 @@ class Behaviour:
     escalation_rate: float
     input_scale: float
     latency_ms: float  # mean model-call latency
+    tone: str = "friendly"  # of the final answer (analysis/simulated_answers.py)
 
 
 VERSIONS = {
@@ -40,6 +43,7 @@ VERSIONS = {
         0.17,
         1.35,
         9.0,
+        "curt",
     ),
 }
 
@@ -50,7 +54,7 @@ class FakeLLM:
     def __init__(self, telemetry: GenAITelemetry, behaviour: Behaviour, rng: random.Random) -> None:
         self.telemetry, self.b, self.rng = telemetry, behaviour, rng
 
-    def chat(self, step: str, wants_tool: str | None) -> None:
+    def chat(self, step: str, wants_tool: str | None, answer: str | None = None) -> None:
         call = self.telemetry.start(
             "chat",
             provider="openai",
@@ -70,6 +74,8 @@ class FakeLLM:
         call.finish_reasons = ["tool_calls" if wants_tool else "stop"]
         if wants_tool:
             call.tool_names = [wants_tool]
+        if answer is not None:
+            call.output_messages = [{"role": "assistant", "content": answer}]
         call.stop()
 
 
@@ -77,7 +83,7 @@ def run_support_agent(version: str, runs: int, seed: int = 7) -> None:
     """Emit ``runs`` support-agent runs of ``version`` through the tracer provider already set up."""
     b = VERSIONS[version]
     rng = random.Random(f"{seed}-{version}")
-    llm = FakeLLM(GenAITelemetry(), b, rng)
+    llm = FakeLLM(GenAITelemetry(settings=agent._current_settings()), b, rng)  # setup()'s content capture
     faults = random.Random(f"{seed}-{version}-faults")
     for i in range(runs):
         with contextlib.suppress(TimeoutError):  # recorded on the tool and agent spans; next ticket
@@ -107,5 +113,5 @@ def _one_run(version: str, i: int, b: Behaviour, rng: random.Random, faults: ran
                 if tool == "lookup_order" and faults.random() < FAULT_RATE:
                     raise TimeoutError("order service did not answer within 5 s")
                 call.set_result({"ok": True})
-        llm.chat("answer", None)
+        llm.chat("answer", None, answers.answer(rng, rng.choice(answers.TOPICS), b.tone))
         run.set_outcome("escalated" if escalate else "resolved")

@@ -49,7 +49,9 @@ def demo(data: str | None, runs: int, ml_only: bool, inferences: int | None, see
     logging.basicConfig(level=logging.WARNING)
     root = Path(data or tempfile.mkdtemp(prefix="driftline-demo-"))
     started = time.monotonic()
-    app = CollectorApp(CollectorConfig(data=str(root), grpc_port=0, http_port=0, flush_interval=0.5)).start()
+    # content is kept (PII-scrubbed) so the report can compare what the agent says, not only what it does
+    config = CollectorConfig(data=str(root), grpc_port=0, http_port=0, flush_interval=0.5, store_content=True)
+    app = CollectorApp(config).start()
     try:
         click.echo(f"receiver: OTLP/gRPC 127.0.0.1:{app.grpc_port}, OTLP/HTTP 127.0.0.1:{app.http_port}; data {root}")
         instrumentation.setup(
@@ -57,6 +59,7 @@ def demo(data: str | None, runs: int, ml_only: bool, inferences: int | None, see
             environment="demo",
             endpoint=f"http://127.0.0.1:{app.grpc_port}",
             protocol="grpc",
+            capture_content=True,
         )
         if not ml_only:
             for version in VERSIONS:

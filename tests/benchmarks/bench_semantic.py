@@ -26,7 +26,7 @@ from driftline.analysis.diff.dimensions import DIMENSIONS
 from driftline.analysis.semantic.cache import embed_cached
 from driftline.analysis.semantic.drift import measure
 from driftline.analysis.semantic.embedder import embedder
-from tests.semantic_texts import answers
+from driftline.analysis.simulated_answers import answers
 
 THREE = {"refund": 1 / 3, "shipping": 1 / 3, "billing": 1 / 3}
 FLOOR = next(d.floor for d in DIMENSIONS if d.name == "semantic")

@@ -24,9 +24,9 @@ from click.testing import CliRunner
 
 from driftline.analysis.cli import cli
 from driftline.analysis.report.json_render import schema
+from driftline.analysis.simulated_answers import answers
 from tests.integration.test_semantic_diff import export_runs
 from tests.ml_tables import Population
-from tests.semantic_texts import answers
 
 REQUESTS: list[dict[str, Any]] = []
 

@@ -17,7 +17,7 @@ from driftline.analysis.cli import cli
 from driftline.analysis.report.json_render import schema
 from driftline.analysis.semantic import drift as semantic_drift
 from driftline.analysis.semantic.embedder import SemanticUnavailable
-from tests.semantic_texts import answers
+from driftline.analysis.simulated_answers import answers
 
 RUNS = 40
 

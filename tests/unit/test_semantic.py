@@ -26,8 +26,8 @@ from driftline.analysis.semantic.embedder import (
     embedder,
 )
 from driftline.analysis.semantic.topics import summarize
+from driftline.analysis.simulated_answers import answers
 from driftline.analysis.stats.mmd import mmd_test
-from tests.semantic_texts import answers
 
 FLOOR = next(d.floor for d in DIMENSIONS if d.name == "semantic")
 THREE = {"refund": 1 / 3, "shipping": 1 / 3, "billing": 1 / 3}

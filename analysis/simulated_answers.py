@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (answer templates read best one per line)
-"""Support-agent answers with known differences in meaning, for the semantic-drift tests and bench.
+"""Support-agent answers with known differences in meaning: the demo's answers (v2.0's concise prompt
+makes them curt) and the semantic-drift tests and benchmark.
 
 Each answer is an opener, a body about one topic and a closer, drawn from several phrasings with
 random details (order numbers, days, products), so two samples of the same mix differ the way real
@@ -110,6 +111,9 @@ CURT = {
         "${amount} credit applied.",
     ],
 }
+
+
+TOPICS = ("refund", "shipping", "account", "billing")
 
 
 def answer(rng: random.Random, topic: str, tone: str = "friendly", wording: str = "a") -> str:
