@@ -49,8 +49,16 @@ class Settings:
         pricing: str | None = None,
         auth_token: str | None = None,
         receiver: ReceiverSource | None = None,
+        doc: dict[str, Any] | None = None,
     ) -> None:
+        """``doc``: the driftline.toml in effect; its [semantic] and [rca] tables are validated here, so a
+        mistake stops the server at start, not the first report."""
+        from driftline.analysis.explain.config import config_from as rca_config
+        from driftline.analysis.semantic.embedder import config_from as semantic_config
+
         self.data, self.pricing, self.auth_token, self.receiver = data, pricing, auth_token, receiver
+        self.semantic = semantic_config((doc or {}).get("semantic"))
+        self.rca = rca_config((doc or {}).get("rca"))
 
 
 class BaselineIn(BaseModel):
@@ -330,11 +338,15 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         agent: str | None = None,
         env: str | None = None,
         by: str | None = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
+        """The drift report (``driftline diff --format json``); ``explain=true`` adds the explanation of
+        the [rca] LLM, or of the rules when it cannot answer (the reason is in the document)."""
         from driftline.analysis.cost import load_prices
         from driftline.analysis.diff.build import SEGMENT_COLUMNS, build_report
         from driftline.analysis.diff.engine import StatSettings
         from driftline.analysis.diff.sides import SelectionError, SideSpec
+        from driftline.analysis.explain.llm import explain as explain_report
         from driftline.analysis.report.json_render import document
 
         try:
@@ -346,11 +358,14 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
                 prices=load_prices(settings.pricing),
                 data_root=settings.data,
                 by=by,
+                semantic=settings.semantic,
             )
         except SelectionError as exc:
             raise HTTPException(404, detail=str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(422, detail=[{"loc": ["query", "by"], "msg": str(exc)}]) from exc
+        if explain:
+            report.explanation = explain_report(report, settings.rca)
         return document(report)
 
     @app.get(f"{API}/history", dependencies=auth)
@@ -497,11 +512,14 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         label_coverage: Annotated[float, Query(ge=0, le=1)] = 0.8,
         positive: Annotated[str | None, Query(max_length=200)] = None,
         by: Annotated[str | None, Query(max_length=200)] = None,
+        explain: bool = False,
     ) -> dict[str, Any]:
         """The model drift report of ``driftline diff --model MODEL BASELINE CANDIDATE`` (features,
-        prediction, multivariate signal, performance per window against labels, estimates)."""
+        prediction, multivariate signal, performance per window against labels, estimates);
+        ``explain=true`` adds the explanation, as for agents."""
         from driftline.analysis.diff.engine import StatSettings
         from driftline.analysis.diff.sides import SelectionError, SideSpec
+        from driftline.analysis.explain.llm import explain as explain_report
         from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
         from driftline.analysis.report.json_render import document
 
@@ -520,6 +538,8 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             raise HTTPException(404, detail=str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(422, detail=[{"loc": ["query"], "msg": str(exc)}]) from exc
+        if explain:
+            report.explanation = explain_report(report, settings.rca)
         return document(report)
 
     mount_console(app)

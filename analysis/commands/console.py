@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from driftline.analysis import settings as config
 from driftline.analysis.commands.common import data_option, pricing_option
 from driftline.collector.cli import SERVE_HOOKS, missing_extra
 
@@ -34,6 +35,14 @@ def _imports() -> tuple[Any, Any, Any, Any]:
     except ImportError as exc:
         raise missing_extra(exc, "ui") from exc
     return uvicorn, Settings, create_app, ReceiverSource
+
+
+def _settings(settings_cls: Any, *args: Any) -> Any:
+    """The API's settings with the driftline.toml in effect; a bad [semantic]/[rca] table stops here."""
+    try:
+        return settings_cls(*args, config.current())
+    except ValueError as exc:
+        raise click.ClickException(f"configuration: {exc}") from exc
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -125,7 +134,8 @@ def _start_with_receiver(
         otlp_http=_url(receiver_host, receiver.http_port) if receiver.http_port else None,
     )
     _warn_if_exposed(host, auth_token)
-    server = ConsoleServer(create_app(settings_cls(data, pricing, auth_token, source)), host, port).start()
+    settings = _settings(settings_cls, data, pricing, auth_token, source)
+    server = ConsoleServer(create_app(settings), host, port).start()
     click.echo(f"Driftline console on {server.url}/ (API {server.url}/api/v1, docs {server.url}/docs)", err=True)
     return server.stop
 
@@ -220,7 +230,7 @@ def ui(
     if receiver and not receiver.startswith(("http://", "https://")):
         raise click.BadParameter("use the receiver's HTTP base URL, e.g. http://127.0.0.1:4318", param_hint="receiver")
     source = source_cls(url=receiver, otlp_http=receiver) if receiver else None
-    app = create_app(settings_cls(data, pricing, auth_token or None, source), list(cors_origins))
+    app = create_app(_settings(settings_cls, data, pricing, auth_token or None, source), list(cors_origins))
     _warn_if_exposed(host, auth_token)
     sock = _listen(host, port)
     url = _url(host, sock.getsockname()[1])

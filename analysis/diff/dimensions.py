@@ -68,7 +68,16 @@ DIMENSIONS: tuple[Dimension, ...] = (
     # when the runs carry content (receiver --store-content) and the [semantic] extra is installed. The
     # effect is a centroid cosine distance: MiniLM puts a rewording of the same answers near 0.04, a
     # change of topic or of tone (friendly → curt) near 0.3, and the same answers within 0.02 at 100 runs
-    Dimension("semantic", "Meaning of answers", "semantic", "output_embedding", 0.10, 0.01, 0.10),
+    Dimension(
+        "semantic",
+        "Meaning of answers",
+        "semantic",
+        "output_embedding",
+        0.10,
+        0.01,
+        0.10,
+        unit="cosine to baseline centroid",
+    ),
 )
 NONE_LABEL = "(none)"
 NO_TOOLS = "(no tools)"

@@ -86,7 +86,7 @@ def _rates_svg(d: DimensionResult) -> str:
 
 
 def chart(d: DimensionResult) -> Markup:
-    return Markup(_histogram_svg(d) if d.kind == "numeric" else _rates_svg(d))
+    return Markup(_histogram_svg(d) if d.kind in ("numeric", "semantic") else _rates_svg(d))
 
 
 def render(report: Report, extra_sections: list[dict[str, str]] | None = None, title: str | None = None) -> str:

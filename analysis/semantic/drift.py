@@ -179,6 +179,16 @@ def measure(a: np.ndarray, b: np.ndarray, reps: int, seed: int) -> dict[str, Any
     replicates = np.maximum(raw_reps - 2 * bias, 0.0)
     low, high = (float(q) for q in np.quantile(replicates, [0.025, 0.975]))
     typical = _unit(ca)
+    cos_a, cos_b = _unit(xa) @ typical, _unit(xb) @ typical
+    # how typical of the baseline each answer is (cosine to the baseline's centroid), both sides on one
+    # set of bins: the chart of this dimension
+    lo, hi = float(min(cos_a.min(), cos_b.min())), float(max(cos_a.max(), cos_b.max()))
+    edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, 21)
+    histogram = {
+        "edges": [float(e) for e in edges],
+        "baseline": [float(v) for v in np.histogram(cos_a, edges)[0] / len(cos_a)],
+        "candidate": [float(v) for v in np.histogram(cos_b, edges)[0] / len(cos_b)],
+    }
     test = TestResult(
         f"MMD² (RBF kernel, median heuristic), {result.permutations} permutations", result.mmd2, result.p_value
     )
@@ -189,10 +199,10 @@ def measure(a: np.ndarray, b: np.ndarray, reps: int, seed: int) -> dict[str, Any
         "ci": (min(low, point), max(high, point)),
         "reps": replicates,
         "focus": None,
-        "values": (float(np.mean(_unit(xa) @ typical)), float(np.mean(_unit(xb) @ typical))),
+        "values": (float(np.mean(cos_a)), float(np.mean(cos_b))),
         "distance": raw,
         "dist": (
-            {"texts": len(xa), "mmd_rows": result.n_a},
+            {"texts": len(xa), "mmd_rows": result.n_a, "histogram": histogram},
             {"texts": len(xb), "mmd_rows": result.n_b, "mmd2": result.mmd2, "bandwidth": result.bandwidth},
         ),
     }

@@ -135,6 +135,24 @@ def test_versions_to_drift_report_shows_the_verdict_and_top_hypothesis(page: Any
     expect(page.locator(f'details[data-dimension="{quiet}"][open] canvas')).to_have_count(1)
     assert page.get_by_label("Tool-sequence changes").locator("tbody tr").count() > 1
     assert "per 10k runs" in page.locator(".summary-grid").inner_text()
+    # what the agent says: the demo stores content and v2.0's answers turn curt; themes and the
+    # comparer show both sides' answers (the API's, in the API's order)
+    assert "semantic" in moved
+    themes = page.get_by_label("themes", exact=True).locator("tbody tr")
+    expect(themes).to_have_count(len(doc["semantic"]["themes"]))
+    first = doc["semantic"]["themes"][0]
+    expect(themes.first).to_have_attribute("data-change", first["change"])
+    comparer = page.locator(f'details.comparer[data-theme="{first["theme"]}"]')
+    for answer in first["baseline_answers"] + first["candidate_answers"]:
+        expect(comparer.locator("blockquote").filter(has_text=answer[:60]).first).to_be_visible()
+    expect(page.get_by_label("novel answers").locator("li")).to_have_count(len(doc["semantic"]["novel"]))
+    # explanation on demand: no [rca] here, so the rules explain and say why
+    page.get_by_role("button", name="Explain this report").click()
+    card = page.locator('.explanation .card[data-source="rules"]')
+    expect(card).to_contain_text("no LLM configured")
+    expect(card.get_by_label("likely causes").locator("li").first).to_contain_text(
+        doc["hypotheses"][0]["text"].replace("`", "")[:40]
+    )
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "drift-report", readme=True)
     # set the candidate as baseline (a write: the bearer token is in the session)
@@ -208,7 +226,11 @@ def test_trends_plot_a_scheduled_report(page: Any, site: tuple[str, str], tmp_pa
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(table.locator(".verdict")).to_have_text(history[0]["verdict"].upper())
     expect(table).to_contain_text(f"{history[0]['score']:.2f}")
-    expect(page.locator("main canvas")).to_have_count(1)
+    # the score, and the meaning of the answers over time (the semantic stability trend)
+    expect(page.locator("main canvas")).to_have_count(2)
+    semantic = history[0]["semantic"]
+    assert semantic["status"] == "moved"
+    expect(table).to_contain_text(f"{semantic['effect']:.3f} moved")
     expect(page.get_by_label("Report")).to_have_value("demo-drift")
 
 

@@ -289,6 +289,48 @@ export interface Report {
     pricing_version: string;
   } | null;
   performance?: Performance | null;
+  semantic?: SemanticSummary | null;
+  explanation?: Explanation | null;
+}
+
+export interface Theme {
+  theme: number;
+  terms: string[];
+  examples: string[];
+  share_baseline: number;
+  share_candidate: number;
+  ci_low: number;
+  ci_high: number;
+  change: "grew" | "shrank" | "steady" | string;
+  baseline_answers: string[];
+  candidate_answers: string[];
+}
+
+export interface SemanticSummary {
+  model: string;
+  texts_baseline: number;
+  texts_candidate: number;
+  themes: Theme[];
+  novel: { text: string; similarity: number; theme: number }[];
+}
+
+export interface Explanation {
+  source: "llm" | "rules" | string;
+  summary: string;
+  severity: "low" | "medium" | "high" | string;
+  causes: { cause: string; evidence: string[] }[];
+  next_steps: string[];
+  model: string | null;
+  fallback_reason: string | null;
+}
+
+export interface SemanticPoint {
+  effect?: number;
+  ci_low?: number;
+  ci_high?: number;
+  p_adjusted?: number;
+  status?: string;
+  themes?: { terms: string[]; share_baseline: number; share_candidate: number; change: string }[];
 }
 
 export interface HistoryRow {
@@ -306,6 +348,8 @@ export interface HistoryRow {
   hypotheses: string[];
   persistence: string;
   deploy: string;
+  semantic?: SemanticPoint;
+  explanation?: { source?: string; severity?: string; summary?: string; fallback_reason?: string | null };
 }
 
 export interface CostSeries {

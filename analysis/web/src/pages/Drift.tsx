@@ -3,7 +3,7 @@
 // from the analysis layer.
 import { useState } from "react";
 import { Link } from "wouter";
-import { ApiError, type Dimension, type Performance, query, type Report, request, useApi } from "../api";
+import { ApiError, type Dimension, type Explanation, type Performance, query, type Report, request, type SemanticSummary, useApi } from "../api";
 import { Chart } from "../components/Chart";
 import { ErrorLine, Loading, Verdict } from "../components/Status";
 import { effect, int, pct, usd, when } from "../format";
@@ -162,7 +162,7 @@ function DimensionRow({ d, unit = "runs" }: { d: Dimension; unit?: string }) {
         </span>
       </summary>
       <div className="dim-body">
-        {d.kind === "numeric" ? <Histogram d={d} /> : <RateBars d={d} />}
+        {d.kind === "numeric" || d.kind === "semantic" ? <Histogram d={d} /> : <RateBars d={d} />}
         <p className="muted">
           {int(d.n_baseline)} baseline {unit}, {int(d.n_candidate)} candidate {unit} · weight {d.weight} · distance {d.distance.toFixed(3)}
         </p>
@@ -292,6 +292,128 @@ function PerformanceSection({ p }: { p: Performance }) {
           ))}
         </tbody>
       </table>
+    </section>
+  );
+}
+
+/** Themes of the stored answers and the response comparer: each theme's share per side, and the
+ * answers nearest its centre side by side (content is shown only where the receiver stored it). */
+function ThemesSection({ s }: { s: SemanticSummary }) {
+  return (
+    <section aria-label="Themes of the answers" className="themes">
+      <h2>Themes of the answers</h2>
+      <p className="muted">
+        {int(s.texts_baseline)} baseline and {int(s.texts_candidate)} candidate answers embedded with {s.model}. A theme grew or shrank when its share's 95% interval (simultaneous over the themes) clears 2 points.
+      </p>
+      <table className="compact" aria-label="themes">
+        <thead>
+          <tr>
+            <th>Theme</th>
+            <th className="num">Baseline</th>
+            <th className="num">Candidate</th>
+            <th>Change (pp, 95% CI)</th>
+          </tr>
+        </thead>
+        <tbody>
+          {s.themes.map((t) => (
+            <tr key={t.theme} data-theme={t.theme} data-change={t.change} className={t.change === "steady" ? "" : "status-moved"}>
+              <td>{t.terms.join(" · ") || `theme ${t.theme}`}</td>
+              <td className="num">{pct(t.share_baseline, 1)}</td>
+              <td className="num">{pct(t.share_candidate, 1)}</td>
+              <td>
+                {t.change} {((t.share_candidate - t.share_baseline) * 100).toFixed(1)} [{(t.ci_low * 100).toFixed(1)}, {(t.ci_high * 100).toFixed(1)}]
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>Answers side by side</h3>
+      {s.themes.map((t) => (
+        <details key={t.theme} className="comparer" data-theme={t.theme} open={t.change !== "steady"}>
+          <summary>
+            {t.terms.join(" · ") || `theme ${t.theme}`} <span className="muted">({pct(t.share_baseline, 1)} → {pct(t.share_candidate, 1)}, {t.change})</span>
+          </summary>
+          <div className="pair">
+            <div>
+              <h4>baseline</h4>
+              {t.baseline_answers.length ? t.baseline_answers.map((a) => <blockquote key={a}>{a}</blockquote>) : <p className="muted">No baseline answer in this theme.</p>}
+            </div>
+            <div>
+              <h4>candidate</h4>
+              {t.candidate_answers.length ? t.candidate_answers.map((a) => <blockquote key={a}>{a}</blockquote>) : <p className="muted">No candidate answer in this theme.</p>}
+            </div>
+          </div>
+        </details>
+      ))}
+      {s.novel.length > 0 && (
+        <>
+          <h3>Candidate answers least like any baseline answer</h3>
+          <ul className="novel" aria-label="novel answers">
+            {s.novel.map((n) => (
+              <li key={n.text}>
+                <span className="muted">cos {n.similarity.toFixed(2)} to the nearest baseline answer</span>
+                <blockquote>{n.text}</blockquote>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+/** The explanation of the report, asked for on demand (an LLM call can take seconds). */
+function ExplainSection({ path, params }: { path: string; params: Record<string, string | null | undefined> }) {
+  const [state, setState] = useState<{ busy?: boolean; e?: Explanation; error?: string }>({});
+  return (
+    <section aria-label="Explanation" className="explanation">
+      <h2>Explanation</h2>
+      {!state.e && (
+        <button
+          type="button"
+          disabled={state.busy}
+          onClick={async () => {
+            setState({ busy: true });
+            try {
+              const r = await request<Report>(path, { ...params, explain: "true" });
+              setState({ e: r.explanation ?? undefined });
+            } catch (err) {
+              setState({ error: (err as Error).message });
+            }
+          }}
+        >
+          {state.busy ? "Explaining…" : "Explain this report"}
+        </button>
+      )}
+      {state.error && (
+        <p role="alert" className="error">
+          {state.error}
+        </p>
+      )}
+      {state.e && (
+        <div className="card" data-source={state.e.source}>
+          <p className="muted">
+            {state.e.source === "llm" ? `By ${state.e.model}` : `From the rules — no LLM explanation: ${state.e.fallback_reason}`} · severity {state.e.severity}
+          </p>
+          <p>
+            <Ticks text={state.e.summary} />
+          </p>
+          {state.e.causes.length > 0 && (
+            <ul aria-label="likely causes">
+              {state.e.causes.map((c) => (
+                <li key={c.cause}>
+                  <Ticks text={c.cause} /> <span className="muted">({c.evidence.join(", ")})</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          <ul className="muted" aria-label="next steps">
+            {state.e.next_steps.map((x) => (
+              <li key={x}>{x}</li>
+            ))}
+          </ul>
+        </div>
+      )}
     </section>
   );
 }
@@ -443,6 +565,8 @@ export function DriftPage() {
           </ul>
         </section>
       )}
+      <ExplainSection path={path} params={{ baseline, candidate, ...scope }} />
+      {r.semantic && <ThemesSection s={r.semantic} />}
       {r.performance && <PerformanceSection p={r.performance} />}
       <section aria-label="Dimensions">
         <h2>{model ? "Features, prediction and multivariate signal" : "Dimensions"}</h2>

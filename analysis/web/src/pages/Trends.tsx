@@ -64,6 +64,7 @@ export function TrendsPage() {
   const report = params.get("report") && reports.includes(params.get("report")!) ? params.get("report")! : reports[0];
   const rows = history.data.history.filter((r) => r.report === report);
   const deploys = (versions.data?.versions ?? []).map((v) => ({ t: Date.parse(v.first_seen), label: v.version }));
+  const meaning = rows.filter((r) => typeof r.semantic?.effect === "number");
   const t0 = Date.parse(rows[0].slot);
   const t1 = Date.parse(rows[rows.length - 1].slot);
   return (
@@ -120,6 +121,43 @@ export function TrendsPage() {
           points coloured by verdict · shaded band = 95% CI · dashed lines = a version first seen (deploy)
         </p>
       </div>
+      {meaning.length > 0 && (
+        <div className="card" aria-label="Semantic stability">
+          <h2>Meaning of answers</h2>
+          <Chart
+            label={`${report}: centroid cosine distance of the answers per scheduled run, with 95% interval`}
+            deps={[meaning]}
+            height={200}
+            build={() => {
+              const c = palette();
+              return {
+                type: "line",
+                data: {
+                  datasets: [
+                    { label: "95% CI high", data: meaning.map((r) => ({ x: Date.parse(r.slot), y: r.semantic!.ci_high ?? null })), borderWidth: 0, pointRadius: 0, fill: "+1", backgroundColor: c.candidate + "22" },
+                    { label: "95% CI low", data: meaning.map((r) => ({ x: Date.parse(r.slot), y: r.semantic!.ci_low ?? null })), borderWidth: 0, pointRadius: 0 },
+                    {
+                      label: "cosine distance",
+                      data: meaning.map((r) => ({ x: Date.parse(r.slot), y: r.semantic!.effect ?? null })),
+                      borderColor: c.text,
+                      pointBackgroundColor: meaning.map((r) => (r.semantic!.status === "moved" ? c.block : c.stable)),
+                      pointRadius: 5,
+                    },
+                  ],
+                },
+                options: {
+                  scales: {
+                    x: { type: "linear", ticks: { color: c.muted, maxTicksLimit: 6, callback: (v) => when(new Date(Number(v)).toISOString()).slice(5, 16) }, grid: { color: c.grid } },
+                    y: { min: 0, ticks: { color: c.muted }, grid: { color: c.grid }, title: { display: true, text: "cosine distance", color: c.muted } },
+                  },
+                  plugins: { legend: { display: false } },
+                },
+              };
+            }}
+          />
+          <p className="legend muted">red points: the meaning moved (significant after correction, interval beyond its floor) · shaded band = 95% CI</p>
+        </div>
+      )}
       <table aria-label="Scheduled runs">
         <thead>
           <tr>
@@ -128,6 +166,7 @@ export function TrendsPage() {
             <th className="num">Score</th>
             <th>Baseline → candidate</th>
             <th>Persistence</th>
+            {meaning.length > 0 && <th className="num">Meaning</th>}
             <th>Top hypothesis</th>
           </tr>
         </thead>
@@ -145,6 +184,7 @@ export function TrendsPage() {
                 {r.baseline} → {r.candidate}
               </td>
               <td>{r.persistence || "—"}</td>
+              {meaning.length > 0 && <td className="num">{typeof r.semantic?.effect === "number" ? `${r.semantic.effect.toFixed(3)} ${r.semantic.status}` : "—"}</td>}
               <td>{r.hypotheses[0] ?? "—"}</td>
             </tr>
           ))}
