@@ -54,7 +54,7 @@ class Settings:
         """``doc``: the driftline.toml in effect; its [semantic] and [rca] tables are validated here, so a
         mistake stops the server at start, not the first report."""
         from driftline.analysis.explain.config import config_from as rca_config
-        from driftline.analysis.semantic.embedder import config_from as semantic_config
+        from driftline.collector.embed.model import config_from as semantic_config
 
         self.data, self.pricing, self.auth_token, self.receiver = data, pricing, auth_token, receiver
         self.semantic = semantic_config((doc or {}).get("semantic"))

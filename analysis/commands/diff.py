@@ -184,7 +184,7 @@ def compute(args: dict[str, Any]) -> Any:
     from driftline.analysis.diff.engine import StatSettings
     from driftline.analysis.diff.sides import SelectionError
     from driftline.analysis.explain.config import config_from as rca_config
-    from driftline.analysis.semantic.embedder import config_from
+    from driftline.collector.embed.model import config_from
 
     doc = config.current()
     if args.get("reference") and not args.get("model"):

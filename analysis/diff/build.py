@@ -21,7 +21,7 @@ from driftline.analysis.diff.sides import Side, SideSpec, load
 from driftline.analysis.report.model import CostSummary, Report, SemanticSummary
 from driftline.analysis.semantic import drift as semantic_drift
 from driftline.analysis.semantic import topics
-from driftline.analysis.semantic.embedder import EmbedderConfig, SemanticUnavailable
+from driftline.collector.embed.model import EmbedderConfig, SemanticUnavailable
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SEGMENT_COLUMNS = {"agent", "version", "environment", "service_name", "status", "outcome", "model"}

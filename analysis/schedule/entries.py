@@ -15,8 +15,8 @@ from croniter import croniter
 
 from driftline.analysis.diff.sides import ANY, SideSpec
 from driftline.analysis.explain.config import config_from as rca_config
-from driftline.analysis.semantic.embedder import config_from as semantic_config
 from driftline.collector.cli import _DURATION, duration, when
+from driftline.collector.embed.model import config_from as semantic_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _FIELDS = {

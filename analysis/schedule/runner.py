@@ -217,7 +217,7 @@ def run_entry(
     from driftline.analysis.ml.drift import PerformanceOptions, build_model_report
     from driftline.analysis.report import html, json_render, markdown
     from driftline.analysis.run_cache import release
-    from driftline.analysis.semantic.embedder import config_from as semantic_config
+    from driftline.collector.embed.model import config_from as semantic_config
 
     slot_text = slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     con = None

@@ -18,7 +18,6 @@ The baseline and candidate values shown are the mean cosine similarity of each s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,11 @@ import numpy as np
 import pyarrow as pa
 
 from driftline.analysis.report.model import SEMANTIC_EFFECT
-from driftline.analysis.semantic.cache import embed_cached, text_hash
-from driftline.analysis.semantic.embedder import EmbedderConfig, embedder
 from driftline.analysis.stats.mmd import mmd_test
 from driftline.analysis.stats.significance import TestResult
+from driftline.collector.embed.model import EmbedderConfig, embedder
+from driftline.collector.embed.store import embed_cached, text_hash
+from driftline.collector.embed.text import answer_text
 
 TEXT_COLUMN = "output_text"
 EMBEDDING_COLUMN = "output_embedding"
@@ -54,33 +54,6 @@ class Attached:
             "texts_candidate": self.texts_candidate,
             "embedded_now": self.embedded_now,
         }
-
-
-def answer_text(stored: str) -> str:
-    """The words of a stored answer: the text parts of GenAI/OpenAI message JSON (``gen_ai.output.messages``
-    and the like), else the stored string itself. Embedding the JSON would add the same keys to every
-    answer and dilute what differs."""
-    if stored[:1] not in ("[", "{"):
-        return stored
-    try:
-        doc = json.loads(stored)
-    except ValueError:
-        return stored
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("content", "text") and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(doc)
-    return "\n".join(parts) if parts else stored
 
 
 def _texts(column: Any) -> list[str | None]:

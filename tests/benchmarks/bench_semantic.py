@@ -23,10 +23,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from driftline.analysis.diff.dimensions import DIMENSIONS
-from driftline.analysis.semantic.cache import embed_cached
 from driftline.analysis.semantic.drift import measure
-from driftline.analysis.semantic.embedder import embedder
 from driftline.analysis.simulated_answers import answers
+from driftline.collector.embed.model import embedder
+from driftline.collector.embed.store import embed_cached
 
 THREE = {"refund": 1 / 3, "shipping": 1 / 3, "billing": 1 / 3}
 FLOOR = next(d.floor for d in DIMENSIONS if d.name == "semantic")

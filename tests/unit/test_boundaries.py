@@ -30,7 +30,16 @@ def test_instrumentation_imports_no_other_driftline_package() -> None:
 def test_analysis_imports_only_the_schema_of_the_collector() -> None:
     # the schema (the data contract), the CLI's shared options, and the switch of compiled accelerators
     # (DRIFTLINE_NATIVE: one rule for the collector's reader and the diff's KS merge)
-    allowed = {"driftline.collector.schema", "driftline.collector.cli", "driftline.collector.native"}
+    # and the embedding model with its vector store (one model for the receiver's embeddings-only mode and
+    # the diff's semantic dimension: a vector is only ever compared with vectors of the same file)
+    allowed = {
+        "driftline.collector.schema",
+        "driftline.collector.cli",
+        "driftline.collector.native",
+        "driftline.collector.embed.model",
+        "driftline.collector.embed.store",
+        "driftline.collector.embed.text",
+    }
     # `driftline demo` embeds a receiver: that is what the demo shows, end to end
     demo = {
         ("analysis/commands/demo.py", "driftline.collector.app"),

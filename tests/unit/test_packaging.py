@@ -81,8 +81,8 @@ def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_pa
     assert "driftline/analysis/ml/hypotheses.toml" in contents["none"]  # the model rules ship as data
     # the vendored tokenizer of the embedding model, and its licence notice
     assert {
-        "driftline/analysis/semantic/data/all-MiniLM-L6-v2.tokenizer.json",
-        "driftline/analysis/semantic/data/NOTICE",
+        "driftline/collector/embed/data/all-MiniLM-L6-v2.tokenizer.json",
+        "driftline/collector/embed/data/NOTICE",
     } <= set(contents["none"])
     # the diff's KS merge likewise: compiled where gcc is, the numpy merge (significance.py) where not
     assert [n for n in contents["gcc"] if n.startswith("driftline/analysis/stats/_ks") and n.endswith(".so")]

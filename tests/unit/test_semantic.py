@@ -12,10 +12,12 @@ import pytest
 
 from driftline.analysis.diff.dimensions import DIMENSIONS
 from driftline.analysis.diff.engine import StatSettings, compare, correct
-from driftline.analysis.semantic import cache as cache_mod
-from driftline.analysis.semantic.cache import embed_cached
 from driftline.analysis.semantic.drift import EMBEDDING_COLUMN, _vectors_column, measure
-from driftline.analysis.semantic.embedder import (
+from driftline.analysis.semantic.topics import summarize
+from driftline.analysis.simulated_answers import answers
+from driftline.analysis.stats.mmd import mmd_test
+from driftline.collector.embed import store as cache_mod
+from driftline.collector.embed.model import (
     DEFAULT_MODEL_ID,
     DEFAULT_TOKENIZER,
     Embedder,
@@ -25,9 +27,7 @@ from driftline.analysis.semantic.embedder import (
     default_model_path,
     embedder,
 )
-from driftline.analysis.semantic.topics import summarize
-from driftline.analysis.simulated_answers import answers
-from driftline.analysis.stats.mmd import mmd_test
+from driftline.collector.embed.store import embed_cached
 
 FLOOR = next(d.floor for d in DIMENSIONS if d.name == "semantic")
 THREE = {"refund": 1 / 3, "shipping": 1 / 3, "billing": 1 / 3}
@@ -125,7 +125,7 @@ def test_a_second_embedding_of_the_same_texts_embeds_nothing(model: Embedder, tm
     assert first.new == len(set(texts))
     second = embed_cached(str(tmp_path), texts[::-1], model)
     assert second.new == 0 and np.array_equal(second.vectors, first.vectors[::-1])
-    folder = tmp_path / cache_mod.CACHE_DIR / DEFAULT_MODEL_ID
+    folder = tmp_path / cache_mod.STORE_DIR / DEFAULT_MODEL_ID
     monkeypatch.setattr(cache_mod, "MERGE_AT", 2)
     for seed in (20, 21, 22):  # each call writes a file; above MERGE_AT they are merged into one
         embed_cached(str(tmp_path), answers(3, seed=seed), model)
@@ -152,7 +152,7 @@ def test_the_model_file_is_checked_and_any_onnx_model_loads_by_path(model: Embed
 
 
 def _hash(path: Path) -> str:
-    from driftline.analysis.semantic.embedder import file_sha256
+    from driftline.collector.embed.model import file_sha256
 
     return file_sha256(path)
 

@@ -1,10 +1,14 @@
-"""Embeddings computed once per text and kept next to the data, so a second diff embeds nothing.
+"""Vectors of answers, computed once and kept next to the data: a second diff embeds nothing, and in
+embeddings-only mode they are all the receiver keeps of an answer.
 
-Layout: ``<data root>/_cache/embeddings/<model id>/part-<uuid>.parquet`` with two columns, the text's
-SHA-256 (hex) and its vector (``fixed_size_list<float32>``). The model id names the exact model file
-(``embedder.Embedder.model_id``): vectors of two models never mix. Files are written under a temporary
-name and renamed into place (a concurrent reader sees whole files or none); two processes embedding
-the same text write it twice, which is harmless (a hash maps to the same vector; lookups keep one).
+Layout: ``<data root>/embeddings/<model id>/part-*.parquet`` with two columns, a key and the vector
+(``fixed_size_list<float32>``). The key is the SHA-256 (hex) of the text: of the answer's words when
+the diff embeds stored content, of the span's raw output (its ``output_hash``) when the receiver
+embeds in embeddings-only mode — either way the vector of the answer whose hash it is. The model id
+names the exact model file (``model.Embedder.model_id``): vectors of two models never mix. Files are
+written under a temporary name and renamed into place (a concurrent reader sees whole files or none);
+two processes embedding the same text write it twice, which is harmless (a hash maps to the same
+vector; lookups keep one).
 When a model's directory holds more than ``MERGE_AT`` files they are merged into one; a reader that
 loses a file to such a merge lists the directory again.
 """
@@ -26,7 +30,7 @@ import pyarrow.parquet as pq
 
 from driftline.collector.schema import TMP_MARK
 
-CACHE_DIR = Path("_cache") / "embeddings"
+STORE_DIR = Path("embeddings")
 MERGE_AT = 32
 READ_ATTEMPTS = 5
 
@@ -78,13 +82,14 @@ def _read(folder: Path, wanted: pa.Array, dimension: int) -> dict[str, np.ndarra
     raise RuntimeError(f"the embedding cache {folder} kept changing while it was read; try again")
 
 
-def _write(folder: Path, hashes: list[str], vectors: np.ndarray, dimension: int) -> None:
+def _write(folder: Path, hashes: list[str], vectors: np.ndarray, dimension: int, name: str | None = None) -> None:
+    """One file of vectors: ``part-<name>.parquet`` (a fixed name: rewriting it is idempotent) or a new one."""
     folder.mkdir(parents=True, exist_ok=True)
     flat = pa.array(vectors.astype(np.float32).ravel(), pa.float32())
     table = pa.Table.from_arrays(
         [pa.array(hashes, pa.string()), pa.FixedSizeListArray.from_arrays(flat, dimension)], schema=_schema(dimension)
     )
-    name = f"part-{uuid.uuid4().hex}.parquet"
+    name = f"part-{name or uuid.uuid4().hex}.parquet"
     tmp = folder / f"{name}{TMP_MARK}"
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, folder / name)
@@ -111,14 +116,35 @@ def _merge(folder: Path, dimension: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def embed_cached(data_root: str, texts: Sequence[str], embedder: TextEmbedder) -> Embedded:
-    """Vectors of ``texts`` (one row each), embedding only the distinct texts the cache lacks.
+def lookup(data_root: str, model_id: str, dimension: int, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The stored vectors of ``keys`` (those found)."""
+    if "://" in data_root or not keys:
+        return {}
+    return _read(Path(data_root) / STORE_DIR / model_id, pa.array(list(dict.fromkeys(keys)), pa.string()), dimension)
 
-    A data root on object storage (``s3://``) is not cached: the texts are embedded in memory."""
+
+def put(
+    data_root: str, embedder: TextEmbedder, keys: Sequence[str], texts: Sequence[str], name: str | None = None
+) -> int:
+    """Embed and store the texts whose keys are not stored yet (one file, ``part-<name>``); how many."""
+    unique = dict(zip(keys, texts, strict=True))
+    folder = Path(data_root) / STORE_DIR / embedder.model_id
+    found = _read(folder, pa.array(list(unique), pa.string()), embedder.dimension)
+    missing = [k for k in unique if k not in found]
+    if missing:
+        _write(folder, missing, embedder.embed([unique[k] for k in missing]), embedder.dimension, name)
+        _merge(folder, embedder.dimension)
+    return len(missing)
+
+
+def embed_cached(data_root: str, texts: Sequence[str], embedder: TextEmbedder) -> Embedded:
+    """Vectors of ``texts`` (one row each), embedding only the distinct texts the store lacks.
+
+    A data root on object storage (``s3://``) is not written to: the texts are embedded in memory."""
     hashes = [text_hash(t) for t in texts]
     unique = dict(zip(hashes, texts, strict=True))
     cacheable = "://" not in data_root
-    folder = Path(data_root) / CACHE_DIR / embedder.model_id
+    folder = Path(data_root) / STORE_DIR / embedder.model_id
     found = _read(folder, pa.array(list(unique), pa.string()), embedder.dimension) if cacheable else {}
     missing = [h for h in unique if h not in found]
     if missing:
