@@ -14,6 +14,7 @@ from typing import Any
 
 from driftline.collector import native
 from driftline.collector.config import CollectorConfig
+from driftline.collector.embed.process import EmbeddingProcess
 from driftline.collector.normalize.normalizer import NormalizeOptions
 from driftline.collector.pipeline import SegmentPipeline
 from driftline.collector.receiver.budget import Budget
@@ -43,10 +44,13 @@ class CollectorApp:
             fsync=config.fsync,
             on_fatal=self._on_fatal,
         )
+        self.embedder = EmbeddingProcess(config) if config.embed_rate > 0 else None
         self.telemetry = Telemetry(
             queue_depth=lambda: self.pipeline.depth if self.pipeline else 0,
             wal_bytes=lambda: self.wal.pending_bytes,
             inflight_bytes=lambda: self.budget.used,
+            embedded=lambda: self.embedder.embedded if self.embedder else 0,
+            embed_backlog_bytes=lambda: self.embedder.backlog_bytes if self.embedder else 0,
         )
         self.pipeline = SegmentPipeline(
             wal=self.wal,
@@ -59,6 +63,7 @@ class CollectorApp:
                 scrub_pii=config.scrub_pii,
                 max_value_chars=config.max_value_chars,
                 agent_version_key=config.agent_version_key,
+                embed_rate=config.embed_rate,
             ),
         )
         self.exporter = Exporter(self.wal, self.telemetry, config.auth_token, self.budget)
@@ -72,6 +77,8 @@ class CollectorApp:
     def start(self) -> CollectorApp:
         assert self.pipeline is not None
         self.pipeline.start()
+        if self.embedder is not None:
+            self.embedder.start()
         leftovers = self.wal.open()
         if leftovers:
             log.info("replaying %d WAL segment(s) left by the previous run", len(leftovers))
@@ -109,6 +116,10 @@ class CollectorApp:
             self.wal.seal_now()
         return self.wal.pending_bytes == 0
 
+    def embed_flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every spooled answer is embedded (embeddings-only mode; True without it)."""
+        return self.embedder.drain(timeout) if self.embedder else True
+
     def stop(self, grace: float = 5.0) -> None:
         """Stop listening, then write everything acknowledged to Parquet (SIGTERM lands here)."""
         if self._stopped:
@@ -121,6 +132,8 @@ class CollectorApp:
         self.wal.close()
         if self.pipeline is not None:
             self.pipeline.close(timeout=120)
+        if self.embedder is not None:  # what it has not embedded stays spooled for the next start
+            self.embedder.stop()
         log.info("driftline receiver %s stopped", self.config.instance_id)
 
     def _on_fatal(self, message: str) -> None:

@@ -133,6 +133,25 @@ Example:
     help="With --store-content, keep emails/IBANs/phones/IPs/card numbers as they are.",
 )
 @click.option(
+    "--embed-outputs",
+    "embed_rate",
+    envvar="DRIFTLINE_EMBED_OUTPUTS",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    metavar="RATE",
+    help="Embeddings-only mode: embed this share of answers behind the WAL (e.g. 0.1) and keep the vectors, "
+    "never the text, for semantic drift. Needs driftline[semantic].",
+)
+@click.option(
+    "--embed-model",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --embed-outputs: an ONNX sentence-embedding model (default: all-MiniLM-L6-v2).",
+)
+@click.option(
+    "--embed-tokenizer", type=click.Path(dir_okay=False), default=None, help="The tokenizer.json of --embed-model."
+)
+@click.option(
     "--instance-id",
     envvar="DRIFTLINE_INSTANCE_ID",
     default=None,
@@ -232,6 +251,9 @@ def serve(
     tls_key: str | None,
     store_content: bool,
     no_scrub_pii: bool,
+    embed_rate: float | None,
+    embed_model: str | None,
+    embed_tokenizer: str | None,
     instance_id: str | None,
     wal_dir: str | None,
     agent_version_key: str | None,
@@ -266,6 +288,9 @@ def serve(
         tls_key=tls_key,
         store_content=store_content,
         scrub_pii=not no_scrub_pii,
+        embed_rate=embed_rate or 0.0,
+        embed_model=embed_model,
+        embed_tokenizer=embed_tokenizer,
         wal_dir=wal_dir,
         agent_version_key=agent_version_key,
         max_request_bytes=max_request_mib * MiB,

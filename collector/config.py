@@ -11,6 +11,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_DATA = "./driftline-data"
 MiB = 1024 * 1024
@@ -37,6 +38,11 @@ class CollectorConfig:
     store_content: bool = False
     scrub_pii: bool = True
     agent_version_key: str | None = None
+    # embeddings-only mode: this share of answers is embedded behind the WAL; the vector is kept, the
+    # text never (unless store_content); embed_model/embed_tokenizer: another ONNX model than MiniLM
+    embed_rate: float = 0.0
+    embed_model: str | None = None
+    embed_tokenizer: str | None = None
     # limits
     max_request_bytes: int = 64 * MiB  # one request body, after decompression
     max_wal_bytes: int = 1024 * MiB  # acknowledged bytes not yet in Parquet; past it: RESOURCE_EXHAUSTED / 429
@@ -81,3 +87,22 @@ class CollectorConfig:
         if self.flush_interval <= 0 or self.workers < 1:
             raise ValueError("--flush-interval must be positive and --workers at least 1")
         self.wal_path  # noqa: B018 - raises for an object store without --wal-dir
+        if not 0 <= self.embed_rate <= 1:
+            raise ValueError("--embed-outputs must be a share between 0 and 1 (e.g. 0.1 for 10% of answers)")
+        if self.embed_rate > 0:
+            if "://" in self.data:
+                raise ValueError("--embed-outputs writes vectors next to the data: it needs a local --data directory")
+            if bool(self.embed_model) != bool(self.embed_tokenizer):
+                raise ValueError("--embed-model and --embed-tokenizer go together")
+            from driftline.collector.embed.model import SemanticUnavailable, check
+
+            try:
+                check(self.embedder_config)
+            except SemanticUnavailable as exc:
+                raise ValueError(f"--embed-outputs: {exc}") from exc
+
+    @property
+    def embedder_config(self) -> Any:
+        from driftline.collector.embed.model import EmbedderConfig
+
+        return EmbedderConfig(model=self.embed_model, tokenizer=self.embed_tokenizer)

@@ -123,6 +123,9 @@ class SegmentPipeline:
             self.telemetry.written.labels(dataset).inc(rows)
         if result.conflicting_ids:
             self.telemetry.conflicting_span_ids.inc(result.conflicting_ids)
+        if result.embed_spooled or result.embed_dropped:
+            self.telemetry.embed_spooled.inc(result.embed_spooled)
+            self.telemetry.embed_dropped.inc(result.embed_dropped)
         self.telemetry.flush_latency.observe(result.seconds)
         self.wal.release(segment)
         self._attempts.pop(segment.stem, None)

@@ -21,6 +21,8 @@ class Telemetry:
         queue_depth: Callable[[], float],
         wal_bytes: Callable[[], float],
         inflight_bytes: Callable[[], float] = lambda: 0.0,
+        embedded: Callable[[], float] = lambda: 0.0,
+        embed_backlog_bytes: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -72,6 +74,20 @@ class Telemetry:
             "(both stored; readers analyse the first)",
             registry=r,
         )
+        self.embed_spooled = Counter(
+            "driftline_embed_spooled_items",
+            "Answers handed to the embedding process (embeddings-only mode)",
+            registry=r,
+        )
+        self.embed_dropped = Counter(
+            "driftline_embed_dropped_items",
+            "Sampled answers dropped because the embedding backlog was full (the sample got sparser)",
+            registry=r,
+        )
+        e = Gauge("driftline_embedded_items", "Answers embedded since the receiver started", registry=r)
+        e.set_function(embedded)
+        b = Gauge("driftline_embed_backlog_bytes", "Spooled answers waiting to be embedded", registry=r)
+        b.set_function(embed_backlog_bytes)
         i = Gauge("driftline_inflight_request_bytes", "Request bytes being received or decoded now", registry=r)
         i.set_function(inflight_bytes)
         g = Gauge("driftline_queue_depth", "Sealed WAL segments waiting for the normalizer", registry=r)

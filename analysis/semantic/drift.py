@@ -19,6 +19,7 @@ The baseline and candidate values shown are the mean cosine similarity of each s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,11 @@ from driftline.analysis.report.model import SEMANTIC_EFFECT
 from driftline.analysis.stats.mmd import mmd_test
 from driftline.analysis.stats.significance import TestResult
 from driftline.collector.embed.model import EmbedderConfig, embedder
-from driftline.collector.embed.store import embed_cached, text_hash
+from driftline.collector.embed.store import STORE_DIR, embed_cached, lookup, text_hash
 from driftline.collector.embed.text import answer_text
 
 TEXT_COLUMN = "output_text"
+HASH_COLUMN = "output_hash"
 EMBEDDING_COLUMN = "output_embedding"
 MAX_TEXTS = 5_000  # answers embedded per side (a fixed-seed sample above it): bounds a cold diff's cost
 
@@ -44,7 +46,7 @@ class Attached:
     texts_baseline: int
     texts_candidate: int
     embedded_now: int  # texts the cache lacked (0 on a second diff of the same data)
-    texts: tuple[list[str], list[str]] = field(repr=False, default=([], []))
+    texts: tuple[list[str | None], list[str | None]] = field(repr=False, default=([], []))  # None: vector only
     vectors: tuple[np.ndarray, np.ndarray] = field(repr=False, default=(np.zeros((0, 0)), np.zeros((0, 0))))
 
     def settings(self) -> dict[str, Any]:
@@ -62,19 +64,28 @@ def _texts(column: Any) -> list[str | None]:
     return [t if t is not None and t.strip() else None for t in texts]
 
 
-def _chosen(texts: list[str | None]) -> np.ndarray:
-    """Rows of the answers to embed: all of them, or MAX_TEXTS chosen by a hash of each answer (and its
+def _keys(columns: dict[str, Any]) -> list[str | None]:
+    """Each run's answer as a key: its stored text (``t:``), else its output hash (``h:``: a vector the
+    receiver may have stored in embeddings-only mode), else None."""
+    n = len(next(iter(columns.values()), []))
+    texts = _texts(columns[TEXT_COLUMN]) if TEXT_COLUMN in columns else [None] * n
+    hashes = columns[HASH_COLUMN].to_pylist() if HASH_COLUMN in columns else [None] * n
+    return [f"t:{t}" if t is not None else f"h:{h}" if h else None for t, h in zip(texts, hashes, strict=True)]
+
+
+def _chosen(keys: list[str | None]) -> np.ndarray:
+    """Rows of the answers to compare: all of them, or MAX_TEXTS chosen by a hash of each answer (and its
     occurrence among equal answers), so the same answers are chosen whatever order the runs are read in."""
-    present = [i for i, t in enumerate(texts) if t is not None]
+    present = [i for i, k in enumerate(keys) if k is not None]
     if len(present) <= MAX_TEXTS:
         return np.asarray(present, dtype=np.int64)
     seen: dict[str, int] = {}
-    keys = []
+    ranked = []
     for i in present:
-        text = texts[i] or ""
-        seen[text] = seen.get(text, 0) + 1
-        keys.append((text_hash(f"{seen[text]}#{text}"), i))
-    return np.sort(np.asarray([i for _, i in sorted(keys)[:MAX_TEXTS]], dtype=np.int64))
+        key = keys[i] or ""
+        seen[key] = seen.get(key, 0) + 1
+        ranked.append((text_hash(f"{seen[key]}#{key}"), i))
+    return np.sort(np.asarray([i for _, i in sorted(ranked)[:MAX_TEXTS]], dtype=np.int64))
 
 
 def _vectors_column(n: int, rows: np.ndarray, vectors: np.ndarray) -> pa.ChunkedArray:
@@ -86,6 +97,32 @@ def _vectors_column(n: int, rows: np.ndarray, vectors: np.ndarray) -> pa.Chunked
     return pa.chunked_array([pa.FixedSizeListArray.from_arrays(flat, vectors.shape[1], mask=pa.array(missing))])
 
 
+def _vectors(keys: list[str], data_root: str, model: Any) -> tuple[np.ndarray, np.ndarray, list[str | None], int]:
+    """Vectors of the chosen answers: stored texts embedded (or read from the store), output hashes looked
+    up in what the receiver stored. (rows found, their vectors, their texts — None where only the vector
+    exists — and how many texts were embedded now)."""
+    texts = [k[2:] for k in keys if k.startswith("t:")]
+    embedded = embed_cached(data_root, texts, model) if texts else None
+    hashes = [k[2:] for k in keys if k.startswith("h:")]
+    stored = lookup(data_root, model.model_id, model.dimension, hashes) if hashes else {}
+    rows, vectors, shown = [], [], []
+    t = 0
+    for i, k in enumerate(keys):
+        if k.startswith("t:"):
+            assert embedded is not None
+            vector, text = embedded.vectors[t], k[2:]
+            t += 1
+        elif k[2:] in stored:
+            vector, text = stored[k[2:]], None
+        else:
+            continue  # an output hash the receiver did not embed (not in its sample)
+        rows.append(i)
+        vectors.append(vector)
+        shown.append(text)
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), model.dimension)
+    return np.asarray(rows, dtype=np.int64), matrix, shown, embedded.new if embedded else 0
+
+
 def attach(
     baseline: dict[str, Any],
     candidate: dict[str, Any],
@@ -93,24 +130,28 @@ def attach(
     config: EmbedderConfig | None = None,
     seed: int = 0,
 ) -> Attached | None:
-    """Add ``output_embedding`` to both sides' run columns (null where a run has no stored answer).
+    """Add ``output_embedding`` to both sides' run columns (null where a run has no answer to compare).
 
-    None, and nothing added, when either side has no stored answer at all (content not captured): the
-    dimension is then simply not compared. Raises ``SemanticUnavailable`` when answers exist but no
-    model can be loaded."""
-    if TEXT_COLUMN not in baseline or TEXT_COLUMN not in candidate:
-        return None
-    texts_a, texts_b = _texts(baseline[TEXT_COLUMN]), _texts(candidate[TEXT_COLUMN])
-    rows_a, rows_b = _chosen(texts_a), _chosen(texts_b)
+    An answer is a run's stored text (receiver ``--store-content``), embedded here, or the vector the
+    receiver stored for its output hash (``--embed-outputs``). None, and nothing added, when either side
+    has none: the dimension is then simply not compared. Raises ``SemanticUnavailable`` when answers
+    exist but no model can be loaded."""
+    keys_a, keys_b = _keys(baseline), _keys(candidate)
+    texts_exist = any(k and k.startswith("t:") for k in keys_a + keys_b)
+    if not texts_exist and not (Path(data_root) / STORE_DIR).is_dir():
+        return None  # hashes only, and no vector stored by any receiver: nothing to compare, no model load
+    rows_a, rows_b = _chosen(keys_a), _chosen(keys_b)
     if len(rows_a) == 0 or len(rows_b) == 0:
         return None
     model = embedder(config)
-    chosen_a, chosen_b = [texts_a[i] or "" for i in rows_a], [texts_b[i] or "" for i in rows_b]
-    embedded = embed_cached(data_root, chosen_a + chosen_b, model)
-    va, vb = embedded.vectors[: len(rows_a)], embedded.vectors[len(rows_a) :]
-    baseline[EMBEDDING_COLUMN] = _vectors_column(len(texts_a), rows_a, va)
-    candidate[EMBEDDING_COLUMN] = _vectors_column(len(texts_b), rows_b, vb)
-    return Attached(model.model_id, len(rows_a), len(rows_b), embedded.new, (chosen_a, chosen_b), (va, vb))
+    found_a, va, shown_a, new_a = _vectors([keys_a[i] or "" for i in rows_a], data_root, model)
+    found_b, vb, shown_b, new_b = _vectors([keys_b[i] or "" for i in rows_b], data_root, model)
+    if len(found_a) == 0 or len(found_b) == 0:
+        return None
+    rows_a, rows_b = rows_a[found_a], rows_b[found_b]
+    baseline[EMBEDDING_COLUMN] = _vectors_column(len(keys_a), rows_a, va)
+    candidate[EMBEDDING_COLUMN] = _vectors_column(len(keys_b), rows_b, vb)
+    return Attached(model.model_id, len(rows_a), len(rows_b), new_a + new_b, (shown_a, shown_b), (va, vb))
 
 
 def matrix(column: Any) -> np.ndarray:

@@ -126,10 +126,12 @@ def cluster(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.searchsorted(used, labels), centres
 
 
-def _terms(texts: list[str], labels: np.ndarray, k: int) -> list[list[str]]:
-    """Each theme's most characteristic words (class-based TF-IDF)."""
-    counts = [Counter() for _ in range(k)]
+def _terms(texts: list[str | None], labels: np.ndarray, k: int) -> list[list[str]]:
+    """Each theme's most characteristic words (class-based TF-IDF; answers without text add none)."""
+    counts: list[Counter[str]] = [Counter() for _ in range(k)]
     for text, label in zip(texts, labels, strict=True):
+        if text is None:
+            continue
         counts[label].update(w for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
     total = Counter()
     for c in counts:
@@ -143,27 +145,39 @@ def _terms(texts: list[str], labels: np.ndarray, k: int) -> list[list[str]]:
     return out
 
 
-def _nearest(x: np.ndarray, centre: np.ndarray, rows: np.ndarray, texts: list[str], count: int) -> list[str]:
+def _nearest(x: np.ndarray, centre: np.ndarray, rows: np.ndarray, texts: list[str | None], count: int) -> list[str]:
     if len(rows) == 0:
         return []
     order = rows[np.argsort(-(x[rows] @ centre), kind="stable")]
     seen: list[str] = []
     for i in order:  # distinct texts: the same canned answer twice says nothing more
-        if texts[i] not in seen:
-            seen.append(texts[i])
+        text = texts[i]
+        if text is not None and text not in seen:
+            seen.append(text)
         if len(seen) == count:
             break
     return seen
 
 
+def _canonical(texts: list[str | None], x: np.ndarray) -> list[int]:
+    return sorted(range(len(texts)), key=lambda i: (texts[i] is None, texts[i] or "", x[i].tobytes()))
+
+
 def summarize(
-    texts_a: list[str], xa: np.ndarray, texts_b: list[str], xb: np.ndarray, model: str, seed: int = 0
+    texts_a: list[str | None],
+    xa: np.ndarray,
+    texts_b: list[str | None],
+    xb: np.ndarray,
+    model: str,
+    seed: int = 0,
 ) -> SemanticSummary:
     """Themes, their shares and the comparer for the embedded answers of both sides."""
-    # a canonical order (by text), so the same answers give the same themes whatever order they came in
-    oa, ob = sorted(range(len(texts_a)), key=texts_a.__getitem__), sorted(range(len(texts_b)), key=texts_b.__getitem__)
+    # a canonical order (by text, then vector), so the same answers give the same themes whatever order
+    # they came in; an answer may have no text (embeddings-only mode: the receiver kept only its vector)
+    xa, xb = np.asarray(xa, float), np.asarray(xb, float)
+    oa, ob = _canonical(texts_a, xa), _canonical(texts_b, xb)
     texts_a, texts_b = [texts_a[i] for i in oa], [texts_b[i] for i in ob]
-    xa, xb = _unit(np.asarray(xa, float)[oa]), _unit(np.asarray(xb, float)[ob])
+    xa, xb = _unit(xa[oa]), _unit(xb[ob])
     pooled = np.vstack([xa, xb])
     texts = list(texts_a) + list(texts_b)
     labels, centres = cluster(pooled, seed)
@@ -196,10 +210,11 @@ def summarize(
     nearest = np.concatenate([np.max(xb[i : i + 512] @ xa.T, axis=1) for i in range(0, len(xb), 512)])
     novel, seen = [], set()
     for i in np.argsort(nearest, kind="stable"):
-        if texts_b[i] in seen:
+        text = texts_b[i]
+        if text is None or text in seen:  # content not stored: the comparer has nothing to show
             continue
-        seen.add(texts_b[i])
-        novel.append(NovelAnswer(text=texts_b[i], similarity=float(nearest[i]), theme=int(lb[i]) + 1))
+        seen.add(text)
+        novel.append(NovelAnswer(text=text, similarity=float(nearest[i]), theme=int(lb[i]) + 1))
         if len(novel) == NOVEL:
             break
     return SemanticSummary(model=model, texts_baseline=len(xa), texts_candidate=len(xb), themes=themes, novel=novel)

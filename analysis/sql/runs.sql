@@ -88,6 +88,10 @@ SELECT
     coalesce(arg_max(r.output_content, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_content IS NOT NULL),
              arg_max(r.output_content, r.start_time) FILTER (WHERE r.is_chat AND r.output_content IS NOT NULL))
         AS output_text,
+    -- the same answer's hash (always recorded): in embeddings-only mode the key of its vector
+    coalesce(arg_max(r.output_hash, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_hash IS NOT NULL),
+             arg_max(r.output_hash, r.start_time) FILTER (WHERE r.is_chat AND r.output_hash IS NOT NULL))
+        AS output_hash,
     list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)

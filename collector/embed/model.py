@@ -81,6 +81,37 @@ def default_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
 
 
+def _files(config: EmbedderConfig) -> tuple[Path, Path, str | None]:
+    if config.model is None:
+        return default_model_path(), DEFAULT_TOKENIZER, DEFAULT_MODEL_SHA256
+    if not config.tokenizer:
+        raise SemanticUnavailable("[semantic] model is set: set tokenizer to its tokenizer.json too")
+    return Path(config.model), Path(config.tokenizer), config.sha256
+
+
+def _verified(config: EmbedderConfig) -> tuple[Path, Path, str]:
+    """The model and tokenizer files, present and (where a hash is known) the right ones; the model's hash."""
+    model, tokenizer, expected = _files(config)
+    for path in (model, tokenizer):
+        if not path.is_file():
+            raise SemanticUnavailable(f"embedding model file {path} does not exist")
+    digest = file_sha256(model)
+    if expected is not None and digest != expected.lower():
+        raise SemanticUnavailable(
+            f"embedding model {model} has sha256 {digest}, expected {expected}: reinstall it or fix [semantic] sha256"
+        )
+    return model, tokenizer, digest
+
+
+def check(config: EmbedderConfig | None = None) -> None:
+    """Whether a model can be loaded, without loading it (the receiver checks at start what its
+    embedding process will need)."""
+    for module in ("onnxruntime", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            raise SemanticUnavailable(f"semantic drift needs onnxruntime and tokenizers: {INSTALL_HINT}")
+    _verified(config or EmbedderConfig())
+
+
 class Embedder:
     """Texts → L2-normalised float32 vectors. Loaded once; ``embed`` is thread-safe (onnxruntime's
     ``run`` is) and batches by length."""
@@ -92,21 +123,7 @@ class Embedder:
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise SemanticUnavailable(f"semantic drift needs onnxruntime and tokenizers: {INSTALL_HINT}") from exc
-        if config.model is None:
-            model, tokenizer, expected = default_model_path(), DEFAULT_TOKENIZER, DEFAULT_MODEL_SHA256
-        else:
-            if not config.tokenizer:
-                raise SemanticUnavailable("[semantic] model is set: set tokenizer to its tokenizer.json too")
-            model, tokenizer, expected = Path(config.model), Path(config.tokenizer), config.sha256
-        for path in (model, tokenizer):
-            if not path.is_file():
-                raise SemanticUnavailable(f"embedding model file {path} does not exist")
-        digest = file_sha256(model)
-        if expected is not None and digest != expected.lower():
-            raise SemanticUnavailable(
-                f"embedding model {model} has sha256 {digest}, expected {expected}: "
-                "reinstall it or fix [semantic] sha256"
-            )
+        model, tokenizer, digest = _verified(config)
         # the cache key: a vector is only ever compared with vectors of the very same file
         self.model_id = DEFAULT_MODEL_ID if config.model is None else f"{model.stem}-{digest[:16]}"
         self._tokenizer = Tokenizer.from_file(str(tokenizer))

@@ -19,6 +19,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
+from driftline.collector.embed import spool
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
@@ -60,6 +61,7 @@ class NormalizeOptions:
     max_value_chars: int = 8192
     max_content_chars: int = 65536
     agent_version_key: str | None = None
+    embed_rate: float = 0.0  # embeddings-only mode: the share of answers spooled for embedding (collector/embed)
 
 
 # --- the compiled table ---------------------------------------------------------------------------
@@ -100,6 +102,7 @@ class _Base:
         self.rows: list[list[Any]] = []
         self.hours: list[int] = []
         self.rejected = 0
+        self.answers: dict[str, str] = {}  # embeddings-only mode: output hash -> (scrubbed) answer to embed
 
     def _attr_map(self, items: Iterable[tuple[str, Any]], truncated: list[str]) -> list[tuple[str, str]]:
         limit = self.options.max_value_chars
@@ -121,9 +124,12 @@ class _Base:
             row[_I_INPUT_CHARS] = content.chars("input")
             row[_I_INPUT_CONTENT] = self._stored(inp)
         if out is not None:
-            row[_I_OUTPUT_HASH] = sha256(out)
+            digest = row[_I_OUTPUT_HASH] = sha256(out)
             row[_I_OUTPUT_CHARS] = content.chars("output")
             row[_I_OUTPUT_CONTENT] = self._stored(out)
+            rate = self.options.embed_rate
+            if rate > 0 and row[_I_OPERATION] in spool.OPERATIONS and spool.sampled(digest, rate):
+                self.answers[digest] = scrub(out) if self.options.scrub_pii else out
         if system is not None:
             row[_I_PROMPT_HASH] = sha256(system)
         if args:

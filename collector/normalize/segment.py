@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftline.collector import otlp
+from driftline.collector.embed import spool
 from driftline.collector.normalize import views
 from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
 from driftline.collector.sink.parquet import ParquetSink
@@ -30,6 +31,8 @@ class SegmentResult:
     duplicates: int = 0
     conflicting_ids: int = 0  # spans that reused another span's ids with other content (the first is kept)
     malformed_records: int = 0
+    embed_spooled: int = 0  # embeddings-only mode: answers handed to the embedding process
+    embed_dropped: int = 0  # ... and answers dropped because its backlog was full (a sparser sample)
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -70,6 +73,8 @@ def _process(path: str, stem: str, root: str, instance_id: str, options: Normali
         for path_written, rows in sink.write(dataset, table, hours, f"{instance_id}-{stem}{suffix}"):
             result.files.append(path_written)
             result.written[dataset] = result.written.get(dataset, 0) + rows
+    if options.embed_rate > 0:  # after the Parquet files: a crash before this replays the segment
+        result.embed_spooled, result.embed_dropped = spool.write(spool.directory(path), stem, spans.answers)
     result.rejected = spans.rejected + logs.rejected
     result.duplicates = spans.duplicates
     result.conflicting_ids = len(spans.conflicts)
