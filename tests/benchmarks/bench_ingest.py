@@ -10,12 +10,20 @@ and the client spends its time sending, not serializing.
 
     python tests/benchmarks/bench_ingest.py --duration 15 --clients 8
     python tests/benchmarks/bench_ingest.py --protocol http    # OTLP/HTTP protobuf, keep-alive connections
+    python tests/benchmarks/bench_ingest.py --answers                       # chat spans carry their answer text
+    python tests/benchmarks/bench_ingest.py --answers --embed-outputs 0.1   # embeddings-only mode, 10% sampled
+
+With ``--answers`` every chat span carries a unique answer (``gen_ai.output.messages``); with
+``--embed-outputs RATE`` the receiver runs in embeddings-only mode, and the benchmark also prints how
+many answers were spooled, embedded and dropped, and the spool left when the spans were all durable
+— the embedding step must cost the ack path and the normalizers nothing (compare with ``--answers``).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import sys
 import tempfile
@@ -44,7 +52,7 @@ def _hex_id(rng: np.random.Generator) -> str:
     return rng.bytes(8).hex()
 
 
-def build_template(seed: int = 1) -> tuple[bytes, dict[str, np.ndarray]]:
+def build_template(seed: int = 1, answers: bool = False) -> tuple[bytes, dict[str, np.ndarray]]:
     """One request and, per kind of varying value, the byte offsets where each request patches it."""
     rng = np.random.default_rng(seed)
     req = ExportTraceServiceRequest()
@@ -110,6 +118,10 @@ def build_template(seed: int = 1) -> tuple[bytes, dict[str, np.ndarray]]:
                         kv("gen_ai.response.finish_reasons", "tool_calls"),
                     ]
                 )
+                if answers:  # the response id makes each request's answers unique (patched like the id)
+                    text = f"Your order {response} ships on Monday by express; the tracking link is in your email."
+                    message = [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
+                    span.attributes.append(kv("gen_ai.output.messages", json.dumps(message)))
             else:
                 call = _hex_id(rng)
                 text_ids.append(call)
@@ -228,12 +240,16 @@ def _http_client(port: int, patcher: Patcher, stop: threading.Event, latencies: 
         conn.close()
 
 
-def _written(http_port: int) -> float:
+def _metric(http_port: int, name: str) -> float:
     text = httpx.get(f"http://127.0.0.1:{http_port}/metrics", timeout=5).text
     for line in text.splitlines():
-        if line.startswith('driftline_written_items_total{dataset="spans"}'):
+        if line.startswith(name + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def _written(http_port: int) -> float:
+    return _metric(http_port, 'driftline_written_items_total{dataset="spans"}')
 
 
 def _hwm_kib(pid: int) -> int:
@@ -261,13 +277,18 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent gRPC clients")
     parser.add_argument("--workers", type=int, default=None, help="receiver normalizer processes")
     parser.add_argument("--protocol", choices=["grpc", "http"], default="grpc", help="OTLP transport of the clients")
+    parser.add_argument("--answers", action="store_true", help="chat spans carry a unique answer text")
+    parser.add_argument("--embed-outputs", type=float, default=None, help="embeddings-only mode at this rate")
     args = parser.parse_args()
+    answers = args.answers or args.embed_outputs is not None
 
-    template, offsets = build_template()
+    template, offsets = build_template(answers=answers)
     patcher = Patcher(template, offsets)
     with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp:
         data = Path(tmp) / "data"
         extra = ["--workers", str(args.workers)] if args.workers else []
+        if args.embed_outputs is not None:
+            extra += ["--embed-outputs", str(args.embed_outputs)]
         rx = ReceiverProcess(data, *extra, instance_id="bench").start()
         try:
             stop = threading.Event()
@@ -300,6 +321,15 @@ def main() -> None:
                 peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
             durable_seconds = time.perf_counter() - started
             written = _written(rx.http_port)
+            embed = {
+                k: _metric(rx.http_port, f"driftline_{k}")
+                for k in (
+                    "embed_spooled_items_total",
+                    "embedded_items",
+                    "embed_dropped_items_total",
+                    "embed_backlog_bytes",
+                )
+            }
             main_cpu = _cpu_seconds(rx.pid)
             worker_cpu = sum(_cpu_seconds(c) for c in child_pids(rx.pid))
             client_cpu = _cpu_seconds(os.getpid())
@@ -326,6 +356,13 @@ def main() -> None:
         f"benchmark clients {client_cpu:.1f}"
     )
     print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
+    if args.embed_outputs is not None:
+        print(
+            f"  embeddings-only ({args.embed_outputs:g})  spooled {embed['embed_spooled_items_total']:,.0f} answers, "
+            f"embedded {embed['embedded_items']:,.0f} by the time all spans were durable, dropped "
+            f"{embed['embed_dropped_items_total']:,.0f} (backlog full), "
+            f"spool left {embed['embed_backlog_bytes'] / 1e6:.1f} MB"
+        )
     if rows != total_acked:
         print(f"  WARNING: {rows} rows on disk for {total_acked} acknowledged spans")
 
