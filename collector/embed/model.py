@@ -116,7 +116,9 @@ class Embedder:
     """Texts → L2-normalised float32 vectors. Loaded once; ``embed`` is thread-safe (onnxruntime's
     ``run`` is) and batches by length."""
 
-    def __init__(self, config: EmbedderConfig | None = None) -> None:
+    def __init__(self, config: EmbedderConfig | None = None, threads: int = 0) -> None:
+        """``threads``: onnxruntime's intra-op threads (0: one per core; the receiver's embedding
+        process uses 1, so it never takes more than a core)."""
         config = config or EmbedderConfig()
         try:
             import onnxruntime as ort
@@ -132,6 +134,8 @@ class Embedder:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1 if threads else 0
         try:
             self._session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types

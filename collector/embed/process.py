@@ -17,6 +17,7 @@ class EmbeddingProcess:
         self.directory = config.wal_path / spool.SPOOL_DIR
         self.root = config.data
         self.model = config.embedder_config
+        self.scrub_pii = config.scrub_pii
         ctx = multiprocessing.get_context("spawn")  # never fork: gRPC's threads do not survive it
         self._ctx = ctx
         self._stop = ctx.Event()
@@ -27,7 +28,7 @@ class EmbeddingProcess:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._process = self._ctx.Process(
             target=worker.run,
-            args=(str(self.directory), self.root, self.model, self._stop, self._count, os.getpid()),
+            args=(str(self.directory), self.root, self.model, self._stop, self._count, os.getpid(), self.scrub_pii),
             name="driftline-embed",
             daemon=True,
         )

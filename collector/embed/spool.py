@@ -6,8 +6,9 @@ of its segment to one file here — a cheap append, after the segment's Parquet 
 a separate, low-priority embedding process (``worker.py``) turns them into vectors and deletes the file.
 
 Rules:
-- The spool lives in the receiver's WAL directory (``<wal>/embed-spool/``, mode 0700, files 0600): the
-  text is kept only until it is embedded, never in the data root.
+- The spool lives in the receiver's WAL directory (``<wal>/embed-spool/``, mode 0700, files 0600), the
+  same privacy as the WAL's raw requests: the text is kept only until it is embedded (and scrubbed
+  there, off the normalizers' path), never in the data root.
 - Files are written under a temporary name and renamed into place, named after their segment, so a
   replayed segment rewrites the same file (no answer is embedded twice into two files).
 - A byte budget bounds the backlog: when the embedder falls behind, new answers are dropped (counted,

@@ -102,7 +102,7 @@ class _Base:
         self.rows: list[list[Any]] = []
         self.hours: list[int] = []
         self.rejected = 0
-        self.answers: dict[str, str] = {}  # embeddings-only mode: output hash -> (scrubbed) answer to embed
+        self.answers: dict[str, str] = {}  # embeddings-only mode: output hash -> answer to embed
 
     def _attr_map(self, items: Iterable[tuple[str, Any]], truncated: list[str]) -> list[tuple[str, str]]:
         limit = self.options.max_value_chars
@@ -129,7 +129,7 @@ class _Base:
             row[_I_OUTPUT_CONTENT] = self._stored(out)
             rate = self.options.embed_rate
             if rate > 0 and row[_I_OPERATION] in spool.OPERATIONS and spool.sampled(digest, rate):
-                self.answers[digest] = scrub(out) if self.options.scrub_pii else out
+                self.answers[digest] = out  # scrubbed by the embedding process, off this path
         if system is not None:
             row[_I_PROMPT_HASH] = sha256(system)
         if args:

@@ -271,6 +271,15 @@ def _cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def _idle(pid: int) -> bool:
+    """Whether a child is the embedding process (scheduled as idle: policy 5 in /proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[38] == "5"  # field 41 of stat (policy), counted after the command
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending")
@@ -331,7 +340,9 @@ def main() -> None:
                 )
             }
             main_cpu = _cpu_seconds(rx.pid)
-            worker_cpu = sum(_cpu_seconds(c) for c in child_pids(rx.pid))
+            children = child_pids(rx.pid)
+            embed_cpu = sum(_cpu_seconds(c) for c in children if _idle(c))
+            worker_cpu = sum(_cpu_seconds(c) for c in children) - embed_cpu
             client_cpu = _cpu_seconds(os.getpid())
         finally:
             rx.terminate()
@@ -354,6 +365,7 @@ def main() -> None:
     print(
         f"  CPU seconds                 receiver {main_cpu:.1f} (ack path), normalizer workers {worker_cpu:.1f}, "
         f"benchmark clients {client_cpu:.1f}"
+        + (f", embedding process {embed_cpu:.1f}" if args.embed_outputs is not None else "")
     )
     print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
     if args.embed_outputs is not None:

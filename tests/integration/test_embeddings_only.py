@@ -25,7 +25,6 @@ from driftline.collector.embed.model import DEFAULT_MODEL_ID
 from driftline.collector.embed.store import STORE_DIR, lookup
 from tests.integration.test_semantic_diff import RUNS, export_runs
 
-
 COLUMNS = ["operation", "output_hash", "output_content"]
 
 
