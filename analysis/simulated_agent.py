@@ -54,7 +54,7 @@ class FakeLLM:
     def __init__(self, telemetry: GenAITelemetry, behaviour: Behaviour, rng: random.Random) -> None:
         self.telemetry, self.b, self.rng = telemetry, behaviour, rng
 
-    def chat(self, step: str, wants_tool: str | None, answer: str | None = None) -> None:
+    def chat(self, step: str, wants_tool: str | None, answer: str | None = None, asked: str | None = None) -> None:
         call = self.telemetry.start(
             "chat",
             provider="openai",
@@ -76,6 +76,8 @@ class FakeLLM:
             call.tool_names = [wants_tool]
         if answer is not None:
             call.output_messages = [{"role": "assistant", "content": answer}]
+        if asked is not None:
+            call.input_messages = [{"role": "user", "content": asked}]
         call.stop()
 
 
@@ -85,12 +87,16 @@ def run_support_agent(version: str, runs: int, seed: int = 7) -> None:
     rng = random.Random(f"{seed}-{version}")
     llm = FakeLLM(GenAITelemetry(settings=agent._current_settings()), b, rng)  # setup()'s content capture
     faults = random.Random(f"{seed}-{version}-faults")
+    texts = random.Random(f"{seed}-{version}-texts")  # questions and answers: their own draws, so the
+    # behaviour above is the same with and without content
     for i in range(runs):
         with contextlib.suppress(TimeoutError):  # recorded on the tool and agent spans; next ticket
-            _one_run(version, i, b, rng, faults, llm)
+            _one_run(version, i, b, rng, faults, llm, texts)
 
 
-def _one_run(version: str, i: int, b: Behaviour, rng: random.Random, faults: random.Random, llm: FakeLLM) -> None:
+def _one_run(
+    version: str, i: int, b: Behaviour, rng: random.Random, faults: random.Random, llm: FakeLLM, texts: random.Random
+) -> None:
     """One ticket: classify, maybe search and look up the order, maybe escalate, answer."""
     with agent.agent_run(
         "support",
@@ -113,5 +119,6 @@ def _one_run(version: str, i: int, b: Behaviour, rng: random.Random, faults: ran
                 if tool == "lookup_order" and faults.random() < FAULT_RATE:
                     raise TimeoutError("order service did not answer within 5 s")
                 call.set_result({"ok": True})
-        llm.chat("answer", None, answers.answer(rng, rng.choice(answers.TOPICS), b.tone))
+        topic = texts.choice(answers.TOPICS)
+        llm.chat("answer", None, answers.answer(texts, topic, b.tone), answers.question(texts, topic))
         run.set_outcome("escalated" if escalate else "resolved")

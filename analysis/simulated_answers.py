@@ -114,6 +114,29 @@ CURT = {
 
 
 TOPICS = ("refund", "shipping", "account", "billing")
+QUESTIONS = {
+    "refund": [
+        "Can I get my money back for the {product}?",
+        "How do I return the {product} I bought?",
+        "My {product} arrived broken, what now?",
+    ],
+    "shipping": ["Where is my order #{order}?", "When will my {product} arrive?", "Can you ship the {product} faster?"],
+    "account": [
+        "I can't log in to my account.",
+        "How do I change the email on my account?",
+        "Please turn on two-factor sign-in.",
+    ],
+    "billing": [
+        "Why was I charged twice for the {product}?",
+        "Can you fix the invoice for order #{order}?",
+        "When does my subscription renew?",
+    ],
+}
+
+
+def question(rng: random.Random, topic: str) -> str:
+    """A customer's question about ``topic`` (what the answers of that topic reply to)."""
+    return rng.choice(QUESTIONS[topic]).format(product=rng.choice(PRODUCTS), order=rng.randint(10_000, 99_999))
 
 
 def answer(rng: random.Random, topic: str, tone: str = "friendly", wording: str = "a") -> str:

@@ -78,6 +78,18 @@ DIMENSIONS: tuple[Dimension, ...] = (
         0.10,
         unit="cosine to baseline centroid",
     ),
+    # the health index: how close each answer stays to its own question (cosine), where inputs are stored
+    Dimension(
+        "answer_relevance",
+        "Answers on their prompts (relevance)",
+        "numeric",
+        "answer_relevance",
+        0.05,
+        0.02,
+        0.10,
+        center="difference",
+        unit="cosine",
+    ),
 )
 NONE_LABEL = "(none)"
 NO_TOOLS = "(no tools)"

@@ -30,10 +30,12 @@ from driftline.analysis.stats.mmd import mmd_test
 from driftline.analysis.stats.significance import TestResult
 from driftline.collector.embed.model import EmbedderConfig, embedder
 from driftline.collector.embed.store import STORE_DIR, embed_cached, lookup, text_hash
-from driftline.collector.embed.text import answer_text
+from driftline.collector.embed.text import answer_text, question_text
 
 TEXT_COLUMN = "output_text"
 HASH_COLUMN = "output_hash"
+QUESTION_COLUMN = "input_text"
+RELEVANCE_COLUMN = "answer_relevance"  # per run: cosine of its answer to its question (stored inputs only)
 EMBEDDING_COLUMN = "output_embedding"
 MAX_TEXTS = 5_000  # answers embedded per side (a fixed-seed sample above it): bounds a cold diff's cost
 
@@ -48,6 +50,7 @@ class Attached:
     embedded_now: int  # texts the cache lacked (0 on a second diff of the same data)
     texts: tuple[list[str | None], list[str | None]] = field(repr=False, default=([], []))  # None: vector only
     vectors: tuple[np.ndarray, np.ndarray] = field(repr=False, default=(np.zeros((0, 0)), np.zeros((0, 0))))
+    questions: int = 0  # answers whose question was stored too (the relevance dimension)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class Attached:
             "texts_baseline": self.texts_baseline,
             "texts_candidate": self.texts_candidate,
             "embedded_now": self.embedded_now,
+            "questions": self.questions,
         }
 
 
@@ -151,7 +155,42 @@ def attach(
     rows_a, rows_b = rows_a[found_a], rows_b[found_b]
     baseline[EMBEDDING_COLUMN] = _vectors_column(len(keys_a), rows_a, va)
     candidate[EMBEDDING_COLUMN] = _vectors_column(len(keys_b), rows_b, vb)
-    return Attached(model.model_id, len(rows_a), len(rows_b), new_a + new_b, (shown_a, shown_b), (va, vb))
+    questions, new_q = _relevance(baseline, candidate, (rows_a, rows_b), (va, vb), data_root, model)
+    texts = (shown_a, shown_b)
+    return Attached(model.model_id, len(rows_a), len(rows_b), new_a + new_b + new_q, texts, (va, vb), questions)
+
+
+def _relevance(
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    rows: tuple[np.ndarray, np.ndarray],
+    vectors: tuple[np.ndarray, np.ndarray],
+    data_root: str,
+    model: Any,
+) -> tuple[int, int]:
+    """The health index: each compared run's answer against its own question (cosine of their
+    embeddings), as ``answer_relevance`` (NaN where the question was not stored). Answers that drift
+    off their prompts lower it, whatever their topic. (runs with a question, texts embedded now)."""
+    if QUESTION_COLUMN not in baseline or QUESTION_COLUMN not in candidate:
+        return 0, 0
+    per_side = []
+    for columns, chosen in zip((baseline, candidate), rows, strict=True):
+        raw = columns[QUESTION_COLUMN].to_pylist()
+        questions = [question_text(raw[i]) if isinstance(raw[i], str) else None for i in chosen]
+        per_side.append([i for i, q in enumerate(questions) if q and q.strip()])
+        per_side[-1] = (per_side[-1], [questions[i] or "" for i in per_side[-1]])
+    if not per_side[0][0] or not per_side[1][0]:
+        return 0, 0
+    pooled = per_side[0][1] + per_side[1][1]
+    embedded = embed_cached(data_root, pooled, model)
+    at, new = 0, embedded.new
+    for columns, chosen, answers, (present, texts) in zip((baseline, candidate), rows, vectors, per_side, strict=True):
+        q = embedded.vectors[at : at + len(texts)]
+        at += len(texts)
+        values = np.full(len(columns[QUESTION_COLUMN]), np.nan)
+        values[chosen[present]] = np.sum(_unit(answers[present].astype(float)) * _unit(q.astype(float)), axis=1)
+        columns[RELEVANCE_COLUMN] = pa.chunked_array([pa.array(values, pa.float64(), from_pandas=True)])
+    return len(per_side[0][0]) + len(per_side[1][0]), new
 
 
 def matrix(column: Any) -> np.ndarray:

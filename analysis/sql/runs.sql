@@ -88,6 +88,10 @@ SELECT
     coalesce(arg_max(r.output_content, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_content IS NOT NULL),
              arg_max(r.output_content, r.start_time) FILTER (WHERE r.is_chat AND r.output_content IS NOT NULL))
         AS output_text,
+    -- the run's question, when content is stored: its agent span's input, else its first model call's
+    coalesce(arg_max(r.input_content, r.is_root::INT) FILTER (WHERE r.is_root AND r.input_content IS NOT NULL),
+             arg_min(r.input_content, r.start_time) FILTER (WHERE r.is_chat AND r.input_content IS NOT NULL))
+        AS input_text,
     -- the same answer's hash (always recorded): in embeddings-only mode the key of its vector
     coalesce(arg_max(r.output_hash, r.is_root::INT) FILTER (WHERE r.is_root AND r.output_hash IS NOT NULL),
              arg_max(r.output_hash, r.start_time) FILTER (WHERE r.is_chat AND r.output_hash IS NOT NULL))

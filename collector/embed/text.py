@@ -31,3 +31,21 @@ def answer_text(stored: str) -> str:
 
     walk(doc)
     return "\n".join(parts) if parts else stored
+
+
+def question_text(stored: str) -> str:
+    """The question of a stored input: the text of the last user message of GenAI/OpenAI message JSON
+    (the system prompt and earlier turns are not the question), else ``answer_text`` of it."""
+    if stored[:1] == "[":
+        try:
+            messages = json.loads(stored)
+        except ValueError:
+            return stored
+        users = (
+            [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+            if isinstance(messages, list)
+            else []
+        )
+        if users:
+            return answer_text(json.dumps(users[-1]))
+    return answer_text(stored)

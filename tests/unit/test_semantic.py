@@ -4,6 +4,7 @@ topic change; the cache, the model's hash check, a model given by path, and the 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -212,3 +213,43 @@ def test_the_same_answers_in_another_order_give_the_same_figures(model: Embedder
     assert [(t.terms, t.share_baseline, t.share_candidate) for t in s1.themes] == [
         (t.terms, t.share_baseline, t.share_candidate) for t in s2.themes
     ]
+
+
+def test_the_health_index_falls_when_answers_leave_their_questions(model: Embedder, tmp_path: Path) -> None:
+    """Each run's answer against its own stored question: on-topic answers against answers to another
+    topic's question, through ``attach`` (message JSON as the instrumentation stores it)."""
+    import random
+
+    import pyarrow as pa
+
+    from driftline.analysis.semantic.drift import RELEVANCE_COLUMN, attach
+    from driftline.analysis.simulated_answers import answer, question
+    from driftline.collector.embed.text import question_text
+
+    rng = random.Random(3)
+    topics = ["refund", "shipping", "account", "billing"]
+
+    def side(on_topic: bool) -> dict:
+        asked, said = [], []
+        for i in range(40):
+            topic = topics[i % 4]
+            asked.append(
+                json.dumps(
+                    [{"role": "system", "content": "Be kind."}, {"role": "user", "content": question(rng, topic)}]
+                )
+            )
+            said.append(answer(rng, topic if on_topic else topics[(i + 1) % 4]))
+        return {"input_text": pa.chunked_array([pa.array(asked)]), "output_text": pa.chunked_array([pa.array(said)])}
+
+    a, b = side(True), side(False)
+    attached = attach(a, b, str(tmp_path), seed=0)
+    assert attached is not None and attached.questions == 80
+    ra, rb = (np.asarray(s[RELEVANCE_COLUMN].to_numpy()) for s in (a, b))
+    assert ra.mean() > rb.mean() + 0.1
+    settings = StatSettings()
+    comparison = compare(a, b, settings)
+    correct(comparison.results, settings)
+    relevance = next(r for r in comparison.results if r.name == "answer_relevance")
+    assert relevance.status == "moved" and relevance.effect < 0
+    assert question_text(a["input_text"].to_pylist()[0]) not in ("Be kind.", "")
+    assert "Be kind." not in question_text(a["input_text"].to_pylist()[0])
