@@ -54,6 +54,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.diff import diff, keys, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
     from driftline.analysis.commands.models import models
+    from driftline.analysis.commands.playground import playground
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register, serve
@@ -78,6 +79,7 @@ def _register_commands() -> None:
         watch,
         ui,
         models,
+        playground,
     ):
         cli.add_command(command)
 

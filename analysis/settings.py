@@ -21,7 +21,18 @@ CONFIG_ENV = "DRIFTLINE_CONFIG"
 DEFAULT_FILE = "driftline.toml"
 STATS_KEYS = ("alpha", "correction", "min_runs", "bootstrap", "seed", "block_score", "max_bootstrap_side")
 # tables that are not command defaults
-_SECTIONS = {"cli", "stats", "dimensions", "hypothesis", "model_hypothesis", "report", "alerts", "semantic", "rca"}
+_SECTIONS = {
+    "cli",
+    "stats",
+    "dimensions",
+    "hypothesis",
+    "model_hypothesis",
+    "report",
+    "alerts",
+    "semantic",
+    "rca",
+    "playground",
+}
 
 
 class ConfigError(click.ClickException):

@@ -54,11 +54,39 @@ class Settings:
         """``doc``: the driftline.toml in effect; its [semantic] and [rca] tables are validated here, so a
         mistake stops the server at start, not the first report."""
         from driftline.analysis.explain.config import config_from as rca_config
+        from driftline.analysis.playground import config_from as playground_config
         from driftline.collector.embed.model import config_from as semantic_config
 
         self.data, self.pricing, self.auth_token, self.receiver = data, pricing, auth_token, receiver
         self.semantic = semantic_config((doc or {}).get("semantic"))
         self.rca = rca_config((doc or {}).get("rca"))
+        self.playground = playground_config(doc)
+
+    def playground_target(self) -> tuple[str | None, str | None]:
+        """(OTLP endpoint, protocol) the playground's runs go to: [playground] otlp_endpoint, else the
+        console's own receiver (HTTP, else gRPC), else (None, None) for the OTEL_EXPORTER_OTLP_* variables."""
+        if self.playground.otlp_endpoint:
+            return self.playground.otlp_endpoint, None
+        if self.receiver is not None and self.receiver.otlp_http:
+            return self.receiver.otlp_http, "http/protobuf"
+        if self.receiver is not None and self.receiver.otlp_grpc:
+            return self.receiver.otlp_grpc, "grpc"
+        return None, None
+
+
+class PromoteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    run_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=10_000)
+    note: str | None = Field(default=None, max_length=2000)
+    replace: bool = False
+
+
+class PlaygroundIn(BaseModel):
+    prompt: str = Field(min_length=1, max_length=32_000)
+    version: str = Field(min_length=1, max_length=200)
+    agent: str = Field(default="playground", min_length=1, max_length=200)
+    system: str | None = Field(default=None, max_length=32_000)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class BaselineIn(BaseModel):
@@ -426,17 +454,97 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
 
     @app.get(f"{API}/baselines", dependencies=auth)
     def baselines() -> dict[str, Any]:
+        """Every baseline record (oldest first) and the current named baselines (their run ids left out:
+        a diff side ``@name`` uses them)."""
         from driftline.analysis import baselines as store
 
-        return {"baselines": store.records(settings.data)}
+        return {
+            "baselines": [store.summary(r) for r in store.records(settings.data)],
+            "named": [store.summary(r) for r in store.names(settings.data)],
+        }
+
+    def writable(request: Request) -> None:
+        if settings.auth_token is None:
+            raise HTTPException(403, detail="writes need a bearer token: start the API with --auth-token")
+        authorized(request)
+
+    @app.post(f"{API}/baselines/named", status_code=201)
+    def promote(body: PromoteIn, request: Request) -> dict[str, Any]:
+        """Promote runs to the named baseline ``body.name`` (added to it, or all of it with ``replace``)."""
+        from driftline.analysis import baselines as store
+
+        writable(request)
+        try:
+            store.check_name(body.name)
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["body", "name"], "msg": str(exc)}]) from exc
+        try:
+            record = store.promote(settings.data, con(only_runs=True), body.name, body.run_ids, body.note, body.replace)
+        except ValueError as exc:
+            raise HTTPException(404, detail=str(exc)) from exc
+        return store.summary(record)
+
+    @app.get(f"{API}/playground", dependencies=auth)
+    def playground_state() -> dict[str, Any]:
+        """Whether the playground can send (an endpoint and somewhere for its runs to land), and where."""
+        from driftline.analysis.llm_endpoint import target
+
+        pg = settings.playground
+        endpoint, protocol = settings.playground_target()
+        otlp = target(endpoint, protocol)
+        reason = None
+        if not pg.configured:
+            reason = "no endpoint configured: set endpoint and model in [playground] (or [rca]) of driftline.toml"
+        elif otlp is None:
+            reason = (
+                "nowhere for the runs to land: run the console in the receiver (driftline serve --ui-port), "
+                "give driftline ui --receiver, or set [playground] otlp_endpoint"
+            )
+        return {
+            "configured": reason is None,
+            "reason": reason,
+            "endpoint": pg.endpoint,
+            "model": pg.model,
+            "system": pg.system,
+            "otlp": {"endpoint": otlp[0], "protocol": otlp[1]} if otlp else None,
+            "writes": settings.auth_token is not None,
+        }
+
+    @app.post(f"{API}/playground", status_code=201)
+    def playground_send(body: PlaygroundIn, request: Request) -> dict[str, Any]:
+        """Send a prompt as ``agent`` ``version`` through the configured endpoint; the call lands as a run
+        (environment ``playground``) once the receiver acknowledged it. 502 when the endpoint failed (the
+        failed call is a run too), 503 when the receiver did not take the run."""
+        from dataclasses import asdict
+
+        from driftline.analysis.playground import send
+
+        writable(request)
+        endpoint, protocol = settings.playground_target()
+        try:
+            run = send(
+                settings.playground,
+                body.prompt,
+                agent=body.agent,
+                version=body.version,
+                otlp_endpoint=endpoint,
+                protocol=protocol,
+                system=body.system,
+                model=body.model,
+            )
+        except ValueError as exc:
+            raise HTTPException(409, detail=str(exc)) from exc
+        except OSError as exc:
+            raise HTTPException(503, detail=f"{exc}; the run is not recorded") from exc
+        if run.error is not None:
+            raise HTTPException(502, detail=f"{run.error} (the failed call is recorded as run {run.run_id})")
+        return asdict(run)
 
     @app.post(f"{API}/baselines", status_code=201)
     def set_baseline(body: BaselineIn, request: Request) -> dict[str, Any]:
         from driftline.analysis import baselines as store
 
-        if settings.auth_token is None:
-            raise HTTPException(403, detail="writes need a bearer token: start the API with --auth-token")
-        authorized(request)
+        writable(request)
         try:
             return store.set_baseline(settings.data, con(only_runs=True), body.version, body.agent, body.env, body.note)
         except ValueError as exc:

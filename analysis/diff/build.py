@@ -116,6 +116,12 @@ def build_report(
     model (``[semantic]`` in driftline.toml; default the packaged MiniLM)."""
     if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
+    from driftline.analysis.baselines import resolve_side
+
+    # a side "@name" is a named baseline: exactly its promoted runs (and the report names its record)
+    baseline, named_record = resolve_side(data_root, baseline)
+    candidate, _ = resolve_side(data_root, candidate)
+    baseline_record = baseline_record or named_record
     a, b = load(con, baseline, "baseline"), load(con, candidate, "candidate")
     if loaded is not None:
         loaded.update(baseline=a, candidate=b)

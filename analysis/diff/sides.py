@@ -45,6 +45,8 @@ class SideSpec:
     until: datetime | None = None
     last: int | None = None
     where: str | None = None  # an extra SQL predicate over runs (used by segments)
+    run_ids: tuple[str, ...] | None = None  # exactly these runs (a named baseline, baselines.resolve_side)
+    label: str | None = None  # how reports name the side (default: its version)
 
 
 def run_filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
@@ -67,6 +69,9 @@ def run_filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
         params.append(spec.until)
     if spec.where:
         clauses.append(f"({spec.where})")
+    if spec.run_ids is not None:
+        clauses.append("run_id IN (SELECT unnest(CAST(? AS VARCHAR[])))")
+        params.append(list(spec.run_ids))
     return " AND ".join(clauses), params
 
 
@@ -75,6 +80,8 @@ def _literal(value: Any) -> str:
         return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -171,10 +178,20 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
         f"list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
         f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL) FROM {table}"
     ).fetchall()[0]  # fetchall: a pending result would block the next con.sql()
-    selector = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(spec).items() if v is not None}
-    label = version or "all versions"
+    selector = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in asdict(spec).items()
+        if v is not None and k != "run_ids"
+    }
+    label = spec.label or version or "all versions"
     if spec.since or spec.until:
         label += f" [{_fmt(spec.since) or '…'} → {_fmt(spec.until) or 'now'}]"
+    if spec.run_ids is not None:
+        selector["runs_listed"] = len(spec.run_ids)
+        if arrow.num_rows == 0:
+            raise SelectionError(f"none of the {len(spec.run_ids):,} runs of {label} is in the data any more")
+        if arrow.num_rows < len(spec.run_ids):  # retention removed some: say so wherever the side is named
+            label += f" ({arrow.num_rows:,} of {len(spec.run_ids):,} runs still in the data)"
     summary = SideSummary(
         label=label,
         selector={**selector, "resolved_version": version},

@@ -111,6 +111,7 @@ def _sequential(
     previous: dict[str, Any] | None,
     alpha: float,
     loaded: dict[str, Any],
+    root: str,
 ) -> tuple[dict[str, Any], list[str]]:
     """This look's monitoring state and the metrics that newly alarm.
 
@@ -119,10 +120,11 @@ def _sequential(
     candidate) is the same — a new ``latest`` version starts afresh. A rolling window on either side:
     the CUSUM with alpha spent over a horizon of looks, fed only the candidate runs since the
     previous look (see ``stats.sequential``)."""
+    from driftline.analysis.baselines import resolve_side
     from driftline.analysis.diff.sides import monitored_columns
     from driftline.analysis.stats import sequential
 
-    baseline, candidate = entry.sides(slot)
+    baseline, candidate = (resolve_side(root, side)[0] for side in entry.sides(slot))
     before = (previous or {}).get("sequential") or {}
     if entry.rolling(entry.baseline) or entry.rolling(entry.candidate):
         fixed_baseline = "" if entry.rolling(entry.baseline) else report.baseline.label
@@ -292,7 +294,7 @@ def run_entry(
     reasons = decide(entry, v.verdict, v.score, previous)
     monitor: dict[str, Any] = {}
     if entry.sequential:
-        monitor, newly = _sequential(con, entry, slot, report, previous, float(report.settings["alpha"]), loaded)
+        monitor, newly = _sequential(con, entry, slot, report, previous, float(report.settings["alpha"]), loaded, root)
         monitor["alarm"] = newly
         if newly:
             how = "CUSUM over rolling windows" if monitor["method"] == "cusum" else "always-valid p-values"
