@@ -30,12 +30,14 @@ instrumentation.shutdown()
 """
 
 
-def _start(data: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
+def _start(data: Path, *extra: str, config: Path | None = None) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """``driftline [--config F] serve … --ui-port 0 EXTRA…`` in a new process; (process, console URL, its log)."""
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "driftline.analysis.cli",
+            *(["--config", str(config)] if config else []),
             "serve",
             "--data",
             str(data),
@@ -47,6 +49,7 @@ def _start(data: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
             "0",
             "--flush-interval",
             "0.3",
+            *extra,
         ],
         stderr=subprocess.PIPE,
         text=True,

@@ -99,6 +99,21 @@ def test_a_playground_prompt_lands_as_a_run_and_promoted_runs_are_a_named_baseli
     markdown = run("diff", "@golden", "v2", "--data", root, "--format", "markdown").output
     assert "_Baseline @golden (3 promoted runs) recorded by" in markdown
 
+    # @name is a side wherever a side is: reports, watch, and a [[report]] with sequential monitoring
+    html = Path(root).parent / "golden.md"
+    assert run("report", "@golden", "v2", "--data", root, "--output", str(html)).exit_code == 0
+    assert "# " in html.read_text() and "@golden" in html.read_text()
+    watched = run("watch", "--data", root, "--against", "@golden", "--candidate", "v2", "--iterations", "1")
+    assert watched.exit_code == 0 and "@golden (3 runs) vs v2" in watched.output, watched.output
+    conf = Path(root).parent / "scheduled.toml"
+    conf.write_text(
+        f'[[report]]\nname = "vs-golden"\ncron = "0 * * * *"\nbaseline = "@golden"\ncandidate = "v2"\n'
+        f'sequential = true\nformats = ["markdown"]\noutput_dir = "{Path(root).parent / "reports"}"\n'
+    )
+    scheduled = run("--config", str(conf), "schedule", "--once", "vs-golden", "--data", root)
+    assert scheduled.exit_code == 0, scheduled.output
+    assert "@golden" in (Path(root).parent / "reports" / "vs-golden" / "latest.md").read_text()
+
     nope = run("diff", "@nope", "v2", "--data", root)
     assert nope.exit_code != 0 and "no named baseline 'nope'; named baselines: @golden" in nope.output
     shown = run("baseline", "show", "--name", "golden", "--data", root)

@@ -6,6 +6,7 @@ import { CostPage } from "./pages/Cost";
 import { DriftPage } from "./pages/Drift";
 import { IngestPage } from "./pages/Ingest";
 import { ModelsPage } from "./pages/Models";
+import { PlaygroundPage } from "./pages/Playground";
 import { RunPage } from "./pages/Run";
 import { RunsPage } from "./pages/Runs";
 import { TrendsPage } from "./pages/Trends";
@@ -18,6 +19,7 @@ const NAV = [
   ["/trends", "Trends"],
   ["/cost", "Cost"],
   ["/models", "Models"],
+  ["/playground", "Playground"],
   ["/ingest", "Ingest"],
 ] as const;
 
@@ -84,6 +86,9 @@ export function App() {
           </Route>
           <Route path="/models">
             <ModelsPage />
+          </Route>
+          <Route path="/playground">
+            <PlaygroundPage />
           </Route>
           <Route path="/ingest">
             <IngestPage health={health.data} />

@@ -388,3 +388,49 @@ export interface Stats {
   ingest_spans_per_s: number;
   rejected: number | null;
 }
+
+// ---- playground and named baselines ---------------------------------------------------------------
+
+export interface PlaygroundState {
+  configured: boolean;
+  reason: string | null;
+  endpoint: string | null;
+  model: string | null;
+  system: string | null;
+  otlp: { endpoint: string | null; protocol: string | null } | null;
+  writes: boolean;
+}
+
+export interface PlaygroundRun {
+  run_id: string;
+  trace_id: string;
+  agent: string;
+  version: string;
+  environment: string;
+  model: string | null;
+  prompt: string;
+  output: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+export interface BaselineRecord {
+  id: string;
+  name?: string | null;
+  version: string | null;
+  versions?: string[];
+  agent: string | null;
+  env: string | null;
+  runs?: number;
+  set_at?: string;
+  set_by?: string;
+  note?: string | null;
+  cleared?: boolean;
+}
+
+export interface Baselines {
+  baselines: BaselineRecord[];
+  named: BaselineRecord[];
+}

@@ -1,18 +1,10 @@
 // Versions: one row per version with headline metrics; pick a baseline and a candidate to compare.
 import { Link, useLocation } from "wouter";
-import { type Health, useApi, type VersionRow } from "../api";
+import { type Baselines, type BaselineRecord, type Health, useApi, type VersionRow } from "../api";
 import { EmptyState } from "../components/EmptyState";
 import { ErrorLine, Loading } from "../components/Status";
 import { int, ms, pct, usd, when } from "../format";
 import { useQueryState } from "../urlState";
-
-interface BaselineRecord {
-  version: string;
-  agent: string | null;
-  env: string | null;
-  set_at?: string;
-  set_by?: string;
-}
 
 export function VersionsPage({ health }: { health: Health | null }) {
   const [params, set] = useQueryState();
@@ -20,14 +12,14 @@ export function VersionsPage({ health }: { health: Health | null }) {
   const agent = params.get("agent") ?? undefined;
   const env = params.get("env") ?? undefined;
   const list = useApi<{ versions: VersionRow[] }>("/versions", { agent, env });
-  const baselines = useApi<{ baselines: BaselineRecord[] }>("/baselines");
+  const baselines = useApi<Baselines>("/baselines");
   if (health && health.spans === 0) return <EmptyState health={health} what="versions" />;
   if (list.error) return <ErrorLine error={list.error} />;
   if (!list.data) return <Loading what="versions" />;
   const versions = list.data.versions;
   // the current record per (agent, env) is the newest one; older records are its history
   const current = new Map<string, BaselineRecord>();
-  for (const b of [...(baselines.data?.baselines ?? [])].sort((x, y) => (x.set_at ?? "").localeCompare(y.set_at ?? "")))
+  for (const b of [...(baselines.data?.baselines ?? [])].filter((b) => !b.name).sort((x, y) => (x.set_at ?? "").localeCompare(y.set_at ?? "")))
     current.set(`${b.agent ?? ""}|${b.env ?? ""}`, b);
   const recorded = new Set([...current.values()].map((b) => b.version));
   const baseline = params.get("baseline") ?? versions.at(-2)?.version ?? "";
@@ -93,6 +85,26 @@ export function VersionsPage({ health }: { health: Health | null }) {
               <td className="num">{usd(v.mean_cost)}</td>
               <td>{v.top_outcome ?? "—"}</td>
               <td>{v.agents.join(", ")}</td>
+            </tr>
+          ))}
+          {(baselines.data?.named ?? []).map((b) => (
+            <tr key={b.id} className="named-baseline">
+              <td>
+                <input type="radio" name="baseline" aria-label={`baseline @${b.name}`} checked={baseline === `@${b.name}`} onChange={() => set({ baseline: `@${b.name}` })} />
+              </td>
+              <td />
+              <td>
+                <Link href="/playground">@{b.name}</Link>
+                <span className="badge" title="a named baseline: exactly its promoted runs">
+                  named
+                </span>
+              </td>
+              <td className="num">{int(b.runs ?? null)}</td>
+              <td colSpan={7} className="muted">
+                promoted {when(b.set_at ?? null)} by {b.set_by}
+                {b.note ? ` · ${b.note}` : ""}
+              </td>
+              <td>{(b.versions ?? []).join(", ")}</td>
             </tr>
           ))}
         </tbody>
