@@ -40,13 +40,9 @@ def target(otlp_endpoint: str | None, protocol: str | None) -> tuple[str, str] |
     endpoint = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if not endpoint:
         return None
-    protocol = (
-        protocol
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "grpc"
-    ).lower()
-    return endpoint, protocol
+    from driftline.instrumentation import otlp_protocol
+
+    return endpoint, otlp_protocol(protocol)
 
 
 def _provider(service_name: str, environment: str | None) -> Any:

@@ -42,6 +42,16 @@ class _State:
     instrumentors: dict[str, Any] = {}
 
 
+def otlp_protocol(explicit: str | None = None) -> str:
+    """The OTLP protocol: ``explicit``, else the standard variables, else gRPC (the SDK's default)."""
+    return (
+        explicit
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "grpc"
+    ).lower()
+
+
 def _exporters(protocol: str, endpoint: str | None, headers: dict[str, str] | None) -> tuple[Any, Any]:
     """Span and log exporters for ``protocol``; a None endpoint lets them read OTEL_* themselves."""
     if protocol == "grpc":
@@ -95,12 +105,7 @@ def setup(
         settings = _settings.load(capture_content)
         _agent.configure(settings)
         if _State.processor is None:
-            proto = (
-                protocol
-                or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-                or "grpc"
-            ).lower()
+            proto = otlp_protocol(protocol)
             if span_exporter is None:
                 span_exporter, otlp_logs = _exporters(proto, endpoint, headers)
                 log_exporter = log_exporter or otlp_logs

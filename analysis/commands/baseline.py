@@ -113,14 +113,7 @@ def show(data: str, agent: str | None, env: str | None, name: str | None, histor
     if not rows:
         click.echo("no baseline recorded for this scope (set one with: driftline baseline set VERSION)")
         return
-    for r in rows:
-        if r.get("cleared"):
-            click.echo(f"{r['set_at']}  cleared by {r['set_by']}")
-        else:
-            click.echo(
-                f"{r['set_at']}  {r['version']}  {r['runs']:,} runs  set by {r['set_by']}  id {r['id']}"
-                + (f"  note: {r['note']}" if r.get("note") else "")
-            )
+    _echo(rows)
 
 
 def _show_named(data: str, name: str, history: bool, as_json: bool) -> None:
@@ -138,14 +131,25 @@ def _show_named(data: str, name: str, history: bool, as_json: bool) -> None:
     if not rows:
         click.echo(f"no named baseline {name!r} (promote runs with: driftline baseline promote NAME RUN_ID...)")
         return
+    _echo(rows)
+
+
+def _echo(rows: list[dict[str, Any]]) -> None:
+    """One line per record: a scope's (its version) or a named baseline's (@name and its versions)."""
     for r in rows:
+        what = f"@{r['name']}" if r.get("name") else ""
         if r.get("cleared"):
-            click.echo(f"{r['set_at']}  @{r['name']} cleared by {r['set_by']}")
-        else:
-            click.echo(
-                f"{r['set_at']}  @{r['name']}  {r['runs']:,} runs  {', '.join(r['versions']) or '—'}  "
-                f"set by {r['set_by']}  id {r['id']}" + (f"  note: {r['note']}" if r.get("note") else "")
-            )
+            click.echo(f"{r['set_at']}  {what + ' ' if what else ''}cleared by {r['set_by']}")
+            continue
+        what = (
+            f"{what}  {r['runs']:,} runs  {', '.join(r['versions']) or '—'}"
+            if what
+            else f"{r['version']}  {r['runs']:,} runs"
+        )
+        click.echo(
+            f"{r['set_at']}  {what}  set by {r['set_by']}  id {r['id']}"
+            + (f"  note: {r['note']}" if r.get("note") else "")
+        )
 
 
 @baseline.command("clear")
