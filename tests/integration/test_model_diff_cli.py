@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftline.analysis.cli import cli
+from driftline.analysis.ml import multivariate
 from driftline.analysis.report.json_render import schema
 from tests.ml_tables import SHIFTED_CATEGORICAL, SHIFTED_NUMERIC, Population
 
@@ -58,8 +59,10 @@ def test_json_report_names_the_shifted_features_and_follows_the_schema(root: str
     assert doc["baseline"]["unit"] == "inferences" and doc["baseline"]["runs"] == N
     assert doc["verdict"]["verdict"] == "review"
     moved = {d["title"] for d in doc["dimensions"] if d["status"] == "moved"}
-    truth = set(SHIFTED_NUMERIC) | set(SHIFTED_CATEGORICAL)
-    assert moved <= truth and len(moved) >= 5, moved  # 6,000 per side: the unit test asks 6 of 7 at 20,000
+    # Seven shifted features also move the joint distribution, so the multivariate signal may fire
+    # (its sample is keyed on import time, so whether it clears its floor varies run to run).
+    truth = set(SHIFTED_NUMERIC) | set(SHIFTED_CATEGORICAL) | {multivariate.TITLE}
+    assert moved <= truth and len(moved - {multivariate.TITLE}) >= 5, moved  # 6,000 per side: the unit test asks 6 of 7 at 20,000
     first = doc["dimensions"][0]
     assert first["status"] == "moved"  # moved dimensions come first, by effect
     numeric = next(d for d in doc["dimensions"] if d["title"] == SHIFTED_NUMERIC[0])
