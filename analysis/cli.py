@@ -49,6 +49,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.baseline import baseline
     from driftline.analysis.commands.config_cmd import config_command
     from driftline.analysis.commands.console import add_ui_port, ui
+    from driftline.analysis.commands.conventions import conventions
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, keys, report, verify
@@ -63,6 +64,7 @@ def _register_commands() -> None:
     add_ui_port(serve)
     for command in (
         sql,
+        conventions,
         diff,
         report,
         verify,

@@ -82,18 +82,15 @@ def convention_report(root: str, top: int = 10) -> list[dict[str, Any]]:
     return out
 
 
-def render_table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no spans yet"
-    lines = []
-    for r in rows:
-        conv = ", ".join(f"{k} {v}" for k, v in r["conventions"].items())
-        tools = "-" if r["share_tool_spans_named"] is None else f"{r['share_tool_spans_named']:.0%}"
-        lines.append(f"{r['service'] or '?'} / {r['scope'] or '?'}: {r['spans']} spans ({conv})")
-        lines.append(
-            f"  with model {r['share_with_model']:.0%} · with tokens {r['share_with_tokens']:.0%} · "
-            f"tool spans named {tools}"
-        )
-        if r["top_unmapped_keys"]:
-            lines.append("  unmapped: " + ", ".join(f"{u['key']} ({u['spans']})" for u in r["top_unmapped_keys"]))
-    return "\n".join(lines)
+def render_lines(r: dict[str, Any]) -> list[str]:
+    """One group's lines of the table: its spans and conventions, what got mapped, what did not."""
+    conv = ", ".join(f"{k} {v}" for k, v in r["conventions"].items())
+    tools = "-" if r["share_tool_spans_named"] is None else f"{r['share_tool_spans_named']:.0%}"
+    lines = [
+        f"{r['service'] or '?'} / {r['scope'] or '?'}: {r['spans']} spans ({conv})",
+        f"  with model {r['share_with_model']:.0%} · with tokens {r['share_with_tokens']:.0%} · "
+        f"tool spans named {tools}",
+    ]
+    if r["top_unmapped_keys"]:
+        lines.append("  unmapped: " + ", ".join(f"{u['key']} ({u['spans']})" for u in r["top_unmapped_keys"]))
+    return lines

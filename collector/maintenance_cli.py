@@ -1,9 +1,10 @@
-"""The collector's maintenance commands: ``compact``, ``conventions``, ``prune``, ``export``,
-``import``, ``doctor``, ``replay`` — everything that writes or checks a data root besides ``serve``.
+"""The collector's maintenance commands: ``compact``, ``prune``, ``export``, ``import``, ``doctor``,
+``replay`` — everything that writes or checks a data root besides ``serve``. (``conventions`` lives in
+the analysis package: it reports which model calls the analysis counts, a rule of the analysis SQL.)
 
 Why apart from ``cli.py``: ``serve`` and the shared option helpers are what the analysis package
 imports; these commands are only registered. Each parses flags, calls one library function
-(``sink/compact.py``, ``conventions_report.py``, ``sink/lifecycle.py``, ``doctor.py``,
+(``sink/compact.py``, ``sink/lifecycle.py``, ``doctor.py``,
 ``replay.py``) and prints; heavy imports happen inside the commands.
 """
 
@@ -48,44 +49,6 @@ def compact(data: str, min_age: float, dry_run: bool) -> None:
             f"{r.rows_out} rows in {r.partition}"
         )
     click.echo(f"{len(merged)} partition(s) {'to compact' if dry_run else 'compacted'}")
-
-
-@click.command(
-    epilog="""\b
-Example:
-  driftline conventions --data ./driftline-data
-  driftline conventions --format json"""
-)
-@data_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--top", type=int, default=10, show_default=True, help="Unmapped keys to list per group.")
-def conventions(data: str, fmt: str, top: int) -> None:
-    """Which instrumentation convention each service and scope speaks, and what is left unmapped."""
-    try:
-        from driftline.collector.conventions_report import convention_report, render_table
-    except ImportError as exc:
-        raise missing_extra(exc) from exc
-    try:
-        rows = convention_report(data, top=top)
-    except FileNotFoundError as exc:
-        raise click.ClickException(f"no span data under {data}: is --data right? ({exc})") from exc
-    if fmt == "json":
-        import json
-
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        click.echo(render_table(rows))
-    from driftline.collector.conflicts import find_conflicts
-
-    found = find_conflicts(data)
-    if found.count:  # on stderr with --format json, so the document stays valid
-        click.echo(
-            f"! {found.count} span id(s) are used by different spans; only the first of each is analysed "
-            "(does the app seed Python's global random? see the README, 'Span ids that repeat'):",
-            err=fmt == "json",
-        )
-        for e in found.examples:
-            click.echo(f"    trace {e['trace_id']} span {e['span_id']} ({e['service']})", err=fmt == "json")
 
 
 DATASET_NAMES = (
@@ -308,4 +271,4 @@ def models_import(
     )
 
 
-COMMANDS = (compact, conventions, prune, export, import_, doctor, replay)
+COMMANDS = (compact, prune, export, import_, doctor, replay)

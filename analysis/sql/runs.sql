@@ -15,15 +15,15 @@ descent(trace_id, run_span, span_id, depth) AS (
 membership AS (  -- the outermost agent above each span (largest distance)
     SELECT trace_id, span_id, arg_max(run_span, depth) AS run_span FROM descent GROUP BY trace_id, span_id
 ),
-costed AS (
-    SELECT s.*, k.cost AS call_cost, k.cost_source AS call_cost_source
+costed AS (  -- counted: a model call of llm_calls (a wrapper around another model call is not one)
+    SELECT s.*, k.cost AS call_cost, k.cost_source AS call_cost_source, k.span_id IS NOT NULL AS counted
     FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
 ),
 run_spans AS MATERIALIZED (  -- read by three CTEs below: computed once
     SELECT *,
            -- the span's role, computed once: the aggregates below filter on these booleans
-           operation IN ('chat', 'text_completion') AS is_chat,
-           operation IN ('chat', 'text_completion', 'embeddings') AS is_model,
+           counted AND operation IN ('chat', 'text_completion') AS is_chat,
+           counted AS is_model,
            operation = 'execute_tool' AS is_tool
     FROM (
         SELECT s.*, s.trace_id || ':' || m.run_span AS run_id, s.span_id = m.run_span AS is_root, true AS agent_run
@@ -42,7 +42,7 @@ ordered AS (  -- model and tool calls in order, to count LLM→tool rounds and r
            lag(status_code) OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS prev_status,
            row_number() OVER (PARTITION BY run_id, is_tool, tool_name ORDER BY start_time, span_id) AS nth_call
     FROM run_spans
-    WHERE operation IN ('chat', 'text_completion', 'execute_tool')
+    WHERE is_chat OR is_tool
 ),
 rounds AS (
     SELECT run_id,

@@ -44,6 +44,9 @@ def test_analysis_imports_only_the_schema_of_the_collector() -> None:
     demo = {
         ("analysis/commands/demo.py", "driftline.collector.app"),
         ("analysis/commands/demo.py", "driftline.collector.config"),
+        # `driftline conventions` prints the collector's mapping report beside the analysis's counting rule
+        ("analysis/commands/conventions.py", "driftline.collector.conventions_report"),
+        ("analysis/commands/conventions.py", "driftline.collector.conflicts"),
     }
     bad = [
         (f, m)

@@ -56,11 +56,13 @@ def test_conventions_report(tmp_path: Path) -> None:
     oi = rows[("fixture-oi-agent", "openinference.instrumentation.langchain")]
     assert oi["conventions"] == {"openinference": 4} and oi["share_tool_spans_named"] == 1.0
     assert oi["share_with_model"] == 0.25
+    assert oi["model_calls"] == {"counted": 1, "wrappers": 0, "other_with_tokens": 0}
     assert {"key": "tool.description", "spans": 1} in oi["top_unmapped_keys"]
     vercel = rows[("fixture-vercel", "ai")]
     assert vercel["conventions"] == {"vercel_ai": 3} and vercel["share_with_tokens"] == round(2 / 3, 3)
     table = CliRunner().invoke(cli, ["conventions", "--data", str(tmp_path)])
     assert "fixture-vercel / ai: 3 spans (vercel_ai 3)" in table.output
+    assert "model calls counted" in table.output
 
 
 def test_conventions_without_data_is_an_error(tmp_path: Path) -> None:

@@ -313,3 +313,44 @@ def test_silent_model_update_is_found_by_a_window_diff(tmp_path: Path) -> None:
     (change,) = [c for c in doc["configuration_changes"] if c["key"] == "snapshots"]
     assert change["kind"] == "silent_model_update" and change["candidate"] == ["gpt-4o-2024-11-20"]
     assert doc["hypotheses"][0]["rule"] == "silent_model_update"
+
+
+def test_tokens_and_cost_count_each_model_call_once_whichever_instrumentors_are_on(tmp_path: Path) -> None:
+    """A framework's LLM span (OpenInference, with tokens) around our SDK chat span (with the same tokens),
+    once directly and once through a CHAIN span, and an AGENT span carrying the run's totals: the run
+    counts the two leaf calls only, and the cost report prices them once."""
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    e = "e" * 32
+    oi_agent = {"openinference.span.kind": "AGENT", "agent.name": "crew", "llm.token_count.prompt": 300}
+    oi_llm = {
+        "openinference.span.kind": "LLM",
+        "llm.model_name": "gpt-4o",
+        "llm.token_count.prompt": 100,
+        "llm.token_count.completion": 10,
+    }
+    chain = {"openinference.span.kind": "CHAIN"}
+    chat = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 100,
+        "gen_ai.usage.output_tokens": 10,
+    }
+    _span(ss, e, "e000000000000001", None, "Agent.run", oi_agent, 0, 1000)
+    _span(ss, e, "e000000000000002", "e000000000000001", "OpenAILike.chat", oi_llm, 10, 100)
+    _span(ss, e, "e000000000000003", "e000000000000002", "chat gpt-4o", chat, 20, 80)
+    _span(ss, e, "e000000000000004", "e000000000000001", "OpenAILike.chat", oi_llm, 200, 100)
+    _span(ss, e, "e000000000000005", "e000000000000004", "synthesize", chain, 210, 90)
+    _span(ss, e, "e000000000000006", "e000000000000005", "chat gpt-4o", chat, 220, 70)
+    _span(ss, e, "e000000000000007", "e000000000000001", "OpenAILike.chat", oi_llm, 400, 100)  # a leaf itself
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    con = connect(str(tmp_path))
+    run = con.execute("SELECT llm_calls, input_tokens, output_tokens, cost FROM runs").fetchall()
+    counted = {r[0] for r in con.execute("SELECT span_id FROM llm_calls").fetchall()}
+    assert counted == {"e000000000000003", "e000000000000006", "e000000000000007"}
+    ((calls, tokens_in, tokens_out, cost),) = run
+    assert (calls, tokens_in, tokens_out) == (3, 300, 30)
+    (priced,) = con.execute("SELECT sum(cost) FROM llm_call_costs").fetchone()
+    assert cost is not None and abs(cost - priced) < 1e-12
