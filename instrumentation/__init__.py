@@ -7,6 +7,7 @@ waits on the network. Everything here depends on the OpenTelemetry API/SDK only.
 
     from driftline.instrumentation import setup, agent_run, tool_call
     setup(service_name="support-agent", version="v2.1", environment="prod", instrument=("openai",))
+    setup(service_name="support-agent", version="v2.1", instrument="auto")  # every SDK and framework found
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def setup(
     endpoint: str | None = None,
     protocol: str | None = None,
     capture_content: bool | str | None = None,
-    instrument: Iterable[str] = (),
+    instrument: Iterable[str] | str = (),
     headers: dict[str, str] | None = None,
     span_exporter: Any = None,
     log_exporter: Any = None,
@@ -92,7 +93,9 @@ def setup(
     Idempotent: a second call changes nothing and returns the same provider. ``protocol`` defaults to
     ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` / ``OTEL_EXPORTER_OTLP_PROTOCOL``, else gRPC; ``endpoint``
     to ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``span_exporter`` / ``log_exporter`` replace the OTLP
-    exporters (tests, custom pipelines). Log records — GenAI content events and the ML inference and
+    exporters (tests, custom pipelines). ``instrument="auto"`` turns on, for every model SDK and agent
+    framework importable here, the best tracing available and logs each choice (see ``frameworks.py``);
+    names (``"openai"``, ``"llamaindex"``…) turn on only those. Log records — GenAI content events and the ML inference and
     label events of ``driftline.instrumentation.ml`` — go to the app's SDK ``LoggerProvider`` when it
     has one, else to one created here.
     """
@@ -127,9 +130,22 @@ def setup(
             _State.provider, _State.processor = provider, processor
             if log_exporter is not None:
                 _State.logger_provider = _setup_logs(provider, log_exporter)
-        for name in instrument:
+        for name in _requested(instrument):
             _instrument(name, settings)
         return _State.provider
+
+
+def _requested(instrument: Iterable[str] | str) -> list[str]:
+    """The names ``instrument`` asks for; "auto" means every SDK and framework that is importable."""
+    import importlib.util
+
+    from driftline.instrumentation import frameworks
+
+    names = [instrument] if isinstance(instrument, str) else list(instrument)
+    if "auto" not in names:
+        return names
+    sdks = [n for n in INSTRUMENTORS if importlib.util.find_spec(n) is not None]
+    return [*sdks, *(f.name for f in frameworks.present()), *(n for n in names if n != "auto")]
 
 
 def _setup_logs(provider: Any, exporter: Any) -> Any:
@@ -148,10 +164,16 @@ def _setup_logs(provider: Any, exporter: Any) -> Any:
 
 
 def _instrument(name: str, settings: _settings.Settings) -> None:
+    from driftline.instrumentation import frameworks
+
     if name in _State.instrumentors:
         return
+    if name in frameworks.BY_NAME:
+        _State.instrumentors[name] = frameworks.instrument(frameworks.BY_NAME[name], _State.provider, settings)
+        return
     if name not in INSTRUMENTORS:
-        raise ValueError(f"unknown instrumentation {name!r}: choose from {', '.join(sorted(INSTRUMENTORS))}")
+        known = sorted([*INSTRUMENTORS, *frameworks.BY_NAME, "auto"])
+        raise ValueError(f"unknown instrumentation {name!r}: choose from {', '.join(known)}")
     import importlib
 
     module, cls = INSTRUMENTORS[name]
@@ -163,8 +185,9 @@ def _instrument(name: str, settings: _settings.Settings) -> None:
 def shutdown() -> None:
     """Flush what is queued and stop exporting (call at exit; safe to call twice)."""
     with _State.lock:
-        for instrumentor in _State.instrumentors.values():
-            instrumentor.uninstrument()
+        for turned_on in _State.instrumentors.values():
+            for instrumentor in turned_on if isinstance(turned_on, list) else [turned_on]:
+                instrumentor.uninstrument()
         _State.instrumentors.clear()
         if _State.processor is not None:
             _State.processor.force_flush()

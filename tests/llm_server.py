@@ -3,11 +3,17 @@
 The real ``openai`` client talks to it over a socket. The model name scripts the answer:
 ``error-429`` / ``error-500`` fail with that status; a request offering tools gets a tool call unless
 the conversation already holds a tool result; ``stream: true`` answers as server-sent events.
+
+Model ``agent`` scripts a small agent for the framework tests: each conversation (keyed by a
+``[run-N]`` marker in its text, since frameworks rephrase history differently) calls every offered tool
+once, in name order, with arguments made from the tool's JSON schema, and then answers — by calling a
+``final_answer`` tool when one is offered (smolagents), else in text.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,9 +28,75 @@ USAGE = {
 }
 
 
+ANSWER = "Order 42 ships Monday."
+FINAL_ANSWER = "final_answer"
+_RUN_MARKER = re.compile(r"\[run-\d+\]")
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    """A value of the JSON schema's type (what a model would fill in)."""
+    kind = schema.get("type")
+    if kind is None and schema.get("anyOf"):
+        kind = next((s.get("type") for s in schema["anyOf"] if s.get("type") != "null"), "string")
+    return {"integer": 42, "number": 42, "boolean": True, "array": [], "object": {}}.get(kind, "42")
+
+
+def _arguments(tool: dict[str, Any]) -> dict[str, Any]:
+    params = tool.get("function", {}).get("parameters") or {}
+    props = params.get("properties") or {}
+    names = params.get("required") or list(props)
+    if tool["function"]["name"] == FINAL_ANSWER:
+        return {name: ANSWER for name in names}
+    return {name: _example(props.get(name, {})) for name in names}
+
+
+class _AgentScript:
+    """Per conversation: how many turns it has had (the next tool to call)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.turns: dict[str, int] = {}
+
+    def next_call(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The tool to call on this turn, or None to answer."""
+        text = json.dumps(body.get("messages", []))
+        marker = _RUN_MARKER.search(text)
+        key = marker.group(0) if marker else text[:200]
+        with self.lock:
+            turn = self.turns.get(key, 0)
+            self.turns[key] = turn + 1
+        tools = sorted(body.get("tools") or [], key=lambda t: t["function"]["name"])
+        work = [t for t in tools if t["function"]["name"] != FINAL_ANSWER]
+        if turn < len(work):
+            return work[turn]
+        final = [t for t in tools if t["function"]["name"] == FINAL_ANSWER]
+        return final[0] if final and turn == len(work) else None
+
+
+_AGENT = _AgentScript()
+
+
 def _chat(body: dict[str, Any]) -> dict[str, Any]:
-    wants_tool = body.get("tools") and not any(m.get("role") == "tool" for m in body["messages"])
-    if wants_tool:
+    if body.get("model") == "agent":
+        tool = _AGENT.next_call(body)
+        wants_tool = tool is not None
+    else:
+        tool = (body.get("tools") or [None])[0]
+        wants_tool = body.get("tools") and not any(m.get("role") == "tool" for m in body["messages"])
+    if wants_tool and tool is not None and body.get("model") == "agent":
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{tool['function']['name']}",
+                    "type": "function",
+                    "function": {"name": tool["function"]["name"], "arguments": json.dumps(_arguments(tool))},
+                }
+            ],
+        }
+        finish = "tool_calls"
+    elif wants_tool:
         message = {
             "role": "assistant",
             "content": None,
@@ -38,7 +110,7 @@ def _chat(body: dict[str, Any]) -> dict[str, Any]:
         }
         finish = "tool_calls"
     else:
-        message, finish = {"role": "assistant", "content": "Order 42 ships Monday."}, "stop"
+        message, finish = {"role": "assistant", "content": ANSWER}, "stop"
     return {
         "id": "chatcmpl-1",
         "object": "chat.completion",

@@ -290,6 +290,12 @@ class SpanNormalizer(_Base):
             row[_I_AGENT_VERSION] = ver
         if row[_I_OPERATION] is None:
             row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
+        elif convention == cv.OPENINFERENCE:
+            named = cv.named_operation(convention, span.name)
+            if named is not None:
+                row[_I_OPERATION] = named[0]
+                if named[1] is not None and row[_I_AGENT_NAME] is None:
+                    row[_I_AGENT_NAME] = named[1]
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
 
@@ -338,6 +344,7 @@ _I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = (
     _I["tool_name"],
 )
 _I_COST, _I_CURRENCY = _I["cost_reported"], _I["cost_currency"]
+_I_AGENT_NAME = _I["agent_name"]
 _I_INPUT_HASH, _I_INPUT_CHARS, _I_INPUT_CONTENT = _I["input_hash"], _I["input_chars"], _I["input_content"]
 _I_OUTPUT_HASH, _I_OUTPUT_CHARS, _I_OUTPUT_CONTENT = _I["output_hash"], _I["output_chars"], _I["output_content"]
 _I_PROMPT_HASH, _I_ARGS_HASH = _I["prompt_hash"], _I["tool_args_hash"]

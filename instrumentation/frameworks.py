@@ -1,0 +1,143 @@
+"""Agent frameworks: for each one that is importable, the best tracing available, turned on and logged.
+
+Why a table: LlamaIndex, DSPy, CrewAI, smolagents, Haystack, AutoGen and AG2 either emit OpenTelemetry
+spans themselves or have a maintained OpenInference instrumentor; Driftline's job is to turn the best
+one on, not to re-instrument them. The choice per framework is, in order: the framework's own spans
+(nothing to install), else the maintained instrumentor when its package is installed (the extra
+``driftline[<name>]`` installs it), else nothing — logged with the extra to install. Our own code is
+added only where nothing maintained does the job (``DRIVERS`` below: DSPy's token usage and signature,
+AG2 1.x's telemetry middleware).
+
+The model calls under a framework's spans are the SDK's (``openai``, ``anthropic``), recorded by our
+instrumentors; a framework's LLM span around them is a wrapper, and the analysis counts tokens and cost
+on the innermost model call only, so turning both on never counts a call twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("driftline.instrumentation")
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One agent framework and where its tracing comes from."""
+
+    name: str  # what setup(instrument=...) and the extra are called
+    module: str  # importable when the framework is installed
+    native: bool  # it emits OpenTelemetry spans itself through the global TracerProvider
+    instrumentor: tuple[str, str] | None  # the maintained instrumentor: module, class
+    driver: tuple[str, str] | None = None  # our own addition (module, class), on whatever else is chosen
+    distribution: str | None = None  # the installed distribution that must be present (AG2 vs classic)
+
+
+FRAMEWORKS: tuple[Framework, ...] = (
+    Framework(
+        "llamaindex",
+        "llama_index.core",
+        native=False,
+        instrumentor=("openinference.instrumentation.llama_index", "LlamaIndexInstrumentor"),
+    ),
+    Framework(
+        "dspy",
+        "dspy",
+        native=False,
+        instrumentor=("openinference.instrumentation.dspy", "DSPyInstrumentor"),
+    ),
+    Framework(
+        "crewai",
+        "crewai",
+        native=False,  # a private tracer whose API still moves: the OpenInference instrumentor reads it
+        instrumentor=("openinference.instrumentation.crewai", "CrewAIInstrumentor"),
+    ),
+    Framework(
+        "smolagents",
+        "smolagents",
+        native=False,
+        instrumentor=("openinference.instrumentation.smolagents", "SmolagentsInstrumentor"),
+    ),
+    Framework(
+        "haystack",
+        "haystack",
+        native=False,  # 2.x traced itself; 3.x moved that to a separate package, OpenInference covers both
+        instrumentor=("openinference.instrumentation.haystack", "HaystackInstrumentor"),
+    ),
+    Framework(
+        "autogen",
+        "autogen_agentchat",
+        native=True,  # create_agent / invoke_agent / execute_tool through the global TracerProvider
+        instrumentor=("openinference.instrumentation.autogen_agentchat", "AutogenAgentChatInstrumentor"),
+    ),
+)
+BY_NAME = {f.name: f for f in FRAMEWORKS}
+
+
+def installed(framework: Framework) -> bool:
+    """Importable without importing it (finding a module spec does not run the framework)."""
+    try:
+        found = importlib.util.find_spec(framework.module) is not None
+    except (ImportError, ValueError):
+        return False
+    if found and framework.distribution:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return int(version(framework.distribution).split(".")[0]) >= 1
+        except (PackageNotFoundError, ValueError):
+            return False
+    return found
+
+
+def _available(target: tuple[str, str] | None) -> bool:
+    if target is None:
+        return False
+    try:
+        return importlib.util.find_spec(target[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def choose(framework: Framework) -> tuple[str, tuple[str, str] | None]:
+    """What traces ``framework``: ("native", None), ("instrumentor", target) or ("none", None)."""
+    if framework.native:
+        return "native", None
+    if _available(framework.instrumentor):
+        return "instrumentor", framework.instrumentor
+    return "none", None
+
+
+def instrument(framework: Framework, tracer_provider: Any, settings: Any) -> list[Any]:
+    """Turn on ``framework``'s tracing; returns the instrumentors turned on here (to uninstrument)."""
+    how, target = choose(framework)
+    turned_on: list[Any] = []
+    if how == "native":
+        log.info("driftline: %s traces itself (its own OpenTelemetry spans)", framework.name)
+    elif how == "instrumentor" and target is not None:
+        instrumentor = getattr(importlib.import_module(target[0]), target[1])()
+        if not instrumentor.is_instrumented_by_opentelemetry:  # opentelemetry-instrument may have done it
+            instrumentor.instrument(tracer_provider=tracer_provider)
+            turned_on.append(instrumentor)
+        log.info("driftline: %s traced by %s.%s", framework.name, *target)
+    elif framework.driver is None:
+        log.warning(
+            "driftline: %s is installed but nothing traces it: pip install 'driftline[%s]'",
+            framework.name,
+            framework.name,
+        )
+    if framework.driver is not None:
+        driver = getattr(importlib.import_module(framework.driver[0]), framework.driver[1])()
+        if not driver.is_instrumented_by_opentelemetry:
+            driver.instrument(tracer_provider=tracer_provider, settings=settings)
+            turned_on.append(driver)
+        log.info("driftline: %s: %s.%s added", framework.name, *framework.driver)
+    return turned_on
+
+
+def present() -> list[Framework]:
+    """The frameworks importable in this environment."""
+    return [f for f in FRAMEWORKS if installed(f)]

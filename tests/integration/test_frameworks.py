@@ -1,0 +1,100 @@
+"""Each agent framework for real: a two-tool agent through the framework's own API, against the loopback
+OpenAI-compatible server, traced by ``setup(instrument="auto")``, exported over OTLP/HTTP to a real
+receiver, and checked on the canonical rows and the runs (agent, tool sequence, tokens equal to the
+server's usage — each model call counted once).
+
+Each framework lives in its own environment (``.envs/<env>``, made and cached by ``make frameworks``;
+their pins conflict). A framework whose environment is missing is skipped with the reason, except in
+CI, where ``make test`` has made them all and a missing one is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from driftline.analysis.db import connect
+from tests.llm_server import USAGE, LLMServer
+
+ROOT = Path(__file__).parents[2]
+AGENTS = ROOT / "tests" / "frameworks" / "agents"
+ENVS = Path(os.environ.get("DRIFTLINE_FRAMEWORK_ENVS", ROOT / ".envs"))
+RUNS = 2
+
+
+@dataclass(frozen=True)
+class Case:
+    framework: str
+    env: str
+    agent: str  # the agent name the runs must carry
+    tools: tuple[str, ...]  # the tool sequence of every run
+    chose: str  # what the log must say was chosen
+
+
+CASES = (
+    Case("llamaindex", "agents", "FunctionAgent", ("get_weather", "lookup_order"),
+         "llamaindex traced by openinference.instrumentation.llama_index"),
+)
+
+
+def _python(env: str) -> Path:
+    return ENVS / env / "bin" / "python"
+
+
+def run_agent(case: Case, llm: LLMServer, endpoint: str, version: str = "v1") -> subprocess.CompletedProcess:
+    python = _python(case.env)
+    if not python.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{python} is missing: `make frameworks` should have made it")
+        pytest.skip(f"{case.framework}: no environment at {python.parent.parent} (run `make frameworks`)")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "VIRTUAL_ENV"))},
+        # nothing may be fetched at run time: every outbound connection except loopback is refused
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "HF_HUB_OFFLINE": "1",
+        "CREWAI_DISABLE_TELEMETRY": "true",
+        "CREWAI_TRACING_ENABLED": "false",
+        "CREWAI_DISABLE_VERSION_CHECK": "true",
+        "HAYSTACK_TELEMETRY_ENABLED": "False",
+        "OPENAI_API_KEY": "test",
+    }
+    script = AGENTS / f"{case.framework}_agent.py"
+    args = [str(python), str(script), "--llm", llm.base_url, "--endpoint", endpoint, "--version", version]
+    done = subprocess.run([*args, "--runs", str(RUNS)], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c.framework for c in CASES])
+def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(case: Case, llm_server, receiver_factory):
+    llm = llm_server
+    app = receiver_factory()
+    done = run_agent(case, llm, f"http://127.0.0.1:{app.http_port}")
+    assert app.flush(20)
+    assert case.chose in done.stderr, done.stderr[-2000:]
+    con = connect(app.config.data)
+    if os.environ.get("DRIFTLINE_SHOW_SPANS"):
+        for row in con.execute(
+            "SELECT scope_name, name, operation, request_model, response_model, tool_name, input_tokens, output_tokens,"
+            " span_id, parent_span_id FROM spans ORDER BY start_time").fetchall():
+            print(row, file=sys.stderr)
+    runs = con.execute(
+        "SELECT agent, version, tool_sequence, llm_calls, input_tokens, output_tokens FROM runs ORDER BY start_time"
+    ).fetchall()
+    chats = sum(1 for path, _ in llm.requests if path.endswith("/chat/completions"))
+    assert len(runs) == RUNS, runs
+    for agent, version, tools, _calls, _in, _out in runs:
+        assert (agent, version, tuple(tools)) == (case.agent, "v1", case.tools), runs
+    assert sum(r[3] for r in runs) == chats
+    assert sum(r[4] for r in runs) == chats * USAGE["prompt_tokens"]
+    assert sum(r[5] for r in runs) == chats * USAGE["completion_tokens"]
+    json.dumps(runs, default=str)
