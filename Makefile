@@ -9,7 +9,7 @@ WEB := analysis/web
 CONSOLE := analysis/api/static/index.html
 CONSOLE_SOURCES := $(WEB)/package-lock.json $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(shell find $(WEB)/src -type f 2>/dev/null)
 
-.PHONY: setup console browser demo test lint bench screenshots wheel clean
+.PHONY: setup console browser frameworks demo test lint bench screenshots wheel clean
 
 setup: $(STAMP) $(CONSOLE)
 
@@ -33,6 +33,22 @@ browser:
 	    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
 	  else echo "chromium is missing: sudo apt-get install chromium (the browser tests need it)"; fi; }
 
+# Agent frameworks, each set in its own environment (their pins conflict): .envs/<set>, made from
+# tests/frameworks/requirements/<set>.txt plus this checkout with the matching extras, and kept until
+# either changes. tests/integration/test_frameworks.py runs a real agent of each in them.
+ENVS := .envs
+FRAMEWORK_SETS := agents
+FRAMEWORK_EXTRAS_agents := llamaindex,smolagents,haystack,dspy
+
+frameworks: $(foreach set,$(FRAMEWORK_SETS),$(ENVS)/$(set)/.installed)
+
+$(ENVS)/%/.installed: tests/frameworks/requirements/%.txt pyproject.toml
+	rm -rf $(ENVS)/$*
+	$(PYTHON) -m venv $(ENVS)/$*
+	$(ENVS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(ENVS)/$*/bin/python -m pip install --quiet -r $< -e '.[$(FRAMEWORK_EXTRAS_$*)]'
+	touch $@
+
 demo: setup
 	$(VENV)/bin/driftline demo
 
@@ -40,7 +56,7 @@ lint: setup
 	$(PY) -m ruff check .
 	cd $(WEB) && npm run --silent typecheck
 
-test: setup lint browser
+test: setup lint browser frameworks
 	$(PY) -m pytest -q
 
 # The README's console screenshots (analysis/web/screenshots/), from the browser test over demo data.
@@ -60,4 +76,4 @@ bench: setup
 	$(PY) tests/benchmarks/bench_ml_drift.py
 
 clean:
-	rm -rf $(VENV) driftline-data .pytest_cache .ruff_cache analysis/api/static $(WEB)/node_modules dist
+	rm -rf $(VENV) $(ENVS) driftline-data .pytest_cache .ruff_cache analysis/api/static $(WEB)/node_modules dist

@@ -95,9 +95,9 @@ def setup(
     to ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``span_exporter`` / ``log_exporter`` replace the OTLP
     exporters (tests, custom pipelines). ``instrument="auto"`` turns on, for every model SDK and agent
     framework importable here, the best tracing available and logs each choice (see ``frameworks.py``);
-    names (``"openai"``, ``"llamaindex"``…) turn on only those. Log records — GenAI content events and the ML inference and
-    label events of ``driftline.instrumentation.ml`` — go to the app's SDK ``LoggerProvider`` when it
-    has one, else to one created here.
+    names (``"openai"``, ``"llamaindex"``…) turn on only those. Log records — GenAI content events and
+    the ML inference and label events of ``driftline.instrumentation.ml`` — go to the app's SDK
+    ``LoggerProvider`` when it has one, else to one created here.
     """
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
@@ -169,7 +169,7 @@ def _instrument(name: str, settings: _settings.Settings) -> None:
     if name in _State.instrumentors:
         return
     if name in frameworks.BY_NAME:
-        _State.instrumentors[name] = frameworks.instrument(frameworks.BY_NAME[name], _State.provider, settings)
+        _State.instrumentors[name] = frameworks.instrument(frameworks.BY_NAME[name], _State.provider)
         return
     if name not in INSTRUMENTORS:
         known = sorted([*INSTRUMENTORS, *frameworks.BY_NAME, "auto"])

@@ -5,8 +5,8 @@ spans themselves or have a maintained OpenInference instrumentor; Driftline's jo
 one on, not to re-instrument them. The choice per framework is, in order: the framework's own spans
 (nothing to install), else the maintained instrumentor when its package is installed (the extra
 ``driftline[<name>]`` installs it), else nothing — logged with the extra to install. Our own code is
-added only where nothing maintained does the job (``DRIVERS`` below: DSPy's token usage and signature,
-AG2 1.x's telemetry middleware).
+added only where nothing maintained does the job (a framework's ``driver``: Haystack's tool calls,
+which no instrumentor records).
 
 The model calls under a framework's spans are the SDK's (``openai``, ``anthropic``), recorded by our
 instrumentors; a framework's LLM span around them is a wrapper, and the analysis counts tokens and cost
@@ -66,6 +66,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "haystack",
         native=False,  # 2.x traced itself; 3.x moved that to a separate package, OpenInference covers both
         instrumentor=("openinference.instrumentation.haystack", "HaystackInstrumentor"),
+        driver=("driftline.instrumentation.haystack", "HaystackToolsInstrumentor"),  # an Agent's tool calls
     ),
     Framework(
         "autogen",
@@ -111,7 +112,7 @@ def choose(framework: Framework) -> tuple[str, tuple[str, str] | None]:
     return "none", None
 
 
-def instrument(framework: Framework, tracer_provider: Any, settings: Any) -> list[Any]:
+def instrument(framework: Framework, tracer_provider: Any) -> list[Any]:
     """Turn on ``framework``'s tracing; returns the instrumentors turned on here (to uninstrument)."""
     how, target = choose(framework)
     turned_on: list[Any] = []
@@ -132,7 +133,7 @@ def instrument(framework: Framework, tracer_provider: Any, settings: Any) -> lis
     if framework.driver is not None:
         driver = getattr(importlib.import_module(framework.driver[0]), framework.driver[1])()
         if not driver.is_instrumented_by_opentelemetry:
-            driver.instrument(tracer_provider=tracer_provider, settings=settings)
+            driver.instrument(tracer_provider=tracer_provider)
             turned_on.append(driver)
         log.info("driftline: %s: %s.%s added", framework.name, *framework.driver)
     return turned_on

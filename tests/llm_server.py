@@ -73,12 +73,9 @@ class _AgentScript:
         return final[0] if final and turn == len(work) else None
 
 
-_AGENT = _AgentScript()
-
-
-def _chat(body: dict[str, Any]) -> dict[str, Any]:
+def _chat(body: dict[str, Any], script: _AgentScript | None = None) -> dict[str, Any]:
     if body.get("model") == "agent":
-        tool = _AGENT.next_call(body)
+        tool = (script or _AgentScript()).next_call(body)
         wants_tool = tool is not None
     else:
         tool = (body.get("tools") or [None])[0]
@@ -121,8 +118,8 @@ def _chat(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _chat_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
-    full = _chat(body)
+def _chat_chunks(body: dict[str, Any], script: _AgentScript | None = None) -> list[dict[str, Any]]:
+    full = _chat(body, script)
     base = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": full["created"], "model": full["model"]}
     message, finish = full["choices"][0]["message"], full["choices"][0]["finish_reason"]
     chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
@@ -343,10 +340,11 @@ class _Handler(BaseHTTPRequestHandler):
             status = int(model.split("-")[1])
             self._json(status, {"error": {"message": f"scripted {status}", "type": "scripted", "code": None}})
         elif self.path.endswith("/chat/completions"):
+            script = self.server.agent_script  # type: ignore[attr-defined]
             if body.get("stream"):
-                self._sse(_chat_chunks(body))
+                self._sse(_chat_chunks(body, script))
             else:
-                self._json(200, _chat(body))
+                self._json(200, _chat(body, script))
         elif self.path.endswith("/embeddings"):
             self._json(
                 200,
@@ -367,6 +365,7 @@ class LLMServer:
     def __init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.requests = []  # type: ignore[attr-defined]
+        self.server.agent_script = _AgentScript()  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

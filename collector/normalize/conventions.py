@@ -435,19 +435,23 @@ AGENT_VERSION_FALLBACK = "service_version"
 # --- spans whose name says more than their kind ---------------------------------------------------
 # (convention, end of the span name) -> operation. OpenInference's LlamaIndex instrumentor marks the
 # step that formats tools for a model as an LLM span although it calls no model (counting it would
-# add a call without tokens to every step), and an agent workflow's run as a CHAIN: its runs are agent
-# runs, named by the agent's class (the span carries nothing else that names it).
+# add a call without tokens to every step), and an agent workflow's run as a CHAIN. An OpenInference
+# agent span names its agent only in its span name (``order_agent.run`` from smolagents,
+# ``FunctionAgent.run`` from LlamaIndex): that name, before ``.run``, is the agent's name.
 NAMED_OPERATIONS: tuple[tuple[str, str, str], ...] = (
     (OPENINFERENCE, "._prepare_chat_with_tools", "other"),
     (OPENINFERENCE, "Agent.run", "invoke_agent"),
     (OPENINFERENCE, "AgentWorkflow.run", "invoke_agent"),
 )
+AGENT_RUN_SUFFIX = ".run"
 
 
-def named_operation(convention: str, name: str) -> tuple[str, str | None] | None:
-    """The operation a span's name gives it (and the agent name it implies), or None."""
-    for conv, suffix, operation in NAMED_OPERATIONS:
+def named_operation(convention: str, name: str, operation: str) -> tuple[str, str | None]:
+    """The operation a span's name gives it, and the agent name the name implies (None if none)."""
+    for conv, suffix, named in NAMED_OPERATIONS:
         if conv == convention and name.endswith(suffix):
-            agent = name.rsplit(".", 1)[0] if operation == "invoke_agent" else None
-            return operation, agent
-    return None
+            operation = named
+            break
+    if operation == "invoke_agent" and name.endswith(AGENT_RUN_SUFFIX) and len(name) > len(AGENT_RUN_SUFFIX):
+        return operation, name[: -len(AGENT_RUN_SUFFIX)]
+    return operation, None

@@ -291,11 +291,9 @@ class SpanNormalizer(_Base):
         if row[_I_OPERATION] is None:
             row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
         elif convention == cv.OPENINFERENCE:
-            named = cv.named_operation(convention, span.name)
-            if named is not None:
-                row[_I_OPERATION] = named[0]
-                if named[1] is not None and row[_I_AGENT_NAME] is None:
-                    row[_I_AGENT_NAME] = named[1]
+            row[_I_OPERATION], agent = cv.named_operation(convention, span.name, row[_I_OPERATION])
+            if agent is not None and row[_I_AGENT_NAME] is None:
+                row[_I_AGENT_NAME] = agent
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
 

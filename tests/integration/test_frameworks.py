@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from driftline.analysis.cli import cli
 from driftline.analysis.db import connect
 from tests.llm_server import USAGE, LLMServer
 
@@ -38,8 +40,27 @@ class Case:
 
 
 CASES = (
-    Case("llamaindex", "agents", "FunctionAgent", ("get_weather", "lookup_order"),
-         "llamaindex traced by openinference.instrumentation.llama_index"),
+    Case(
+        "llamaindex",
+        "agents",
+        "FunctionAgent",
+        ("get_weather", "lookup_order"),
+        "llamaindex traced by openinference.instrumentation.llama_index",
+    ),
+    Case(
+        "smolagents",
+        "agents",
+        "order_agent",
+        ("get_weather", "lookup_order", "final_answer"),
+        "smolagents traced by openinference.instrumentation.smolagents",
+    ),
+    Case(
+        "haystack",
+        "agents",
+        "Agent",
+        ("get_weather", "lookup_order"),
+        "haystack traced by openinference.instrumentation.haystack",
+    ),
 )
 
 
@@ -75,26 +96,35 @@ def run_agent(case: Case, llm: LLMServer, endpoint: str, version: str = "v1") ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.framework for c in CASES])
-def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(case: Case, llm_server, receiver_factory):
-    llm = llm_server
+def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(
+    case: Case, llm_server: LLMServer, receiver_factory
+) -> None:
     app = receiver_factory()
-    done = run_agent(case, llm, f"http://127.0.0.1:{app.http_port}")
+    done = run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}")
     assert app.flush(20)
     assert case.chose in done.stderr, done.stderr[-2000:]
     con = connect(app.config.data)
     if os.environ.get("DRIFTLINE_SHOW_SPANS"):
         for row in con.execute(
             "SELECT scope_name, name, operation, request_model, response_model, tool_name, input_tokens, output_tokens,"
-            " span_id, parent_span_id FROM spans ORDER BY start_time").fetchall():
+            " span_id, parent_span_id, attributes FROM spans ORDER BY start_time"
+        ).fetchall():
             print(row, file=sys.stderr)
     runs = con.execute(
         "SELECT agent, version, tool_sequence, llm_calls, input_tokens, output_tokens FROM runs ORDER BY start_time"
     ).fetchall()
-    chats = sum(1 for path, _ in llm.requests if path.endswith("/chat/completions"))
+    chats = sum(1 for path, _ in llm_server.requests if path.endswith("/chat/completions"))
+    assert chats >= RUNS * len(case.tools)
     assert len(runs) == RUNS, runs
     for agent, version, tools, _calls, _in, _out in runs:
         assert (agent, version, tuple(tools)) == (case.agent, "v1", case.tools), runs
     assert sum(r[3] for r in runs) == chats
     assert sum(r[4] for r in runs) == chats * USAGE["prompt_tokens"]
     assert sum(r[5] for r in runs) == chats * USAGE["completion_tokens"]
-    json.dumps(runs, default=str)
+    # the conformance report says which spans were counted: our SDK spans, not the framework's wrappers
+    out = CliRunner().invoke(cli, ["conventions", "--data", app.config.data, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    scopes = {row["scope"]: row["model_calls"] for row in json.loads(out.output)}
+    assert scopes["driftline.instrumentation"]["counted"] == chats
+    framework = next(v for k, v in scopes.items() if k and k.startswith("openinference.instrumentation."))
+    assert framework["counted"] == 0 and framework["wrappers"] >= chats

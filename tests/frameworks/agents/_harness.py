@@ -41,8 +41,14 @@ def main(run: Callable[[argparse.Namespace, int], Any]) -> None:
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s: %(message)s")
-    setup(service_name="framework-agent", version=args.version, endpoint=args.endpoint, protocol="http",
-          capture_content=False, instrument="auto")
+    setup(
+        service_name="framework-agent",
+        version=args.version,
+        endpoint=args.endpoint,
+        protocol="http",
+        capture_content=False,
+        instrument="auto",
+    )
     try:
         for i in range(args.runs):
             print(run(args, i), flush=True)

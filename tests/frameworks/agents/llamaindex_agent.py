@@ -7,15 +7,21 @@ import os
 
 os.environ.setdefault("OPENINFERENCE_HIDE_EMBEDDING_VECTORS", "true")
 
-from _harness import get_weather, lookup_order, main, question  # noqa: E402
-from llama_index.core.agent.workflow import FunctionAgent  # noqa: E402
-from llama_index.core.tools import FunctionTool  # noqa: E402
-from llama_index.llms.openai_like import OpenAILike  # noqa: E402
+from _harness import get_weather, lookup_order, main, question
+from llama_index.core.agent.workflow import FunctionAgent
+from llama_index.core.tools import FunctionTool
+from llama_index.llms.openai_like import OpenAILike
 
 
 def run(args, i: int) -> str:
-    llm = OpenAILike(model="agent", api_base=args.llm, api_key="test", is_chat_model=True,
-                     is_function_calling_model=True, context_window=8000)
+    llm = OpenAILike(
+        model="agent",
+        api_base=args.llm,
+        api_key="test",
+        is_chat_model=True,
+        is_function_calling_model=True,
+        context_window=8000,
+    )
     agent = FunctionAgent(
         name="order_agent",
         description="Answers questions about orders",
