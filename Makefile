@@ -37,8 +37,9 @@ browser:
 # tests/frameworks/requirements/<set>.txt plus this checkout with the matching extras, and kept until
 # either changes. tests/integration/test_frameworks.py runs a real agent of each in them.
 ENVS := .envs
-FRAMEWORK_SETS := agents
+FRAMEWORK_SETS := agents crewai
 FRAMEWORK_EXTRAS_agents := llamaindex,smolagents,haystack,dspy
+FRAMEWORK_EXTRAS_crewai := crewai
 
 frameworks: $(foreach set,$(FRAMEWORK_SETS),$(ENVS)/$(set)/.installed)
 

@@ -67,6 +67,15 @@ def server_attributes(instance: Any) -> dict[str, Any]:
     return dict(found)
 
 
+def _parsed(result: Any) -> Any:
+    """The response object behind a raw response (``client.chat.completions.with_raw_response.create``,
+    which CrewAI uses): the SDK caches what ``parse()`` returns, so reading it here takes nothing from
+    the caller, whose own ``parse()`` gets the same object."""
+    if type(result).__name__ == "LegacyAPIResponse" and callable(getattr(result, "parse", None)):
+        return result.parse()
+    return result
+
+
 def wrapper_factory(
     start: Start,
     finish: Finish,
@@ -91,7 +100,7 @@ def wrapper_factory(
                 state = stream_state()
                 return watch(result, inv, state.add, state.end, is_async)
             try:
-                finish(inv, result)
+                finish(inv, _parsed(result))
             except Exception:
                 log.debug("could not read the response", exc_info=True)
             inv.stop()

@@ -167,7 +167,8 @@ COLUMNS: tuple[Column, ...] = (
         "str",
         {
             GENAI: (S("gen_ai.agent.name"),),
-            OPENINFERENCE: (S("agent.name"),),
+            # CrewAI's agent spans (OpenInference) name the agent only as the graph node they are
+            OPENINFERENCE: (S("agent.name"), S("graph.node.id", when=("openinference.span.kind", "AGENT"))),
             OPENLLMETRY: (S("traceloop.entity.name", when=("traceloop.span.kind", "agent")),),
         },
     ),

@@ -63,6 +63,18 @@ def test_chat_with_tool_call(instrumented, llm_server) -> None:
     assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
 
 
+def test_a_raw_response_is_read_without_taking_it_from_the_caller(instrumented, llm_server) -> None:
+    """CrewAI calls ``with_raw_response.create``: the span reads the parsed response (the SDK caches the
+    parse, so the caller's own ``parse()`` returns the same object) instead of recording no usage."""
+    raw = _client(llm_server).chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    assert raw.http_response.status_code == 200
+    completion = raw.parse()
+    assert completion.choices[0].message.content == "Order 42 ships Monday." and raw.parse() is completion
+    a = _only(instrumented).attributes
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (57, 17)
+    assert a["gen_ai.response.model"] == "gpt-4o-2024-08-06" and tuple(a["gen_ai.response.finish_reasons"]) == ("stop",)
+
+
 def test_content_on_spans_when_asked(spans, llm_server, monkeypatch) -> None:
     provider, exporter = spans
     monkeypatch.setenv(settings.CAPTURE_MESSAGE_CONTENT, "SPAN_ONLY")
