@@ -1,15 +1,11 @@
-"""A CrewAI crew of one agent and one task with two tools, on an OpenAI-compatible LLM on loopback."""
+"""A CrewAI crew of one agent and one task with two tools, on an OpenAI-compatible LLM on loopback.
+
+Run with CREWAI_DISABLE_TELEMETRY=true, CREWAI_TRACING_ENABLED=false and CREWAI_DISABLE_VERSION_CHECK=true
+(the test sets them), so CrewAI calls no one but the loopback server; never OTEL_SDK_DISABLED, which
+would switch off the spans themselves.
+"""
 
 from __future__ import annotations
-
-import os
-
-for key, value in (
-    ("CREWAI_DISABLE_TELEMETRY", "true"),
-    ("CREWAI_TRACING_ENABLED", "false"),
-    ("CREWAI_DISABLE_VERSION_CHECK", "true"),
-):
-    os.environ.setdefault(key, value)
 
 from _harness import main, question
 from crewai import LLM, Agent, Crew, Task
