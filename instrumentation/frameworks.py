@@ -72,7 +72,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "autogen",
         "autogen_agentchat",
         native=True,  # create_agent / invoke_agent / execute_tool through the global TracerProvider
-        instrumentor=("openinference.instrumentation.autogen_agentchat", "AutogenAgentChatInstrumentor"),
+        instrumentor=None,
     ),
 )
 BY_NAME = {f.name: f for f in FRAMEWORKS}
