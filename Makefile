@@ -37,7 +37,7 @@ browser:
 # tests/frameworks/requirements/<set>.txt plus this checkout with the matching extras, and kept until
 # either changes. tests/integration/test_frameworks.py runs a real agent of each in them.
 ENVS := .envs
-FRAMEWORK_SETS := agents crewai
+FRAMEWORK_SETS := agents crewai autogen
 FRAMEWORK_EXTRAS_agents := llamaindex,smolagents,haystack,dspy
 FRAMEWORK_EXTRAS_crewai := crewai
 
@@ -47,7 +47,7 @@ $(ENVS)/%/.installed: tests/frameworks/requirements/%.txt pyproject.toml
 	rm -rf $(ENVS)/$*
 	$(PYTHON) -m venv $(ENVS)/$*
 	$(ENVS)/$*/bin/python -m pip install --quiet --upgrade pip
-	$(ENVS)/$*/bin/python -m pip install --quiet -r $< -e '.[$(FRAMEWORK_EXTRAS_$*)]'
+	$(ENVS)/$*/bin/python -m pip install --quiet -r $< -e '.$(if $(FRAMEWORK_EXTRAS_$*),[$(FRAMEWORK_EXTRAS_$*)])'
 	touch $@
 
 demo: setup

@@ -112,6 +112,9 @@ SELECT
         FILTER (WHERE r.is_model) AS _calls
 FROM run_spans r
 GROUP BY r.run_id
+-- a trace of create_agent spans only (AutoGen records an agent's construction in a trace of its own) is
+-- not a run: nothing ran
+HAVING bool_or(r.operation IS DISTINCT FROM 'create_agent')
 )
 SELECT
     a.* EXCLUDE (_calls, finish_reasons, spans, llm_time_ms, calls_cost_reported, calls_cost_table, calls_unpriced),

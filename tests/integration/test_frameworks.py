@@ -70,6 +70,14 @@ CASES = (
         "crewai traced by openinference.instrumentation.crewai",
         wraps=False,
     ),
+    Case(
+        "autogen",
+        "autogen",
+        "order_agent",
+        ("get_weather", "lookup_order"),
+        "autogen traces itself",
+        wraps=False,
+    ),
 )
 
 
@@ -135,5 +143,6 @@ def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(
     assert out.exit_code == 0, out.output
     scopes = {row["scope"]: row["model_calls"] for row in json.loads(out.output)}
     assert scopes["driftline.instrumentation"]["counted"] == chats
-    framework = next(v for k, v in scopes.items() if k and k.startswith("openinference.instrumentation."))
-    assert framework["counted"] == 0 and (framework["wrappers"] >= chats) == case.wraps
+    others = [v for k, v in scopes.items() if k != "driftline.instrumentation"]
+    assert others and not any(v["counted"] for v in others)
+    assert (sum(v["wrappers"] for v in others) >= chats) == case.wraps

@@ -354,3 +354,18 @@ def test_tokens_and_cost_count_each_model_call_once_whichever_instrumentors_are_
     assert (calls, tokens_in, tokens_out) == (3, 300, 30)
     (priced,) = con.execute("SELECT sum(cost) FROM llm_call_costs").fetchone()
     assert cost is not None and abs(cost - priced) < 1e-12
+
+
+def test_a_trace_of_agent_construction_only_is_not_a_run(tmp_path: Path) -> None:
+    """AutoGen records ``create_agent`` in a trace of its own: nothing ran there."""
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    created = {"gen_ai.operation.name": "create_agent", "gen_ai.agent.name": "order_agent"}
+    _span(ss, "f" * 32, "f000000000000001", None, "create_agent order_agent", created, 0, 1)
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "order_agent"}
+    _span(ss, "9" * 32, "9000000000000001", None, "invoke_agent order_agent", agent, 5, 100)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    runs = connect(str(tmp_path)).execute("SELECT run_id, agent FROM runs").fetchall()
+    assert runs == [("9" * 32 + ":9000000000000001", "order_agent")]
