@@ -37,7 +37,7 @@ browser:
 # tests/frameworks/requirements/<set>.txt plus this checkout with the matching extras, and kept until
 # either changes. tests/integration/test_frameworks.py runs a real agent of each in them.
 ENVS := .envs
-FRAMEWORK_SETS := agents crewai autogen
+FRAMEWORK_SETS := agents crewai autogen ag2
 FRAMEWORK_EXTRAS_agents := llamaindex,smolagents,haystack,dspy
 FRAMEWORK_EXTRAS_crewai := crewai
 

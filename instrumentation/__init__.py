@@ -169,7 +169,7 @@ def _instrument(name: str, settings: _settings.Settings) -> None:
     if name in _State.instrumentors:
         return
     if name in frameworks.BY_NAME:
-        _State.instrumentors[name] = frameworks.instrument(frameworks.BY_NAME[name], _State.provider)
+        _State.instrumentors[name] = frameworks.instrument(frameworks.BY_NAME[name], _State.provider, settings)
         return
     if name not in INSTRUMENTORS:
         known = sorted([*INSTRUMENTORS, *frameworks.BY_NAME, "auto"])

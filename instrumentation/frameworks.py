@@ -6,7 +6,7 @@ one on, not to re-instrument them. The choice per framework is, in order: the fr
 (nothing to install), else the maintained instrumentor when its package is installed (the extra
 ``driftline[<name>]`` installs it), else nothing — logged with the extra to install. Our own code is
 added only where nothing maintained does the job (a framework's ``driver``: Haystack's tool calls,
-which no instrumentor records).
+which no instrumentor records; AG2 1.x's own telemetry middleware, which must be attached per agent).
 
 The model calls under a framework's spans are the SDK's (``openai``, ``anthropic``), recorded by our
 instrumentors; a framework's LLM span around them is a wrapper, and the analysis counts tokens and cost
@@ -33,7 +33,6 @@ class Framework:
     native: bool  # it emits OpenTelemetry spans itself through the global TracerProvider
     instrumentor: tuple[str, str] | None  # the maintained instrumentor: module, class
     driver: tuple[str, str] | None = None  # our own addition (module, class), on whatever else is chosen
-    distribution: str | None = None  # the installed distribution that must be present (AG2 vs classic)
 
 
 FRAMEWORKS: tuple[Framework, ...] = (
@@ -74,6 +73,13 @@ FRAMEWORKS: tuple[Framework, ...] = (
         native=True,  # create_agent / invoke_agent / execute_tool through the global TracerProvider
         instrumentor=None,
     ),
+    Framework(
+        "ag2",
+        "ag2",  # AG2 1.x; the classic ag2 < 1.0 is `import autogen`
+        native=False,
+        instrumentor=None,  # OpenInference's -ag2 covers only the classic ag2 < 1.0
+        driver=("driftline.instrumentation.ag2", "AG2Instrumentor"),  # attaches AG2's TelemetryMiddleware
+    ),
 )
 BY_NAME = {f.name: f for f in FRAMEWORKS}
 
@@ -81,17 +87,9 @@ BY_NAME = {f.name: f for f in FRAMEWORKS}
 def installed(framework: Framework) -> bool:
     """Importable without importing it (finding a module spec does not run the framework)."""
     try:
-        found = importlib.util.find_spec(framework.module) is not None
+        return importlib.util.find_spec(framework.module) is not None
     except (ImportError, ValueError):
         return False
-    if found and framework.distribution:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return int(version(framework.distribution).split(".")[0]) >= 1
-        except (PackageNotFoundError, ValueError):
-            return False
-    return found
 
 
 def _available(target: tuple[str, str] | None) -> bool:
@@ -112,8 +110,9 @@ def choose(framework: Framework) -> tuple[str, tuple[str, str] | None]:
     return "none", None
 
 
-def instrument(framework: Framework, tracer_provider: Any) -> list[Any]:
-    """Turn on ``framework``'s tracing; returns the instrumentors turned on here (to uninstrument)."""
+def instrument(framework: Framework, tracer_provider: Any, settings: Any = None) -> list[Any]:
+    """Turn on ``framework``'s tracing; returns the instrumentors turned on here (to uninstrument).
+    ``settings`` (Driftline's content capture) reach our own drivers."""
     how, target = choose(framework)
     turned_on: list[Any] = []
     if how == "native":
@@ -133,7 +132,7 @@ def instrument(framework: Framework, tracer_provider: Any) -> list[Any]:
     if framework.driver is not None:
         driver = getattr(importlib.import_module(framework.driver[0]), framework.driver[1])()
         if not driver.is_instrumented_by_opentelemetry:
-            driver.instrument(tracer_provider=tracer_provider)
+            driver.instrument(tracer_provider=tracer_provider, settings=settings)
             turned_on.append(driver)
         log.info("driftline: %s: %s.%s added", framework.name, *framework.driver)
     return turned_on

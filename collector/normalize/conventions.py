@@ -112,6 +112,7 @@ OPENINFERENCE_KINDS = {
     "PROMPT": "other",
     "UNKNOWN": "other",
 }
+AG2_USAGE_KINDS = {"compaction": "chat", "aggregation": "chat", "subtask": "chat"}
 TRACELOOP_KINDS = {"workflow": "workflow", "task": "workflow", "agent": "invoke_agent", "tool": "execute_tool"}
 TRACELOOP_REQUEST_TYPES = {
     "chat": "chat",
@@ -153,7 +154,12 @@ COLUMNS: tuple[Column, ...] = (
         "operation",
         "str",
         {
-            GENAI: (S("gen_ai.operation.name", values=GENAI_OPERATIONS),),
+            GENAI: (
+                S("gen_ai.operation.name", values=GENAI_OPERATIONS),
+                # AG2 1.x's record_usage spans: spend no chat span records (history compaction, memory
+                # aggregation, a sub-task's rollup) is a model call; "model_call" repeats a chat span
+                S("ag2.usage.kind", values=AG2_USAGE_KINDS, values_only=True),
+            ),
             OPENINFERENCE: (S("openinference.span.kind", values=OPENINFERENCE_KINDS),),
             OPENLLMETRY: (
                 S("traceloop.span.kind", values=TRACELOOP_KINDS, values_only=True),
@@ -277,6 +283,7 @@ COLUMNS: tuple[Column, ...] = (
                 S("gen_ai.usage.reasoning_tokens"),
                 S("gen_ai.usage.completion_tokens_details.reasoning_tokens"),
                 S("gen_ai.usage.output_tokens_details.reasoning_tokens"),
+                S("gen_ai.usage.thinking_tokens"),  # AG2 1.x
             ),
             OPENINFERENCE: (S("llm.token_count.completion_details.reasoning"),),
             VERCEL_AI: (S("ai.usage.reasoningTokens"),),

@@ -78,6 +78,13 @@ CASES = (
         "autogen traces itself",
         wraps=False,
     ),
+    Case(
+        "ag2",
+        "ag2",
+        "order_agent",
+        ("get_weather", "lookup_order"),
+        "ag2: driftline.instrumentation.ag2.AG2Instrumentor added",
+    ),
 )
 
 

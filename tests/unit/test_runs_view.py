@@ -369,3 +369,53 @@ def test_a_trace_of_agent_construction_only_is_not_a_run(tmp_path: Path) -> None
     ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
     runs = connect(str(tmp_path)).execute("SELECT run_id, agent FROM runs").fetchall()
     assert runs == [("9" * 32 + ":9000000000000001", "order_agent")]
+
+
+def test_ag2_usage_records_count_only_spend_no_chat_span_recorded(tmp_path: Path) -> None:
+    """AG2's ``record_usage model_call`` repeats its chat span's tokens (not counted); ``record_usage
+    compaction`` is a model call made outside the chat hooks (counted)."""
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    t = "7" * 32
+    agent = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a", "ag2.span.type": "agent"}
+    chat = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 57,
+        "gen_ai.usage.output_tokens": 17,
+        "gen_ai.usage.thinking_tokens": 5,
+    }
+    usage = {
+        "ag2.span.type": "usage",
+        "gen_ai.response.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 57,
+        "gen_ai.usage.output_tokens": 17,
+    }
+    _span(ss, t, "7000000000000001", None, "invoke_agent a", agent, 0, 100)
+    _span(ss, t, "7000000000000002", "7000000000000001", "chat gpt-4o", chat, 1, 10)
+    _span(
+        ss,
+        t,
+        "7000000000000003",
+        "7000000000000001",
+        "record_usage model_call",
+        {**usage, "ag2.usage.kind": "model_call"},
+        12,
+        0,
+    )
+    _span(
+        ss,
+        t,
+        "7000000000000004",
+        "7000000000000001",
+        "record_usage compaction",
+        {**usage, "ag2.usage.kind": "compaction", "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2},
+        50,
+        0,
+    )
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    con = connect(str(tmp_path))
+    assert con.execute("SELECT llm_calls, input_tokens, output_tokens FROM runs").fetchall() == [(2, 67, 19)]
+    assert con.execute("SELECT reasoning_tokens FROM spans WHERE name = 'chat gpt-4o'").fetchone() == (5,)
