@@ -56,7 +56,9 @@ class AG2Instrumentor(BaseInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = kwargs.get("settings") or settings_mod.load()
-        wrap_function_wrapper(_MODULE, "Agent.__init__", _attach(kwargs.get("tracer_provider"), settings.content.on_spans))
+        wrap_function_wrapper(
+            _MODULE, "Agent.__init__", _attach(kwargs.get("tracer_provider"), settings.content.on_spans)
+        )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import importlib
