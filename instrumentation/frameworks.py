@@ -6,7 +6,8 @@ one on, not to re-instrument them. The choice per framework is, in order: the fr
 (nothing to install), else the maintained instrumentor when its package is installed (the extra
 ``driftline[<name>]`` installs it), else nothing — logged with the extra to install. Our own code is
 added only where nothing maintained does the job (a framework's ``driver``: Haystack's tool calls,
-which no instrumentor records; AG2 1.x's own telemetry middleware, which must be attached per agent).
+which no instrumentor records; AG2 1.x's own telemetry middleware, which must be attached per agent;
+DSPy's token usage and signatures, and quiet optimizers).
 
 The model calls under a framework's spans are the SDK's (``openai``, ``anthropic``), recorded by our
 instrumentors; a framework's LLM span around them is a wrapper, and the analysis counts tokens and cost
@@ -47,6 +48,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
         "dspy",
         native=False,
         instrumentor=("openinference.instrumentation.dspy", "DSPyInstrumentor"),
+        driver=("driftline.instrumentation.dspy", "DSPyUsageInstrumentor"),  # tokens, signature, no compile
     ),
     Framework(
         "crewai",

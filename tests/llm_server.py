@@ -7,11 +7,14 @@ the conversation already holds a tool result; ``stream: true`` answers as server
 Model ``agent`` scripts a small agent for the framework tests: each conversation (keyed by a
 ``[run-N]`` marker in its text, since frameworks rephrase history differently) calls every offered tool
 once, in name order, with arguments made from the tool's JSON schema, and then answers — by calling a
-``final_answer`` tool when one is offered (smolagents), else in text.
+``final_answer`` tool when one is offered (smolagents), else in text. DSPy asks for its output fields
+in text (``[[ ## next_tool_name ## ]]``…) and lists its tools in the system prompt: the same script
+answers in that format, ending with DSPy's ``finish`` tool.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import threading
@@ -73,7 +76,44 @@ class _AgentScript:
         return final[0] if final and turn == len(work) else None
 
 
+_DSPY_FIELDS = re.compile(r"^\d+\. `(\w+)`", re.M)
+_DSPY_TOOLS = re.compile(r"\(\d+\) (\w+), whose description is .*?It takes arguments (\{.*?\})\.", re.S)
+
+
+def _dspy_text(body: dict[str, Any], script: _AgentScript) -> str | None:
+    """DSPy's ChatAdapter: the requested output fields, in its ``[[ ## field ## ]]`` format."""
+    system = next((m.get("content") or "" for m in body["messages"] if m.get("role") == "system"), "")
+    if "Your output fields are:" not in system:
+        return None
+    outputs = _DSPY_FIELDS.findall(system.split("Your output fields are:", 1)[1].split("All interactions", 1)[0])
+    values: dict[str, str] = {}
+    if "next_tool_name" in outputs:
+        tools = {name: ast.literal_eval(args) for name, args in _DSPY_TOOLS.findall(system)}
+        work = sorted(n for n in tools if n != "finish")
+        text = json.dumps(body.get("messages", []))
+        marker = _RUN_MARKER.search(text)
+        key = marker.group(0) if marker else text[:200]
+        with script.lock:
+            turn = script.turns.get(key, 0)
+            script.turns[key] = turn + 1
+        name = work[turn] if turn < len(work) else "finish"
+        args = {k: _example(v) for k, v in tools.get(name, {}).items()}
+        values = {"next_thought": f"I call {name}.", "next_tool_name": name, "next_tool_args": json.dumps(args)}
+    parts = [f"[[ ## {field} ## ]]\n{values.get(field, ANSWER)}" for field in outputs]
+    return "\n\n".join([*parts, "[[ ## completed ## ]]"])
+
+
 def _chat(body: dict[str, Any], script: _AgentScript | None = None) -> dict[str, Any]:
+    dspy_text = _dspy_text(body, script or _AgentScript()) if body.get("model") == "agent" else None
+    if dspy_text is not None:
+        return {
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"] + "-2024-08-06",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": dspy_text}, "finish_reason": "stop"}],
+            "usage": USAGE,
+        }
     if body.get("model") == "agent":
         tool = (script or _AgentScript()).next_call(body)
         wants_tool = tool is not None

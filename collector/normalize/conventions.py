@@ -443,23 +443,31 @@ AGENT_VERSION_FALLBACK = "service_version"
 # --- spans whose name says more than their kind ---------------------------------------------------
 # (convention, end of the span name) -> operation. OpenInference's LlamaIndex instrumentor marks the
 # step that formats tools for a model as an LLM span although it calls no model (counting it would
-# add a call without tokens to every step), and an agent workflow's run as a CHAIN. An OpenInference
-# agent span names its agent only in its span name (``order_agent.run`` from smolagents,
-# ``FunctionAgent.run`` from LlamaIndex): that name, before ``.run``, is the agent's name.
+# add a call without tokens to every step); agent loops that OpenInference records as CHAIN spans
+# (a LlamaIndex agent workflow's run, DSPy's ReAct) are agent runs.
 NAMED_OPERATIONS: tuple[tuple[str, str, str], ...] = (
     (OPENINFERENCE, "._prepare_chat_with_tools", "other"),
     (OPENINFERENCE, "Agent.run", "invoke_agent"),
     (OPENINFERENCE, "AgentWorkflow.run", "invoke_agent"),
+    (OPENINFERENCE, "ReAct.forward", "invoke_agent"),
+    (OPENINFERENCE, "ReAct.aforward", "invoke_agent"),
+    (OPENINFERENCE, "CodeAct.forward", "invoke_agent"),
 )
-AGENT_RUN_SUFFIX = ".run"
+# OpenInference agent and tool spans that name their agent or tool only in the span name
+# (``order_agent.run`` from smolagents, ``FunctionAgent.run`` from LlamaIndex, ``ReAct.forward`` and
+# ``lookup_order.__call__`` from DSPy): the name before the method is the agent's or the tool's.
+AGENT_METHODS = (".run", ".forward", ".aforward")
+TOOL_METHODS = (".__call__", ".acall")
 
 
 def named_operation(convention: str, name: str, operation: str) -> tuple[str, str | None]:
-    """The operation a span's name gives it, and the agent name the name implies (None if none)."""
+    """The operation a span's name gives it, and the agent or tool name the name implies (or None)."""
     for conv, suffix, named in NAMED_OPERATIONS:
         if conv == convention and name.endswith(suffix):
             operation = named
             break
-    if operation == "invoke_agent" and name.endswith(AGENT_RUN_SUFFIX) and len(name) > len(AGENT_RUN_SUFFIX):
-        return operation, name[: -len(AGENT_RUN_SUFFIX)]
+    methods = AGENT_METHODS if operation == "invoke_agent" else TOOL_METHODS if operation == "execute_tool" else ()
+    for method in methods:
+        if name.endswith(method) and len(name) > len(method):
+            return operation, name[: -len(method)]
     return operation, None

@@ -291,9 +291,11 @@ class SpanNormalizer(_Base):
         if row[_I_OPERATION] is None:
             row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
         elif convention == cv.OPENINFERENCE:
-            row[_I_OPERATION], agent = cv.named_operation(convention, span.name, row[_I_OPERATION])
-            if agent is not None and row[_I_AGENT_NAME] is None:
-                row[_I_AGENT_NAME] = agent
+            row[_I_OPERATION], named = cv.named_operation(convention, span.name, row[_I_OPERATION])
+            if named is not None:
+                index = _I_AGENT_NAME if row[_I_OPERATION] == "invoke_agent" else _I_TOOL
+                if row[index] is None:
+                    row[index] = named
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
 
