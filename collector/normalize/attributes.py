@@ -194,6 +194,8 @@ def _apply(src: cv.Source, convert: Callable[[Any], Any], value: Any, key: str) 
         return None
     if src.before and isinstance(val, str):
         val = val.split(src.before, 1)[0]
+    if src.not_values is not None and val in src.not_values:
+        return None
     if src.values is not None:
         mapped = src.values.get(val)
         if mapped is None:

@@ -37,7 +37,8 @@ class Source:
     ``values`` maps source values onto canonical ones; with ``values_only`` an unmapped value is not
     taken. A ``*`` in the key matches one flattened index (``gen_ai.completion.*.finish_reason``) and
     collects every match into a list. ``before`` keeps the text before the first occurrence of that
-    separator (``openai.chat`` -> ``openai``).
+    separator (``openai.chat`` -> ``openai``). ``not_values`` lists values the key carries that are not
+    this column's (AutoGen puts its own name in ``gen_ai.system``, which is no model provider).
     """
 
     key: str
@@ -45,10 +46,14 @@ class Source:
     values: Mapping[str, str] | None = None
     values_only: bool = False
     before: str | None = None
+    not_values: frozenset[str] | None = None  # values that are not this column's (the key stays in attributes)
 
 
 def S(key: str, **kw: object) -> Source:
     """Shorthand used only to keep the table below readable."""
+    not_values = kw.pop("not_values", None)
+    if not_values is not None:
+        kw["not_values"] = frozenset(not_values)  # type: ignore[arg-type]
     when = kw.pop("when", None)
     if when is not None:
         attr, vals = when  # type: ignore[misc]
@@ -112,6 +117,8 @@ OPENINFERENCE_KINDS = {
     "PROMPT": "other",
     "UNKNOWN": "other",
 }
+# gen_ai.system values that name an agent framework, not a model provider (AutoGen 0.4+ sets its own)
+FRAMEWORK_SYSTEMS = ("autogen",)
 AG2_USAGE_KINDS = {"compaction": "chat", "aggregation": "chat", "subtask": "chat"}
 TRACELOOP_KINDS = {"workflow": "workflow", "task": "workflow", "agent": "invoke_agent", "tool": "execute_tool"}
 TRACELOOP_REQUEST_TYPES = {
@@ -184,7 +191,7 @@ COLUMNS: tuple[Column, ...] = (
         "provider",
         "str",
         {
-            GENAI: (S("gen_ai.provider.name"), S("gen_ai.system")),
+            GENAI: (S("gen_ai.provider.name"), S("gen_ai.system", not_values=FRAMEWORK_SYSTEMS)),
             OPENINFERENCE: (S("llm.provider"), S("llm.system")),
             VERCEL_AI: (S("ai.model.provider", before="."),),
         },

@@ -419,3 +419,51 @@ def test_ag2_usage_records_count_only_spend_no_chat_span_recorded(tmp_path: Path
     con = connect(str(tmp_path))
     assert con.execute("SELECT llm_calls, input_tokens, output_tokens FROM runs").fetchall() == [(2, 67, 19)]
     assert con.execute("SELECT reasoning_tokens FROM spans WHERE name = 'chat gpt-4o'").fetchone() == (5,)
+
+
+def test_framework_spans_are_read_by_their_names_and_autogen_is_no_provider(tmp_path: Path) -> None:
+    """OpenInference agent and tool spans that name the agent or tool only in the span name, and AutoGen's
+    ``gen_ai.system="autogen"`` (the framework, not a model provider: it stays in ``attributes``)."""
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    t = "6" * 32
+    _span(ss, t, "6000000000000001", None, "ReAct.forward", {"openinference.span.kind": "CHAIN"}, 0, 100)
+    _span(
+        ss,
+        t,
+        "6000000000000002",
+        "6000000000000001",
+        "lookup_order.__call__",
+        {"openinference.span.kind": "TOOL"},
+        1,
+        5,
+    )
+    _span(
+        ss,
+        t,
+        "6000000000000003",
+        "6000000000000001",
+        "OpenAILike._prepare_chat_with_tools",
+        {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"},
+        6,
+        1,
+    )
+    a = "5" * 32
+    autogen = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "x", "gen_ai.system": "autogen"}
+    _span(ss, a, "5000000000000001", None, "invoke_agent x", autogen, 0, 10)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    con = connect(str(tmp_path))
+    rows = con.execute("SELECT name, operation, agent_name, tool_name, provider FROM spans ORDER BY span_id").fetchall()
+    assert rows == [
+        ("invoke_agent x", "invoke_agent", "x", None, None),
+        ("ReAct.forward", "invoke_agent", "ReAct", None, None),
+        ("lookup_order.__call__", "execute_tool", None, "lookup_order", None),
+        ("OpenAILike._prepare_chat_with_tools", "other", None, None, None),
+    ]
+    (attrs,) = con.execute("SELECT attributes FROM spans WHERE name = 'invoke_agent x'").fetchone()
+    assert dict(attrs)["gen_ai.system"] == "autogen"
+    assert con.execute("SELECT agent, tool_sequence, llm_calls FROM runs WHERE agent = 'ReAct'").fetchall() == [
+        ("ReAct", ["lookup_order"], 0)
+    ]
