@@ -102,7 +102,9 @@ def _python(env: str) -> Path:
     return ENVS / env / "bin" / "python"
 
 
-def run_agent(case: Case, llm: LLMServer, endpoint: str, version: str = "v1") -> subprocess.CompletedProcess:
+def run_agent(case: Case, llm: LLMServer, endpoint: str, zero_code: bool = False) -> subprocess.CompletedProcess:
+    """The case's agent script in its environment: with ``setup(instrument="auto")``, or (``zero_code``)
+    under ``opentelemetry-instrument`` configured by the standard OTEL_* variables only."""
     python = _python(case.env)
     if not python.exists():
         if os.environ.get("CI"):
@@ -122,8 +124,19 @@ def run_agent(case: Case, llm: LLMServer, endpoint: str, version: str = "v1") ->
         "OPENAI_API_KEY": "test",
     }
     script = AGENTS / f"{case.framework}_agent.py"
-    args = [str(python), str(script), "--llm", llm.base_url, "--endpoint", endpoint, "--version", version]
-    done = subprocess.run([*args, "--runs", str(RUNS)], env=env, capture_output=True, text=True, timeout=240)
+    args = [str(python), str(script), "--llm", llm.base_url, "--endpoint", endpoint, "--runs", str(RUNS)]
+    if zero_code:
+        env.update(
+            OTEL_SERVICE_NAME="framework-agent",
+            OTEL_RESOURCE_ATTRIBUTES="service.version=v1",
+            OTEL_EXPORTER_OTLP_ENDPOINT=endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+        )
+        args = [str(python.parent / "opentelemetry-instrument"), *args, "--zero-code"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
     return done
 
@@ -137,7 +150,12 @@ def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(
     done = run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}")
     assert app.flush(20)
     assert case.chose in done.stderr, done.stderr[-2000:]
-    con = connect(app.config.data)
+    check_runs(case, app.config.data, llm_server)
+
+
+def check_runs(case: Case, data: str, llm_server: LLMServer) -> None:
+    """The runs of the case's agent: agent, version, tools, and tokens equal to the server's usage."""
+    con = connect(data)
     if os.environ.get("DRIFTLINE_SHOW_SPANS"):
         for row in con.execute(
             "SELECT scope_name, name, operation, request_model, response_model, tool_name, input_tokens, output_tokens,"
@@ -160,7 +178,7 @@ def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(
     assert sum(r[4] for r in runs) == chats * USAGE["prompt_tokens"]
     assert sum(r[5] for r in runs) == chats * USAGE["completion_tokens"]
     # the conformance report says which spans were counted: our SDK spans, not the framework's wrappers
-    out = CliRunner().invoke(cli, ["conventions", "--data", app.config.data, "--format", "json"])
+    out = CliRunner().invoke(cli, ["conventions", "--data", data, "--format", "json"])
     assert out.exit_code == 0, out.output
     scopes = {row["scope"]: row["model_calls"] for row in json.loads(out.output)}
     assert {k: v["counted"] for k, v in scopes.items() if v["counted"]} == {case.counted_scope: chats}
@@ -175,3 +193,21 @@ def test_a_framework_agent_lands_as_runs_with_its_tools_and_tokens_counted_once(
             "question, trajectory -> next_thought, next_tool_name, next_tool_args",
             "question, trajectory -> reasoning, answer",
         }
+
+
+# Not Haystack: OpenInference's Haystack instrumentor wraps the components imported when it starts, and
+# under opentelemetry-instrument it starts before the app imports any (README, "Agent frameworks").
+ZERO_CODE = [c for c in CASES if c.framework in ("smolagents", "dspy")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ZERO_CODE, ids=[c.framework for c in ZERO_CODE])
+def test_opentelemetry_instrument_gives_the_same_runs_with_no_code(
+    case: Case, llm_server: LLMServer, receiver_factory
+) -> None:
+    """``opentelemetry-instrument python app.py`` with the OTEL_* variables: the maintained instrumentors
+    and Driftline's (Haystack's tools, DSPy's usage) come from their entry points, with the same runs."""
+    app = receiver_factory()
+    run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}", zero_code=True)
+    assert app.flush(20)
+    check_runs(case, app.config.data, llm_server)
