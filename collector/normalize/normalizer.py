@@ -21,6 +21,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from driftline.collector import ml_events, otlp
 from driftline.collector.embed import spool
 from driftline.collector.normalize import conventions as cv
+from driftline.collector.normalize import retrieval
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
     BASE_CACHE,
@@ -298,6 +299,8 @@ class SpanNormalizer(_Base):
                     row[index] = named
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
+        if row[_I_OPERATION] == "retrieval":
+            extra.extend(retrieval.summary(content.pieces.get("output", ()) if content else (), rest_pairs(rest)))
 
         attr_map = self._texts(rest, truncated)
         if extra:
@@ -337,6 +340,12 @@ class SpanNormalizer(_Base):
 
 
 _I = SPAN_INDEX
+
+
+def rest_pairs(rest: list[Attr]) -> Iterable[tuple[str, Any]]:
+    return ((a.key, a.value) for a in rest)
+
+
 _I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = (
     _I["error_type"],
     _I["agent_version"],

@@ -211,3 +211,30 @@ def test_opentelemetry_instrument_gives_the_same_runs_with_no_code(
     run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}", zero_code=True)
     assert app.flush(20)
     check_runs(case, app.config.data, llm_server)
+
+
+@pytest.mark.slow
+def test_retrieval_spans_say_how_many_documents_and_which(llm_server: LLMServer, receiver_factory) -> None:
+    """Haystack's BM25 retriever in a pipeline and a LlamaIndex vector retriever, each as OpenInference
+    RETRIEVER spans: each keeps its document count, ids and content hashes; the text stays out."""
+    case = Case("retrieval", "agents", "", (), "")
+    app = receiver_factory()
+    run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}")
+    assert app.flush(20)
+    rows = (
+        connect(app.config.data)
+        .execute("SELECT scope_name, name, attributes, output_content FROM spans WHERE operation = 'retrieval'")
+        .fetchall()
+    )
+    listed = [
+        (scope, name, dict(attrs), text)
+        for scope, name, attrs, text in rows
+        if "retrieval.documents.0.document.id" in dict(attrs)
+    ]  # a retriever's outer span lists none
+    scopes = {scope for scope, _, _, _ in listed}
+    assert scopes == {"openinference.instrumentation.haystack", "openinference.instrumentation.llama_index"}, rows
+    for scope, name, a, text in listed:
+        assert text is None and a.get("driftline.retrieval.documents") == "2", (scope, name, a)
+        hashes = json.loads(a["driftline.retrieval.document_hashes"])
+        assert len(hashes) == 2 and all(len(h) == 64 for h in hashes)
+        assert len(json.loads(a["driftline.retrieval.document_ids"])) == 2

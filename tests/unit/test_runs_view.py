@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -467,3 +469,33 @@ def test_framework_spans_are_read_by_their_names_and_autogen_is_no_provider(tmp_
     assert con.execute("SELECT agent, tool_sequence, llm_calls FROM runs WHERE agent = 'ReAct'").fetchall() == [
         ("ReAct", ["lookup_order"], 0)
     ]
+
+
+def test_a_retrieval_span_keeps_its_document_count_ids_and_hashes_without_the_text(tmp_path: Path) -> None:
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    docs = {
+        "openinference.span.kind": "RETRIEVER",
+        "retrieval.documents.0.document.id": "d-7",
+        "retrieval.documents.0.document.content": "Refunds take five days.",
+        "retrieval.documents.0.document.score": 2.5,
+        "retrieval.documents.1.document.id": "d-3",
+        "retrieval.documents.1.document.content": "Shipping is free over 50 EUR.",
+    }
+    _span(ss, "4" * 32, "4000000000000001", None, "InMemoryBM25Retriever.run", docs, 0, 3)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    ((operation, attrs, output),) = (
+        connect(str(tmp_path)).execute("SELECT operation, attributes, output_content FROM spans").fetchall()
+    )
+    a = dict(attrs)
+    assert operation == "retrieval" and output is None  # the text is content: not stored by default
+    assert a["driftline.retrieval.documents"] == "2"
+    assert json.loads(a["driftline.retrieval.document_ids"]) == ["d-7", "d-3"]
+    hashes = json.loads(a["driftline.retrieval.document_hashes"])
+    assert hashes == [
+        hashlib.sha256(t.encode()).hexdigest()
+        for t in (docs["retrieval.documents.0.document.content"], docs["retrieval.documents.1.document.content"])
+    ]
+    assert not any(k.endswith(".document.content") for k in a)
