@@ -350,6 +350,7 @@ COLUMNS: tuple[Column, ...] = (
         "str",
         {
             GENAI: (S("gen_ai.conversation.id"), S("session.id")),
+            OPENINFERENCE: (S("session.id"), S("crew_id")),  # a CrewAI crew's task runs share its crew id
             OPENLLMETRY: (S("traceloop.association.properties.session_id"),),
             VERCEL_AI: (S("ai.telemetry.metadata.sessionId"),),
         },
@@ -420,6 +421,16 @@ CONTENT_KEYS: Mapping[str, str] = {
     "ai.values": "input",
     "ai.embedding": "output",
     "ai.embeddings": "output",
+    # frameworks' own keys that quote the user's task or the agents' prompts (OpenInference's smolagents and
+    # CrewAI instrumentors): content, hashed, never left in attributes
+    "smolagents.task": "input",
+    "smolagents.additional_args": "input",
+    "crew_inputs": "input",
+    "crew_tasks": "input",
+    "crew_agents": "system",
+    "formatted_description": "input",
+    "formatted_expected_output": "input",
+    "flow_inputs": "input",
 }
 
 # Flattened message lists: a key under one of these prefixes whose last dotted part is a content

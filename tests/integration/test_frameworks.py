@@ -183,6 +183,19 @@ def check_runs(case: Case, data: str, llm_server: LLMServer) -> None:
     scopes = {row["scope"]: row["model_calls"] for row in json.loads(out.output)}
     assert {k: v["counted"] for k, v in scopes.items() if v["counted"]} == {case.counted_scope: chats}
     assert (sum(v["wrappers"] for v in scopes.values()) >= chats) == case.wraps
+    if case.framework in ("crewai", "smolagents"):  # the task and the agents' prompts are content, not attributes
+        quoted = {"crew_tasks", "crew_agents", "crew_inputs", "formatted_description", "smolagents.task"}
+        for (attrs,) in con.execute("SELECT attributes FROM spans").fetchall():
+            assert not quoted & set(dict(attrs)), dict(attrs)
+        roots = con.execute("SELECT input_hash FROM spans WHERE operation = 'invoke_agent'").fetchall()
+        assert roots and all(h is not None for (h,) in roots)
+    if case.framework == "crewai":  # the crew's task runs share its crew id
+        assert (
+            con.execute(
+                "SELECT count(DISTINCT conversation_id) FROM spans WHERE conversation_id IS NOT NULL"
+            ).fetchone()[0]
+            == RUNS
+        )
     if case.framework == "dspy":  # the optimizer did call the model, and left no run (asserted above)
         assert any("[compile-" in json.dumps(body) for _, body in llm_server.requests)
         # the callback put each predictor's signature on its LM call
