@@ -251,3 +251,7 @@ def test_retrieval_spans_say_how_many_documents_and_which(llm_server: LLMServer,
         hashes = json.loads(a["driftline.retrieval.document_hashes"])
         assert len(hashes) == 2 and all(len(h) == 64 for h in hashes)
         assert len(json.loads(a["driftline.retrieval.document_ids"])) == 2
+    # the README's query
+    query = "select attributes['driftline.retrieval.documents'] from spans where operation = 'retrieval'"
+    out = CliRunner().invoke(cli, ["sql", query, "--data", app.config.data, "--format", "json"])
+    assert out.exit_code == 0 and out.output.count('"2"') == len(listed), out.output
