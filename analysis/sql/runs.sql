@@ -1,5 +1,6 @@
 -- One row per agent run: an invoke_agent span and its subtree (a sub-agent belongs to the run of its
--- outermost agent), else, for a trace with no invoke_agent span, the whole trace.
+-- outermost agent), else, for a trace with no invoke_agent span, the whole trace when it calls a model, a
+-- tool or a retriever.
 -- Set-based: a recursive descent from every agent span, each span kept under its outermost agent.
 CREATE OR REPLACE VIEW runs AS
 WITH RECURSIVE
@@ -112,9 +113,10 @@ SELECT
         FILTER (WHERE r.is_model) AS _calls
 FROM run_spans r
 GROUP BY r.run_id
--- a trace of create_agent spans only (AutoGen records an agent's construction in a trace of its own) is
--- not a run: nothing ran
-HAVING bool_or(r.operation IS DISTINCT FROM 'create_agent')
+-- a trace with no agent span that calls no model, tool or retriever is not a run: nothing an agent does
+-- happened there (AutoGen records an agent's construction, and its runtime each message it publishes, in
+-- traces of their own)
+HAVING bool_or(r.agent_run OR r.is_model OR r.is_tool OR r.operation = 'retrieval')
 )
 SELECT
     a.* EXCLUDE (_calls, finish_reasons, spans, llm_time_ms, calls_cost_reported, calls_cost_table, calls_unpriced),

@@ -255,3 +255,23 @@ def test_retrieval_spans_say_how_many_documents_and_which(llm_server: LLMServer,
     query = "select attributes['driftline.retrieval.documents'] from spans where operation = 'retrieval'"
     out = CliRunner().invoke(cli, ["sql", query, "--data", app.config.data, "--format", "json"])
     assert out.exit_code == 0 and out.output.count('"2"') == len(listed), out.output
+
+
+@pytest.mark.slow
+def test_an_autogen_swarm_hand_off_shows_in_the_runs(llm_server: LLMServer, receiver_factory) -> None:
+    """A Swarm hands off with a ``transfer_to_<agent>`` tool call. AutoGen's runtime records each message
+    it publishes in a trace of its own, so each agent's turn is a run of its own (the hand-off is the
+    triage run's last tool), and the runtime's message traces are not runs."""
+    case = Case("autogen_swarm", "autogen", "", (), "autogen traces itself")
+    app = receiver_factory()
+    run_agent(case, llm_server, f"http://127.0.0.1:{app.http_port}")
+    assert app.flush(20)
+    con = connect(app.config.data)
+    runs = con.execute("SELECT agent, tool_sequence, input_tokens FROM runs ORDER BY start_time").fetchall()
+    assert runs and {agent for agent, _, _ in runs} == {"triage", "weather"}, runs
+    triage_tools = [t for agent, tools, _ in runs if agent == "triage" for t in tools]
+    assert triage_tools.count("transfer_to_weather") == RUNS and triage_tools.count("lookup_order") == RUNS
+    chats = sum(1 for path, _ in llm_server.requests if path.endswith("/chat/completions"))
+    assert sum(tokens or 0 for _, _, tokens in runs) == chats * USAGE["prompt_tokens"]
+    spans = con.execute("SELECT count(DISTINCT trace_id) FROM spans").fetchone()[0]
+    assert spans > len(runs)  # the runtime's message traces exist, and are not counted as runs
