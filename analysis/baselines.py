@@ -152,7 +152,7 @@ def promote(
     if len(ids) > MAX_RUNS:
         raise ValueError(f"a named baseline holds at most {MAX_RUNS:,} runs; this would hold {len(ids):,}")
     found = con.execute(
-        "SELECT run_id, start_time, version FROM runs WHERE run_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+        "SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
         [wanted],
     ).fetchall()
     missing = sorted(set(wanted) - {r[0] for r in found})

@@ -13,8 +13,11 @@ so a team with a local Ollama for explanations has a playground with no further 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
+
+from opentelemetry.trace import Status, StatusCode
 
 from driftline.analysis.explain.config import config_from as rca_config
 from driftline.analysis.llm_endpoint import ChatFailed, chat, delivering_tracer
@@ -94,10 +97,6 @@ def send(
     """One call as ``agent`` ``version``. Its spans are exported to ``otlp_endpoint`` (else
     ``OTEL_EXPORTER_OTLP_*``) and acknowledged by the receiver before this returns — whatever the LLM
     endpoint answered, an error included; OSError when the receiver did not take the run."""
-    import os
-
-    from opentelemetry.trace import Status, StatusCode
-
     if not config.configured:
         raise ValueError("no endpoint configured: set endpoint and model in [playground] (or [rca]) of driftline.toml")
     if not prompt.strip():

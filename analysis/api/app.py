@@ -27,6 +27,7 @@ from driftline.analysis.api import ingest
 from driftline.analysis.api.console import mount_console
 from driftline.analysis.api.ingest import ReceiverSource
 from driftline.analysis.api.snapshot import RunsSnapshot
+from driftline.analysis.playground import MAX_PROMPT
 from driftline.analysis.slow_runs import SLOW_DEFINITION, p95_by_version_sql
 
 API = "/api/v1"
@@ -82,10 +83,10 @@ class PromoteIn(BaseModel):
 
 
 class PlaygroundIn(BaseModel):
-    prompt: str = Field(min_length=1, max_length=32_000)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
     version: str = Field(min_length=1, max_length=200)
     agent: str = Field(default="playground", min_length=1, max_length=200)
-    system: str | None = Field(default=None, max_length=32_000)
+    system: str | None = Field(default=None, max_length=MAX_PROMPT)
     model: str | None = Field(default=None, min_length=1, max_length=200)
 
 
