@@ -60,14 +60,19 @@ class _AgentScript:
         self.lock = threading.Lock()
         self.turns: dict[str, int] = {}
 
-    def next_call(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        """The tool to call on this turn, or None to answer."""
+    def turn(self, body: dict[str, Any]) -> int:
+        """This conversation's turn number (0 first), counted per ``[run-N]`` marker."""
         text = json.dumps(body.get("messages", []))
         marker = _RUN_MARKER.search(text)
         key = marker.group(0) if marker else text[:200]
         with self.lock:
             turn = self.turns.get(key, 0)
             self.turns[key] = turn + 1
+        return turn
+
+    def next_call(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The tool to call on this turn, or None to answer."""
+        turn = self.turn(body)
         tools = sorted(body.get("tools") or [], key=lambda t: t["function"]["name"])
         work = [t for t in tools if t["function"]["name"] != FINAL_ANSWER]
         if turn < len(work):
@@ -90,12 +95,7 @@ def _dspy_text(body: dict[str, Any], script: _AgentScript) -> str | None:
     if "next_tool_name" in outputs:
         tools = {name: ast.literal_eval(args) for name, args in _DSPY_TOOLS.findall(system)}
         work = sorted(n for n in tools if n != "finish")
-        text = json.dumps(body.get("messages", []))
-        marker = _RUN_MARKER.search(text)
-        key = marker.group(0) if marker else text[:200]
-        with script.lock:
-            turn = script.turns.get(key, 0)
-            script.turns[key] = turn + 1
+        turn = script.turn(body)
         name = work[turn] if turn < len(work) else "finish"
         args = {k: _example(v) for k, v in tools.get(name, {}).items()}
         values = {"next_thought": f"I call {name}.", "next_tool_name": name, "next_tool_args": json.dumps(args)}
