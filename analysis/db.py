@@ -30,7 +30,20 @@ from driftline.collector.schema import (
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
-VIEWS = ("spans", "logs", "span_id_conflicts", "llm_calls", "tool_calls", "llm_call_costs", "runs")  # dependency order
+VIEWS = (  # dependency order; runs last (a cached runs view replaces it)
+    "spans",
+    "logs",
+    "span_id_conflicts",
+    "llm_calls",
+    "tool_calls",
+    "llm_call_costs",
+    "agent_events",
+    "decisions",
+    "signals",
+    "failures",
+    "memory_ops",
+    "runs",
+)
 ML_VIEWS = ("inference_records", "inferences", "label_events", "labels", "inferences_labeled", "ml_daily")
 # views over a dataset they are not named after
 _DATASET_OF = {"span_id_conflicts": "spans", "label_events": "labels", "inference_records": "inferences"}

@@ -51,11 +51,9 @@ def _emit(con: Any, query: str, fmt: str, limit: int | None) -> None:
 def _shell(con: Any, fmt: str) -> None:
     interactive = sys.stdin.isatty()
     if interactive:
-        click.echo(
-            "driftline sql — views: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, span_id_conflicts, "
-            "inferences, labels, label_events, inferences_labeled, ml_daily. "
-            "End with ';', leave with .quit"
-        )
+        from driftline.analysis.db import ML_VIEWS, VIEWS
+
+        click.echo(f"driftline sql — views: {', '.join((*VIEWS, *ML_VIEWS))}. End with ';', leave with .quit")
     buffer: list[str] = []
     while True:
         try:
@@ -86,8 +84,9 @@ def _shell(con: Any, fmt: str) -> None:
 @pricing_option
 @tz_option
 def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str | None, tz: str) -> None:
-    """Run SQL against the views of DATA: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, and for
-    classical models inferences, labels, label_events, inferences_labeled, ml_daily."""
+    """Run SQL against the views of DATA: spans, logs, llm_calls, tool_calls, llm_call_costs, runs, the agent
+    semantics (decisions, signals, failures, memory_ops, agent_events), and for classical models
+    inferences, labels, label_events, inferences_labeled, ml_daily."""
     try:
         from driftline.analysis.db import connect
     except ImportError as exc:

@@ -21,8 +21,9 @@ from typing import Any
 from driftline.instrumentation import agent as _agent
 from driftline.instrumentation import settings as _settings
 from driftline.instrumentation.agent import AgentRun, ToolCall, agent_run, tool, tool_call, track
+from driftline.instrumentation.semantics import declare
 
-__all__ = ["AgentRun", "ToolCall", "agent_run", "setup", "shutdown", "tool", "tool_call", "track"]
+__all__ = ["AgentRun", "ToolCall", "agent_run", "declare", "setup", "shutdown", "tool", "tool_call", "track"]
 
 log = logging.getLogger(__name__)
 

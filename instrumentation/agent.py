@@ -25,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from driftline.instrumentation import _invocation as inv
+from driftline.instrumentation import semantics as sem
 from driftline.instrumentation import settings as settings_mod
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,12 +90,13 @@ class AgentRun(_SpanScope):
 
     ``with agent_run(...) as run:`` — exceptions mark the span failed and propagate."""
 
-    __slots__ = ("_attempts", "_run_token", "name")
+    __slots__ = ("_attempts", "_memory", "_run_token", "name")
 
     def __init__(self, name: str, attributes: dict[str, Any]) -> None:
         super().__init__(f"invoke_agent {name}", attributes)
         self.name = name
         self._attempts: dict[tuple[str, str], int] = {}
+        self._memory: set[tuple[str | None, str]] = set()
         self._run_token: Any = None
 
     def __enter__(self) -> AgentRun:
@@ -117,6 +119,50 @@ class AgentRun(_SpanScope):
         key = (tool, args_hash)
         count = self._attempts[key] = self._attempts.get(key, 0) + 1
         return count
+
+    def _step(self) -> Span:
+        """The span an event belongs to: the step current inside this run (a tool or model call), else
+        the run's own span."""
+        current = trace.get_current_span()
+        inside = current.is_recording() and current.get_span_context().trace_id == self.span.get_span_context().trace_id
+        return current if inside else self.span
+
+    def decision(
+        self,
+        type: str,
+        selected: str,
+        *,
+        candidates: list[str] | tuple[str, ...] | None = None,
+        reason: str | None = None,
+        confidence: float | None = None,
+    ) -> None:
+        """A choice the agent made: ``run.decision("tool_selection", "cache", candidates=["cache", "api"],
+        reason="cheaper", confidence=0.8)``."""
+        sem.decision(self._step(), type, selected, candidates, reason, confidence)
+
+    def signal(self, type: str, code: str, value: bool, *, weight: float = 1.0) -> None:
+        """An observed quality signal (not a verdict): ``run.signal("output", "schema_valid", True)``."""
+        sem.signal(self._step(), type, code, value, weight)
+
+    def failure(self, type: str, code: str, *, message: str | None = None, step: Span | str | None = None) -> None:
+        """A failure by taxonomy: ``run.failure("tool", "timeout", message=str(exc))`` (the message is
+        hashed); ``step`` is the span (or span id) that caused it, by default the current one."""
+        sem.failure(self._step(), type, code, message, step)
+
+    def memory_read(self, key: str, value: Any, *, memory_type: str | None = None) -> None:
+        """A read of the agent's memory (``value`` None when nothing was found); the value is hashed."""
+        sem.memory(self._step(), sem.MEMORY_READ, key, value, memory_type, value is not None)
+
+    def memory_write(self, key: str, value: Any, *, memory_type: str | None = None) -> None:
+        """A write to the agent's memory; ``overwrite`` says whether this run had written the key before."""
+        slot = (memory_type, str(key))
+        overwrite = slot in self._memory
+        self._memory.add(slot)
+        sem.memory(self._step(), sem.MEMORY_WRITE, key, value, memory_type, overwrite)
+
+    def final(self, answer: Any) -> None:
+        """The run's final answer: hashed, and its text sent only with content capture."""
+        sem.final_answer(self.span, answer, _current_settings().content.on_spans)
 
 
 def agent_run(

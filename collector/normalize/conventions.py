@@ -431,6 +431,8 @@ CONTENT_KEYS: Mapping[str, str] = {
     "formatted_description": "input",
     "formatted_expected_output": "input",
     "flow_inputs": "input",
+    # the agent-semantics API's final answer, sent as text only with content capture
+    "driftline.final_answer.text": "output",
 }
 
 # Flattened message lists: a key under one of these prefixes whose last dotted part is a content
