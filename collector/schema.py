@@ -13,12 +13,32 @@ import os
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"  # 1.2: agent_events
 SCHEMA_VERSION_KEY = b"driftline.schema_version"
 DATASET_KEY = b"driftline.dataset"
 
 _TS = pa.timestamp("ns", tz="UTC")
 _STRMAP = pa.map_(pa.string(), pa.string())
+# One agent-semantics event. kind: decision type, signal type, failure type or memory type; label: the
+# selected option, signal code, failure code or memory key; value: a signal's value, whether a memory read
+# found something or a write overwrote; ref: the span id of the step a failure came from; hash / chars: of
+# a failure message, a memory value or the final answer (never their text).
+AGENT_EVENT = pa.struct(
+    [
+        pa.field("name", pa.string()),
+        pa.field("time", _TS),
+        pa.field("kind", pa.string()),
+        pa.field("label", pa.string()),
+        pa.field("candidates", pa.list_(pa.string())),
+        pa.field("reason", pa.string()),
+        pa.field("confidence", pa.float64()),
+        pa.field("value", pa.bool_()),
+        pa.field("weight", pa.float64()),
+        pa.field("ref", pa.string()),
+        pa.field("hash", pa.string()),
+        pa.field("chars", pa.int64()),
+    ]
+)
 
 SPAN_FIELDS: list[pa.Field] = [
     pa.field("trace_id", pa.string(), nullable=False),
@@ -73,6 +93,9 @@ SPAN_FIELDS: list[pa.Field] = [
     pa.field("resource_attributes", _STRMAP),
     pa.field("convention", pa.string()),
     pa.field("received_at", _TS),
+    # decisions, quality signals, failures, memory operations and the final answer the span recorded
+    # (instrumentation/semantics.py), typed: the analysis aggregates them per run without parsing JSON
+    pa.field("agent_events", pa.list_(AGENT_EVENT)),
 ]
 
 LOG_FIELDS: list[pa.Field] = [

@@ -20,6 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
 from driftline.collector.embed import spool
+from driftline.collector.normalize import agent_events
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize import retrieval
 from driftline.collector.normalize.attributes import (
@@ -252,11 +253,26 @@ class SpanNormalizer(_Base):
             convention, row, content, rest = combined.convention, list(combined.row), combined.content, combined.rest
         truncated: list[str] = []
         extra: list[tuple[str, Any]] = []
+        semantics: list[dict[str, Any]] | None = None
         if span.events:
             if content is not None:
                 content = content.copy()  # the cached classification's content is shared: add to a copy
             events = []
             for ev in span.events:
+                if ev.name in agent_events.NAMES:  # typed, in their own column (content still taken out)
+                    eattrs = {}
+                    for kv in ev.attributes:
+                        role = content_role(kv.key)
+                        if role:
+                            if content is None:
+                                content = Content()
+                            content.add(role, f"event.{ev.name}.{kv.key}", py_value(kv.value))
+                        else:
+                            eattrs[kv.key] = py_value(kv.value)
+                    if semantics is None:
+                        semantics = []
+                    semantics.append(agent_events.row(ev.name, ev.time_unix_nano, eattrs))
+                    continue
                 eattrs = {}
                 for kv in ev.attributes:
                     role = content_role(kv.key)
@@ -273,7 +289,9 @@ class SpanNormalizer(_Base):
                 if ev.name == cv.EXCEPTION_EVENT and row[_I_ERROR] is None and cv.EXCEPTION_TYPE_KEY in eattrs:
                     row[_I_ERROR] = to_str(eattrs[cv.EXCEPTION_TYPE_KEY])
                 events.append({"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": eattrs})
-            extra.append((EVENTS_KEY, events))
+            if events:
+                extra.append((EVENTS_KEY, events))
+            row[_I_AGENT_EVENTS] = semantics
         if span.links:
             extra.append(
                 (LINKS_KEY, [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex()} for ln in span.links])
@@ -353,7 +371,7 @@ _I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = (
     _I["tool_name"],
 )
 _I_COST, _I_CURRENCY = _I["cost_reported"], _I["cost_currency"]
-_I_AGENT_NAME = _I["agent_name"]
+_I_AGENT_NAME, _I_AGENT_EVENTS = _I["agent_name"], _I["agent_events"]
 _I_INPUT_HASH, _I_INPUT_CHARS, _I_INPUT_CONTENT = _I["input_hash"], _I["input_chars"], _I["input_content"]
 _I_OUTPUT_HASH, _I_OUTPUT_CHARS, _I_OUTPUT_CONTENT = _I["output_hash"], _I["output_chars"], _I["output_content"]
 _I_PROMPT_HASH, _I_ARGS_HASH = _I["prompt_hash"], _I["tool_args_hash"]

@@ -129,6 +129,8 @@ def test_the_views_read_them_back_through_the_receivers_normalizer(spans, tmp_pa
         ("write", "customer:7", "profile", None, False),
         ("write", "customer:7", "profile", None, True),
     ]
+    # typed in their own column, not repeated in the span's events JSON
+    assert con.execute("SELECT count(*) FROM spans WHERE attributes['driftline.events'] IS NOT NULL").fetchone() == (0,)
     (when,) = con.execute("SELECT min(time) FROM agent_events").fetchone()
     (start,) = con.execute("SELECT min(start_time) FROM spans").fetchone()
     assert when >= start
