@@ -52,6 +52,19 @@ rounds AS (
                             AND (prev_args = tool_args_hash OR prev_status = 'ERROR')) AS retries
     FROM ordered GROUP BY run_id
 ),
+semantics AS (  -- the run's agent-semantics events (instrumentation/semantics.py), in time order
+    SELECT run_id,
+           list(coalesce(e.kind, '?') || '=' || coalesce(e.label, '?') ORDER BY e.time)
+               FILTER (WHERE e.name = 'decision') AS decisions,
+           list(coalesce(e.label, '?') || '=' || coalesce(e.value::VARCHAR, '?') ORDER BY e.time)
+               FILTER (WHERE e.name = 'signal') AS signals,
+           list(coalesce(e.kind, '?') || '/' || coalesce(e.label, '?') ORDER BY e.time)
+               FILTER (WHERE e.name = 'failure') AS failures,
+           count(*) FILTER (WHERE e.name = 'memory.read') AS memory_reads,
+           count(*) FILTER (WHERE e.name = 'memory.write') AS memory_writes
+    FROM (SELECT run_id, unnest(agent_events) AS e FROM run_spans WHERE agent_events IS NOT NULL)
+    GROUP BY run_id
+),
 steps AS (  -- time per span name below the run's root, to attribute a latency change to a step
     SELECT run_id, map_from_entries(list({'k': name, 'v': ms} ORDER BY name)) AS step_ms
     FROM (SELECT run_id, name, sum(duration_ms) AS ms FROM run_spans
@@ -132,8 +145,13 @@ SELECT
     list_sort(list_distinct(list_transform(list_filter(a._calls, lambda c: NOT c.priced),
                                            lambda c: coalesce(c.response_model, c.request_model)))) AS unpriced_models,
     coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms,
+    -- decisions ("type=selected"), quality signals ("code=true|false"), failures ("type/code"), memory
+    coalesce(m.decisions, []) AS decisions, coalesce(m.signals, []) AS signals,
+    coalesce(m.failures, []) AS failures, coalesce(m.memory_reads, 0) AS memory_reads,
+    coalesce(m.memory_writes, 0) AS memory_writes,
     -- the tool sequence as one value and as its steps (with start/end markers), for the diff
     CASE WHEN len(a.tool_sequence) = 0 THEN '(no tools)' ELSE array_to_string(a.tool_sequence, ' → ') END AS tool_path,
     list_transform(list_zip(list_prepend('(start)', a.tool_sequence), list_append(a.tool_sequence, '(end)')),
                    lambda p: struct_extract_at(p, 1) || ' → ' || struct_extract_at(p, 2)) AS tool_bigrams
-FROM aggregated a LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id);
+FROM aggregated a LEFT JOIN rounds x USING (run_id) LEFT JOIN steps t USING (run_id)
+     LEFT JOIN semantics m USING (run_id);

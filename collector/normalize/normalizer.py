@@ -20,9 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
 from driftline.collector.embed import spool
-from driftline.collector.normalize import agent_events
+from driftline.collector.normalize import agent_events, retrieval
 from driftline.collector.normalize import conventions as cv
-from driftline.collector.normalize import retrieval
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
     BASE_CACHE,

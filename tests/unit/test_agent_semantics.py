@@ -129,6 +129,10 @@ def test_the_views_read_them_back_through_the_receivers_normalizer(spans, tmp_pa
         ("write", "customer:7", "profile", None, False),
         ("write", "customer:7", "profile", None, True),
     ]
+    # per run, in time order
+    assert con.execute("SELECT decisions, signals, failures, memory_reads, memory_writes FROM runs").fetchall() == [
+        (["tool_selection=cache"], ["tool_success=false", "schema_valid=true"], ["tool/timeout"], 1, 2)
+    ]
     # typed in their own column, not repeated in the span's events JSON
     assert con.execute("SELECT count(*) FROM spans WHERE attributes['driftline.events'] IS NOT NULL").fetchone() == (0,)
     (when,) = con.execute("SELECT min(time) FROM agent_events").fetchone()
