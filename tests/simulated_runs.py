@@ -22,6 +22,9 @@ def runs(
     model: str = "gpt-4o-mini",
     tail: float = 1.0,
     retries: float = 0.05,
+    semantics: bool = False,
+    api_share: float = 0.65,
+    schema_invalid: float = 0.02,
 ) -> dict[str, Any]:
     calls = rng.integers(2, 5, n)
     search = rng.random(n) < search_rate
@@ -45,7 +48,8 @@ def runs(
     if tail != 1.0:  # the slowest 10% of runs (above the distribution's own p90) get slower
         duration = np.where(duration > TRUE_DURATION_P90, duration * tail, duration)
     errors = rng.random(n) < 0.03
-    return {
+    columns = _semantics(n, rng, api_share, schema_invalid) if semantics else {}
+    return columns | {
         "outcome": np.where(escalated, "escalated", "resolved").tolist(),
         "status": np.where(errors, "ERROR", "OK").tolist(),
         "error_types": [["TimeoutError"] if e else [] for e in errors],
@@ -63,6 +67,21 @@ def runs(
         "tool_calls": np.asarray([len(s) for s in seq]),
         "loop_count": np.asarray([len(s) for s in seq]),
         "retries": rng.poisson(retries, n),
+    }
+
+
+def _semantics(n: int, rng: np.random.Generator, api_share: float, schema_invalid: float) -> dict[str, Any]:
+    """What the agent-semantics API records per run (``runs`` columns): one tool-selection decision
+    (``api`` or ``cache``), one schema check, a tool failure in 3% of runs, and memory reads and writes."""
+    api = rng.random(n) < api_share
+    invalid = rng.random(n) < schema_invalid
+    failed = rng.random(n) < 0.03
+    return {
+        "decisions": [["tool_selection=api" if x else "tool_selection=cache"] for x in api],
+        "signals": [["schema_valid=false" if x else "schema_valid=true"] for x in invalid],
+        "failures": [["tool/timeout"] if x else [] for x in failed],
+        "memory_reads": rng.poisson(2.0, n),
+        "memory_writes": rng.poisson(1.0, n),
     }
 
 
@@ -85,6 +104,9 @@ SCENARIOS: dict[str, tuple[int, dict[str, Any], float]] = {
     "escalation 5% -> 17%": (200, {"escalation": 0.17}, 0.85),
     "tool dropped 90% -> 80%": (500, {"search_rate": 0.8}, 0.90),
     "slowest 10% +30% (p95)": (1000, {"tail": 1.3}, 0.90),
+    # agent semantics (issue 18): both sides record decisions and signals
+    "tool_selection api 65% -> 50%": (500, {"semantics": True, "api_share": 0.50}, 0.90),
+    "schema_invalid 2% -> 8%": (500, {"semantics": True, "schema_invalid": 0.08}, 0.85),  # a rare rate, as escalation
 }
 
 
@@ -94,7 +116,7 @@ def detected(n: int, shift: dict[str, Any], seed: int, settings: Any = None) -> 
 
     settings = settings or StatSettings(bootstrap=200, seed=seed)
     rng = np.random.default_rng(seed)
-    a, b = runs(n, rng), runs(n, rng, **shift)
+    a, b = runs(n, rng, semantics=bool(shift.get("semantics"))), runs(n, rng, **shift)
     comparison = compare(a, b, settings)
     correct(comparison.results, settings)
     return verdict(comparison, settings, n, n).verdict, {r.name: r for r in comparison.results}

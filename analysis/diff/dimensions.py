@@ -64,6 +64,15 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("tool_calls", "Tool calls per run", "numeric", "tool_calls", 0.02, 0.05, 0.25, center="mean"),
     Dimension("loop_count", "LLM→tool rounds", "numeric", "loop_count", 0.02, 0.05, 0.25, center="mean"),
     Dimension("retries", "Retries per run", "numeric", "retries", 0.02, 0.05, 0.25, center="difference"),
+    # what the agent decided, observed and failed at (instrumentation/semantics.py): shares of runs with each
+    # "type=option" decision, "code=value" quality signal and "type/code" failure; compared only where runs
+    # record them (no label on either side: no data, so these take no share of the error budget). Signals
+    # and failures are rare-event rates (schema_invalid at 2%): one point is their floor, not two
+    Dimension("decisions", "Decisions (type=option)", "labels", "decisions", 0.05, 0.02, 0.10),
+    Dimension("signals", "Quality signals (code=value)", "labels", "signals", 0.05, 0.01, 0.10),
+    Dimension("failures", "Failures (type/code)", "labels", "failures", 0.05, 0.01, 0.10),
+    Dimension("memory_reads", "Memory reads per run", "numeric", "memory_reads", 0.01, 0.05, 0.25, center="mean"),
+    Dimension("memory_writes", "Memory writes per run", "numeric", "memory_writes", 0.01, 0.05, 0.25, center="mean"),
     # the meaning of the answers (embeddings of stored output; analysis/semantic/drift.py): compared only
     # when the runs carry content (receiver --store-content) and the [semantic] extra is installed. The
     # effect is a centroid cosine distance: MiniLM puts a rewording of the same answers near 0.04, a

@@ -147,8 +147,8 @@ SELECT
     coalesce(x.loop_count, 0) AS loop_count, coalesce(x.retries, 0) AS retries, t.step_ms,
     -- decisions ("type=selected"), quality signals ("code=true|false"), failures ("type/code"), memory
     coalesce(m.decisions, []) AS decisions, coalesce(m.signals, []) AS signals,
-    coalesce(m.failures, []) AS failures, coalesce(m.memory_reads, 0) AS memory_reads,
-    coalesce(m.memory_writes, 0) AS memory_writes,
+    -- (memory counts are NULL for a run that records no agent-semantics event at all: not measured, not 0)
+    coalesce(m.failures, []) AS failures, m.memory_reads, m.memory_writes,
     -- the tool sequence as one value and as its steps (with start/end markers), for the diff
     CASE WHEN len(a.tool_sequence) = 0 THEN '(no tools)' ELSE array_to_string(a.tool_sequence, ' → ') END AS tool_path,
     list_transform(list_zip(list_prepend('(start)', a.tool_sequence), list_append(a.tool_sequence, '(end)')),

@@ -60,6 +60,8 @@ def main() -> int:
     for n in (200, 500, 1000):
         rate = sum(detected(n, {}, seed)[0] != "stable" for seed in range(args.seeds)) / args.seeds
         ok &= _row("A/A false alarms", n, rate, "<= 5%", rate <= 0.05)
+    rate = sum(detected(500, {"semantics": True}, seed)[0] != "stable" for seed in range(args.seeds)) / args.seeds
+    ok &= _row("A/A false alarms, with agent semantics", 500, rate, "<= 5%", rate <= 0.05)
     rate = sum(_segments_aa(seed) for seed in range(args.seeds)) / args.seeds
     ok &= _row("A/A false alarms, --by over 5 segments", 1000, rate, "<= 5%", rate <= 0.05)
     for name, (n, shift, required) in SCENARIOS.items():

@@ -183,3 +183,30 @@ def test_aa_with_segments_keeps_the_report_family_wise_error_at_alpha() -> None:
         segments.correct_together(overall, seg, settings)
         flagged += any(r.p_adjusted <= settings.alpha for r in overall.results + seg.dimensions)
     assert flagged / sims <= 0.05 + 2 * (0.05 * 0.95 / sims) ** 0.5
+
+
+def test_aa_with_agent_semantics_keeps_the_false_alarm_rate_and_names_the_dimensions() -> None:
+    """Decisions, signals, failures and memory join the family without raising A/A false alarms; a shifted
+    decision share is reported on the decisions dimension, named by its option."""
+    shift = {"semantics": True}
+    alarms = sum(detected(300, shift, seed)[0] != "stable" for seed in range(100))
+    assert alarms / 100 <= 0.05 + 2 * (0.05 * 0.95 / 100) ** 0.5
+    _, dims = detected(500, {"semantics": True, "api_share": 0.50}, 7)
+    assert dims["decisions"].status == "moved" and dims["decisions"].focus.startswith("tool_selection=")
+    assert {"signals", "failures", "memory_reads", "memory_writes"} <= set(dims)
+    _, dims = detected(500, {"semantics": True, "schema_invalid": 0.08}, 8)
+    assert dims["signals"].status == "moved" and dims["signals"].focus.startswith("schema_valid=")
+    # runs that record none (as the runs view gives them: empty lists, NULL counts) are not compared, so these
+    # dimensions take no share of the error budget
+    rng = np.random.default_rng(1)
+    empty = {
+        "decisions": [[]] * 200,
+        "signals": [[]] * 200,
+        "failures": [[]] * 200,
+        "memory_reads": np.full(200, np.nan),
+        "memory_writes": np.full(200, np.nan),
+    }
+    s = StatSettings(bootstrap=50)
+    c = compare(runs(200, rng) | empty, runs(200, rng) | empty, s)
+    plain = {r.name: r.status for r in c.results}
+    assert all(plain[d] == "no data" for d in empty), plain
