@@ -34,6 +34,7 @@ OUTPUT_HASH, OUTPUT_CHARS = "driftline.output.hash", "driftline.output.chars"
 PROMPT_HASH = "driftline.prompt.hash"
 TOOL_ARGS_HASH, TOOL_RESULT_HASH = "driftline.tool.arguments.hash", "driftline.tool.result.hash"
 TOOL_NAMES = "driftline.response.tool_names"
+REQUEST_TOOL_NAMES = "driftline.request.tool_names"  # the tools a model call offered
 TOOL_ATTEMPT = "driftline.tool.attempt"
 OUTCOME = "driftline.outcome"
 
@@ -239,8 +240,17 @@ class Invocation:
             attrs["gen_ai.response.finish_reasons"] = self.finish_reasons
         if self.tool_names:
             attrs[TOOL_NAMES] = self.tool_names
+            self._tool_selection(span)
         self._content(attrs)
         span.set_attributes(attrs)
+
+    def _tool_selection(self, span: Span) -> None:
+        """With several tools offered, the tool the model picked is a decision (agent semantics)."""
+        from driftline.instrumentation import semantics  # semantics imports this module
+
+        offered = (getattr(span, "attributes", None) or {}).get(REQUEST_TOOL_NAMES) or ()
+        if len(offered) >= 2:
+            semantics.decision(span, "tool_selection", self.tool_names[0], list(offered))
 
     def _content(self, attrs: dict[str, Any]) -> None:
         settings = self.telemetry.settings

@@ -14,12 +14,12 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from driftline.instrumentation._invocation import GenAITelemetry, Invocation
+from driftline.instrumentation._invocation import REQUEST_TOOL_NAMES, GenAITelemetry, Invocation
 from driftline.instrumentation._stream import watch
 
 log = logging.getLogger(__name__)
 
-REQUEST_TOOL_NAMES = "driftline.request.tool_names"
+__all__ = ["REQUEST_TOOL_NAMES", "given", "request_attributes", "server_attributes", "wrapper_factory"]
 Start = Callable[[GenAITelemetry, Any, dict[str, Any]], Invocation]
 Finish = Callable[[Invocation, Any], None]
 

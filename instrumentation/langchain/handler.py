@@ -10,6 +10,7 @@ already traces gets no second span here.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +21,16 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from driftline.instrumentation import _invocation as inv
+from driftline.instrumentation import semantics as sem
 from driftline.instrumentation._invocation import ACTIVE_PROVIDERS, GenAITelemetry, Invocation
 
 AGENT_NAME_KEY, AGENT_VERSION_KEY = "driftline.agent.name", "driftline.agent.version"
+_SIGNALLED = "_driftline_signalled"
+
+
+def _is_parser_error(error: BaseException) -> bool:
+    """langchain_core's OutputParserException (by name: no import of the library at module load)."""
+    return any(c.__name__ == "OutputParserException" for c in type(error).__mro__)
 
 
 @dataclass
@@ -134,6 +142,15 @@ class DriftlineCallbackHandler(BaseCallbackHandler):
         self._end(run_id)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        if _is_parser_error(error) and not getattr(error, _SIGNALLED, False):
+            # an output parser refused the model's output: a schema_invalid quality signal, once per error
+            # (it propagates through every enclosing chain)
+            ctx = self._parent_context(run_id)
+            span = trace.get_current_span(ctx) if ctx is not None else None
+            if span is not None and span.is_recording():
+                sem.signal(span, "output", "schema_invalid", True)
+                with contextlib.suppress(AttributeError):
+                    setattr(error, _SIGNALLED, True)
         self._end(run_id, error)
 
     def on_agent_action(self, action: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any) -> None:
@@ -198,7 +215,7 @@ class DriftlineCallbackHandler(BaseCallbackHandler):
         tools = params.get("tools") or ()
         names = [t.get("function", {}).get("name") or t.get("name") for t in tools if isinstance(t, dict)]
         if any(names):
-            attrs["driftline.request.tool_names"] = [n for n in names if n]
+            attrs[inv.REQUEST_TOOL_NAMES] = [n for n in names if n]
         invocation = self.telemetry.start(
             operation, provider=provider, request_model=model, attributes=attrs, context=self._parent_context(parent)
         )
@@ -291,4 +308,9 @@ class DriftlineCallbackHandler(BaseCallbackHandler):
         self._end(run_id)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is not None and run.span is not None and run.span.is_recording():
+            # a tool failure by taxonomy: its code is the exception's type; the message is hashed
+            sem.failure(run.span, "tool", type(error).__name__, str(error), run.span)
         self._end(run_id, error)

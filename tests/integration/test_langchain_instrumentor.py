@@ -101,6 +101,54 @@ def test_failing_tool_marks_its_span(langchain, llm_server) -> None:
     assert len(tool_spans) == 1 and tool_spans[0].attributes["error.type"] == "RuntimeError"
     root = next(s for s in finished if s.attributes.get("gen_ai.operation.name") == "invoke_agent")
     assert root.status.status_code.name == "ERROR"  # the run failed with its tool
+    # agent semantics: a tool failure by taxonomy, its code the exception's type, its message hashed
+    (failure,) = [dict(e.attributes) for e in tool_spans[0].events if e.name == "driftline.failure"]
+    assert (failure["driftline.failure.type"], failure["driftline.failure.code"]) == ("tool", "RuntimeError")
+    assert failure["driftline.failure.step"] == format(tool_spans[0].context.span_id, "016x")
+    assert "backend down" not in str(failure) and len(failure["driftline.failure.message.hash"]) == 64
+
+
+def test_several_tools_offered_make_the_choice_a_decision(langchain, llm_server) -> None:
+    @tool
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        return "sunny"
+
+    model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
+    create_agent(model, [lookup_order, get_weather]).invoke({"messages": [("user", "where is order 42?")]})
+    decisions = [
+        dict(e.attributes) for s in langchain.get_finished_spans() for e in s.events if e.name == "driftline.decision"
+    ]
+    assert decisions == [
+        {
+            "driftline.decision.type": "tool_selection",
+            "driftline.decision.selected": "lookup_order",  # the scripted model calls the first tool offered
+            "driftline.decision.candidates": ("lookup_order", "get_weather"),
+        }
+    ]
+
+
+def test_an_output_parser_error_is_a_schema_invalid_signal(langchain, llm_server) -> None:
+    from langchain_core.exceptions import OutputParserException
+    from langchain_core.output_parsers import JsonOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    model = ChatOpenAI(model="gpt-4o", base_url=llm_server.base_url, api_key="test", max_retries=0)
+    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | model | JsonOutputParser()
+    with pytest.raises(OutputParserException):  # the scripted answer is prose, not JSON
+        chain.invoke({"q": "where is order 42?"})
+    finished = langchain.get_finished_spans()
+    signals = [dict(e.attributes) for s in finished for e in s.events if e.name == "driftline.signal"]
+    assert signals == [
+        {
+            "driftline.signal.type": "output",
+            "driftline.signal.code": "schema_invalid",
+            "driftline.signal.value": True,
+            "driftline.signal.weight": 1.0,
+        }
+    ]  # once, though the error passes through every enclosing chain
+    root = next(s for s in finished if s.attributes.get("gen_ai.operation.name") == "invoke_agent")
+    assert any(e.name == "driftline.signal" for e in root.events)
 
 
 def test_async_agent_run(langchain, llm_server) -> None:

@@ -63,6 +63,21 @@ def test_chat_with_tool_call(instrumented, llm_server) -> None:
     assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
 
 
+def test_the_tool_picked_among_several_offered_is_a_decision(instrumented, llm_server) -> None:
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    _client(llm_server).chat.completions.create(model="gpt-4o", messages=MESSAGES, tools=[*TOOLS, weather])
+    (event,) = [e for e in _only(instrumented).events if e.name == "driftline.decision"]
+    assert dict(event.attributes) == {
+        "driftline.decision.type": "tool_selection",
+        "driftline.decision.selected": "lookup_order",
+        "driftline.decision.candidates": ("lookup_order", "get_weather"),
+    }
+    _client(llm_server).chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, tools=TOOLS
+    )  # one offered: no choice
+    assert not [e for e in instrumented.get_finished_spans()[-1].events if e.name == "driftline.decision"]
+
+
 def test_a_raw_response_is_read_without_taking_it_from_the_caller(instrumented, llm_server) -> None:
     """CrewAI calls ``with_raw_response.create``: the span reads the parsed response (the SDK caches the
     parse, so the caller's own ``parse()`` returns the same object) instead of recording no usage."""
