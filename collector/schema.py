@@ -13,7 +13,7 @@ import os
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-SCHEMA_VERSION = "1.2"  # 1.2: agent_events
+SCHEMA_VERSION = "1.2"  # 1.2: agent_events, tools_offered
 SCHEMA_VERSION_KEY = b"driftline.schema_version"
 DATASET_KEY = b"driftline.dataset"
 
@@ -96,6 +96,8 @@ SPAN_FIELDS: list[pa.Field] = [
     # decisions, quality signals, failures, memory operations and the final answer the span recorded
     # (instrumentation/semantics.py), typed: the analysis aggregates them per run without parsing JSON
     pa.field("agent_events", pa.list_(AGENT_EVENT)),
+    # the tools a model call offered the model (names), whichever convention listed them
+    pa.field("tools_offered", pa.list_(pa.string())),
 ]
 
 LOG_FIELDS: list[pa.Field] = [

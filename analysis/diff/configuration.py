@@ -24,6 +24,7 @@ KEYS: dict[str, str] = {  # fingerprint key -> the runs list column it counts
     "temperature": "temperatures",
     "max_tokens": "max_tokens",
     "tools": "tool_sequence",
+    "tools_offered": "tools_offered",
     "prompts": "prompt_hashes",
 }
 TITLES = {
@@ -33,6 +34,7 @@ TITLES = {
     "temperature": "temperature",
     "max_tokens": "max tokens",
     "tools": "tools called",
+    "tools_offered": "tools offered",
     "prompts": "prompt template (hash)",
 }
 

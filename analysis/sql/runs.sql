@@ -122,7 +122,7 @@ SELECT
     -- per-run lists below are taken from it
     list({'provider': r.provider, 'request_model': r.request_model, 'response_model': r.response_model,
           'temperature': r.temperature, 'max_tokens': r.max_tokens, 'prompt_hash': r.prompt_hash,
-          'priced': r.call_cost_source IS NOT NULL})
+          'tools_offered': r.tools_offered, 'priced': r.call_cost_source IS NOT NULL})
         FILTER (WHERE r.is_model) AS _calls
 FROM run_spans r
 GROUP BY r.run_id
@@ -141,6 +141,8 @@ SELECT
     list_sort(list_distinct(list_transform(a._calls, lambda c: c.temperature))) AS temperatures,
     list_sort(list_distinct(list_transform(a._calls, lambda c: c.max_tokens))) AS max_tokens,
     list_sort(list_distinct(list_transform(a._calls, lambda c: c.prompt_hash))) AS prompt_hashes,
+    coalesce(list_sort(list_distinct(flatten(list_transform(a._calls, lambda c: coalesce(c.tools_offered, []))))), [])
+        AS tools_offered,
     a.calls_cost_reported, a.calls_cost_table, a.calls_unpriced,
     list_sort(list_distinct(list_transform(list_filter(a._calls, lambda c: NOT c.priced),
                                            lambda c: coalesce(c.response_model, c.request_model)))) AS unpriced_models,

@@ -365,6 +365,10 @@ COLUMNS: tuple[Column, ...] = (
         },
     ),
     Column("outcome", "str", {GENAI: (S("driftline.outcome"),)}),
+    # the tools a model call offered: Driftline's instrumentors list their names; GenAI semconv's
+    # gen_ai.tool.definitions and OpenInference's llm.tools.<i>.tool.json_schema are JSON, read by
+    # normalize/tools_offered.py when no list is given
+    Column("tools_offered", "strlist", {GENAI: (S("driftline.request.tool_names"),)}),
 )
 
 # What Driftline's own instrumentation sends when content capture is off: hashes and lengths only.

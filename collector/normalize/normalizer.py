@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
 from driftline.collector.embed import spool
-from driftline.collector.normalize import agent_events, retrieval
+from driftline.collector.normalize import agent_events, retrieval, tools_offered
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
@@ -316,6 +316,8 @@ class SpanNormalizer(_Base):
                     row[index] = named
         if row[_I_COST] is not None and row[_I_CURRENCY] is None:
             row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
+        if row[_I_TOOLS_OFFERED] is None and row[_I_OPERATION] in _MODEL_OPERATIONS:
+            row[_I_TOOLS_OFFERED] = tools_offered.names(rest_pairs(rest))
         if row[_I_OPERATION] == "retrieval":
             extra.extend(retrieval.summary(content.pieces.get("output", ()) if content else (), rest_pairs(rest)))
 
@@ -370,7 +372,8 @@ _I_ERROR, _I_AGENT_VERSION, _I_OPERATION, _I_TOOL = (
     _I["tool_name"],
 )
 _I_COST, _I_CURRENCY = _I["cost_reported"], _I["cost_currency"]
-_I_AGENT_NAME, _I_AGENT_EVENTS = _I["agent_name"], _I["agent_events"]
+_I_AGENT_NAME, _I_AGENT_EVENTS, _I_TOOLS_OFFERED = _I["agent_name"], _I["agent_events"], _I["tools_offered"]
+_MODEL_OPERATIONS = frozenset({"chat", "text_completion"})
 _I_INPUT_HASH, _I_INPUT_CHARS, _I_INPUT_CONTENT = _I["input_hash"], _I["input_chars"], _I["input_content"]
 _I_OUTPUT_HASH, _I_OUTPUT_CHARS, _I_OUTPUT_CONTENT = _I["output_hash"], _I["output_chars"], _I["output_content"]
 _I_PROMPT_HASH, _I_ARGS_HASH = _I["prompt_hash"], _I["tool_args_hash"]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from driftline.analysis.db import connect
@@ -499,3 +500,41 @@ def test_a_retrieval_span_keeps_its_document_count_ids_and_hashes_without_the_te
         for t in (docs["retrieval.documents.0.document.content"], docs["retrieval.documents.1.document.content"])
     ]
     assert not any(k.endswith(".document.content") for k in a)
+
+
+def test_the_tools_offered_are_read_from_every_convention_and_fingerprinted(tmp_path: Path) -> None:
+    """Driftline's list, GenAI semconv's gen_ai.tool.definitions and OpenInference's llm.tools.* JSON all
+    give the offered tools' names; the run lists them, and the configuration fingerprint counts them."""
+    from driftline.analysis.diff.configuration import fingerprint
+
+    req = ExportTraceServiceRequest()
+    ss = req.resource_spans.add().scope_spans.add()
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
+    definitions = json.dumps([{"type": "function", "name": "search"}, {"type": "function", "name": "refund"}])
+    cases = {
+        "3": {**chat, "driftline.request.tool_names": ["lookup_order", "get_weather"]},
+        "2": {**chat, "gen_ai.tool.definitions": definitions},
+        "1": {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o",
+            "llm.tools.0.tool.json_schema": json.dumps({"type": "function", "function": {"name": "b_tool"}}),
+            "llm.tools.1.tool.json_schema": json.dumps({"type": "function", "function": {"name": "a_tool"}}),
+        },
+    }
+    for digit, attrs in cases.items():
+        t = digit * 32
+        _span(ss, t, digit * 16, None, "invoke_agent x", {"gen_ai.operation.name": "invoke_agent"}, 0, 10)
+        _span(ss, t, digit * 15 + "f", digit * 16, "chat", attrs, 1, 5)
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(otlp.parse("traces", req.SerializeToString()), 1)
+    ParquetSink(str(tmp_path)).write("spans", norm.table(), norm.hours, "rx-000000000001")
+    con = connect(str(tmp_path))
+    offered = con.execute("SELECT trace_id, tools_offered FROM spans WHERE operation = 'chat' ORDER BY 1").fetchall()
+    assert [o for _, o in offered] == [["b_tool", "a_tool"], ["search", "refund"], ["lookup_order", "get_weather"]]
+    runs = con.execute("SELECT tools_offered FROM runs ORDER BY trace_id").fetchall()
+    assert [r for (r,) in runs] == [["a_tool", "b_tool"], ["refund", "search"], ["get_weather", "lookup_order"]]
+    table = con.sql("SELECT tools_offered FROM runs").to_arrow_table()
+    shares = fingerprint({"tools_offered": table.column("tools_offered")})["tools_offered"]
+    assert shares == {
+        name: pytest.approx(1 / 3) for name in ("a_tool", "b_tool", "refund", "search", "get_weather", "lookup_order")
+    }
