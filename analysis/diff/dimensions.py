@@ -69,6 +69,17 @@ DIMENSIONS: tuple[Dimension, ...] = (
     # record them (no label on either side: no data, so these take no share of the error budget). Signals
     # and failures are rare-event rates (schema_invalid at 2%): one point is their floor, not two
     Dimension("decisions", "Decisions (type=option)", "labels", "decisions", 0.05, 0.02, 0.10),
+    Dimension(
+        "decision_confidence",
+        "Decision confidence",
+        "numeric",
+        "decision_confidence",
+        0.02,
+        0.02,
+        0.10,
+        center="difference",
+        unit="confidence",
+    ),
     Dimension("signals", "Quality signals (code=value)", "labels", "signals", 0.05, 0.01, 0.10),
     Dimension("failures", "Failures (type/code)", "labels", "failures", 0.05, 0.01, 0.10),
     Dimension("memory_reads", "Memory reads per run", "numeric", "memory_reads", 0.01, 0.05, 0.25, center="mean"),

@@ -519,6 +519,10 @@ def composite(comparison: Comparison) -> tuple[float, float, float]:
     return point, float(min(low, point)), float(max(high, point))
 
 
+# dimensions that describe behaviour rather than measure quality (issue: agent semantics)
+DESCRIPTIVE = frozenset({"decisions", "decision_confidence", "signals", "failures", "memory_reads", "memory_writes"})
+
+
 def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int, unit: str = "runs") -> Verdict:
     """stable / review / block, or insufficient with the number of runs (``unit``) still needed per side."""
     score, low, high = composite(comparison)
@@ -565,4 +569,10 @@ def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int, 
         if negligible:
             reasons.append("Detectable but negligible: " + ", ".join(negligible) + ".")
         steps = ["Nothing to do."]
+    described = [r.title for r in moved if r.name in DESCRIPTIVE]
+    if described:  # AgentTracer's rule: these say the agent behaves differently, not that it got worse
+        reasons.append(
+            f"{', '.join(described)}: drift here means the agent behaves differently (it decides, observes or "
+            "fails differently), not that it broke; whether the change is better is for you to judge."
+        )
     return Verdict(name, score, low, high, reasons, steps)

@@ -60,6 +60,7 @@ semantics AS (  -- the run's agent-semantics events (instrumentation/semantics.p
                FILTER (WHERE e.name = 'signal') AS signals,
            list(coalesce(e.kind, '?') || '/' || coalesce(e.label, '?') ORDER BY e.time)
                FILTER (WHERE e.name = 'failure') AS failures,
+           avg(e.confidence) FILTER (WHERE e.name = 'decision') AS decision_confidence,
            count(*) FILTER (WHERE e.name = 'memory.read') AS memory_reads,
            count(*) FILTER (WHERE e.name = 'memory.write') AS memory_writes
     FROM (SELECT run_id, unnest(agent_events) AS e FROM run_spans WHERE agent_events IS NOT NULL)
@@ -150,7 +151,7 @@ SELECT
     -- decisions ("type=selected"), quality signals ("code=true|false"), failures ("type/code"), memory
     coalesce(m.decisions, []) AS decisions, coalesce(m.signals, []) AS signals,
     -- (memory counts are NULL for a run that records no agent-semantics event at all: not measured, not 0)
-    coalesce(m.failures, []) AS failures, m.memory_reads, m.memory_writes,
+    coalesce(m.failures, []) AS failures, m.decision_confidence, m.memory_reads, m.memory_writes,
     -- the tool sequence as one value and as its steps (with start/end markers), for the diff
     CASE WHEN len(a.tool_sequence) = 0 THEN '(no tools)' ELSE array_to_string(a.tool_sequence, ' → ') END AS tool_path,
     list_transform(list_zip(list_prepend('(start)', a.tool_sequence), list_append(a.tool_sequence, '(end)')),

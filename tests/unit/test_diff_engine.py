@@ -210,3 +210,15 @@ def test_aa_with_agent_semantics_keeps_the_false_alarm_rate_and_names_the_dimens
     c = compare(runs(200, rng) | empty, runs(200, rng) | empty, s)
     plain = {r.name: r.status for r in c.results}
     assert all(plain[d] == "no data" for d in empty), plain
+
+
+def test_a_decision_shift_is_described_not_judged() -> None:
+    rng = np.random.default_rng(21)
+    s = StatSettings(bootstrap=200, seed=21)
+    c = compare(runs(500, rng, semantics=True), runs(500, rng, semantics=True, api_share=0.45), s)
+    correct(c.results, s)
+    v = verdict(c, s, 500, 500)
+    assert v.verdict in ("review", "block")
+    assert any("behaves differently" in r and "not that it broke" in r for r in v.reasons), v.reasons
+    texts = {h.rule: h.text for h in generate(load_rules(), c.results, [], {})}
+    assert texts["decision_shift"].startswith("Decisions shifted: `tool_selection=")
