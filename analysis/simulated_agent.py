@@ -32,6 +32,8 @@ class Behaviour:
     input_scale: float
     latency_ms: float  # mean model-call latency
     tone: str = "friendly"  # of the final answer (analysis/simulated_answers.py)
+    schema_invalid: float = 0.02  # share of answers whose structured part fails its schema check
+    confidence: tuple[float, float] = (0.7, 0.95)  # of its response-mode decision
 
 
 VERSIONS = {
@@ -44,6 +46,8 @@ VERSIONS = {
         1.35,
         9.0,
         "curt",
+        0.08,
+        (0.5, 0.85),
     ),
 }
 
@@ -89,20 +93,27 @@ def run_support_agent(version: str, runs: int, seed: int = 7) -> None:
     faults = random.Random(f"{seed}-{version}-faults")
     texts = random.Random(f"{seed}-{version}-texts")  # questions and answers: their own draws, so the
     # behaviour above is the same with and without content
+    semantics = random.Random(f"{seed}-{version}-semantics")  # decisions, signals, memory: their own draws
     for i in range(runs):
         with contextlib.suppress(TimeoutError):  # recorded on the tool and agent spans; next ticket
-            _one_run(version, i, b, rng, faults, llm, texts)
+            _one_run(version, i, b, rng, faults, llm, texts, semantics)
 
 
 def _one_run(
-    version: str, i: int, b: Behaviour, rng: random.Random, faults: random.Random, llm: FakeLLM, texts: random.Random
+    version: str,
+    i: int,
+    b: Behaviour,
+    rng: random.Random,
+    faults: random.Random,
+    llm: FakeLLM,
+    texts: random.Random,
+    semantics: random.Random,
 ) -> None:
-    """One ticket: classify, maybe search and look up the order, maybe escalate, answer."""
+    """One ticket: classify, maybe search and look up the order, maybe escalate, answer — recording the
+    agent's decisions, the answer's schema check, tool failures and its customer memory."""
+    tenant = rng.choice(["acme", "globex", "initech"])
     with agent.agent_run(
-        "support",
-        version,
-        conversation_id=f"conv-{version}-{i}",
-        attributes={"tenant.id": rng.choice(["acme", "globex", "initech"])},
+        "support", version, conversation_id=f"conv-{version}-{i}", attributes={"tenant.id": tenant}
     ) as run:
         plan = ["classify_intent"]
         if rng.random() < b.search_rate:
@@ -112,13 +123,28 @@ def _one_run(
         escalate = rng.random() < b.escalation_rate
         if escalate:
             plan.append("escalate_to_human")
+        known = semantics.random() < 0.6
+        run.memory_read(f"customer:{tenant}", {"tier": "gold"} if known else None, memory_type="profile")
+        run.decision(
+            "response_mode",
+            "escalate" if escalate else "answer",
+            candidates=["answer", "escalate"],
+            reason="policy" if escalate else "confident",
+            confidence=round(semantics.uniform(*b.confidence), 3),
+        )
         for tool in plan:
             llm.chat(tool, tool)
             with agent.tool_call(tool, {"ticket": i, "tool": tool}) as call:
                 time.sleep(rng.uniform(0.2, 1.5) / 1000)
                 if tool == "lookup_order" and faults.random() < FAULT_RATE:
+                    run.failure("tool", "timeout", message="order service did not answer within 5 s")
                     raise TimeoutError("order service did not answer within 5 s")
                 call.set_result({"ok": True})
         topic = texts.choice(answers.TOPICS)
-        llm.chat("answer", None, answers.answer(texts, topic, b.tone), answers.question(texts, topic))
+        reply = answers.answer(texts, topic, b.tone)
+        llm.chat("answer", None, reply, answers.question(texts, topic))
+        run.signal("output", "schema_valid", semantics.random() >= b.schema_invalid)
+        if not known:
+            run.memory_write(f"customer:{tenant}", {"tier": "standard", "ticket": i}, memory_type="profile")
+        run.final(reply)
         run.set_outcome("escalated" if escalate else "resolved")

@@ -50,6 +50,12 @@ def test_diff_json_matches_the_schema_and_finds_the_regression(demo_root: str) -
     assert rules[0] == "tool_dropped" and "token_bloat" in rules
     assert any(c["key"] == "prompts" for c in doc["configuration_changes"])
     assert doc["cost"]["delta_per_10k_runs"] > 0 and doc["cost"]["candidate_sources"]["table"] > 0
+    # the demo records decisions, signals, failures and memory: compared, and described as behaviour
+    compared = {d["name"]: d for d in doc["dimensions"] if d["status"] != "no data"}
+    assert {"decisions", "decision_confidence", "signals", "failures", "memory_reads", "memory_writes"} <= set(compared)
+    assert moved["decision_confidence"]["effect"] < 0  # v2.0 decides with less confidence
+    assert "decision_confidence_shift" in rules
+    assert any("behaves differently" in r for r in doc["verdict"]["reasons"])
 
 
 def test_terminal_markdown_html_and_gates(demo_root: str, tmp_path: Path) -> None:
