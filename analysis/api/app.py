@@ -326,7 +326,8 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
             spans_con.execute(
                 """SELECT s.span_id, s.parent_span_id, s.name, s.operation, s.start_time, s.end_time, s.duration_ms,
                       s.status_code, s.error_type, s.request_model, s.response_model, s.input_tokens, s.output_tokens,
-                      s.tool_name, k.cost, k.cost_source, s.attributes, s.input_content, s.output_content
+                      s.tool_name, k.cost, k.cost_source, s.attributes, s.input_content, s.output_content,
+                      s.agent_events
                FROM spans s LEFT JOIN llm_call_costs k USING (trace_id, span_id)
                WHERE s.trace_id = ? ORDER BY s.start_time""",
                 [summary["trace_id"]],

@@ -109,6 +109,15 @@ def test_a_run_opens_as_a_waterfall_with_span_details(page: Any, site: tuple[str
     selected = page.locator('[role="treeitem"][aria-selected="true"]')
     assert selected.get_attribute("data-span-kind") == "tool"
     assert "execute_tool" in panel.inner_text()
+    # the run's decisions, signals and memory operations: marks on the agent's bar, words in its details
+    agent_row = page.locator('[data-span-kind="agent"]').first
+    assert agent_row.locator('.wf-event[data-event="decision"]').count() == 1
+    assert agent_row.locator('.wf-event[data-event="signal"]').count() == 1
+    agent_row.click()
+    events = page.get_by_label("Agent events")
+    text = events.inner_text()
+    assert re.search(r"response_mode: chose (answer|escalate) among answer, escalate, because \w+ \(confidence 0\.\d+\)", text)
+    assert "output signal schema_valid = " in text and "memory read customer:" in text
     screenshot(page, "run-waterfall", readme=True)
 
 

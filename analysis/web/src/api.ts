@@ -153,6 +153,23 @@ export interface Span {
   attributes: Record<string, unknown> | string | null;
   input_content: string | null;
   output_content: string | null;
+  agent_events: AgentEvent[] | null;
+}
+
+/** A decision, quality signal, failure, memory operation or final answer a span recorded. */
+export interface AgentEvent {
+  name: "decision" | "signal" | "failure" | "memory.read" | "memory.write" | "final_answer" | string;
+  time: string;
+  kind: string | null;
+  label: string | null;
+  candidates: string[] | null;
+  reason: string | null;
+  confidence: number | null;
+  value: boolean | null;
+  weight: number | null;
+  ref: string | null;
+  hash: string | null;
+  chars: number | null;
 }
 
 export interface RunDetail {

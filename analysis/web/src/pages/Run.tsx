@@ -1,7 +1,7 @@
 // Run: the span waterfall of one run (agent → LLM → tool), and the selected span's details.
 import { useEffect, useMemo, useState } from "react";
 import { Link } from "wouter";
-import { type RunDetail, type Span, useApi } from "../api";
+import { type AgentEvent, type RunDetail, type Span, useApi } from "../api";
 import { ErrorLine, Loading } from "../components/Status";
 import { int, ms, usd, when } from "../format";
 import { useQueryState } from "../urlState";
@@ -19,8 +19,8 @@ interface Row {
   offset: number; // ms from the run's start
 }
 
-function layout(spans: Span[]): { rows: Row[]; total: number } {
-  if (!spans.length) return { rows: [], total: 0 };
+function layout(spans: Span[]): { rows: Row[]; total: number; t0: number } {
+  if (!spans.length) return { rows: [], total: 0, t0: 0 };
   const ids = new Set(spans.map((s) => s.span_id));
   const children = new Map<string | null, Span[]>();
   for (const s of spans) {
@@ -37,7 +37,7 @@ function layout(spans: Span[]): { rows: Row[]; total: number } {
     }
   };
   walk(null, 0);
-  return { rows, total: Math.max((t1 - t0) / 1000, 0.001) };
+  return { rows, total: Math.max((t1 - t0) / 1000, 0.001), t0 };
 }
 
 function kind(s: Span): string {
@@ -54,6 +54,34 @@ function attributes(a: Span["attributes"]): [string, string][] {
   return Object.entries(obj)
     .map(([k, v]): [string, string] => [k, typeof v === "string" ? v : JSON.stringify(v)])
     .sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** One agent-semantics event in words: descriptive, as the drift report puts it. */
+export function describeEvent(e: AgentEvent): string {
+  switch (e.name) {
+    case "decision": {
+      const among = e.candidates?.length ? ` among ${e.candidates.join(", ")}` : "";
+      const why = e.reason ? `, because ${e.reason}` : "";
+      const sure = e.confidence !== null ? ` (confidence ${e.confidence.toFixed(2)})` : "";
+      return `${e.kind ?? "decision"}: chose ${e.label ?? "?"}${among}${why}${sure}`;
+    }
+    case "signal":
+      return `${e.kind ?? "signal"} signal ${e.label ?? "?"} = ${e.value === null ? "?" : String(e.value)}`;
+    case "failure":
+      return `${e.kind ?? "?"} failure: ${e.label ?? "?"}${e.hash ? " (message hashed)" : ""}`;
+    case "memory.read":
+      return `memory read ${e.label ?? "?"}${e.kind ? ` (${e.kind})` : ""}: ${e.value ? "found" : "nothing found"}`;
+    case "memory.write":
+      return `memory write ${e.label ?? "?"}${e.kind ? ` (${e.kind})` : ""}${e.value ? ", overwriting" : ""}`;
+    case "final_answer":
+      return `final answer (${e.chars ?? "?"} characters)`;
+    default:
+      return e.name;
+  }
+}
+
+function eventKind(e: AgentEvent): string {
+  return e.name.split(".")[0];
 }
 
 function SpanDetails({ span }: { span: Span }) {
@@ -83,6 +111,18 @@ function SpanDetails({ span }: { span: Span }) {
           </div>
         ))}
       </dl>
+      {span.agent_events?.length ? (
+        <>
+          <h3>Decisions, signals, failures, memory</h3>
+          <ul className="agent-events" aria-label="Agent events">
+            {span.agent_events.map((e, i) => (
+              <li key={i} data-event={e.name} className={`agent-event ev-${eventKind(e)}`}>
+                <span className={`ev-mark ev-${eventKind(e)}`} aria-hidden="true" /> {describeEvent(e)}
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       <h3>Attributes</h3>
       {attributes(span.attributes).length ? (
         <dl className="attrs">
@@ -112,7 +152,7 @@ function SpanDetails({ span }: { span: Span }) {
 export function RunPage({ id }: { id: string }) {
   const detail = useApi<RunDetail>(`/runs/${encodeURIComponent(id)}`);
   const [params, set] = useQueryState();
-  const { rows, total } = useMemo(() => layout(detail.data?.spans ?? []), [detail.data]);
+  const { rows, total, t0 } = useMemo(() => layout(detail.data?.spans ?? []), [detail.data]);
   const selectedId = params.get("span") ?? rows[0]?.span.span_id;
   const selected = rows.find((r) => r.span.span_id === selectedId)?.span ?? rows[0]?.span;
   const [focusIndex, setFocusIndex] = useState(-1);
@@ -165,6 +205,16 @@ export function RunPage({ id }: { id: string }) {
         <li>
           outcome <b>{r.outcome ?? "—"}</b>
         </li>
+        {Array.isArray(r.decisions) && r.decisions.length > 0 && (
+          <li>
+            <b>{(r.decisions as string[]).length}</b> decisions
+          </li>
+        )}
+        {Array.isArray(r.failures) && r.failures.length > 0 && (
+          <li>
+            <b>{(r.failures as string[]).length}</b> failures
+          </li>
+        )}
         <li>{when(r.start_time)}</li>
       </ul>
       <div className="run-layout">
@@ -202,6 +252,16 @@ export function RunPage({ id }: { id: string }) {
                 </span>
                 <span className="wf-track">
                   <span className={`wf-bar wf-${k}`} style={{ left: `${left}%`, width: `${Math.min(width, 100 - left)}%` }} />
+                  {/* decisions, signals, failures, memory: a mark where each happened */}
+                  {(row.span.agent_events ?? []).map((e, j) => (
+                    <span
+                      key={j}
+                      className={`wf-event ev-${eventKind(e)}`}
+                      data-event={e.name}
+                      title={describeEvent(e)}
+                      style={{ left: `${Math.min(Math.max(((micros(e.time) - t0) / 1000 / total) * 100, 0), 100)}%` }}
+                    />
+                  ))}
                   {/* the duration sits after the bar, or before it when the bar reaches the right edge */}
                   <span className="wf-label" style={left + width > 85 ? { right: `${100 - left}%`, paddingRight: 4 } : { left: `${left + width}%`, paddingLeft: 4 }}>
                     {ms(row.span.duration_ms)}
@@ -212,7 +272,9 @@ export function RunPage({ id }: { id: string }) {
           })}
           <p className="legend muted">
             <span className="dot dot-agent" /> agent <span className="dot dot-llm" /> LLM call <span className="dot dot-tool" /> tool{" "}
-            <span className="dot dot-error" /> error · ↑/↓ to move
+            <span className="dot dot-error" /> error · <span className="ev-mark ev-decision" /> decision{" "}
+            <span className="ev-mark ev-signal" /> signal <span className="ev-mark ev-failure" /> failure{" "}
+            <span className="ev-mark ev-memory" /> memory · ↑/↓ to move
           </p>
         </div>
         {selected && <SpanDetails span={selected} />}
