@@ -116,7 +116,8 @@ def test_a_run_opens_as_a_waterfall_with_span_details(page: Any, site: tuple[str
     agent_row.click()
     events = page.get_by_label("Agent events")
     text = events.inner_text()
-    assert re.search(r"response_mode: chose (answer|escalate) among answer, escalate, because \w+ \(confidence 0\.\d+\)", text)
+    decision = r"response_mode: chose (answer|escalate) among answer, escalate, because \w+ \(confidence 0\.\d+\)"
+    assert re.search(decision, text), text
     assert "output signal schema_valid = " in text and "memory read customer:" in text
     screenshot(page, "run-waterfall", readme=True)
 
