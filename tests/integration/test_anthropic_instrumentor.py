@@ -53,6 +53,16 @@ def test_messages_with_tool_use(instrumented, llm_server) -> None:
     assert a["driftline.prompt.hash"] and a["driftline.input.hash"] and "gen_ai.input.messages" not in a
 
 
+def test_the_tool_picked_among_several_offered_is_a_decision(instrumented, llm_server) -> None:
+    weather = {"name": "get_weather", "description": "weather", "input_schema": {"type": "object"}}
+    _client(llm_server).messages.create(
+        model="claude-3-5-sonnet", max_tokens=64, messages=MESSAGES, tools=[*TOOLS, weather]
+    )
+    (event,) = [dict(e.attributes) for e in _only(instrumented).events if e.name == "driftline.decision"]
+    assert event["driftline.decision.selected"] == "lookup_order"
+    assert event["driftline.decision.candidates"] == ("lookup_order", "get_weather")
+
+
 def test_streaming_create(instrumented, llm_server) -> None:
     stream = _client(llm_server).messages.create(
         model="claude-3-5-sonnet", max_tokens=64, messages=MESSAGES, stream=True
