@@ -258,20 +258,6 @@ class SpanNormalizer(_Base):
                 content = content.copy()  # the cached classification's content is shared: add to a copy
             events = []
             for ev in span.events:
-                if ev.name in agent_events.NAMES:  # typed, in their own column (content still taken out)
-                    eattrs = {}
-                    for kv in ev.attributes:
-                        role = content_role(kv.key)
-                        if role:
-                            if content is None:
-                                content = Content()
-                            content.add(role, f"event.{ev.name}.{kv.key}", py_value(kv.value))
-                        else:
-                            eattrs[kv.key] = py_value(kv.value)
-                    if semantics is None:
-                        semantics = []
-                    semantics.append(agent_events.row(ev.name, ev.time_unix_nano, eattrs))
-                    continue
                 eattrs = {}
                 for kv in ev.attributes:
                     role = content_role(kv.key)
@@ -285,6 +271,11 @@ class SpanNormalizer(_Base):
                             eattrs[kv.key] = kept
                     else:
                         eattrs[kv.key] = py_value(kv.value)
+                if ev.name in agent_events.NAMES:  # typed, in their own column (content taken out above)
+                    if semantics is None:
+                        semantics = []
+                    semantics.append(agent_events.row(ev.name, ev.time_unix_nano, eattrs))
+                    continue
                 if ev.name == cv.EXCEPTION_EVENT and row[_I_ERROR] is None and cv.EXCEPTION_TYPE_KEY in eattrs:
                     row[_I_ERROR] = to_str(eattrs[cv.EXCEPTION_TYPE_KEY])
                 events.append({"name": ev.name, "time_unix_nano": ev.time_unix_nano, "attributes": eattrs})

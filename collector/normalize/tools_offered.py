@@ -46,7 +46,7 @@ def names(attributes: Iterable[tuple[str, Any]]) -> list[str] | None:
                 name = _name(definition)
                 if name:
                     genai.append(name)
-        else:
+        elif key.startswith("llm.tools."):  # cheap test first: this runs for every model call's attributes
             found = _OPENINFERENCE_TOOL.match(key)
             if found:
                 name = _name(_parsed(value))
