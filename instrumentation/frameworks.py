@@ -112,19 +112,26 @@ def choose(framework: Framework) -> tuple[str, tuple[str, str] | None]:
     return "none", None
 
 
+def _turn_on(target: tuple[str, str], tracer_provider: Any, **kwargs: Any) -> Any | None:
+    """Instrument with ``target``; None when it was already on. Raises what the instrumentor raises."""
+    instrumentor = getattr(importlib.import_module(target[0]), target[1])()
+    if instrumentor.is_instrumented_by_opentelemetry:  # opentelemetry-instrument may have done it
+        return None
+    instrumentor.instrument(tracer_provider=tracer_provider, **kwargs)
+    return instrumentor
+
+
 def instrument(framework: Framework, tracer_provider: Any, settings: Any = None) -> list[Any]:
     """Turn on ``framework``'s tracing; returns the instrumentors turned on here (to uninstrument).
-    ``settings`` (Driftline's content capture) reach our own drivers."""
+    ``settings`` (Driftline's content capture) reach our own drivers. An instrumentor that fails (a
+    framework release it does not know) is logged and skipped: tracing must never stop the app."""
     how, target = choose(framework)
     turned_on: list[Any] = []
+    steps: list[tuple[tuple[str, str], dict[str, Any], str]] = []
     if how == "native":
         log.info("driftline: %s traces itself (its own OpenTelemetry spans)", framework.name)
     elif how == "instrumentor" and target is not None:
-        instrumentor = getattr(importlib.import_module(target[0]), target[1])()
-        if not instrumentor.is_instrumented_by_opentelemetry:  # opentelemetry-instrument may have done it
-            instrumentor.instrument(tracer_provider=tracer_provider)
-            turned_on.append(instrumentor)
-        log.info("driftline: %s traced by %s.%s", framework.name, *target)
+        steps.append((target, {}, "traced by"))
     elif framework.driver is None:
         log.warning(
             "driftline: %s is installed but nothing traces it: pip install 'driftline[%s]'",
@@ -132,11 +139,21 @@ def instrument(framework: Framework, tracer_provider: Any, settings: Any = None)
             framework.name,
         )
     if framework.driver is not None:
-        driver = getattr(importlib.import_module(framework.driver[0]), framework.driver[1])()
-        if not driver.is_instrumented_by_opentelemetry:
-            driver.instrument(tracer_provider=tracer_provider, settings=settings)
-            turned_on.append(driver)
-        log.info("driftline: %s: %s.%s added", framework.name, *framework.driver)
+        steps.append((framework.driver, {"settings": settings}, "added"))
+    for step, kwargs, verb in steps:
+        try:
+            done = _turn_on(step, tracer_provider, **kwargs)
+        except Exception as exc:
+            log.warning(
+                "driftline: %s: could not turn on %s.%s (%s: %s)", framework.name, *step, type(exc).__name__, exc
+            )
+            continue
+        if done is not None:
+            turned_on.append(done)
+        if verb == "traced by":
+            log.info("driftline: %s traced by %s.%s", framework.name, *step)
+        else:
+            log.info("driftline: %s: %s.%s added", framework.name, *step)
     return turned_on
 
 

@@ -59,3 +59,24 @@ def test_every_maintained_instrumentor_named_is_an_extra_and_ours_are_entry_poin
     ours = {ep.value for ep in entry_points(group="opentelemetry_instrumentor") if ep.name.startswith("driftline")}
     drivers = {f"{f.driver[0]}:{f.driver[1]}" for f in frameworks.FRAMEWORKS if f.driver}
     assert drivers <= ours
+
+
+class _Broken:
+    is_instrumented_by_opentelemetry = False
+
+    def instrument(self, **kwargs: object) -> None:
+        raise RuntimeError("unknown framework release")
+
+
+def test_an_instrumentor_that_fails_is_logged_and_the_app_goes_on(caplog, monkeypatch) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("driftline_test_broken_instrumentor")
+    module.Broken = _Broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    broken = Framework("x", "json", native=False, instrumentor=(module.__name__, "Broken"))
+    monkeypatch.setattr(frameworks, "_available", lambda target: True)
+    with caplog.at_level(logging.WARNING, logger="driftline.instrumentation"):
+        assert frameworks.instrument(broken, None) == []
+    assert "could not turn on driftline_test_broken_instrumentor.Broken (RuntimeError" in caplog.text
