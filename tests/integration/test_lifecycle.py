@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from driftline.analysis.cli import cli
 from driftline.analysis.db import connect
+from driftline.collector.schema import SCHEMA_VERSION
 from driftline.collector.sink.lifecycle import prune_root
 from tests.unit.test_runs_view import _write, _write_crossing
 
@@ -72,7 +73,7 @@ def test_doctor_reports_what_to_fix(tmp_path: Path, receiver_factory) -> None:
     assert code == 1 and "does not exist" in out and "fix:" in out
     _write(tmp_path)
     code, out = run("doctor", "--data", str(tmp_path))
-    assert code == 0 and "✓ spans: 1 file(s) in 1 partition(s); schema versions 1.1 (1)" in out
+    assert code == 0 and f"✓ spans: 1 file(s) in 1 partition(s); schema versions {SCHEMA_VERSION} (1)" in out
     bad = next((tmp_path / "spans").glob("date=*/hour=*")) / "broken.parquet"
     bad.write_bytes(b"PAR1 not really")
     seg = tmp_path / "wal" / "old-rx"
