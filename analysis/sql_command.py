@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from driftline.analysis.commands.common import pricing_option, tz_option
+from driftline.analysis.commands.common import pricing_option, require_root, tz_option
 from driftline.collector.cli import data_option, missing_extra
 
 EXAMPLES = """\b
@@ -91,6 +91,7 @@ def sql(query: str | None, data: str, fmt: str, limit: int | None, pricing: str 
         from driftline.analysis.db import connect
     except ImportError as exc:
         raise missing_extra(exc, "analysis") from exc
+    require_root(data)
     try:
         # the runs view reads the per-hour run cache (derived on first use) when the query needs it
         needs_runs = query is None or re.search(r"\bruns\b", query, re.IGNORECASE) is not None

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from driftline.analysis.commands.common import agent_option, env_option, open_data
+from driftline.analysis.commands.common import agent_option, env_option, open_data, require_root
 from driftline.collector.cli import data_option
 
 
@@ -99,6 +99,7 @@ def show(data: str, agent: str | None, env: str | None, name: str | None, histor
     """Show the current baseline (or the scope's history, or a named baseline)."""
     from driftline.analysis import baselines
 
+    require_root(data)
     if name is not None:
         _show_named(data, name, history, as_json)
         return
@@ -161,6 +162,7 @@ def clear(data: str, agent: str | None, env: str | None, name: str | None) -> No
     """Clear the scope's baseline, or a named one (writes a record; history is kept)."""
     from driftline.analysis import baselines
 
+    require_root(data)
     if name is not None:
         cleared = baselines.clear_named(data, name)
         click.echo(f"baseline @{name} cleared" if cleared else f"no named baseline {name!r} to clear")

@@ -45,8 +45,20 @@ def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return data_option(pricing_option(agent_option(env_option(f))))
 
 
+def require_root(data: str) -> None:
+    """A local data root that does not exist is a mistyped --data, not an empty one: say so (exit 1)
+    rather than print empty tables. Object-store roots (``s3://…``) are checked when read."""
+    from pathlib import Path
+
+    if "://" not in data and not Path(data).exists():
+        raise click.ClickException(
+            f"no data root at {data}: is --data right? (driftline serve or driftline import creates one)"
+        )
+
+
 def open_data(data: str, pricing: str | None, cached_runs: bool = True, only_runs: bool = False) -> Any:
     """A DuckDB connection over DATA with the run cache, or a one-line error."""
+    require_root(data)
     try:
         from driftline.analysis.db import connect
     except ImportError as exc:
@@ -62,6 +74,7 @@ def open_data(data: str, pricing: str | None, cached_runs: bool = True, only_run
 def open_ml_data(data: str, tz: str) -> Any:
     """A DuckDB connection over DATA with the classical-model views (``inferences``, ``labels``...), or a
     one-line error."""
+    require_root(data)
     try:
         from driftline.analysis.db import connect_ml
     except ImportError as exc:

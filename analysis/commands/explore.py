@@ -73,7 +73,7 @@ def runs(
     fmt: str,
 ) -> None:
     """List runs, newest first, with their outcome, duration, tokens, cost and tool sequence."""
-    from driftline.analysis.diff.sides import ANY, SideSpec, run_filters
+    from driftline.analysis.diff.sides import ANY, SideSpec, run_filters, unknown_version
     from driftline.analysis.sql_command import _emit
 
     where, params = run_filters(SideSpec(version or ANY, agent=agent, env=env), version or None)
@@ -85,6 +85,10 @@ def runs(
         clauses.append("status = 'ERROR'")
     since_clause(since, "start_time", clauses, params)
     con = open_data(data, pricing)
+    if version:  # the same rule as diff: a version no run carries is an error, not an empty table
+        unknown = unknown_version(con, version, agent, env)
+        if unknown is not None:
+            raise click.ClickException(str(unknown))
     where = " AND ".join(clauses)
     slow_join = ""
     if slow:  # the same yardstick as the API and console: the p95 of all the version's runs

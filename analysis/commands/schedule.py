@@ -166,7 +166,8 @@ def watch(
         raise click.BadParameter(str(exc), param_hint="--window") from exc
     prices = load_prices_or_fail(pricing)
 
-    def frame() -> Group:
+    def frame() -> tuple[str, Group]:
+        """One refresh: a plain line (for logs and pipes) and the rich view (for a terminal)."""
         now = datetime.now(UTC)
         con = open_data(data, pricing, only_runs=True)
         base = SideSpec(against, agent=agent, env=env)
@@ -174,34 +175,48 @@ def watch(
         try:
             r = build_report(con, base, cand, settings=StatSettings(bootstrap=200), prices=prices, data_root=data)
         except (SelectionError, ValueError) as exc:
-            return Group(Text(f"{now:%H:%M:%S}  {exc}", style="red"))
+            line = f"{now:%H:%M:%S}  {exc}"
+            return line, Group(Text(line, style="red"))
         v = r.verdict
-        head = Text(
+        line = (
             f"{now:%H:%M:%S}  {r.baseline.label} ({r.baseline.runs:,} runs) vs {r.candidate.label} "
             f"({r.candidate.runs:,} runs)   {v.verdict.upper()}  score {v.score:.2f} "
-            f"[{v.score_low:.2f}–{v.score_high:.2f}]",
-            style=f"bold {VERDICT_COLORS[v.verdict]}",
+            f"[{v.score_low:.2f}–{v.score_high:.2f}]"
         )
+        head = Text(line, style=f"bold {VERDICT_COLORS[v.verdict]}")
         table = Table(header_style="bold", expand=False)
         for col in ("moved", "effect", "p (adj.)"):
             table.add_column(col)
         for d in r.moved[:6]:
             table.add_row(what(d), fmt_effect(d), f"{d.p_adjusted:.2g}")
         lines = [head, table if r.moved else Text("nothing moved beyond its floor")]
+        if r.moved:
+            line += "   moved: " + "; ".join(f"{what(d)} {fmt_effect(d)}" for d in r.moved[:6])
         if r.hypotheses:
             lines.append(Panel(r.hypotheses[0].text, title="top hypothesis", expand=False))
         if v.verdict == "insufficient":
             lines.append(Text(v.reasons[0]))
-        return Group(*lines)
+            line += f"   {v.reasons[0]}"
+        return line, Group(*lines)
 
     console = Console()
     count = 0
-    with Live(frame(), console=console, refresh_per_second=4, transient=False) as live:
+    if not console.is_terminal:  # piped or in CI logs: a live view would print nothing; a line per refresh
+        try:
+            while iterations is None or count < iterations:
+                if count:
+                    time.sleep(interval)
+                click.echo(frame()[0])
+                count += 1
+        except KeyboardInterrupt:
+            pass
+        return
+    with Live(frame()[1], console=console, refresh_per_second=4, transient=False) as live:
         count = 1
         try:
             while iterations is None or count < iterations:
                 time.sleep(interval)
-                live.update(frame())
+                live.update(frame()[1])
                 count += 1
         except KeyboardInterrupt:
             pass

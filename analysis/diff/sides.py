@@ -155,6 +155,18 @@ def monitored_columns(
     return {c: table.column(c).to_pylist() for c in MONITORED}
 
 
+def unknown_version(
+    con: duckdb.DuckDBPyConnection, version: str, agent: str | None = None, env: str | None = None
+) -> SelectionError | None:
+    """The one rule for a version no run carries (diff, runs, baselines): an error naming the known ones."""
+    known = [v["version"] for v in versions(con, agent, env)]
+    if version in known:
+        return None
+    return SelectionError(
+        f"no runs of version {version!r}" + (f"; known versions: {', '.join(known)}" if known else " (no versions yet)")
+    )
+
+
 def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     """Materialize one side's runs into temp table ``_side_<name>`` and load its columns."""
     version = resolve_version(con, spec)
@@ -167,12 +179,9 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     arrow = con.sql(query).to_arrow_table()
     con.register(table, arrow)  # the side's later queries (configuration, cost) read the Arrow table in place
     if version is not None and arrow.num_rows == 0:
-        known = [v["version"] for v in versions(con, spec.agent, spec.env)]
-        if version not in known:
-            raise SelectionError(
-                f"no runs of version {version!r}"
-                + (f"; known versions: {', '.join(known)}" if known else " (no versions yet)")
-            )
+        unknown = unknown_version(con, version, spec.agent, spec.env)
+        if unknown is not None:
+            raise unknown
     meta = con.execute(
         f"SELECT min(start_time), max(start_time), list(DISTINCT version) FILTER (WHERE version IS NOT NULL), "
         f"list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "

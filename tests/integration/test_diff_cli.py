@@ -76,6 +76,8 @@ def test_terminal_markdown_html_and_gates(demo_root: str, tmp_path: Path) -> Non
 def test_bad_input_gets_a_clear_message_and_exit_code(demo_root: str) -> None:
     code, out = run("diff", "v1.0", "v9", "--data", demo_root)
     assert code == 1 and "no runs of version 'v9'" in out and "v2.0" in out
+    code, runs_out = run("runs", "--version", "v9", "--data", demo_root)  # one rule for unknown versions
+    assert code == 1 and runs_out.strip() == out.strip(), (runs_out, out)
     code, out = run("diff", "v1.0", "v2.0", "v3", "--data", demo_root)
     assert code == 2 and "at most two" in out
     code, out = run("diff", "v1.0", "v2.0", "--data", demo_root, "--since", "yesterday-ish")

@@ -85,8 +85,11 @@ def test_models_errors_are_one_line(demo_root: str, tmp_path: Path) -> None:
     bad.write_text("{}")
     result = _run("models", "import", "fraud", "--version", "t", "--file", str(bad), "--data", str(tmp_path / "d"))
     assert result.exit_code == 1 and ".parquet or .csv" in result.output
-    empty = _run("models", "--data", str(tmp_path / "nothing"))
-    assert empty.exit_code == 0 and "log_inference(" in empty.output
+    (tmp_path / "empty").mkdir()
+    empty = _run("models", "--data", str(tmp_path / "empty"))
+    assert empty.exit_code == 0 and "log_inference(" in empty.output  # an empty root teaches how to log
+    missing_root = _run("models", "--data", str(tmp_path / "nothing"))  # a mistyped one is an error
+    assert missing_root.exit_code == 1 and f"no data root at {tmp_path / 'nothing'}" in missing_root.output
 
 
 def test_import_a_reference_set_from_csv_and_parquet(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ endpoints on loopback (and a command hook), drift history, and the CLI around th
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,6 +163,9 @@ def test_watch_refreshes_and_stops(root: str) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "BLOCK" in result.output and "Tools called" in result.output
+    # not a terminal (a pipe, a CI log): one plain line per refresh, not a live view that prints nothing
+    refreshes = [line for line in result.output.splitlines() if "v1.0" in line and "BLOCK" in line]
+    assert len(refreshes) == 2 and all(re.match(r"\d\d:\d\d:\d\d  ", line) for line in refreshes), result.output
     result = CliRunner().invoke(cli, ["watch", "--data", root, "--against", "v9", "--iterations", "1"])
     assert result.exit_code == 0 and "no runs of version 'v9'" in result.output
 

@@ -102,3 +102,27 @@ def test_cli_starts_without_the_collector_extra() -> None:
     )
     assert serve_run.returncode == 1
     assert "pip install 'driftline[collector]'" in serve_run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["versions"],
+        ["runs"],
+        ["cost"],
+        ["sql", "select 1"],
+        ["diff", "v1", "v2"],
+        ["conventions"],
+        ["models"],
+        ["baseline", "show"],
+        ["baseline", "clear"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_a_data_root_that_does_not_exist_is_an_error_naming_it(tmp_path: Path, args: list[str]) -> None:
+    """A mistyped --data used to print empty tables and exit 0; now one line names the path, exit 1."""
+    missing = tmp_path / "driftlin-data"
+    result = CliRunner().invoke(cli, [*args, "--data", str(missing)])
+    assert result.exit_code == 1, result.output
+    assert str(missing) in result.output and "is --data right?" in result.output
+    assert "Traceback" not in result.output
