@@ -38,6 +38,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     doc = config.load(path)
     ctx.obj = {"config": doc, "config_path": str(path) if path else None}
     if doc:
+        config.validate(doc, path, cli)
         ctx.default_map = config.default_map(doc, cli)
 
 

@@ -18,15 +18,16 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+import driftline.collector.inventory as inventory
 from driftline.analysis.cost import load_prices, register_prices
 from driftline.collector.schema import (
     CONFLICT_COLUMNS,
     INFERENCE_SCHEMA,
     LABEL_SCHEMA,
     LOG_SCHEMA,
+    PARTITION_GLOB,
     SPAN_SCHEMA,
     filesystem,
-    is_finished_parquet,
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -67,30 +68,28 @@ def check_tz(tz: str) -> str:
 SPAN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs")
 
 
-def _has_files(fs: pafs.FileSystem, base: str) -> bool:
-    info = fs.get_file_info(base)
-    if info.type != pafs.FileType.Directory:
-        return False
-    return any(is_finished_parquet(i.path) for i in fs.get_file_info(pafs.FileSelector(base, recursive=True)))
-
-
 def _read_parquet(globs: list[str]) -> str:
     """DuckDB's reader over local files (unfinished writes end in a temporary suffix, never .parquet)."""
     quoted = ", ".join("'" + g.replace("'", "''") + "'" for g in globs)
     return f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
 
 
-def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str) -> str:
-    """A FROM clause (or registered relation name) for one dataset of the root."""
+def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str, partitions: list[str] | None = None) -> str:
+    """A FROM clause (or registered relation name) for one dataset of the root (only ``partitions``
+    when given). Files no reader can use are left out, with one warning naming them."""
     fs, base = filesystem(root)
-    path = f"{base}/{dataset}"
-    schema = _SOURCES[dataset]
-    if not _has_files(fs, path):
-        con.register(f"_{dataset}_empty", schema.empty_table())
+    found = inventory.scan(fs, base, dataset, partitions)
+    inventory.warn(found.unreadable, root)
+    if not found.files:
+        con.register(f"_{dataset}_empty", _SOURCES[dataset].empty_table())
         return f"_{dataset}_empty"
     if isinstance(fs, pafs.LocalFileSystem):
-        return _read_parquet([f"{path}/date=*/hour=*/*.parquet"])
-    dataset_obj = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive", exclude_invalid_files=True)
+        if partitions is None and not found.unreadable:  # the glob keeps the view's text short
+            return _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"])
+        return _read_parquet(found.paths)
+    dataset_obj = ds.dataset(
+        found.paths, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=f"{base}/{dataset}"
+    )
     con.register(f"_{dataset}_arrow", dataset_obj)
     return f"_{dataset}_arrow"
 
@@ -182,21 +181,14 @@ def connect_hours(
     """
     con = new_connection()
     register_prices(con, load_prices(pricing))
-    fs, base = filesystem(root)
-    path = f"{base}/spans"
-    if not isinstance(fs, pafs.LocalFileSystem) or not _has_files(fs, path):
+    fs, _ = filesystem(root)
+    if not isinstance(fs, pafs.LocalFileSystem):  # an object store's listing is the slow part anyway
         define_views(con, {"spans": _source(con, root, "spans")}, SPAN_VIEWS)
         return con
     hours, t = [], start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while t <= end:
-        hours.append(t)
+        hours.append(f"date={t:%Y-%m-%d}/hour={t:%H}")
         t += timedelta(hours=1)
-    dirs = [f"{path}/date={h:%Y-%m-%d}/hour={h:%H}" for h in hours]
-    globs = [f"{d}/*.parquet" for d in dirs if any(Path(d).glob("*.parquet"))]
-    if globs:
-        source = _read_parquet(globs)
-    else:
-        con.register("_spans_empty", SPAN_SCHEMA.empty_table())
-        source = "_spans_empty"
+    source = _source(con, root, "spans", hours)
     define_views(con, {"spans": source}, SPAN_VIEWS)
     return con

@@ -37,10 +37,11 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+import driftline.collector.inventory as inventory
 from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.db import SQL_DIR, define_views, new_connection
-from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem, is_finished_parquet
+from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
 # The span columns the run SQL reads (found in its text, so a column added to runs.sql is picked up):
@@ -105,20 +106,16 @@ def default_cache_dir(root: str) -> Path:
     return base / hashlib.sha256(root.encode()).hexdigest()[:12]
 
 
-def list_partitions(fs: pafs.FileSystem, spans_dir: str) -> list[Partition]:
-    info = fs.get_file_info(spans_dir)
-    if info.type != pafs.FileType.Directory:
-        return []
-    grouped: dict[str, list[tuple[str, int, int]]] = {}
-    for entry in fs.get_file_info(pafs.FileSelector(spans_dir, recursive=True)):
-        if entry.type != pafs.FileType.File or not is_finished_parquet(entry.path):
-            continue
-        rel = entry.path[len(spans_dir) :].strip("/").split("/")
-        if len(rel) != 3 or not rel[0].startswith("date=") or not rel[1].startswith("hour="):
-            continue
-        mtime = entry.mtime_ns if entry.mtime_ns is not None else 0
-        grouped.setdefault(f"{rel[0]}/{rel[1]}", []).append((entry.path, entry.size or 0, mtime))
-    return [Partition(name, tuple(sorted(files))) for name, files in sorted(grouped.items())]
+def list_partitions(fs: pafs.FileSystem, base: str, root: str | None = None) -> list[Partition]:
+    """The span hours of the root path ``base``, each with its readable files (unreadable ones are
+    left out, named once on stderr with ``root``)."""
+    found = inventory.scan(fs, base, "spans")
+    if root is not None:
+        inventory.warn(found.unreadable, root)
+    return [
+        Partition(name, tuple((f.path, f.size, f.mtime_ns) for f in files))
+        for name, files in sorted(found.by_partition().items())
+    ]
 
 
 class RunCache:
@@ -184,7 +181,7 @@ class RunCache:
     def refresh(self) -> list[Path]:
         """Derive every hour whose key is not cached; returns the cached files, one per hour."""
         self.derived = []
-        self.partitions = list_partitions(self.fs, f"{self.base}/spans")
+        self.partitions = list_partitions(self.fs, self.base, self.root)
         targets = {p.name: self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet" for p in self.partitions}
         missing = [p for p in self.partitions if not targets[p.name].exists()]
         # a batch of hours per query: one query per hour pays a fixed cost per hour, one query for a
@@ -302,7 +299,7 @@ class RunCache:
         key when there is one, else the hour's newest file (a refresh behind); hours never derived are
         left out. For a request that must not wait for a rebuild (the API refreshes in the background)."""
         self.derived = []
-        self.partitions = list_partitions(self.fs, f"{self.base}/spans")
+        self.partitions = list_partitions(self.fs, self.base, self.root)
         chosen = []
         for p in self.partitions:
             target = self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet"

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.fs as pafs
 
-from driftline.collector.schema import CONFLICT_COLUMNS, is_finished_parquet
+from driftline.collector import inventory
+from driftline.collector.schema import CONFLICT_COLUMNS
 from driftline.collector.sink.parquet import filesystem
 
 
@@ -30,14 +30,7 @@ class Conflicts:
 
 def find_conflicts(root: str, examples: int = 5) -> Conflicts:
     fs, base = filesystem(root)
-    spans = f"{base}/spans"
-    if fs.get_file_info(spans).type != pafs.FileType.Directory:
-        return Conflicts()
-    files = [
-        f.path
-        for f in fs.get_file_info(pafs.FileSelector(spans, recursive=True))
-        if f.type == pafs.FileType.File and is_finished_parquet(f.path)
-    ]
+    files = inventory.scan(fs, base, "spans").paths  # the doctor names the unreadable ones
     if not files:
         return Conflicts()
     columns = ["trace_id", "span_id", *CONFLICT_COLUMNS, "service_name"]

@@ -12,8 +12,11 @@ from collections import Counter
 from typing import Any
 
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
+from driftline.collector import inventory
 from driftline.collector.normalize.normalizer import EVENTS_KEY, LINKS_KEY, TRUNCATED_KEY
+from driftline.collector.schema import SPAN_SCHEMA
 from driftline.collector.sink.parquet import filesystem
 
 _INTERNAL = {EVENTS_KEY, LINKS_KEY, TRUNCATED_KEY}
@@ -33,7 +36,11 @@ _COLUMNS = [
 
 def convention_report(root: str, top: int = 10) -> list[dict[str, Any]]:
     fs, base = filesystem(root)
-    dataset = ds.dataset(f"{base}/spans", filesystem=fs, format="parquet", partitioning="hive")
+    if fs.get_file_info(f"{base}/spans").type != pafs.FileType.Directory:
+        raise FileNotFoundError(f"{base}/spans")
+    found = inventory.scan(fs, base, "spans")
+    inventory.warn(found.unreadable, root)
+    dataset = ds.dataset(found.paths, schema=SPAN_SCHEMA, filesystem=fs, format="parquet")
     table = dataset.to_table(columns=_COLUMNS)
     groups: dict[tuple, dict[str, Any]] = {}
     cols = {name: table.column(name).to_pylist() for name in _COLUMNS if name != "attributes"}

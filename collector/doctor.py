@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import inventory
 from driftline.collector.schema import (
     DATASETS,
     SCHEMA_VERSION,
@@ -134,11 +135,11 @@ def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str) -> list[Check]:
     per_partition: dict[str, int] = {}
     for f in parquet:
         per_partition[os.path.dirname(f.path)] = per_partition.get(os.path.dirname(f.path), 0) + 1
-        try:
-            version = schema_version_of(pq.read_metadata(f.path, filesystem=fs).metadata) or "unknown"
-        except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a bad footer
-            unreadable.append(f"{f.path} ({str(exc).splitlines()[0][:80]})")
+        reason = inventory.problem(fs, f.path, dataset)
+        if reason:
+            unreadable.append(f"{f.path} ({reason})")
             continue
+        version = schema_version_of(pq.read_metadata(f.path, filesystem=fs).metadata) or "unknown"
         versions[version] = versions.get(version, 0) + 1
     out = [
         Check(

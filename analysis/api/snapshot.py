@@ -44,7 +44,7 @@ class RunsSnapshot:
 
         fs, base = filesystem(self.data)
         pricing = Path(self.pricing).stat().st_mtime_ns if self.pricing and Path(self.pricing).exists() else None
-        return (tuple(list_partitions(fs, f"{base}/spans")), pricing)
+        return (tuple(list_partitions(fs, base)), pricing)
 
     def _build(self, fingerprint: tuple[Any, ...]) -> None:
         from driftline.analysis.db import connect

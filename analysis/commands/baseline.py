@@ -103,8 +103,9 @@ def show(data: str, agent: str | None, env: str | None, name: str | None, histor
     if name is not None:
         _show_named(data, name, history, as_json)
         return
-    if history:
-        rows = [r for r in baselines.records(data) if r.get("agent") == agent and r.get("env") == env]
+    scoped = agent is not None or env is not None
+    if history:  # with no --agent/--env: every record of every scope, named baselines too
+        rows = [r for r in baselines.records(data) if not scoped or (r.get("agent") == agent and r.get("env") == env)]
     else:
         cur = baselines.current(data, agent, env)
         rows = [cur] if cur else []
@@ -112,9 +113,20 @@ def show(data: str, agent: str | None, env: str | None, name: str | None, histor
         click.echo(json.dumps(rows, indent=1))
         return
     if not rows:
-        click.echo("no baseline recorded for this scope (set one with: driftline baseline set VERSION)")
+        others = sorted({_scope(r) for r in baselines.records(data) if not r.get("name") and not r.get("cleared")})
+        hint = f"; baselines exist for {', '.join(others)}" if others and not history else ""
+        click.echo(
+            f"no baseline recorded for {_scope({'agent': agent, 'env': env})}{hint}"
+            " (set one with: driftline baseline set VERSION)"
+        )
         return
     _echo(rows)
+
+
+def _scope(r: dict[str, Any]) -> str:
+    """How a record's scope is typed on the command line."""
+    parts = [f"--agent {r['agent']}" if r.get("agent") else "", f"--env {r['env']}" if r.get("env") else ""]
+    return " ".join(p for p in parts if p) or "the whole root (no --agent/--env)"
 
 
 def _show_named(data: str, name: str, history: bool, as_json: bool) -> None:
@@ -145,7 +157,7 @@ def _echo(rows: list[dict[str, Any]]) -> None:
         what = (
             f"{what}  {r['runs']:,} runs  {', '.join(r['versions']) or '—'}"
             if what
-            else f"{r['version']}  {r['runs']:,} runs"
+            else f"{r['version']}  {r['runs']:,} runs" + (f"  [{_scope(r)}]" if r.get("agent") or r.get("env") else "")
         )
         click.echo(
             f"{r['set_at']}  {what}  set by {r['set_by']}  id {r['id']}"

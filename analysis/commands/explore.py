@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import open_data, scope_options, since_clause
+from driftline.analysis.report.tables import Column, print_table
 from driftline.analysis.slow_runs import p95_by_version_sql
 
 
@@ -19,8 +20,6 @@ def _ts(t: Any) -> str:
 @scope_options
 def versions(data: str, pricing: str | None, agent: str | None, env: str | None) -> None:
     """Versions with their run counts, error counts and time ranges (oldest first)."""
-    from rich.console import Console
-    from rich.table import Table
 
     from driftline.analysis.diff.sides import versions as list_versions
 
@@ -28,20 +27,30 @@ def versions(data: str, pricing: str | None, agent: str | None, env: str | None)
     if not rows:
         click.echo(f"no versioned runs under {data} yet: set service.version or gen_ai.agent.version in your app")
         return
-    table = Table(header_style="bold")
-    for col in ("version", "runs", "errors", "first run", "last run", "agents", "environments"):
-        table.add_column(col, justify="right" if col in ("runs", "errors") else "left")
-    for r in rows:
-        table.add_row(
-            str(r["version"]),
-            f"{r['runs']:,}",
-            f"{r['errors']:,}",
-            _ts(r["first_seen"]),
-            _ts(r["last_seen"]),
-            ", ".join(r["agents"] or []),
-            ", ".join(r["environments"] or []),
-        )
-    Console().print(table)
+    columns = [
+        Column("version"),
+        Column("runs", right=True),
+        Column("errors", right=True),
+        Column("first run", drop=2),
+        Column("last run"),
+        Column("agents", drop=1),
+        Column("environments", shrink=True),
+    ]
+    print_table(
+        columns,
+        [
+            (
+                str(r["version"]),
+                f"{r['runs']:,}",
+                f"{r['errors']:,}",
+                _ts(r["first_seen"]),
+                _ts(r["last_seen"]),
+                ", ".join(r["agents"] or []),
+                ", ".join(r["environments"] or []),
+            )
+            for r in rows
+        ],
+    )
 
 
 @click.command(
@@ -101,24 +110,90 @@ def runs(
             FROM runs {slow_join} WHERE {where} ORDER BY start_time DESC LIMIT {int(limit)}""",
         params,
     )
-    _emit(con, "SELECT * FROM _listed", fmt, limit)
+    if fmt != "table":
+        _emit(con, "SELECT * FROM _listed", fmt, limit)
+        return
+    _print_runs(con)
 
 
-@click.command(epilog="\b\nExample:\n  driftline inspect 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7")
+def _print_runs(con: Any) -> None:
+    """The listed runs, one line each: ids whole or as short unique prefixes (never cut); on a narrow
+    terminal the tool sequence gives way, then the least useful columns."""
+    from driftline.analysis.run_ids import short_ids
+
+    rows = con.execute("SELECT * FROM _listed").fetchall()
+    if not rows:
+        click.echo("no runs match")
+        return
+    shown = short_ids(con, [r[0] for r in rows])
+    columns = [
+        Column("run"),
+        Column("version"),
+        Column("agent", drop=3),
+        Column("start", drop=1),
+        Column("ms", right=True),
+        Column("status", drop=4),
+        Column("outcome"),
+        Column("llm", right=True, drop=5),
+        Column("tools#", right=True, drop=6),
+        Column("in tok", right=True, drop=7),
+        Column("out tok", right=True, drop=8),
+        Column("cost", right=True, drop=2),
+        Column("tools", shrink=True),
+    ]
+
+    def cell(v: Any, fmt: str = "{}") -> str:
+        return "—" if v is None else fmt.format(v)
+
+    print_table(
+        columns,
+        [
+            (
+                shown[r[0]],
+                cell(r[1]),
+                cell(r[2]),
+                _ts(r[3]),
+                cell(r[4], "{:,.0f}"),
+                cell(r[5]),
+                cell(r[6]),
+                cell(r[7]),
+                cell(r[8]),
+                cell(r[9], "{:,.0f}"),
+                cell(r[10], "{:,.0f}"),
+                cell(r[11], "{:.6f}"),
+                cell(r[12]),
+            )
+            for r in rows
+        ],
+    )
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  driftline inspect 4bf92f3577b3          # any unique prefix, as printed by driftline runs
+  driftline inspect 4bf92f3577b34da6a3ce929d0e0e4736   # a trace id (when it holds one run)"""
+)
 @scope_options
 @click.argument("run_id")
 def inspect(data: str, pricing: str | None, agent: str | None, env: str | None, run_id: str) -> None:
-    """Show one run's span tree as a timeline, with tokens, cost and durations."""
+    """Show one run's span tree as a timeline, with tokens, cost and durations.
+
+    RUN_ID is a run id, any unique prefix of one, or a trace id holding one run."""
     from rich.console import Console
     from rich.tree import Tree
 
+    from driftline.analysis.run_ids import RunIdError, resolve
+
     con = open_data(data, pricing)
+    try:
+        run_id = resolve(con, run_id)
+    except RunIdError as exc:
+        raise click.ClickException(str(exc)) from None
     run = con.execute(
         "SELECT trace_id, agent_run, start_time, duration_ms, status, outcome, cost FROM runs WHERE run_id = ?",
         [run_id],
     ).fetchone()
-    if run is None:
-        raise click.ClickException(f"no run {run_id!r} (list runs with: driftline runs)")
     trace_id, agent_run, start, duration, status, outcome, cost = run
     root_span = run_id.split(":", 1)[1] if agent_run else None
     rows = con.execute(

@@ -15,6 +15,7 @@ import duckdb
 
 from driftline.analysis.cost import PriceTable, delta_per_10k_runs
 from driftline.analysis.diff import configuration, hypotheses, segments
+from driftline.analysis.diff.dimensions import NONE_LABEL
 from driftline.analysis.diff.engine import StatSettings, compare, verdict
 from driftline.analysis.diff.segments import Segmented
 from driftline.analysis.diff.sides import Side, SideSpec, load
@@ -94,6 +95,11 @@ def _segments(con: duckdb.DuckDBPyConnection, a: Side, b: Side, key: str, settin
 
     va = np.asarray(_segment_values(con, a, key), dtype=object)
     vb = np.asarray(_segment_values(con, b, key), dtype=object)
+    if not np.any(va != NONE_LABEL) and not np.any(vb != NONE_LABEL):  # a typo, not one segment "(none)"
+        raise ValueError(
+            f"--by {key}: no run of either side carries this key (a run column: {', '.join(sorted(SEGMENT_COLUMNS))};"
+            " or an attribute of the run's spans or resource, e.g. tenant.id)"
+        )
     return segments.compare_segments(a.columns, b.columns, va, vb, key, settings)
 
 

@@ -110,10 +110,28 @@ def generate(
             values.update(step_attribution())
         cites = [changes_by_key[k].note for k in rule.get("cites", []) if k in changes_by_key]
         text = rule["text"].format_map(_Blank(values))
-        if cites:
-            text += " Configuration changed: " + "; ".join(cites) + "."
         out.append(Hypothesis(rule["id"], text, evidence(dim), dim.name, cites))
-    return sorted(out, key=lambda h: -h.evidence)
+    return _cite_once(sorted(out, key=lambda h: -h.evidence))
+
+
+def _cite_once(ranked: list[Hypothesis]) -> list[Hypothesis]:
+    """Quote each configuration change in full once, in the first (strongest) hypothesis citing it;
+    later ones point back to it by number, so a prompt change does not repeat under every line."""
+    first: dict[str, int] = {}
+    for number, h in enumerate(ranked, 1):
+        if h.dimension is None:  # a configuration rule: its text is the change itself
+            for c in h.cites:
+                first.setdefault(c, number)
+            continue
+        new = [c for c in h.cites if c not in first]
+        seen = sorted({first[c] for c in h.cites if c in first})
+        if new:
+            h.text += " Configuration changed: " + "; ".join(new) + "."
+        if seen:
+            h.text += f" (After the configuration change in {', '.join(map(str, seen))}.)"
+        for c in new:
+            first[c] = number
+    return ranked
 
 
 class _Blank(dict):

@@ -26,24 +26,17 @@ from driftline.analysis.report.format import (
     theme_rows,
     what,
 )
-from driftline.analysis.report.model import Report
+from driftline.analysis.report.model import DimensionResult, Report
 
+_MARK = {"moved": "✗", "negligible": "~", "unchanged": "·", "no data": "·"}
 _STATUS_STYLE = {"moved": "bold red", "negligible": "yellow", "unchanged": "dim", "no data": "dim"}
 
 
-def render(report: Report, console: Console | None = None, verbose: bool = False) -> None:
-    console = console or Console()
-    v = report.verdict
-    color = VERDICT_COLORS[v.verdict]
-    console.print(
-        f"[bold]Driftline diff[/bold]  {report.baseline.label} ({report.baseline.runs:,} {report.baseline.unit})  →  "
-        f"{report.candidate.label} ({report.candidate.runs:,} {report.candidate.unit})"
-    )
+def _dimension_table(shown: list[DimensionResult]) -> Table:
     table = Table(show_lines=False, header_style="bold", expand=False)
     for col in ("dimension", "baseline", "candidate", "effect", "95% CI", "floor", "p (adj.)", "status"):
         table.add_column(col, justify="right" if col not in ("dimension", "status") else "left")
-    shown = [d for d in report.dimensions if verbose or d.status != "no data"]
-    for d in sorted(shown, key=lambda d: ("moved", "negligible", "unchanged", "no data").index(d.status)):
+    for d in shown:
         table.add_row(
             what(d),
             fmt_value(d.baseline_value, d),
@@ -54,7 +47,53 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
             fmt_p(d.p_adjusted),
             Text(STATUS_TEXT[d.status], style=_STATUS_STYLE[d.status]),
         )
-    console.print(table)
+    return table
+
+
+def _print_compact(console: Console, shown: list[DimensionResult], verbose: bool) -> None:
+    """Two short lines per dimension that moved or is negligible (what, then the figures), and the
+    unchanged ones named on one wrapped line (each in full with ``verbose``)."""
+    quiet = [d for d in shown if d.status in ("unchanged", "no data")] if not verbose else []
+    for d in shown:
+        if d in quiet:
+            continue
+        console.print(
+            Text.assemble(
+                (f"{_MARK[d.status]} ", _STATUS_STYLE[d.status]),
+                (what(d), "bold"),
+                ("  " + STATUS_TEXT[d.status], _STATUS_STYLE[d.status]),
+            )
+        )
+        console.print(
+            f"    {fmt_value(d.baseline_value, d)} → {fmt_value(d.candidate_value, d)}   "
+            f"{fmt_effect(d)} {fmt_ci(d)}  floor {fmt_floor(d)}  p {fmt_p(d.p_adjusted)}",
+            highlight=False,
+            markup=False,
+        )
+    if quiet:
+        names = ", ".join(what(d) for d in quiet if d.status == "unchanged")
+        if names:
+            console.print(Text.assemble(("· no significant change: ", "dim"), (names, "dim")))
+
+
+def render(report: Report, console: Console | None = None, verbose: bool = False) -> None:
+    console = console or Console()
+    v = report.verdict
+    color = VERDICT_COLORS[v.verdict]
+    console.print(
+        f"[bold]Driftline diff[/bold]  {report.baseline.label} ({report.baseline.runs:,} {report.baseline.unit})  →  "
+        f"{report.candidate.label} ({report.candidate.runs:,} {report.candidate.unit})"
+    )
+    shown = [d for d in report.dimensions if verbose or d.status != "no data"]
+    shown.sort(key=lambda d: ("moved", "negligible", "unchanged", "no data").index(d.status))
+    table = _dimension_table(shown)
+    # narrow, or a log: no header squashed to "dimens…", no row wrapped over four lines
+    natural = console.measure(table, options=console.options.update_width(100_000)).maximum
+    compact = not console.is_terminal or natural > console.width
+    if compact:
+        _print_compact(console, shown, verbose)
+    else:
+        console.print(table)
     if report.configuration_changes:
         console.print("[bold]Configuration changes[/bold]")
         for c in report.configuration_changes:
@@ -71,14 +110,26 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
                 ", ".join(s.moved) or s.note or "—",
             )
         console.print(seg)
-    if report.semantic is not None:
-        themes = Table(title="Themes of the answers (semantic dimension)", header_style="bold")
-        for col in THEME_HEADERS:
-            themes.add_column(col, justify="right" if col in ("baseline", "candidate") else "left")
+    if report.semantic is not None and compact:
+        console.print("[bold]Themes of the answers (semantic dimension)[/bold]")
         for row in theme_rows(report.semantic):
-            style = "bold" if not row[3].startswith("steady") else ""
-            themes.add_row(*row[:3], Text(row[3], style=style), row[4])
-        console.print(themes)
+            console.print(f"  {row[0]}   {row[1]} → {row[2]}   {row[3]}", highlight=False, markup=False)
+            console.print(Text(f"      e.g. {row[4]}", style="dim"), no_wrap=True, overflow="ellipsis")
+    if report.semantic is not None:
+        if not compact:
+            themes = Table(title="Themes of the answers (semantic dimension)", header_style="bold")
+            for col in THEME_HEADERS:  # an example is one line here: the comparer shows answers whole (HTML, console)
+                themes.add_column(
+                    col,
+                    justify="right" if col in ("baseline", "candidate") else "left",
+                    no_wrap=col == "example",
+                    overflow="ellipsis" if col == "example" else "fold",
+                    max_width=40 if col == "example" else None,
+                )
+            for row in theme_rows(report.semantic):
+                style = "bold" if not row[3].startswith("steady") else ""
+                themes.add_row(*row[:3], Text(row[3], style=style), row[4])
+            console.print(themes)
         novel = novel_lines(report.semantic)
         if novel:
             console.print("[bold]Candidate answers least like any baseline answer[/bold]")

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import inventory
 from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, OPEN_DATASETS, is_finished_parquet, unify
 from driftline.collector.sink.parquet import ParquetSink
 
@@ -37,9 +38,14 @@ class CompactResult:
     rows_out: int
 
 
-def _files(fs: pafs.FileSystem, directory: str) -> list[pafs.FileInfo]:
+def _files(fs: pafs.FileSystem, directory: str, dataset: str) -> list[pafs.FileInfo]:
+    """The partition's readable files: an unreadable one is left where it is, for the doctor to name."""
     infos = fs.get_file_info(pafs.FileSelector(directory, recursive=False))
-    return [i for i in infos if i.type == pafs.FileType.File and is_finished_parquet(i.path)]
+    return [
+        i
+        for i in infos
+        if i.type == pafs.FileType.File and is_finished_parquet(i.path) and not inventory.problem(fs, i.path, dataset)
+    ]
 
 
 def _rows(fs: pafs.FileSystem, info: pafs.FileInfo) -> int:
@@ -84,7 +90,7 @@ def compact_partition(
     sink: ParquetSink, dataset: str, directory: str, min_age: float, dry_run: bool = False
 ) -> CompactResult | None:
     fs = sink.fs
-    files = _finish_interrupted(fs, _files(fs, directory))
+    files = _finish_interrupted(fs, _files(fs, directory, dataset))
     now = time.time()
     old = [f for f in files if f.mtime is None or now - f.mtime.timestamp() >= min_age]
     if len(old) < 2:

@@ -22,6 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import inventory
 from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
 from driftline.collector.sink.compact import dedupe_spans
 from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink, codec
@@ -65,6 +66,8 @@ def _partitions(fs: pafs.FileSystem, base: str) -> list[tuple[str, datetime, lis
 def _holds_versions(fs: pafs.FileSystem, files: list[pafs.FileInfo], versions: set[str]) -> set[str]:
     found: set[str] = set()
     for f in files:
+        if inventory.problem(fs, f.path, "spans"):
+            continue  # its spans cannot be read, so they hold no version
         names = set(pq.read_schema(f.path, filesystem=fs).names)
         columns = [c for c in ("agent_version", "service_version") if c in names]
         if not columns:
@@ -112,10 +115,11 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
     """Write the rows of ``dataset`` in [since, until) to one Parquet file; returns the row count."""
     sink = ParquetSink(root)
     schema, time_column = DATASETS[dataset]
-    base = f"{sink.base}/{dataset}"
-    if sink.fs.get_file_info(base).type != pafs.FileType.Directory:
+    if sink.fs.get_file_info(f"{sink.base}/{dataset}").type != pafs.FileType.Directory:
         raise FileNotFoundError(f"no {dataset} under {root}")
-    files = [f.path for _, _, fs_files in _partitions(sink.fs, base) for f in fs_files]
+    found = inventory.scan(sink.fs, sink.base, dataset)
+    inventory.warn(found.unreadable, root)
+    files = found.paths
     condition = None
     for bound, op in ((since, pc.greater_equal), (until, pc.less)):
         if bound is not None:

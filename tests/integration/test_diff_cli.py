@@ -48,6 +48,9 @@ def test_diff_json_matches_the_schema_and_finds_the_regression(demo_root: str) -
     assert {"input_tokens", "llm_time_ms"} <= set(moved)
     rules = [h["rule"] for h in doc["hypotheses"]]
     assert rules[0] == "tool_dropped" and "token_bloat" in rules
+    # the prompt change is quoted once, in the strongest hypothesis citing it; the others point back to it
+    quoted = [h for h in doc["hypotheses"] if "prompt template (hash)" in h["text"]]
+    assert len(quoted) == 1 and any("(After the configuration change in" in h["text"] for h in doc["hypotheses"])
     assert any(c["key"] == "prompts" for c in doc["configuration_changes"])
     assert doc["cost"]["delta_per_10k_runs"] > 0 and doc["cost"]["candidate_sources"]["table"] > 0
     # the demo records decisions, signals, failures and memory: compared, and described as behaviour

@@ -1,0 +1,192 @@
+"""The finished Parquet files of a dataset, and which of them a reader can use.
+
+Why one module: a single garbage or foreign file under the data root (a copy gone wrong, a file of
+another tool dropped into ``spans/``) used to make every reader fail — DuckDB refuses the whole glob,
+pyarrow's dataset stops at the first unknown column. Every reader (the analysis views, the run cache,
+``conventions``, ``export``, compaction, the doctor) now lists a dataset's files here and reads only
+those that pass one rule, so a bad file costs its own rows and one warning naming it, never a report.
+
+The rule: the footer parses, the file is not another dataset's (Driftline writes the dataset's name
+into the footer), the dataset's key columns are present with their canonical types, and no column the
+schema knows has a type of another family. The verdict is kept per (path, size, mtime), so a
+long-lived process (the console) reads each footer once.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from driftline.collector.schema import DATASET_KEY, DATASETS, is_finished_parquet
+
+# The columns without which a file's rows mean nothing to the readers of its dataset.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "spans": ("trace_id", "span_id", "start_time"),
+    "logs": ("time",),
+    "inferences": ("time", "model"),
+    "labels": ("time", "request_id"),
+}
+_FAMILIES = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_timestamp,
+    pa.types.is_list,
+    pa.types.is_map,
+    pa.types.is_struct,
+)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str
+    partition: str  # date=YYYY-MM-DD/hour=HH
+    size: int
+    mtime_ns: int
+
+    @property
+    def hour(self) -> datetime:
+        date, hour = self.partition.split("/")
+        return datetime.strptime(f"{date[5:]} {hour[5:]}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    path: str
+    reason: str
+
+
+@dataclass
+class Inventory:
+    files: list[DataFile] = field(default_factory=list)  # readable, sorted by path
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+    def by_partition(self) -> dict[str, list[DataFile]]:
+        out: dict[str, list[DataFile]] = {}
+        for f in self.files:
+            out.setdefault(f.partition, []).append(f)
+        return out
+
+
+_VERDICTS: dict[tuple[str, str, int, int], str | None] = {}
+_WARNED: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def _family(t: pa.DataType) -> int:
+    if pa.types.is_large_string(t):
+        return 0  # read as a string
+    for i, test in enumerate(_FAMILIES):
+        if test(t):
+            return i
+    return -1
+
+
+def _compatible(found: pa.DataType, expected: pa.DataType) -> bool:
+    if pa.types.is_null(found) or found.equals(expected):
+        return True
+    a, b = _family(found), _family(expected)
+    numeric = {_FAMILIES.index(pa.types.is_integer), _FAMILIES.index(pa.types.is_floating)}
+    return a == b or (a in numeric and b in numeric)
+
+
+def problem(fs: pafs.FileSystem, path: str, dataset: str) -> str | None:
+    """Why the file at ``path`` cannot be read as ``dataset`` (None when it can)."""
+    try:
+        meta = pq.read_metadata(path, filesystem=fs)
+        found = meta.schema.to_arrow_schema()
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a bad footer
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return "not a Parquet file" if "magic" in text.lower() or "size" in text.lower() else text[:80]
+    written_as = (meta.metadata or {}).get(DATASET_KEY)
+    if written_as and written_as.decode(errors="replace") != dataset:
+        return f"a {written_as.decode(errors='replace')} file, not {dataset}"
+    expected = DATASETS[dataset][0]
+    for name in KEY_COLUMNS[dataset]:
+        if name not in found.names:
+            return f"no {name} column"
+    for name in found.names:
+        if name in expected.names and not _compatible(found.field(name).type, expected.field(name).type):
+            return f"column {name} is {found.field(name).type}, expected {expected.field(name).type}"
+    return None
+
+
+def _partition_of(rel: str) -> str | None:
+    parts = rel.split("/")
+    if len(parts) != 3 or not parts[0].startswith("date=") or not parts[1].startswith("hour="):
+        return None
+    try:
+        datetime.strptime(f"{parts[0][5:]} {parts[1][5:]}", "%Y-%m-%d %H")
+    except ValueError:
+        return None
+    return f"{parts[0]}/{parts[1]}"
+
+
+def scan(
+    fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None, check: bool = True
+) -> Inventory:
+    """The files of ``dataset`` under the root path ``base`` (only ``partitions`` when given), each
+    checked by ``problem`` unless ``check`` is off."""
+    directory = f"{base}/{dataset}"
+    if partitions is None:
+        if fs.get_file_info(directory).type != pafs.FileType.Directory:
+            return Inventory()
+        listing = fs.get_file_info(pafs.FileSelector(directory, recursive=True))
+    else:
+        listing = []
+        for name in partitions:
+            sub = f"{directory}/{name}"
+            if fs.get_file_info(sub).type == pafs.FileType.Directory:
+                listing.extend(fs.get_file_info(pafs.FileSelector(sub)))
+    inventory = Inventory()
+    for entry in sorted(listing, key=lambda e: e.path):
+        if entry.type != pafs.FileType.File or not is_finished_parquet(entry.path):
+            continue
+        partition = _partition_of(entry.path[len(directory) :].strip("/"))
+        if partition is None:
+            continue  # not where the sink writes: no reader ever looked there
+        size, mtime = entry.size or 0, entry.mtime_ns or 0
+        reason = None
+        if check:
+            key = (entry.path, dataset, size, mtime)
+            with _LOCK:
+                known = key in _VERDICTS
+                reason = _VERDICTS.get(key)
+            if not known:
+                reason = problem(fs, entry.path, dataset)
+                with _LOCK:
+                    _VERDICTS[key] = reason
+        if reason:
+            inventory.unreadable.append(Unreadable(entry.path, reason))
+        else:
+            inventory.files.append(DataFile(entry.path, partition, size, mtime))
+    return inventory
+
+
+def warn(unreadable: list[Unreadable], root: str) -> None:
+    """One line on stderr naming the unreadable files not yet reported by this process."""
+    with _LOCK:
+        new = [u for u in unreadable if u.path not in _WARNED]
+        _WARNED.update(u.path for u in new)
+    if not new:
+        return
+    named = "; ".join(f"{u.path} ({u.reason})" for u in new[:3])
+    more = f" and {len(new) - 3} more" if len(new) > 3 else ""
+    print(
+        f"driftline: warning: skipped {len(new)} unreadable file(s): {named}{more}"
+        f" — see driftline doctor --data {root}",
+        file=sys.stderr,
+    )
