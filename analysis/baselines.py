@@ -137,6 +137,9 @@ def set_baseline(
     return _write(root, record)
 
 
+MAX_PREFIXES = 200  # ids not found whole that are looked up as prefixes (one query each)
+
+
 def promote(
     root: str, con: Any, name: str, run_ids: list[str], note: str | None = None, replace: bool = False
 ) -> dict[str, Any]:
@@ -156,6 +159,19 @@ def promote(
         [wanted],
     ).fetchall()
     missing = sorted(set(wanted) - {r[0] for r in found})
+    if missing and len(missing) <= MAX_PREFIXES:  # short ids as `driftline runs` prints them
+        from driftline.analysis.run_ids import RunIdError, resolve
+
+        resolved = {}
+        for prefix in missing:
+            try:
+                resolved[prefix] = resolve(con, prefix)
+            except RunIdError as exc:
+                if "ambiguous" in str(exc):
+                    raise ValueError(str(exc)) from None
+        wanted = sorted((set(wanted) - set(resolved)) | set(resolved.values()))
+        ids = sorted(set(keep) | set(wanted))
+        missing = [m for m in missing if m not in resolved]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise ValueError(

@@ -48,6 +48,9 @@ def main() -> None:
 
 def _register_commands() -> None:
     from driftline.analysis.commands.baseline import baseline
+    from driftline.analysis.commands.bookmark import bookmark
+    from driftline.analysis.commands.chart import chart
+    from driftline.analysis.commands.compare import compare
     from driftline.analysis.commands.config_cmd import config_command
     from driftline.analysis.commands.console import add_ui_port, ui
     from driftline.analysis.commands.conventions import conventions
@@ -55,8 +58,12 @@ def _register_commands() -> None:
     from driftline.analysis.commands.demo import demo
     from driftline.analysis.commands.diff import diff, keys, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
+    from driftline.analysis.commands.git_cmd import git
+    from driftline.analysis.commands.init_cmd import init
+    from driftline.analysis.commands.live import status, tail
     from driftline.analysis.commands.models import models
     from driftline.analysis.commands.playground import playground
+    from driftline.analysis.commands.reset import reset
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register, serve
@@ -67,6 +74,7 @@ def _register_commands() -> None:
         sql,
         conventions,
         diff,
+        compare,
         report,
         verify,
         keys,
@@ -83,6 +91,13 @@ def _register_commands() -> None:
         ui,
         models,
         playground,
+        init,
+        bookmark,
+        git,
+        tail,
+        status,
+        chart,
+        reset,
     ):
         cli.add_command(command)
 

@@ -122,6 +122,10 @@ def setup(
                     "service.version": version,
                     "deployment.environment.name": environment,
                 }
+                if version == "git":  # the work tree's `git describe` name (None outside a repository)
+                    from driftline.instrumentation.git_version import describe
+
+                    attrs["service.version"] = describe()
                 resource = Resource.create({k: v for k, v in attrs.items() if v is not None})
                 provider = TracerProvider(resource=resource)
                 trace.set_tracer_provider(provider)

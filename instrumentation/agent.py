@@ -165,6 +165,23 @@ class AgentRun(_SpanScope):
         sem.final_answer(self.span, answer, _current_settings().content.on_spans)
 
 
+def _default_version() -> str | None:
+    """A run given no version: the service's version when the app set one (it names the runs), else
+    the name ``git describe`` gives the work tree (computed once per process), so runs of an app that
+    names nothing can still be compared — by ``driftline git compare BASE HEAD``."""
+    resource = getattr(trace.get_tracer_provider(), "resource", None)
+    if resource is not None and resource.attributes.get("service.version"):
+        return None
+    return _git_name()
+
+
+@functools.cache
+def _git_name() -> str | None:
+    from driftline.instrumentation.git_version import describe
+
+    return describe()
+
+
 def agent_run(
     name: str,
     version: str | None = None,
@@ -179,6 +196,7 @@ def agent_run(
         "gen_ai.agent.name": name,
         "gen_ai.agent.id": agent_id or name,
     }
+    version = version if version is not None else _default_version()
     if version is not None:
         attrs["gen_ai.agent.version"] = version
     if conversation_id is not None:

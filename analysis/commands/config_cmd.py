@@ -51,8 +51,11 @@ def config_command(ctx: click.Context) -> None:
         dims = configured(doc.get("dimensions"))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("dimensions (weight, floor, block):")
+    click.echo(
+        "dimensions: weight (as set; [dimensions.<name>] weight), share (of the error budget when every"
+        " dimension has data: a report divides by the weights of the dimensions it tests), floor, block"
+    )
     total = sum(d.weight for d in dims)
     for d in dims:
         changed = " (driftline.toml)" if d.name in doc.get("dimensions", {}) else ""
-        click.echo(f"  {d.name:<22} {d.weight / total:6.3f}  {d.floor:<5g} {d.block:<5g}{changed}")
+        click.echo(f"  {d.name:<22} {d.weight:<6g} {d.weight / total:6.3f}  {d.floor:<5g} {d.block:<5g}{changed}")

@@ -14,7 +14,7 @@ from typing import Any
 import duckdb
 
 from driftline.analysis.cost import PriceTable, delta_per_10k_runs
-from driftline.analysis.diff import configuration, hypotheses, segments
+from driftline.analysis.diff import configuration, echoes, hypotheses, segments
 from driftline.analysis.diff.dimensions import NONE_LABEL
 from driftline.analysis.diff.engine import StatSettings, compare, verdict
 from driftline.analysis.diff.segments import Segmented
@@ -33,7 +33,7 @@ def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) 
         return con.execute(
             f"SELECT avg(cost), sum(calls_cost_reported), sum(calls_cost_table), sum(calls_unpriced), "
             f"list_distinct(flatten(list(unpriced_models))) FROM {t}"
-        ).fetchone()
+        ).fetchall()[0]  # fetchall: a pending result would block the connection's next query
 
     ra, rb = side(a.table), side(b.table)
     return CostSummary(
@@ -136,6 +136,7 @@ def build_report(
     segmented = _segments(con, a, b, by, settings) if by else None
     # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)
     segments.correct_together(comparison, segmented, settings)
+    echoes.mark(comparison)
     v = verdict(comparison, settings, a.n, b.n)
     fa, fb = configuration.fingerprint(a.columns), configuration.fingerprint(b.columns)
     same_version = a.version is not None and a.version == b.version

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, Encoded, available, encode
+from driftline.analysis.report.format import titled
 from driftline.analysis.report.model import DimensionResult, Verdict
 from driftline.analysis.semantic.drift import measure as semantic_measure
 from driftline.analysis.stats.effects import jensen_shannon, newcombe
@@ -70,6 +71,7 @@ class StatSettings:
 class Comparison:
     results: list[DimensionResult]
     replicates: dict[str, np.ndarray] = field(default_factory=dict)  # per dimension: score replicates
+    profiles: dict[str, np.ndarray] = field(default_factory=dict)  # per dimension: values per run (see echoes)
 
 
 class _Resampler:
@@ -329,7 +331,17 @@ def _numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: _Resampler) -> di
 
         point = (cand - base) / abs(base)
     reps, low, high = rs.interval(stat, a, b, point)
-    return _numeric_result(test, ks, name, point, (low, high), reps, (base, cand), _distribution(sa, sb))
+    out = _numeric_result(test, ks, name, point, (low, high), reps, (base, cand), _distribution(sa, sb))
+    return {**out, "profile": _profile(a, b)}
+
+
+PROFILE_RUNS = 2000  # runs per side kept to tell whether two dimensions moved on the same runs
+
+
+def _profile(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The per-run values of a dimension (its focus indicator, or its numbers) on an even subsample of
+    both sides: the same runs for every dimension, since every column of a side is in one run order."""
+    return np.concatenate([a[:: max(1, len(a) // PROFILE_RUNS)], b[:: max(1, len(b) // PROFILE_RUNS)]]).astype(float)
 
 
 def _rate_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -388,6 +400,7 @@ def _categorical(dim: Dimension, enc: Encoded, rs: _Resampler) -> dict[str, Any]
     rates_a = {enc.labels[i]: float(r) for i, r in enumerate(ra) if r or rb[i]}
     rates_b = {enc.labels[i]: float(r) for i, r in enumerate(rb) if r or ra[i]}
     return {
+        "profile": _profile(ia, ib),
         "test": test,
         "effect_name": "rate_difference",
         "effect": point,
@@ -413,6 +426,7 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
     n_b = len(next(iter(candidate.values()), ()))
     results: list[DimensionResult] = []
     replicates: dict[str, np.ndarray] = {}
+    profiles: dict[str, np.ndarray] = {}
     if n_a == 0 or n_b == 0:
         return Comparison(results)
     rs = _Resampler(n_a, n_b, settings)
@@ -485,7 +499,9 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
             )
         )
         replicates[dim.name] = _dimension_score(out["reps"], dim)
-    return Comparison(results, replicates)
+        if "profile" in out:
+            profiles[dim.name] = out["profile"]
+    return Comparison(results, replicates, profiles)
 
 
 def correct(results: list[DimensionResult], settings: StatSettings) -> None:
@@ -548,7 +564,7 @@ def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int, 
     blocking = [r for r in moved if r.severity == "block"]
     if blocking or (moved and low >= settings.block_score):
         name = "block"
-        reasons = [f"{r.title} moved beyond its block threshold" for r in blocking] or [
+        reasons = [f"{t} moved beyond its block threshold" for t in titled(blocking)] or [
             f"composite drift score {score:.2f} (95% CI {low:.2f}–{high:.2f}) reaches {settings.block_score}"
         ]
         steps = [
@@ -557,14 +573,14 @@ def verdict(comparison: Comparison, settings: StatSettings, n_a: int, n_b: int, 
         ]
     elif moved:
         name = "review"
-        reasons = [f"{r.title} moved (significant after correction, effect beyond its floor)" for r in moved]
+        reasons = [f"{t} moved (significant after correction, effect beyond its floor)" for t in titled(moved)]
         steps = [
             "Review the hypotheses below against the release notes of the candidate.",
             "Inspect example runs with: driftline runs --version VERSION, then driftline inspect RUN_ID.",
         ]
     else:
         name = "stable"
-        negligible = [r.title for r in comparison.results if r.status == "negligible"]
+        negligible = titled([r for r in comparison.results if r.status == "negligible"])
         reasons = ["No dimension moved beyond its minimal effect of interest."]
         if negligible:
             reasons.append("Detectable but negligible: " + ", ".join(negligible) + ".")

@@ -84,7 +84,7 @@ def generate(
                     out.append(Hypothesis(rule["id"], text, float(rule.get("evidence", 1.0)), None, [change.note]))
             continue
         dim = by_name.get(rule["dimension"])
-        if dim is None or dim.status != "moved":
+        if dim is None or dim.status != "moved" or dim.echo_of is not None:  # an echo: its leader's hypothesis says it
             continue
         base, cand, focus = dim.baseline_value, dim.candidate_value, dim.focus
         if rule.get("label") is not None:

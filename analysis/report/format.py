@@ -10,8 +10,10 @@ from driftline.analysis.report.model import (
     DimensionResult,
     Explanation,
     ModelPerformance,
+    SegmentResult,
     SemanticSummary,
     Theme,
+    Verdict,
 )
 
 VERDICT_COLORS = {"stable": "green", "review": "yellow", "block": "red", "insufficient": "blue"}
@@ -21,6 +23,42 @@ STATUS_TEXT = {
     "unchanged": "no significant change",
     "no data": "no data",
 }
+
+
+def score_text(v: Verdict) -> str:
+    """The composite score with its interval — or, for an insufficient verdict, why there is none: a
+    score from too few runs would be a number nobody should act on."""
+    if v.verdict == "insufficient":
+        return "no score (too few runs)"
+    return f"drift score {v.score:.2f} (95% CI {v.score_low:.2f}–{v.score_high:.2f})"
+
+
+def segment_moved(segment: SegmentResult, dims: list[DimensionResult]) -> str:
+    """What moved in a segment, by the dimensions' titles (not their internal names), else its note."""
+    titles = {d.name: d.title for d in dims}
+    return ", ".join(titles.get(name, name) for name in segment.moved) or segment.note or "—"
+
+
+def titled(results: list[DimensionResult]) -> list[str]:
+    """The dimensions' titles, an echo (``echo_of``: moved on the same runs, see diff/echoes.py)
+    folded into its leader's when both are listed."""
+    listed = {r.name for r in results}
+    out = []
+    for r in results:
+        if r.echo_of in listed:
+            continue
+        echoes = [e.title for e in results if e.echo_of == r.name]
+        out.append(r.title + (f" (with {', '.join(echoes)}: the same runs)" if echoes else ""))
+    return out
+
+
+def status_label(d: DimensionResult, dims: list[DimensionResult]) -> str:
+    """The status in words; an echo names the dimension it moved with."""
+    text = STATUS_TEXT[d.status]
+    if d.echo_of:
+        lead = next((x.title for x in dims if x.name == d.echo_of and x.segment is None), d.echo_of)
+        text += f" (same runs as {lead})"
+    return text
 
 
 def fmt_value(value: float | None, dim: DimensionResult) -> str:

@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from driftline.analysis.report.format import (
     PERFORMANCE_HEADERS,
@@ -26,6 +26,8 @@ from driftline.analysis.report.format import (
     fmt_value,
     performance_notes,
     performance_rows,
+    segment_moved,
+    status_label,
     theme_rows,
     what,
 )
@@ -89,9 +91,17 @@ def chart(d: DimensionResult) -> Markup:
     return Markup(_histogram_svg(d) if d.kind in ("numeric", "semantic") else _rates_svg(d))
 
 
+def _ticks(text: str) -> Markup:
+    """Backticked names in report text (`search_knowledge_base`) as <code>, the rest escaped."""
+    parts = str(text).split("`")
+    return Markup("".join(f"<code>{escape(p)}</code>" if i % 2 else str(escape(p)) for i, p in enumerate(parts)))
+
+
 def render(report: Report, extra_sections: list[dict[str, str]] | None = None, title: str | None = None) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
-    env.filters.update(value=fmt_value, effect=fmt_effect, ci=fmt_ci, floor=fmt_floor, p=fmt_p, what=what, chart=chart)
+    env.filters.update(
+        value=fmt_value, effect=fmt_effect, ci=fmt_ci, floor=fmt_floor, p=fmt_p, what=what, chart=chart, ticks=_ticks
+    )
     charted = [d for d in report.dimensions if d.status in ("moved", "negligible")]
     tool_dims = [
         d for d in report.dimensions if d.name in ("tools", "tool_bigrams", "tool_sequence") and d.status != "no data"
@@ -101,6 +111,8 @@ def render(report: Report, extra_sections: list[dict[str, str]] | None = None, t
         title=title or f"Driftline: {report.baseline.label} → {report.candidate.label}",
         color=VERDICT_COLORS[report.verdict.verdict],
         status_text=STATUS_TEXT,
+        status_label=lambda d: status_label(d, report.dimensions),
+        segment_moved=lambda seg: segment_moved(seg, report.dimensions),
         charted=charted,
         tool_dims=[d for d in tool_dims if d not in charted],
         cost=cost_lines(report.cost),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from driftline.analysis.report.format import (
     PERFORMANCE_HEADERS,
-    STATUS_TEXT,
     THEME_HEADERS,
     cost_lines,
     explanation_lines,
@@ -17,6 +16,9 @@ from driftline.analysis.report.format import (
     novel_lines,
     performance_notes,
     performance_rows,
+    score_text,
+    segment_moved,
+    status_label,
     theme_rows,
     what,
 )
@@ -30,7 +32,7 @@ def render(report: Report) -> str:
     out = [
         f"## {EMOJI[v.verdict]} Driftline: **{v.verdict.upper()}** — {report.baseline.label} → {report.candidate.label}",
         "",
-        f"Drift score **{v.score:.2f}** (95% CI {v.score_low:.2f}–{v.score_high:.2f}) · "
+        f"{score_text(v)[0].upper() + score_text(v)[1:]} · "
         f"{report.baseline.runs:,} vs {report.candidate.runs:,} {report.baseline.unit}",
         "",
     ]
@@ -49,7 +51,8 @@ def render(report: Report) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for d in sorted(shown, key=lambda d: ("moved", "negligible", "unchanged").index(d.status)):
-            status = f"**{STATUS_TEXT[d.status]}**" if d.status == "moved" else STATUS_TEXT[d.status]
+            label = status_label(d, report.dimensions)
+            status = f"**{label}**" if d.status == "moved" else label
             out.append(
                 f"| {what(d)} | {fmt_value(d.baseline_value, d)} | {fmt_value(d.candidate_value, d)} | "
                 f"{fmt_effect(d)} {fmt_ci(d)} | {fmt_floor(d)} | {fmt_p(d.p_adjusted)} | {status} |"
@@ -63,7 +66,7 @@ def render(report: Report) -> str:
             "|---|---|---|---|",
         ]
         out += [
-            f"| {s.key}={s.value} | {s.n_baseline} / {s.n_candidate} | {s.verdict} | {', '.join(s.moved) or s.note or '—'} |"
+            f"| {s.key}={s.value} | {s.n_baseline} / {s.n_candidate} | {s.verdict} | {segment_moved(s, report.dimensions)} |"
             for s in report.segments
         ]
         out.append("")

@@ -42,6 +42,7 @@ class DimensionResult:
     status: str = "unchanged"  # moved | negligible | unchanged | no data
     severity: str | None = None  # block | review, for moved dimensions
     segment: str | None = None
+    echo_of: str | None = None  # moved on the same runs as this (more important) dimension: reported once
     baseline_distribution: dict[str, Any] = field(default_factory=dict)  # for charts
     candidate_distribution: dict[str, Any] = field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from driftline.analysis.report import html, markdown
-from driftline.analysis.report.format import cost_lines, fmt_effect, what
+from driftline.analysis.report.format import cost_lines, fmt_effect, score_text, what
 from driftline.analysis.report.model import Report
 
 BLANK = "0" * 64
@@ -67,8 +67,7 @@ def _eu_sections(r: Report, system: str | None, provider: str | None) -> list[tu
         (
             "top",
             "3. Assessment of performance and behaviour",
-            f"<p>Verdict <b>{e(r.verdict.verdict)}</b>, drift score {r.verdict.score:.2f} "
-            f"(95% CI {r.verdict.score_low:.2f}–{r.verdict.score_high:.2f}).</p><ul>{rows}</ul>",
+            f"<p>Verdict <b>{e(r.verdict.verdict)}</b>, {e(score_text(r.verdict))}.</p><ul>{rows}</ul>",
         ),
         (
             "bottom",

@@ -23,7 +23,11 @@ from driftline.analysis.report.format import (
     novel_lines,
     performance_notes,
     performance_rows,
+    score_text,
+    segment_moved,
+    status_label,
     theme_rows,
+    titled,
     what,
 )
 from driftline.analysis.report.model import DimensionResult, Report
@@ -45,7 +49,7 @@ def _dimension_table(shown: list[DimensionResult]) -> Table:
             fmt_ci(d),
             fmt_floor(d),
             fmt_p(d.p_adjusted),
-            Text(STATUS_TEXT[d.status], style=_STATUS_STYLE[d.status]),
+            Text(status_label(d, shown), style=_STATUS_STYLE[d.status]),
         )
     return table
 
@@ -55,7 +59,7 @@ def _print_compact(console: Console, shown: list[DimensionResult], verbose: bool
     unchanged ones named on one wrapped line (each in full with ``verbose``)."""
     quiet = [d for d in shown if d.status in ("unchanged", "no data")] if not verbose else []
     for d in shown:
-        if d in quiet:
+        if d in quiet or d.echo_of is not None:  # an echo is printed under the dimension it moved with
             continue
         console.print(
             Text.assemble(
@@ -70,8 +74,10 @@ def _print_compact(console: Console, shown: list[DimensionResult], verbose: bool
             highlight=False,
             markup=False,
         )
+        for e in (e for e in shown if e.echo_of == d.name):
+            console.print(f"    = {what(e)} (the same runs)", highlight=False, markup=False)
     if quiet:
-        names = ", ".join(what(d) for d in quiet if d.status == "unchanged")
+        names = ", ".join(titled([d for d in quiet if d.status == "unchanged"]))
         if names:
             console.print(Text.assemble(("· no significant change: ", "dim"), (names, "dim")))
 
@@ -107,7 +113,7 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
                 s.value,
                 f"{s.n_baseline} / {s.n_candidate}",
                 Text(s.verdict, style=VERDICT_COLORS[s.verdict]),
-                ", ".join(s.moved) or s.note or "—",
+                segment_moved(s, report.dimensions),
             )
         console.print(seg)
     if report.semantic is not None and compact:
@@ -160,7 +166,7 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
         console.print(Panel("\n".join(lines), title="Financial impact", expand=False), highlight=False)
     body: list[object] = [
         Text(
-            f"{v.verdict.upper()}   drift score {v.score:.2f} (95% CI {v.score_low:.2f}–{v.score_high:.2f})",
+            f"{v.verdict.upper()}   {score_text(v)}",
             style=f"bold {color}",
         ),
         Text(""),

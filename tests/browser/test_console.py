@@ -122,6 +122,19 @@ def test_a_run_opens_as_a_waterfall_with_span_details(page: Any, site: tuple[str
     screenshot(page, "run-waterfall", readme=True)
 
 
+def test_an_exception_reads_as_type_message_and_stack_trace(page: Any, site: tuple[str, str]) -> None:
+    run = api(site, "/runs?limit=1&status=ERROR")["runs"][0]
+    page.goto(f"{site[0]}/runs/{run['run_id']}")
+    failed = page.locator('[data-span-kind="error"]').first
+    failed.click()
+    panel = page.get_by_label("Span details")
+    event = panel.get_by_label("Span events").locator('li[data-event="exception"]')
+    expect(event).to_contain_text("TimeoutError: order service did not answer within 5 s")
+    event.locator("summary").click()
+    expect(event.locator("pre.stacktrace")).to_contain_text("Traceback")
+    assert '"exception.type"' not in panel.inner_text()  # not a JSON blob among the attributes
+
+
 def test_versions_to_drift_report_shows_the_verdict_and_top_hypothesis(page: Any, site: tuple[str, str]) -> None:
     page.get_by_role("link", name="Versions").click()
     page.get_by_label("baseline v1.0").check()
@@ -144,6 +157,12 @@ def test_versions_to_drift_report_shows_the_verdict_and_top_hypothesis(page: Any
     page.locator(f'details[data-dimension="{quiet}"] summary').click()
     expect(page.locator(f'details[data-dimension="{quiet}"][open] canvas')).to_have_count(1)
     assert page.get_by_label("Tool-sequence changes").locator("tbody tr").count() > 1
+    # a dimension that moved on the same runs as another says so, and backticks read as code
+    echo = next(d for d in doc["dimensions"] if d.get("echo_of"))
+    expect(page.locator(f'details[data-dimension="{echo["name"]}"] .echo')).to_contain_text(
+        f"same runs as {echo['echo_of']}"
+    )
+    assert page.locator("ol.hypotheses li code").count() >= 1
     assert "per 10k runs" in page.locator(".summary-grid").inner_text()
     # what the agent says: the demo stores content and v2.0's answers turn curt; themes and the
     # comparer show both sides' answers (the API's, in the API's order)

@@ -195,3 +195,58 @@ def test_the_readme_plain_duckdb_query_works_as_printed(root: Path, tmp_path: Pa
     rows = eval(out.stdout)  # a list of tuples printed by Python itself
     chat = {r[0]: r[3] for r in rows if r[1] == "chat"}
     assert set(chat) == {"v1", "v2"} and all(tokens > 0 for tokens in chat.values()), rows
+
+
+def test_the_readme_weights_are_the_configured_ones() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    quoted = dict(re.findall(r"(outcome|tools) \((?:weight )?(0\.\d+)\)", readme))
+    out = driftline("config")
+    weights = {m[0]: m[1] for m in re.findall(r"^  (\w+)\s+([0-9.]+)\s+[0-9.]+\s", out.stdout, re.M)}
+    assert quoted and all(float(weights[k]) == float(v) for k, v in quoted.items()), (quoted, weights)
+
+
+def test_an_insufficient_verdict_shows_no_score_and_segments_read_as_titles(root: Path) -> None:
+    out = driftline("diff", "v1", "v2", "--data", str(root), "--min-runs", "500", "--format", "markdown")
+    assert out.returncode == 0 and "INSUFFICIENT" in out.stdout
+    assert "No score (too few runs)" in out.stdout and "Drift score" not in out.stdout
+    out = driftline("diff", "v1", "v2", "--data", str(root), "--min-runs", "500")
+    assert "no score (too few runs)" in out.stdout and "drift score" not in out.stdout
+    out = driftline("diff", "v1", "v2", "--data", str(root), "--by", "agent", "--format", "markdown")
+    segment_rows = [line for line in out.stdout.splitlines() if line.startswith("| agent=")]
+    assert segment_rows and "Tools called" in segment_rows[0] and "tool_bigrams" not in segment_rows[0]
+
+
+def test_html_hypotheses_show_names_as_code(root: Path, tmp_path: Path) -> None:
+    out = driftline("diff", "v1", "v2", "--data", str(root), "--html", str(tmp_path / "r.html"))
+    assert out.returncode == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<code>search_knowledge_base</code>" in page and "`search_knowledge_base`" not in page
+
+
+def test_compare_several_versions_as_a_table_and_a_matrix(root: Path) -> None:
+    import json
+
+    out = driftline("compare", "v1", "v2", "v3", "--matrix", "--format", "json", "--data", str(root))
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["pairs"] == 3 and abs(doc["alpha_per_pair"] - 0.05 / 3) < 1e-12
+    cells = {(c["baseline"], c["candidate"]): c for c in doc["comparisons"]}
+    assert set(cells) == {("v1", "v2"), ("v1", "v3"), ("v2", "v3")}
+    assert cells[("v1", "v2")]["verdict"] in ("review", "block") and "Tools called" in cells[("v1", "v2")]["moved"]
+    assert cells[("v1", "v3")]["verdict"] == "insufficient" and cells[("v1", "v3")]["score"] is None
+    table = driftline("compare", "v1", "v2", "--data", str(root))
+    assert table.returncode == 0 and re.search(r"^v1\s+v2\s+40 / 40\s+(REVIEW|BLOCK)", table.stdout, re.M), table.stdout
+    gate = driftline("compare", "v1", "v2", "--fail-on", "review", "--data", str(root))
+    assert gate.returncode == 3
+    unknown = driftline("compare", "v1", "v9", "--data", str(root))
+    assert unknown.returncode == 1 and "no runs of version 'v9'" in unknown.stderr
+
+
+def test_promote_takes_the_short_ids_runs_prints(root: Path) -> None:
+    out = driftline("runs", "--version", "v2", "--limit", "2", "--data", str(root))
+    short = [line.split()[0] for line in out.stdout.splitlines() if re.match(r"^[0-9a-f]{12}", line)]
+    assert len(short) == 2
+    done = driftline("baseline", "promote", "pair", *short, "--data", str(root))
+    assert done.returncode == 0 and "2 runs" in done.stdout, done.stderr
+    ambiguous = driftline("baseline", "promote", "twins", "abcdef012345", "--data", str(root))
+    assert ambiguous.returncode == 1 and "is ambiguous" in ambiguous.stderr

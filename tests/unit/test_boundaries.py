@@ -49,6 +49,10 @@ def test_analysis_imports_only_the_schema_of_the_collector() -> None:
         # `driftline conventions` prints the collector's mapping report beside the analysis's counting rule
         ("analysis/commands/conventions.py", "driftline.collector.conventions_report"),
         ("analysis/commands/conventions.py", "driftline.collector.conflicts"),
+        # `driftline reset` picks the runs (analysis) and has the collector erase their traces (it writes the root)
+        ("analysis/commands/reset.py", "driftline.collector.sink.erase"),
+        # `driftline status` asks the receiver's health as the doctor does
+        ("analysis/commands/live.py", "driftline.collector.doctor"),
     }
     bad = [
         (f, m)

@@ -222,3 +222,60 @@ def test_a_decision_shift_is_described_not_judged() -> None:
     assert any("behaves differently" in r and "not that it broke" in r for r in v.reasons), v.reasons
     texts = {h.rule: h.text for h in generate(load_rules(), c.results, [], {})}
     assert texts["decision_shift"].startswith("Decisions shifted: `tool_selection=")
+
+
+def test_dimensions_that_moved_on_the_same_runs_are_reported_once() -> None:
+    """Fewer searches move "Tools called" and "Tool order (bigrams)" on exactly the same runs: the
+    bigram is marked as the tools' echo, folded into its reason and left without a hypothesis of its
+    own — while its p-value, status and the score stay what they were. Independent dimensions are not
+    folded."""
+    from driftline.analysis.diff import echoes
+    from driftline.analysis.report.format import status_label
+
+    rng = np.random.default_rng(7)
+    s = StatSettings()
+    c = compare(runs(600, rng), runs(600, rng, search_rate=0.6, escalation=0.2), s)
+    correct(c.results, s)
+    before = {r.name: (r.p_adjusted, r.status) for r in c.results}
+    score_before = verdict(c, s, 600, 600).score
+    echoes.mark(c)
+    dims = {r.name: r for r in c.results}
+    assert dims["tools"].status == dims["tool_bigrams"].status == "moved"
+    assert dims["tool_bigrams"].echo_of == "tools" and dims["tools"].echo_of is None
+    assert dims["outcome"].status == "moved" and dims["outcome"].echo_of is None  # moved too, on other runs
+    assert {r.name: (r.p_adjusted, r.status) for r in c.results} == before
+    v = verdict(c, s, 600, 600)
+    assert v.score == score_before
+    tool_reasons = [r for r in v.reasons if "Tool" in r]
+    assert len(tool_reasons) == 1 and "with Tool order (bigrams): the same runs" in tool_reasons[0]
+    found = generate(load_rules(), c.results, [], {})
+    assert "tool_dropped" in {h.rule for h in found} and "tool_order_changed" not in {h.rule for h in found}
+    assert status_label(dims["tool_bigrams"], c.results) == "moved (same runs as Tools called)"
+
+
+def test_compare_keeps_the_whole_matrix_within_alpha_on_aa_data() -> None:
+    """Six versions of one agent, every pair compared (15 reports): with each report at alpha/15 the
+    chance that any cell of the matrix alarms stays within 5%; at alpha per report it would not."""
+    from dataclasses import replace
+
+    from driftline.analysis.commands.compare import pairs_of, per_pair
+
+    names = [f"v{i}" for i in range(6)]
+    pairs = pairs_of(names, matrix=True)
+    assert len(pairs) == 15 and pairs_of(names, matrix=False) == [("v0", v) for v in names[1:]]
+    corrected = replace(StatSettings(), alpha=per_pair(0.05, len(pairs)), bootstrap=100)
+    plain = replace(StatSettings(), bootstrap=100)
+    any_alarm = {"corrected": 0, "plain": 0}
+    seeds = 20
+    for seed in range(seeds):
+        rng = np.random.default_rng(9000 + seed)
+        sides = {n: runs(120, rng) for n in names}
+        for label, s in (("corrected", corrected), ("plain", plain)):
+            flagged = False
+            for a, b in pairs:
+                c = compare(sides[a], sides[b], s)
+                correct(c.results, s)
+                flagged |= any(r.status == "moved" for r in c.results)
+            any_alarm[label] += flagged
+    assert any_alarm["corrected"] / seeds <= 0.05 + 2 * (0.05 * 0.95 / seeds) ** 0.5, any_alarm
+    assert any_alarm["plain"] > any_alarm["corrected"], any_alarm

@@ -216,6 +216,7 @@ export interface Dimension {
   ci_low: number | null;
   ci_high: number | null;
   focus: string | null;
+  echo_of?: string | null; // moved on the same runs as this dimension (reported under it)
   baseline_value: number | null;
   candidate_value: number | null;
   distance: number;

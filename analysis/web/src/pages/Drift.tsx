@@ -6,15 +6,12 @@ import { Link } from "wouter";
 import { ApiError, type Dimension, type Explanation, type Performance, query, type Report, request, type SemanticSummary, useApi } from "../api";
 import { Chart } from "../components/Chart";
 import { ErrorLine, Loading, Verdict } from "../components/Status";
+import { Ticks } from "../components/Ticks";
 import { effect, int, pct, usd, when } from "../format";
 import { palette } from "../theme";
 import { useQueryState } from "../urlState";
 
 /** The analysis layer writes names in `backticks` (Markdown); show them as code, never as HTML. */
-function Ticks({ text }: { text: string }) {
-  return <>{text.split("`").map((part, i) => (i % 2 ? <code key={i}>{part}</code> : part))}</>;
-}
-
 function ScoreBar({ score, low, high, verdict }: { score: number; low: number; high: number; verdict: string }) {
   return (
     <div className="scorebar" role="img" aria-label={`composite score ${score.toFixed(2)}, 95% CI ${low.toFixed(2)} to ${high.toFixed(2)}`}>
@@ -146,6 +143,12 @@ function DimensionRow({ d, unit = "runs" }: { d: Dimension; unit?: string }) {
         <span className="dim-status">
           {d.status}
           {d.severity && <span className={`verdict verdict-${d.severity}`}>{d.severity}</span>}
+          {d.echo_of && (
+            <span className="muted echo" title="Its per-run values move with that dimension's: one change, reported once">
+              {" "}
+              same runs as {d.echo_of}
+            </span>
+          )}
         </span>
         <span className="dim-effect">
           {effect(d.effect_name, d.effect)}
@@ -497,10 +500,16 @@ export function DriftPage() {
       <div className="summary-grid">
         <div className="card">
           <h2>Composite score</h2>
-          <p className="big">
-            {v.score.toFixed(2)} <span className="muted">95% CI {v.score_low.toFixed(2)}–{v.score_high.toFixed(2)}</span>
-          </p>
-          <ScoreBar score={v.score} low={v.score_low} high={v.score_high} verdict={v.verdict} />
+          {v.verdict === "insufficient" ? (
+            <p className="big muted" data-score="none">no score: too few {unit}</p>
+          ) : (
+            <>
+              <p className="big">
+                {v.score.toFixed(2)} <span className="muted">95% CI {v.score_low.toFixed(2)}–{v.score_high.toFixed(2)}</span>
+              </p>
+              <ScoreBar score={v.score} low={v.score_low} high={v.score_high} verdict={v.verdict} />
+            </>
+          )}
           <p className="muted">
             {int(r.baseline.runs)} baseline {unit} ({when(r.baseline.start)} – {when(r.baseline.end)}) · {int(r.candidate.runs)} candidate {unit}
           </p>

@@ -48,12 +48,64 @@ function kind(s: Span): string {
   return "other";
 }
 
+const EVENTS_KEY = "driftline.events"; // the span's OTel events, kept by the normalizer as JSON
+
+function attributeObject(a: Span["attributes"]): Record<string, unknown> {
+  if (!a) return {};
+  return typeof a === "string" ? (JSON.parse(a) as Record<string, unknown>) : a;
+}
+
 function attributes(a: Span["attributes"]): [string, string][] {
-  if (!a) return [];
-  const obj = typeof a === "string" ? (JSON.parse(a) as Record<string, unknown>) : a;
-  return Object.entries(obj)
+  return Object.entries(attributeObject(a))
+    .filter(([k]) => k !== EVENTS_KEY)
     .map(([k, v]): [string, string] => [k, typeof v === "string" ? v : JSON.stringify(v)])
     .sort(([a], [b]) => a.localeCompare(b));
+}
+
+interface SpanEvent {
+  name: string;
+  time_unix_nano?: number;
+  attributes?: Record<string, string>;
+}
+
+/** The span's events (an exception with its type, message and stack trace), read, not shown as JSON. */
+export function spanEvents(a: Span["attributes"]): SpanEvent[] {
+  const raw = attributeObject(a)[EVENTS_KEY];
+  if (typeof raw !== "string") return [];
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    return Array.isArray(parsed) ? (parsed as SpanEvent[]).filter((e) => e && typeof e.name === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function EventItem({ e }: { e: SpanEvent }) {
+  const attrs = e.attributes ?? {};
+  if (e.name === "exception") {
+    const stack = attrs["exception.stacktrace"];
+    return (
+      <li data-event="exception">
+        <span className="error">
+          {attrs["exception.type"] ?? "exception"}
+          {attrs["exception.message"] ? `: ${attrs["exception.message"]}` : ""}
+        </span>
+        {stack && (
+          <details>
+            <summary className="muted">stack trace</summary>
+            <pre className="stacktrace">{stack}</pre>
+          </details>
+        )}
+      </li>
+    );
+  }
+  const rest = Object.entries(attrs);
+  return (
+    <li data-event={e.name}>
+      {e.name}
+      {rest.length > 0 && <span className="muted"> · {rest.map(([k, v]) => `${k}=${v}`).join(", ")}</span>}
+    </li>
+  );
 }
 
 /** One agent-semantics event in words: descriptive, as the drift report puts it. */
@@ -123,6 +175,16 @@ function SpanDetails({ span }: { span: Span }) {
           </ul>
         </>
       ) : null}
+      {spanEvents(span.attributes).length > 0 && (
+        <>
+          <h3>Events</h3>
+          <ul className="span-events" aria-label="Span events">
+            {spanEvents(span.attributes).map((e, i) => (
+              <EventItem key={i} e={e} />
+            ))}
+          </ul>
+        </>
+      )}
       <h3>Attributes</h3>
       {attributes(span.attributes).length ? (
         <dl className="attrs">

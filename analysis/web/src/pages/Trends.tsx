@@ -4,6 +4,7 @@ import type { Plugin } from "chart.js";
 import { useApi, type HistoryRow, type VersionRow } from "../api";
 import { Chart } from "../components/Chart";
 import { ErrorLine, Loading, Verdict } from "../components/Status";
+import { Ticks } from "../components/Ticks";
 import { when } from "../format";
 import { palette } from "../theme";
 import { useQueryState } from "../urlState";
@@ -185,7 +186,7 @@ export function TrendsPage() {
               </td>
               <td>{r.persistence || "—"}</td>
               {meaning.length > 0 && <td className="num">{typeof r.semantic?.effect === "number" ? `${r.semantic.effect.toFixed(3)} ${r.semantic.status}` : "—"}</td>}
-              <td>{r.hypotheses[0] ?? "—"}</td>
+              <td>{r.hypotheses[0] ? <Ticks text={r.hypotheses[0]} /> : "—"}</td>
             </tr>
           ))}
         </tbody>
