@@ -193,7 +193,8 @@ COSTED_CALLS_SQL = """
            c.call_environment AS environment, c.call_input_tokens AS input_tokens,
            c.call_output_tokens AS output_tokens, c.cost, c.cost_source, c.model,
            coalesce(c.call_agent, a.run_agent) AS agent_resolved,
-           coalesce(c.call_agent_version, a.run_version, c.call_service_version) AS version_resolved
+           coalesce(c.call_agent_version, a.run_version, c.call_service_version) AS version_resolved,
+           1.0 / coalesce(c.call_sample_rate, 1.0) AS weight  -- a sampled call stands for 1 / rate calls
     FROM llm_call_costs c LEFT JOIN agents a USING (trace_id)"""
 
 
@@ -221,15 +222,17 @@ def grouped_costs(
         f"CREATE OR REPLACE TEMP TABLE _costed AS SELECT * FROM {relation} c WHERE {' AND '.join(clauses)}", params
     )
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _report AS SELECT {COST_GROUPS[by]} AS {by}, count(*) AS calls,
-               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-               round(sum(cost), 6) AS cost,
+        f"""CREATE OR REPLACE TEMP VIEW _report AS SELECT {COST_GROUPS[by]} AS {by},
+               CAST(round(sum(weight)) AS BIGINT) AS calls,
+               CAST(round(sum(input_tokens * weight)) AS BIGINT) AS input_tokens,
+               CAST(round(sum(output_tokens * weight)) AS BIGINT) AS output_tokens,
+               round(sum(cost * weight), 6) AS cost,
                count(*) FILTER (WHERE cost_source = 'reported') AS reported,
                count(*) FILTER (WHERE cost_source = 'pricing') AS from_table,
                count(*) FILTER (WHERE cost_source IS NULL) AS unpriced
             FROM _costed GROUP BY ALL ORDER BY cost DESC NULLS LAST"""
     )
     total, unpriced = con.execute(
-        "SELECT coalesce(sum(cost), 0), list(DISTINCT model) FILTER (WHERE cost_source IS NULL) FROM _costed"
+        "SELECT coalesce(sum(cost * weight), 0), list(DISTINCT model) FILTER (WHERE cost_source IS NULL) FROM _costed"
     ).fetchall()[0]
     return float(total), sorted(map(str, unpriced or []))

@@ -74,6 +74,14 @@ def _read_parquet(globs: list[str]) -> str:
     return f"read_parquet([{quoted}], hive_partitioning = true, union_by_name = true)"
 
 
+def typed(con: duckdb.DuckDBPyConnection, dataset: str, relation: str) -> str:
+    """``relation`` with every column of the dataset's schema: a column no file has yet (a root written
+    before the column existed) reads as NULL of its type instead of failing every view that names it."""
+    name = f"_{dataset}_columns"
+    con.register(name, _SOURCES[dataset].empty_table())
+    return f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {name})"
+
+
 def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str, partitions: list[str] | None = None) -> str:
     """A FROM clause (or registered relation name) for one dataset of the root (only ``partitions``
     when given). Files no reader can use are left out, with one warning naming them."""
@@ -85,8 +93,8 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str, partitions:
         return f"_{dataset}_empty"
     if isinstance(fs, pafs.LocalFileSystem):
         if partitions is None and not found.unreadable:  # the glob keeps the view's text short
-            return _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"])
-        return _read_parquet(found.paths)
+            return typed(con, dataset, _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"]))
+        return typed(con, dataset, _read_parquet(found.paths))
     dataset_obj = ds.dataset(
         found.paths, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=f"{base}/{dataset}"
     )

@@ -40,7 +40,7 @@ import pyarrow.fs as pafs
 import driftline.collector.inventory as inventory
 from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
-from driftline.analysis.db import SQL_DIR, define_views, new_connection
+from driftline.analysis.db import SQL_DIR, define_views, new_connection, typed
 from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
@@ -142,7 +142,9 @@ class RunCache:
         for i, part in enumerate(parts):
             if self.local:
                 listed = ", ".join("'" + f.replace("'", "''") + "'" for f, _, _ in part.files)
-                source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+                source = typed(
+                    con, "spans", f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+                )
             else:
                 source = f"_hour_{i}"
                 con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))

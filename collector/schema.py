@@ -13,7 +13,7 @@ import os
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-SCHEMA_VERSION = "1.2"  # 1.2: agent_events, tools_offered
+SCHEMA_VERSION = "1.3"  # 1.2: agent_events, tools_offered; 1.3: sample_rate
 SCHEMA_VERSION_KEY = b"driftline.schema_version"
 DATASET_KEY = b"driftline.dataset"
 
@@ -98,6 +98,9 @@ SPAN_FIELDS: list[pa.Field] = [
     pa.field("agent_events", pa.list_(AGENT_EVENT)),
     # the tools a model call offered the model (names), whichever convention listed them
     pa.field("tools_offered", pa.list_(pa.string())),
+    # the share of traces the app kept (setup(sample_rate=…), OTel's parent-based ratio sampler); NULL =
+    # not sampled. Reports scale counts and totals back by 1 / sample_rate and say the data were sampled.
+    pa.field("sample_rate", pa.float64()),
 ]
 
 LOG_FIELDS: list[pa.Field] = [

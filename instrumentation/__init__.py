@@ -88,6 +88,7 @@ def setup(
     headers: dict[str, str] | None = None,
     span_exporter: Any = None,
     log_exporter: Any = None,
+    sample_rate: float | None = None,
 ) -> Any:
     """Send this process's GenAI spans to Driftline (or any OTLP endpoint); returns the TracerProvider.
 
@@ -98,13 +99,21 @@ def setup(
     framework importable here, the best tracing available and logs each choice (see ``frameworks.py``);
     names (``"openai"``, ``"llamaindex"``…) turn on only those. Log records — GenAI content events and
     the ML inference and label events of ``driftline.instrumentation.ml`` — go to the app's SDK
-    ``LoggerProvider`` when it has one, else to one created here.
+    ``LoggerProvider`` when it has one, else to one created here. ``sample_rate`` keeps that share of
+    traces (OTel's parent-based trace-id ratio sampler, so a trace is kept or dropped whole) and
+    records the rate on every span (``driftline.sample_rate``), so reports scale counts and totals
+    back; ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` with ``OTEL_TRACES_SAMPLER_ARG`` is
+    recorded the same way.
     """
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from driftline.instrumentation import sampling as _sampling
+
+    if sample_rate is not None and not 0 < sample_rate <= 1:
+        raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
     with _State.lock:
         settings = _settings.load(capture_content)
         _agent.configure(settings)
@@ -116,6 +125,8 @@ def setup(
             current = trace.get_tracer_provider()
             if isinstance(current, TracerProvider):  # the app already has an SDK provider: add to it
                 provider = current
+                if sample_rate is not None:
+                    log.warning("driftline: sample_rate ignored: the app's TracerProvider samples with its own sampler")
             else:
                 attrs = {
                     "service.name": service_name,
@@ -127,9 +138,13 @@ def setup(
 
                     attrs["service.version"] = describe()
                 resource = Resource.create({k: v for k, v in attrs.items() if v is not None})
-                provider = TracerProvider(resource=resource)
+                sampler = _sampling.sampler(sample_rate)
+                provider = TracerProvider(resource=resource, **({"sampler": sampler} if sampler else {}))
                 trace.set_tracer_provider(provider)
                 _State.owns_provider = True
+            rate = _sampling.rate_of(provider.sampler)
+            if rate is not None and rate < 1:  # every span says the share it stands for
+                provider.add_span_processor(_sampling.SampleRateStamp(rate))
             processor = BatchSpanProcessor(span_exporter)
             provider.add_span_processor(processor)
             _State.provider, _State.processor = provider, processor

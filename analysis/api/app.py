@@ -448,7 +448,7 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
         points = _rows(
             c.execute(
                 f"""SELECT date_trunc('{bucket}', CAST(start_time AS TIMESTAMPTZ)) AS t, {COST_GROUPS[by]} AS key,
-                       round(sum(cost), 6) AS cost, count(*) AS calls
+                       round(sum(cost * weight), 6) AS cost, CAST(round(sum(weight)) AS BIGINT) AS calls
                 FROM _costed GROUP BY ALL ORDER BY t, key"""
             )
         )

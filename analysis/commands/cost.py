@@ -43,6 +43,12 @@ def cost(
     _emit(con, "SELECT * FROM _report", fmt, None)
     if fmt == "table":
         click.echo(f"total: ${total:,.4f}")
+    (rates,) = con.execute("SELECT list(DISTINCT 1.0 / weight) FILTER (WHERE weight > 1) FROM _costed").fetchall()[0]
+    if rates:  # the table's calls, tokens and cost are the sampled calls' weighed by 1 / rate
+        shown = ", ".join(f"{r:.0%}" for r in sorted(rates))
+        click.echo(
+            f"sampled data (sample rate {shown}): calls, tokens and cost are scaled back to all traffic", err=True
+        )
     if unpriced:
         click.echo(
             "unpriced models (not in the pricing table; add them with --pricing): "

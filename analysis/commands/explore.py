@@ -41,7 +41,7 @@ def versions(data: str, pricing: str | None, agent: str | None, env: str | None)
         [
             (
                 str(r["version"]),
-                f"{r['runs']:,}",
+                f"{r['runs']:,}" + (f" (≈{r['runs_estimated']:,.0f} sampled)" if r["runs_estimated"] else ""),
                 f"{r['errors']:,}",
                 _ts(r["first_seen"]),
                 _ts(r["last_seen"]),

@@ -99,11 +99,12 @@ def versions(con: duckdb.DuckDBPyConnection, agent: str | None = None, env: str 
     rows = con.execute(
         f"SELECT version, count(*) AS runs, min(start_time) AS first_seen, max(start_time) AS last_seen, "
         f"count(*) FILTER (WHERE status = 'ERROR') AS errors, list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
-        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL) "
+        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL), "
+        f"CASE WHEN bool_or(sample_rate < 1) THEN sum(1.0 / coalesce(sample_rate, 1.0)) END "
         f"FROM runs WHERE {where} AND version IS NOT NULL GROUP BY version ORDER BY first_seen, version",
         params,
     ).fetchall()
-    keys = ("version", "runs", "first_seen", "last_seen", "errors", "agents", "environments")
+    keys = ("version", "runs", "first_seen", "last_seen", "errors", "agents", "environments", "runs_estimated")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -185,7 +186,9 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
     meta = con.execute(
         f"SELECT min(start_time), max(start_time), list(DISTINCT version) FILTER (WHERE version IS NOT NULL), "
         f"list(DISTINCT agent) FILTER (WHERE agent IS NOT NULL), "
-        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL) FROM {table}"
+        f"list(DISTINCT environment) FILTER (WHERE environment IS NOT NULL), "
+        f"list(DISTINCT sample_rate) FILTER (WHERE sample_rate < 1), sum(1.0 / coalesce(sample_rate, 1.0)) "
+        f"FROM {table}"
     ).fetchall()[0]  # fetchall: a pending result would block the next con.sql()
     selector = {
         k: (v.isoformat() if isinstance(v, datetime) else v)
@@ -210,6 +213,8 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
         versions=sorted(meta[2] or []),
         agents=sorted(meta[3] or []),
         environments=sorted(meta[4] or []),
+        sample_rates=sorted(meta[5]) if meta[5] else None,
+        runs_estimated=round(float(meta[6]), 1) if meta[5] else None,
     )
     columns = {c: arrow.column(c) for c in arrow.column_names}
     steps = (f"SELECT step_ms, duration_ms FROM runs WHERE {where} {limit}", params)

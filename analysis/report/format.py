@@ -10,6 +10,7 @@ from driftline.analysis.report.model import (
     DimensionResult,
     Explanation,
     ModelPerformance,
+    Report,
     SegmentResult,
     SemanticSummary,
     Theme,
@@ -23,6 +24,21 @@ STATUS_TEXT = {
     "unchanged": "no significant change",
     "no data": "no data",
 }
+
+
+def sampling_note(report: Report) -> str | None:
+    """Say when a side's runs were sampled, and what the counts stand for; None when neither was."""
+    parts = []
+    for name, side in (("baseline", report.baseline), ("candidate", report.candidate)):
+        if side.sample_rates:
+            rates = "/".join(f"{r:.0%}" for r in side.sample_rates)
+            parts.append(f"{name} {side.runs:,} {side.unit} kept at {rates} of traces ≈ {side.runs_estimated:,.0f}")
+    if not parts:
+        return None
+    return (
+        "Sampled data: " + "; ".join(parts) + ". Rates, means and the tests are those of the kept runs (a "
+        "uniform sample of traces leaves them unbiased); counts and totals are scaled back by 1 / rate."
+    )
 
 
 def score_text(v: Verdict) -> str:

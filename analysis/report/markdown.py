@@ -16,6 +16,7 @@ from driftline.analysis.report.format import (
     novel_lines,
     performance_notes,
     performance_rows,
+    sampling_note,
     score_text,
     segment_moved,
     status_label,
@@ -36,6 +37,9 @@ def render(report: Report) -> str:
         f"{report.baseline.runs:,} vs {report.candidate.runs:,} {report.baseline.unit}",
         "",
     ]
+    note = sampling_note(report)
+    if note:
+        out += [f"> {note}", ""]
     out += [f"- {r}" for r in v.reasons] + [""]
     if report.hypotheses:
         out += ["### Hypotheses", ""]

@@ -58,6 +58,10 @@ class SideSummary:
     agents: list[str]
     environments: list[str]
     unit: str = "runs"  # what ``runs`` counts: runs of an agent, or inferences of a model
+    # sampled data (setup(sample_rate=…)): the rates the side's runs were kept at, and the number of
+    # runs they stand for (the sum of 1 / rate); None when nothing was sampled
+    sample_rates: list[float] | None = None
+    runs_estimated: float | None = None
 
 
 @dataclass

@@ -23,6 +23,7 @@ from driftline.analysis.report.format import (
     novel_lines,
     performance_notes,
     performance_rows,
+    sampling_note,
     score_text,
     segment_moved,
     status_label,
@@ -92,6 +93,9 @@ def render(report: Report, console: Console | None = None, verbose: bool = False
     )
     shown = [d for d in report.dimensions if verbose or d.status != "no data"]
     shown.sort(key=lambda d: ("moved", "negligible", "unchanged", "no data").index(d.status))
+    note = sampling_note(report)
+    if note:
+        console.print(note, style="yellow", highlight=False, markup=False)
     table = _dimension_table(shown)
     # narrow, or a log: no header squashed to "dimens…", no row wrapped over four lines
     natural = console.measure(table, options=console.options.update_width(100_000)).maximum

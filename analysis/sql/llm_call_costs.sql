@@ -22,7 +22,7 @@ SELECT
     -- what cost reports group and filter by, under names no span column has (so joins stay unambiguous)
     c.start_time AS call_start_time, c.agent_name AS call_agent, c.agent_version AS call_agent_version,
     c.service_version AS call_service_version, c.environment AS call_environment,
-    c.input_tokens AS call_input_tokens, c.output_tokens AS call_output_tokens,
+    c.input_tokens AS call_input_tokens, c.output_tokens AS call_output_tokens, c.sample_rate AS call_sample_rate,
     coalesce(c.response_model, c.request_model) AS model,
     CASE
         WHEN c.cost_reported IS NOT NULL AND fx.rate IS NOT NULL THEN c.cost_reported * fx.rate

@@ -113,6 +113,8 @@ SELECT
         AS output_hash,
     list_sort(list_distinct(flatten(list(r.finish_reasons) FILTER (WHERE r.finish_reasons IS NOT NULL)))) AS finish_reasons,
     count(*) AS spans,
+    -- the share of traces the app kept (NULL: not sampled); counts and totals weigh a run 1 / sample_rate
+    max(r.sample_rate) AS sample_rate,
     -- time inside model calls, and the configuration the run used (the version's configuration fingerprint)
     sum(r.duration_ms) FILTER (WHERE r.is_chat) AS llm_time_ms,
     count(*) FILTER (WHERE r.call_cost_source = 'reported') AS calls_cost_reported,

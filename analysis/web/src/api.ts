@@ -237,6 +237,8 @@ export interface Side {
   agents: string[];
   environments: string[];
   unit?: string; // "runs" of an agent or "inferences" of a model
+  sample_rates?: number[] | null; // sampled data: the rates its runs were kept at
+  runs_estimated?: number | null; // the runs they stand for (sum of 1 / rate)
 }
 
 export interface PerformanceMetric {

@@ -513,6 +513,22 @@ export function DriftPage() {
           <p className="muted">
             {int(r.baseline.runs)} baseline {unit} ({when(r.baseline.start)} – {when(r.baseline.end)}) · {int(r.candidate.runs)} candidate {unit}
           </p>
+          {[r.baseline, r.candidate].some((s) => s.sample_rates?.length) && (
+            <p className="sampling" data-sampled="true">
+              Sampled data:{" "}
+              {[
+                ["baseline", r.baseline],
+                ["candidate", r.candidate],
+              ]
+                .filter(([, s]) => (s as typeof r.baseline).sample_rates?.length)
+                .map(([name, s]) => {
+                  const side = s as typeof r.baseline;
+                  return `${name} kept ${side.sample_rates!.map((x) => `${Math.round(x * 100)}%`).join("/")} of traces (≈ ${int(side.runs_estimated ?? side.runs)} ${unit})`;
+                })
+                .join("; ")}
+              . Rates and tests are those of the kept runs; counts are scaled back.
+            </p>
+          )}
         </div>
         <div className="card">
           <h2>Why</h2>
