@@ -63,8 +63,10 @@ def _register_commands() -> None:
     from driftline.analysis.commands.live import status, tail
     from driftline.analysis.commands.models import models
     from driftline.analysis.commands.playground import playground
+    from driftline.analysis.commands.plugins_cmd import plugins_command
     from driftline.analysis.commands.reset import reset
     from driftline.analysis.commands.schedule import history, schedule, watch
+    from driftline.analysis.commands.tui import explore
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import register, serve
 
@@ -98,6 +100,8 @@ def _register_commands() -> None:
         status,
         chart,
         reset,
+        plugins_command,
+        explore,
     ):
         cli.add_command(command)
 

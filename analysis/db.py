@@ -78,7 +78,10 @@ def typed(con: duckdb.DuckDBPyConnection, dataset: str, relation: str) -> str:
     """``relation`` with every column of the dataset's schema: a column no file has yet (a root written
     before the column existed) reads as NULL of its type instead of failing every view that names it."""
     name = f"_{dataset}_columns"
-    con.register(name, _SOURCES[dataset].empty_table())
+    # a table of the database (not a registration, which is the connection's own): cursors see it too
+    con.register("_empty_schema", _SOURCES[dataset].empty_table())
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _empty_schema")
+    con.unregister("_empty_schema")
     return f"(SELECT * FROM {relation} UNION ALL BY NAME SELECT * FROM {name})"
 
 

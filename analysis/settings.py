@@ -161,7 +161,7 @@ def validate(doc: dict[str, Any], path: Path | None, group: click.Group) -> None
 def _check_sections(doc: dict[str, Any]) -> None:
     """The tables that tune the diff, the schedules and the explainer, by the loaders that use them."""
     from driftline.analysis.diff import hypotheses
-    from driftline.analysis.diff.dimensions import DIMENSIONS, configured
+    from driftline.analysis.diff.dimensions import all_dimensions, configured
     from driftline.analysis.explain.config import config_from as rca_config
     from driftline.analysis.ml import hypotheses as model_hypotheses
     from driftline.analysis.playground import config_from as playground_config
@@ -169,7 +169,7 @@ def _check_sections(doc: dict[str, Any]) -> None:
     from driftline.collector.embed.model import config_from as semantic_config
 
     configured(doc.get("dimensions"))
-    names = {d.name for d in DIMENSIONS}
+    names = {d.name for d in all_dimensions()}
     for rule in hypotheses.load_rules(doc.get("hypothesis")):
         if "dimension" in rule and rule["dimension"] not in names:
             raise ValueError(f"[[hypothesis]] {rule['id']}: unknown dimension {rule['dimension']!r}")

@@ -54,6 +54,7 @@ def agent_runs(
     start_ms: int = 0,
     seed: int = 0,
     stem: str | None = None,
+    output_tokens: int = 20,
 ) -> list[str]:
     """Store ``n`` runs of ``agent`` at ``version`` (an ``invoke_agent`` span, a chat call, one
     ``execute_tool`` per tool), a second apart from ``start_ms``; returns their trace ids."""
@@ -77,7 +78,7 @@ def agent_runs(
             "gen_ai.operation.name": "chat",
             "gen_ai.request.model": "gpt-4o-mini",
             "gen_ai.usage.input_tokens": 100 + rng.randint(0, 20),
-            "gen_ai.usage.output_tokens": 20 + rng.randint(0, 5),
+            "gen_ai.usage.output_tokens": output_tokens + rng.randint(0, 5),
         }
         add_span(ss, trace, chat_id, root_id, "chat gpt-4o-mini", chat, t + 10, 100)
         for j, tool in enumerate(tools):

@@ -15,8 +15,10 @@ from typing import Any
 
 import click
 
+from driftline.analysis import plugins
 from driftline.analysis import settings as config
 from driftline.analysis.commands.common import EXIT_GATE, load_prices_or_fail, open_data, open_ml_data, scope_options
+from driftline.analysis.plugins import renderer_names
 
 EXAMPLES = """\b
 Examples:
@@ -357,9 +359,10 @@ def _write(path: str, text: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "markdown", "json", "html"]),
+    type=click.Choice(["terminal", "markdown", "json", "html", *renderer_names()]),
     default="terminal",
     show_default=True,
+    help="Report format (plugins add more: driftline plugins).",
 )
 @click.option("--output", "-o", default=None, help="Write the report to this file instead of stdout.")
 @click.option("--html", "html_path", default=None, help="Also write the self-contained HTML report here.")
@@ -406,7 +409,10 @@ def diff(
             "markdown": markdown.render,
             "json": json_render.render,
             "html": html.render,
+            **plugins.renderers(),
         }
+        if fmt not in renderer:
+            raise click.ClickException(f"the {fmt!r} report format's plugin did not load (see driftline plugins)")
         text = renderer[fmt](report)
         if output:
             _write(output, text)

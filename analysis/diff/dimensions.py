@@ -115,15 +115,36 @@ NONE_LABEL = "(none)"
 NO_TOOLS = "(no tools)"
 
 
+def all_dimensions() -> tuple[Dimension, ...]:
+    """The shipped table and the dimensions installed plugins add (``driftline.dimensions``), checked:
+    a plugin's dimension is a Dimension with a new name, a known kind and weight > 0, block > floor >= 0."""
+    from driftline.analysis import plugins
+
+    extra = plugins.dimensions()
+    names = {d.name for d in DIMENSIONS}
+    for dim in extra:
+        if not isinstance(dim, Dimension):
+            raise ValueError(f"plugin dimension {dim!r}: expected a driftline.analysis.diff.dimensions.Dimension")
+        if dim.name in names:
+            raise ValueError(f"plugin dimension {dim.name!r}: that name is taken")
+        if dim.kind not in ("numeric", "category", "labels") or dim.weight <= 0 or not 0 <= dim.floor < dim.block:
+            raise ValueError(
+                f"plugin dimension {dim.name!r}: needs kind numeric|category|labels, weight > 0, block > floor >= 0"
+            )
+        names.add(dim.name)
+    return (*DIMENSIONS, *extra)
+
+
 def configured(overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Dimension, ...]:
     """The dimension table with ``[dimensions.<name>]`` overrides applied; unknown names are errors."""
     overrides = overrides or {}
-    known = {d.name: d for d in DIMENSIONS}
+    table = all_dimensions()
+    known = {d.name: d for d in table}
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise ValueError(f"unknown dimension(s) in configuration: {', '.join(unknown)}; known: {', '.join(known)}")
     result = []
-    for dim in DIMENSIONS:
+    for dim in table:
         fields = overrides.get(dim.name, {})
         bad = sorted(set(fields) - {"weight", "floor", "block", "enabled"})
         if bad:

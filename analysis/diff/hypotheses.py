@@ -53,7 +53,9 @@ def load_rules(overrides: list[dict[str, Any]] | None = None) -> list[dict[str, 
         ok = "text" in rule and ("dimension" in rule or "config" in rule)
         return None if ok else "text and a dimension or config"
 
-    return merge_rules(RULES_FILE, overrides, "hypothesis", _FIELDS, complete)
+    from driftline.analysis import plugins
+
+    return merge_rules(RULES_FILE, [*plugins.rules(), *(overrides or [])], "hypothesis", _FIELDS, complete)
 
 
 def evidence(dim: DimensionResult) -> float:

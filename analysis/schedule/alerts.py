@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from driftline.analysis import plugins
+
 log = logging.getLogger("driftline.alerts")
 TYPES = ("webhook", "slack", "command")
 EMOJI = {
@@ -28,8 +30,9 @@ EMOJI = {
 def validate(sinks: dict[str, dict[str, Any]]) -> None:
     for name, sink in sinks.items():
         kind = sink.get("type")
-        if kind not in TYPES:
-            raise ValueError(f"[alerts.{name}]: type must be one of {', '.join(TYPES)}")
+        extra = plugins.alert_sinks()
+        if kind not in TYPES and kind not in extra:
+            raise ValueError(f"[alerts.{name}]: type must be one of {', '.join((*TYPES, *sorted(extra)))}")
         if kind in ("webhook", "slack") and not str(sink.get("url", "")).startswith(("http://", "https://")):
             raise ValueError(f'[alerts.{name}]: needs url = "https://…"')
         if kind == "command" and not sink.get("command"):
@@ -88,6 +91,8 @@ def _send_once(sink: dict[str, Any], event: dict[str, Any]) -> None:
         _post(sink["url"], payload(event), dict(sink.get("headers", {})), timeout)
     elif sink["type"] == "slack":
         _post(sink["url"], slack_body(event), {}, timeout)
+    elif sink["type"] in (extra := plugins.alert_sinks()):  # a plugin's sink: it raises to be retried
+        extra[sink["type"]](dict(sink), payload(event))
     else:
         command = sink["command"]
         argv = shlex.split(command) if isinstance(command, str) else list(command)

@@ -1,0 +1,1 @@
+"""``driftline explore``: an interactive terminal UI over runs (Textual)."""
