@@ -18,6 +18,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+import driftline.collector.crypto as crypto
 import driftline.collector.inventory as inventory
 from driftline.analysis.cost import load_prices, register_prices
 from driftline.collector.schema import (
@@ -94,12 +95,17 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str, partitions:
     if not found.files:
         con.register(f"_{dataset}_empty", _SOURCES[dataset].empty_table())
         return f"_{dataset}_empty"
-    if isinstance(fs, pafs.LocalFileSystem):
+    key = crypto.key_for(fs, base)  # an encrypted root is read through pyarrow, which decrypts
+    if isinstance(fs, pafs.LocalFileSystem) and key is None:
         if partitions is None and not found.unreadable:  # the glob keeps the view's text short
             return typed(con, dataset, _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"]))
         return typed(con, dataset, _read_parquet(found.paths))
     dataset_obj = ds.dataset(
-        found.paths, filesystem=fs, format="parquet", partitioning="hive", partition_base_dir=f"{base}/{dataset}"
+        found.paths,
+        filesystem=fs,
+        format=crypto.parquet_format(key),
+        partitioning="hive",
+        partition_base_dir=f"{base}/{dataset}",
     )
     con.register(f"_{dataset}_arrow", dataset_obj)
     return f"_{dataset}_arrow"
@@ -156,6 +162,8 @@ def connect(
     prices = load_prices(pricing)
     register_prices(con, prices)
     sources = {name: _source(con, root, name) for name in _SOURCES}
+    if cached_runs and crypto.key_for(*filesystem(root)) is not None:
+        cached_runs = False  # the run cache would keep derived runs unencrypted beside the data: derive live
     if cached_runs:  # the live runs view is not even bound: binding it costs a tenth of a second
         from driftline.analysis.run_cache import RunCache
 

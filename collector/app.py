@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from driftline.collector import native
+from driftline.collector import crypto, native
 from driftline.collector.config import CollectorConfig
 from driftline.collector.embed.process import EmbeddingProcess
 from driftline.collector.normalize.normalizer import NormalizeOptions
@@ -21,6 +21,7 @@ from driftline.collector.receiver.budget import Budget
 from driftline.collector.receiver.export import Exporter
 from driftline.collector.receiver.grpc import GrpcReceiver
 from driftline.collector.receiver.http import HttpReceiver
+from driftline.collector.schema import filesystem
 from driftline.collector.telemetry import Telemetry
 from driftline.collector.wal.log import WriteAheadLog
 
@@ -35,8 +36,10 @@ class CollectorApp:
         self.fatal: str | None = None  # why the receiver had to stop (an fsync failed)
         self.failed = threading.Event()
         self.budget = Budget(config.max_inflight_bytes)
+        self.key = crypto.load_key()  # encryption at rest: the WAL's records and the root's files
         self.wal = WriteAheadLog(
             config.wal_path,
+            key=self.key,
             segment_bytes=config.segment_bytes,
             max_pending_bytes=config.max_wal_bytes,
             seal_after=config.flush_interval,
@@ -76,6 +79,9 @@ class CollectorApp:
 
     def start(self) -> CollectorApp:
         assert self.pipeline is not None
+        if self.key is not None and self.embedder is not None:
+            raise ValueError("--embed-outputs keeps answer texts in a spool: not with encryption at rest")
+        crypto.writer_key(*filesystem(self.config.data))  # the root's key is this one (or none): else refuse
         self.pipeline.start()
         if self.embedder is not None:
             self.embedder.start()

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.schema import CONFLICT_COLUMNS
 from driftline.collector.sink.parquet import filesystem
 
@@ -34,7 +34,8 @@ def find_conflicts(root: str, examples: int = 5) -> Conflicts:
     if not files:
         return Conflicts()
     columns = ["trace_id", "span_id", *CONFLICT_COLUMNS, "service_name"]
-    table = ds.dataset(files, filesystem=fs, format="parquet").to_table(columns=columns)
+    fmt = crypto.parquet_format(crypto.key_for(fs, base))
+    table = ds.dataset(files, filesystem=fs, format=fmt).to_table(columns=columns)
     grouped = table.group_by(["trace_id", "span_id"], use_threads=False).aggregate(
         [(c, "count_distinct") for c in CONFLICT_COLUMNS] + [("service_name", "min")]
     )

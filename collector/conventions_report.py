@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.normalize.normalizer import EVENTS_KEY, LINKS_KEY, TRUNCATED_KEY
 from driftline.collector.schema import SPAN_SCHEMA
 from driftline.collector.sink.parquet import filesystem
@@ -40,7 +40,8 @@ def convention_report(root: str, top: int = 10) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"{base}/spans")
     found = inventory.scan(fs, base, "spans")
     inventory.warn(found.unreadable, root)
-    dataset = ds.dataset(found.paths, schema=SPAN_SCHEMA, filesystem=fs, format="parquet")
+    fmt = crypto.parquet_format(crypto.key_for(fs, base))
+    dataset = ds.dataset(found.paths, schema=SPAN_SCHEMA, filesystem=fs, format=fmt)
     table = dataset.to_table(columns=_COLUMNS)
     groups: dict[tuple, dict[str, Any]] = {}
     cols = {name: table.column(name).to_pylist() for name in _COLUMNS if name != "attributes"}

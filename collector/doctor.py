@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.schema import (
     DATASETS,
     SCHEMA_VERSION,
@@ -95,10 +95,49 @@ def check_root(root: str) -> list[Check]:
                 "give the receiver's user write access (chown/chmod), or fix the bucket policy",
             )
         )
+    encryption, key = check_encryption(fs, base)
+    checks.append(encryption)
+    if encryption.status == "error":  # without the right key every file would look unreadable
+        return checks
     for dataset in DATASETS:
-        checks += _check_dataset(fs, f"{base}/{dataset}", dataset)
+        checks += _check_dataset(fs, f"{base}/{dataset}", dataset, key)
     checks.append(check_conflicts(root))
     return checks
+
+
+def check_encryption(fs: pafs.FileSystem, base: str) -> tuple[Check, crypto.RootKey | None]:
+    """Whether the root is encrypted and the key in the environment is its key."""
+    try:
+        key = crypto.load_key()
+    except crypto.EncryptionKeyError as exc:
+        return Check("error", "encryption", str(exc), f"set {crypto.KEY_ENV} to 32 bytes (hex or base64)"), None
+    wanted = crypto.root_key_id(fs, base)
+    if wanted is None and key is None:
+        return Check("ok", "encryption", "off (files are not encrypted)"), None
+    if wanted is None:
+        return (
+            Check(
+                "warn",
+                "encryption",
+                f"a key is set (id {key.key_id}) but the root is not encrypted",
+                "a receiver encrypts a new, empty root from its first write; export and import to move data over",
+            ),
+            None,
+        )
+    if key is None:
+        fix = f"set {crypto.KEY_ENV} or {crypto.KEY_FILE_ENV} to the root's key"
+        return Check("error", "encryption", f"the root is encrypted (key id {wanted}) and no key is set", fix), None
+    if key.key_id != wanted:
+        return (
+            Check(
+                "error",
+                "encryption",
+                f"the root's key id is {wanted}, the key set is {key.key_id}",
+                "use the root's key",
+            ),
+            None,
+        )
+    return Check("ok", "encryption", f"on: Parquet modular encryption and sealed WAL records (key id {wanted})"), key
 
 
 def check_conflicts(root: str) -> Check:
@@ -121,7 +160,7 @@ def check_conflicts(root: str) -> Check:
     )
 
 
-def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str) -> list[Check]:
+def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str, key: crypto.RootKey | None = None) -> list[Check]:
     if fs.get_file_info(base).type != pafs.FileType.Directory:
         level = "warn" if dataset == "spans" else "ok"
         return [
@@ -135,11 +174,12 @@ def _check_dataset(fs: pafs.FileSystem, base: str, dataset: str) -> list[Check]:
     per_partition: dict[str, int] = {}
     for f in parquet:
         per_partition[os.path.dirname(f.path)] = per_partition.get(os.path.dirname(f.path), 0) + 1
-        reason = inventory.problem(fs, f.path, dataset)
+        reason = inventory.problem(fs, f.path, dataset, key)
         if reason:
             unreadable.append(f"{f.path} ({reason})")
             continue
-        version = schema_version_of(pq.read_metadata(f.path, filesystem=fs).metadata) or "unknown"
+        meta = pq.read_metadata(f.path, filesystem=fs, **crypto.read_options(key)).metadata
+        version = schema_version_of(meta) or "unknown"
         versions[version] = versions.get(version, 0) + 1
     out = [
         Check(

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import crypto
 from driftline.collector.schema import DATASET_KEY, DATASETS, is_finished_parquet
 
 # The columns without which a file's rows mean nothing to the readers of its dataset.
@@ -81,7 +82,7 @@ class Inventory:
         return out
 
 
-_VERDICTS: dict[tuple[str, str, int, int], str | None] = {}
+_VERDICTS: dict[tuple[str, str, int, int], str | None] = {}  # (path, dataset, size, mtime) -> problem
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -103,10 +104,11 @@ def _compatible(found: pa.DataType, expected: pa.DataType) -> bool:
     return a == b or (a in numeric and b in numeric)
 
 
-def problem(fs: pafs.FileSystem, path: str, dataset: str) -> str | None:
-    """Why the file at ``path`` cannot be read as ``dataset`` (None when it can)."""
+def problem(fs: pafs.FileSystem, path: str, dataset: str, key: crypto.RootKey | None = None) -> str | None:
+    """Why the file at ``path`` cannot be read as ``dataset`` (None when it can); ``key``: the root's
+    encryption key (``crypto.key_for``)."""
     try:
-        meta = pq.read_metadata(path, filesystem=fs)
+        meta = pq.read_metadata(path, filesystem=fs, **crypto.read_options(key))
         found = meta.schema.to_arrow_schema()
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a bad footer
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -141,6 +143,7 @@ def scan(
     """The files of ``dataset`` under the root path ``base`` (only ``partitions`` when given), each
     checked by ``problem`` unless ``check`` is off."""
     directory = f"{base}/{dataset}"
+    key = crypto.key_for(fs, base)  # an encrypted root without its key is an error, not unreadable files
     if partitions is None:
         if fs.get_file_info(directory).type != pafs.FileType.Directory:
             return Inventory()
@@ -161,14 +164,14 @@ def scan(
         size, mtime = entry.size or 0, entry.mtime_ns or 0
         reason = None
         if check:
-            key = (entry.path, dataset, size, mtime)
+            seen = (entry.path, dataset, size, mtime)
             with _LOCK:
-                known = key in _VERDICTS
-                reason = _VERDICTS.get(key)
+                known = seen in _VERDICTS
+                reason = _VERDICTS.get(seen)
             if not known:
-                reason = problem(fs, entry.path, dataset)
+                reason = problem(fs, entry.path, dataset, key)
                 with _LOCK:
-                    _VERDICTS[key] = reason
+                    _VERDICTS[seen] = reason
         if reason:
             inventory.unreadable.append(Unreadable(entry.path, reason))
         else:

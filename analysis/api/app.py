@@ -402,7 +402,10 @@ def create_app(settings: Settings, cors_origins: list[str] | None = None) -> Fas
     def history(report: str | None = None) -> dict[str, Any]:
         from driftline.analysis.schedule import history as store
 
-        return {"history": store.read(settings.data, report)}
+        try:
+            return {"history": store.read(settings.data, report)}
+        except ValueError as exc:
+            raise HTTPException(422, detail=[{"loc": ["query", "report"], "msg": str(exc)}]) from exc
 
     def priced_calls(by: str, since: str | None, agent: str | None, env: str | None) -> tuple[Any, float, list[str]]:
         """A connection holding ``_costed``/``_report`` (as ``driftline cost``), the total and unpriced models."""

@@ -537,3 +537,32 @@ def keys_generate(out_dir: str, name: str) -> None:
     except (FileExistsError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"key {key_id}: private {private.resolve()} (keep it secret), public {public.resolve()}")
+
+
+@keys.command(
+    "encryption",
+    epilog="""\b
+Examples:
+  driftline keys encryption --out /etc/driftline/root.key     # mode 0600; then:
+  DRIFTLINE_ENCRYPTION_KEY_FILE=/etc/driftline/root.key driftline serve --data /var/lib/driftline""",
+)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the key to this file (0600).")
+def keys_encryption(out: str | None) -> None:
+    """A new key for encryption at rest (32 random bytes, base64): the data root and the WAL."""
+    import os
+
+    from driftline.collector.crypto import RootKey, new_key
+
+    key = new_key()
+    if out is None:
+        click.echo(key)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists: a key is never overwritten") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    import base64
+
+    click.echo(f"key id {RootKey(base64.b64decode(key)).key_id} written to {out} (keep it secret, keep a copy)")

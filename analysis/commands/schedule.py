@@ -90,7 +90,10 @@ def history(data: str, report: str | None, last: int, fmt: str) -> None:
     """Score and verdict of each scheduled report over time, with a sparkline."""
     from driftline.analysis.schedule import history as store
 
-    rows = store.read(data, report)
+    try:
+        rows = store.read(data, report)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         click.echo(json.dumps(rows, indent=1, default=str))
         return

@@ -18,7 +18,7 @@ from driftline.analysis.explain.config import config_from as rca_config
 from driftline.collector.cli import _DURATION, duration, when
 from driftline.collector.embed.model import config_from as semantic_config
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a report name: also a directory of its history
 _FIELDS = {
     "sequential",
     "horizon",
@@ -106,7 +106,7 @@ def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
         name, cron = raw.get("name"), raw.get("cron")
-        if not name or not _NAME.match(str(name)):
+        if not name or not NAME.match(str(name)):
             raise ValueError(f"{where}: needs a name of letters, digits, '.', '_' or '-'")
         if name in entries:
             raise ValueError(f"{where}: the name {name!r} is used twice")

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.analysis.schedule.entries import NAME
 from driftline.collector.schema import TMP_MARK, filesystem, is_finished_parquet
 
 DIRECTORY = "_history"
@@ -44,6 +45,10 @@ class HistoryRow:
 
 
 def _dir(root: str, report: str | None = None) -> tuple[pafs.FileSystem, str]:
+    """The history directory (of one report): a name is a path component, so only a report name's
+    characters are allowed (no "..", "/" or NUL reaching the filesystem)."""
+    if report is not None and not NAME.match(report):
+        raise ValueError(f"report {report!r}: a report name is letters, digits, '.', '_' or '-'")
     fs, base = filesystem(root)
     return fs, f"{base}/{DIRECTORY}" + (f"/{report}" if report else "")
 

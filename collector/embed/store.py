@@ -26,8 +26,10 @@ from typing import Protocol
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import crypto
 from driftline.collector.schema import TMP_MARK
 
 STORE_DIR = Path("embeddings")
@@ -56,17 +58,23 @@ def _schema(dimension: int) -> pa.Schema:
     return pa.schema([("text_sha256", pa.string()), ("vector", pa.list_(pa.float32(), dimension))])
 
 
+def _key(folder: Path) -> crypto.RootKey | None:
+    """The data root's encryption key: vectors of an encrypted root's answers are encrypted too."""
+    return crypto.key_for(pafs.LocalFileSystem(), str(folder.parent.parent.resolve()))
+
+
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*.parquet") if TMP_MARK not in p.name)
 
 
 def _read(folder: Path, wanted: pa.Array, dimension: int) -> dict[str, np.ndarray]:
     """The cached vectors of the ``wanted`` hashes (a file merged away mid-read: list again)."""
+    opts = crypto.read_options(_key(folder))
     for _ in range(READ_ATTEMPTS):
         found: dict[str, np.ndarray] = {}
         try:
             for path in _files(folder):
-                table = pq.read_table(path)
+                table = pq.read_table(path, **opts)
                 if table.schema.field("vector").type != _schema(dimension).field("vector").type:
                     continue  # another dimension under the same id cannot happen; skip, never mix
                 hit = table.filter(pc.is_in(table.column("text_sha256"), value_set=wanted))
@@ -91,7 +99,7 @@ def _write(folder: Path, hashes: list[str], vectors: np.ndarray, dimension: int,
     )
     name = f"part-{name or uuid.uuid4().hex}.parquet"
     tmp = folder / f"{name}{TMP_MARK}"
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", **crypto.write_options(_key(folder)))
     os.replace(tmp, folder / name)
 
 
@@ -101,7 +109,7 @@ def _merge(folder: Path, dimension: int) -> None:
     if len(files) <= MERGE_AT:
         return
     try:
-        tables = [pq.read_table(p) for p in files]
+        tables = [pq.read_table(p, **crypto.read_options(_key(folder))) for p in files]
     except FileNotFoundError:  # another process is merging the same files
         return
     table = pa.concat_tables(tables)
@@ -110,7 +118,7 @@ def _merge(folder: Path, dimension: int) -> None:
     table = table.take(pa.array(np.sort(first)))
     name = f"part-{uuid.uuid4().hex}.parquet"
     tmp = folder / f"{name}{TMP_MARK}"
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", **crypto.write_options(_key(folder)))
     os.replace(tmp, folder / name)
     for path in files:
         path.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftline.collector import otlp
+from driftline.collector import crypto, otlp
 from driftline.collector.embed import spool
 from driftline.collector.normalize import views
 from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
@@ -52,7 +52,7 @@ def _process(path: str, stem: str, root: str, instance_id: str, options: Normali
     started = time.monotonic()
     spans, logs = SpanNormalizer(options), LogNormalizer(options)
     result = SegmentResult(stem)
-    for code, received_ns, payload in read_segment(Path(path)):
+    for code, received_ns, payload in read_segment(Path(path), crypto.load_key()):
         signal = otlp.SIGNAL_BY_CODE.get(code)
         if signal is None:
             result.malformed_records += 1

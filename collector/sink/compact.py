@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, OPEN_DATASETS, is_finished_parquet, unify
 from driftline.collector.sink.parquet import ParquetSink
 
@@ -38,41 +38,51 @@ class CompactResult:
     rows_out: int
 
 
-def _files(fs: pafs.FileSystem, directory: str, dataset: str) -> list[pafs.FileInfo]:
+def _files(fs: pafs.FileSystem, directory: str, dataset: str, key: crypto.RootKey | None = None) -> list[pafs.FileInfo]:
     """The partition's readable files: an unreadable one is left where it is, for the doctor to name."""
     infos = fs.get_file_info(pafs.FileSelector(directory, recursive=False))
     return [
         i
         for i in infos
-        if i.type == pafs.FileType.File and is_finished_parquet(i.path) and not inventory.problem(fs, i.path, dataset)
+        if i.type == pafs.FileType.File
+        and is_finished_parquet(i.path)
+        and not inventory.problem(fs, i.path, dataset, key)
     ]
 
 
-def _rows(fs: pafs.FileSystem, info: pafs.FileInfo) -> int:
-    return pq.read_metadata(info.path, filesystem=fs).num_rows
+def _rows(fs: pafs.FileSystem, info: pafs.FileInfo, key: crypto.RootKey | None = None) -> int:
+    return pq.read_metadata(info.path, filesystem=fs, **crypto.read_options(key)).num_rows
 
 
-def _was_merged(fs: pafs.FileSystem, candidate: pafs.FileInfo, recorded: list | None, merged: pafs.FileInfo) -> bool:
+def _was_merged(
+    fs: pafs.FileSystem,
+    candidate: pafs.FileInfo,
+    recorded: list | None,
+    merged: pafs.FileInfo,
+    key: crypto.RootKey | None = None,
+) -> bool:
     """Is ``candidate`` the very file ``merged`` was made from (not a later file with its name)?"""
     if candidate.mtime is not None and merged.mtime is not None and candidate.mtime > merged.mtime:
         return False
     if recorded is None:  # compacted by a version that recorded names only: the time check decides
         return True
     size, rows = recorded
-    return candidate.size == size and _rows(fs, candidate) == rows
+    return candidate.size == size and _rows(fs, candidate, key) == rows
 
 
-def _finish_interrupted(fs: pafs.FileSystem, files: list[pafs.FileInfo]) -> list[pafs.FileInfo]:
+def _finish_interrupted(
+    fs: pafs.FileSystem, files: list[pafs.FileInfo], key: crypto.RootKey | None = None
+) -> list[pafs.FileInfo]:
     """Delete sources that an earlier, interrupted compaction already merged."""
     names = {f.base_name: f for f in files}
     for f in files:
         if not f.base_name.startswith(PREFIX):
             continue
-        meta = pq.read_metadata(f.path, filesystem=fs).metadata or {}
+        meta = pq.read_metadata(f.path, filesystem=fs, **crypto.read_options(key)).metadata or {}
         sources = json.loads(meta.get(SOURCES_KEY, b"[]"))
         recorded = sources if isinstance(sources, dict) else dict.fromkeys(sources)
         for source, facts in recorded.items():
-            if source in names and source != f.base_name and _was_merged(fs, names[source], facts, f):
+            if source in names and source != f.base_name and _was_merged(fs, names[source], facts, f, key):
                 fs.delete_file(names.pop(source).path)
     return list(names.values())
 
@@ -90,7 +100,7 @@ def compact_partition(
     sink: ParquetSink, dataset: str, directory: str, min_age: float, dry_run: bool = False
 ) -> CompactResult | None:
     fs = sink.fs
-    files = _finish_interrupted(fs, _files(fs, directory, dataset))
+    files = _finish_interrupted(fs, _files(fs, directory, dataset, sink.key), sink.key)
     now = time.time()
     old = [f for f in files if f.mtime is None or now - f.mtime.timestamp() >= min_age]
     if len(old) < 2:
@@ -98,10 +108,10 @@ def compact_partition(
     schema = DATASETS[dataset][0]
     ordered = sorted(old, key=lambda f: f.base_name)
     if dataset in OPEN_DATASETS:  # one column per feature: every file's own columns, unified by name
-        tables = [pq.read_table(f.path, filesystem=fs) for f in ordered]
+        tables = [pq.read_table(f.path, filesystem=fs, **crypto.read_options(sink.key)) for f in ordered]
         merged = unify(tables)
     else:
-        tables = [pq.read_table(f.path, filesystem=fs, schema=schema) for f in ordered]
+        tables = [pq.read_table(f.path, filesystem=fs, schema=schema, **crypto.read_options(sink.key)) for f in ordered]
         merged = pa.concat_tables(tables)
     rows_in = merged.num_rows
     if dataset == "spans":

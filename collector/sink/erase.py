@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.sink.parquet import ParquetSink
 
 DATASETS = ("spans", "logs")  # the datasets keyed by trace
@@ -37,7 +37,8 @@ def erase_traces(root: str, trace_ids: set[str], dry_run: bool = False) -> Erase
         return result
     for dataset in DATASETS:
         for f in inventory.scan(sink.fs, sink.base, dataset).files:
-            ids = pq.read_table(f.path, filesystem=sink.fs, columns=["trace_id"]).column("trace_id")
+            opts = crypto.read_options(sink.key)
+            ids = pq.read_table(f.path, filesystem=sink.fs, columns=["trace_id"], **opts).column("trace_id")
             hit = pc.is_in(ids, value_set=wanted)
             erased = pc.sum(hit).as_py() or 0
             if not erased:
@@ -46,7 +47,7 @@ def erase_traces(root: str, trace_ids: set[str], dry_run: bool = False) -> Erase
             result.files += 1
             if dry_run:
                 continue
-            table = pq.read_table(f.path, filesystem=sink.fs)
+            table = pq.read_table(f.path, filesystem=sink.fs, **opts)
             kept = table.filter(pc.invert(pc.fill_null(hit, False)))
             if kept.num_rows:
                 directory, name = f.path.rsplit("/", 1)

@@ -22,7 +22,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from driftline.collector import inventory
+from driftline.collector import crypto, inventory
 from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
 from driftline.collector.sink.compact import dedupe_spans
 from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink, codec
@@ -63,16 +63,18 @@ def _partitions(fs: pafs.FileSystem, base: str) -> list[tuple[str, datetime, lis
     return sorted(out, key=lambda p: p[1])
 
 
-def _holds_versions(fs: pafs.FileSystem, files: list[pafs.FileInfo], versions: set[str]) -> set[str]:
+def _holds_versions(
+    fs: pafs.FileSystem, files: list[pafs.FileInfo], versions: set[str], key: crypto.RootKey | None = None
+) -> set[str]:
     found: set[str] = set()
     for f in files:
-        if inventory.problem(fs, f.path, "spans"):
+        if inventory.problem(fs, f.path, "spans", key):
             continue  # its spans cannot be read, so they hold no version
-        names = set(pq.read_schema(f.path, filesystem=fs).names)
+        names = set(pq.read_schema(f.path, filesystem=fs, **crypto.read_options(key)).names)
         columns = [c for c in ("agent_version", "service_version") if c in names]
         if not columns:
             continue
-        table = pq.read_table(f.path, filesystem=fs, columns=columns)
+        table = pq.read_table(f.path, filesystem=fs, columns=columns, **crypto.read_options(key))
         for c in columns:
             found |= {v for v in pc.unique(table.column(c)).to_pylist() if v in versions}
     return found
@@ -99,7 +101,9 @@ def prune_root(
             if start.timestamp() + 3600 > cutoff:
                 continue
             item = PrunedPartition(dataset, name, len(files), sum(f.size or 0 for f in files))
-            held = _holds_versions(fs, files, keep_versions) if keep_versions and dataset == "spans" else set()
+            held = (
+                _holds_versions(fs, files, keep_versions, sink.key) if keep_versions and dataset == "spans" else set()
+            )
             if held:
                 item.kept_because = "holds " + ", ".join(sorted(held))
             elif not dry_run:
@@ -126,10 +130,12 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
             expr = op(ds.field(time_column), pa.scalar(bound, type=pa.timestamp("ns", tz="UTC")))
             condition = expr if condition is None else condition & expr
     if dataset in OPEN_DATASETS:  # files differ in their feature columns: each file whole, unified by name
-        tables = [ds.dataset(f, filesystem=sink.fs, format="parquet").to_table(filter=condition) for f in files]
+        fmt = crypto.parquet_format(sink.key)
+        tables = [ds.dataset(f, filesystem=sink.fs, format=fmt).to_table(filter=condition) for f in files]
         table = unify(tables) if tables else schema.empty_table()
     else:
-        table = ds.dataset(files, schema=schema, filesystem=sink.fs, format="parquet").to_table(filter=condition)
+        fmt = crypto.parquet_format(sink.key)
+        table = ds.dataset(files, schema=schema, filesystem=sink.fs, format=fmt).to_table(filter=condition)
     if dataset == "spans":
         table = dedupe_spans(table)
     pq.write_table(
@@ -193,6 +199,8 @@ def _existing_keys(sink: ParquetSink, hours: list[int]) -> set[str]:
             continue
         for f in sink.fs.get_file_info(pafs.FileSelector(directory)):
             if is_finished_parquet(f.path):
-                t = pq.read_table(f.path, filesystem=sink.fs, columns=["trace_id", "span_id"])
+                t = pq.read_table(
+                    f.path, filesystem=sink.fs, columns=["trace_id", "span_id"], **crypto.read_options(sink.key)
+                )
                 keys |= set(pc.binary_join_element_wise(t.column("trace_id"), t.column("span_id"), ":").to_pylist())
     return keys

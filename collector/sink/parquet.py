@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from driftline.collector import crypto
 from driftline.collector.durable import FILE_MODE, fsync_dir, fsync_file, make_dirs
 from driftline.collector.schema import TMP_MARK, filesystem
 
@@ -49,6 +50,7 @@ def partition_dir(hour_bucket: int) -> str:
 class ParquetSink:
     def __init__(self, root: str) -> None:
         self.fs, self.base = filesystem(root)
+        self.key = crypto.writer_key(self.fs, self.base)  # encryption at rest (DRIFTLINE_ENCRYPTION_KEY)
 
     def write(self, dataset: str, table: pa.Table, hours: list[int], stem: str) -> list[tuple[str, int]]:
         """Split ``table`` by hour partition and write one file per partition; returns (path, rows)."""
@@ -71,12 +73,26 @@ class ParquetSink:
         directory = path.rsplit("/", 1)[0]
         if not isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(directory, recursive=True)
-            pq.write_table(table, path, filesystem=self.fs, compression=codec(dataset), row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(
+                table,
+                path,
+                filesystem=self.fs,
+                compression=codec(dataset),
+                row_group_size=ROW_GROUP_ROWS,
+                **crypto.write_options(self.key),
+            )
             return
         make_dirs(directory)
         tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
         try:
-            pq.write_table(table, tmp, filesystem=self.fs, compression=codec(dataset), row_group_size=ROW_GROUP_ROWS)
+            pq.write_table(
+                table,
+                tmp,
+                filesystem=self.fs,
+                compression=codec(dataset),
+                row_group_size=ROW_GROUP_ROWS,
+                **crypto.write_options(self.key),
+            )
             os.chmod(tmp, FILE_MODE)
             fsync_file(tmp)
             os.replace(tmp, path)

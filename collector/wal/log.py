@@ -40,12 +40,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from driftline.collector.crypto import RootKey
 from driftline.collector.durable import FILE_MODE, fsync_dir
 from driftline.collector.errors import DiskFull, Overloaded, Unavailable
 
 log = logging.getLogger(__name__)
 
 HEADER = struct.Struct("<IIBQ")
+KEY_MARKER = "ENCRYPTION"  # the key id that seals this WAL's records ("none": not sealed)
 _SEGMENT_RE = re.compile(r"^seg-(?:([0-9a-f]{16})-)?(\d{12})\.wal$")
 QUARANTINE_DIR = "quarantine"
 DISK_FULL_PAUSE_S = 0.5  # after ENOSPC, refuse at once for this long instead of retrying every append
@@ -108,8 +110,14 @@ def quarantine_reason(segment_path: Path) -> dict:
         return {}
 
 
-def read_segment(path: Path) -> Iterator[tuple[int, int, bytes]]:
-    """(signal code, received ns, payload) for every intact record; stops at a torn tail."""
+def _associated(signal: int, received_ns: int) -> bytes:
+    """What a sealed payload is bound to: its record's signal and receive time cannot be swapped."""
+    return bytes((signal,)) + received_ns.to_bytes(8, "little")
+
+
+def read_segment(path: Path, key: RootKey | None = None) -> Iterator[tuple[int, int, bytes]]:
+    """(signal code, received ns, payload) for every intact record; stops at a torn tail. With ``key``,
+    payloads were sealed by ``encode`` and are opened (another key raises EncryptionKeyError)."""
     with open(path, "rb") as f:
         data = f.read()
     pos, end = 0, len(data)
@@ -123,11 +131,13 @@ def read_segment(path: Path) -> Iterator[tuple[int, int, bytes]]:
         if zlib.crc32(payload, zlib.crc32(bytes((signal,)))) != crc:
             log.warning("WAL %s: checksum mismatch at byte %d, rest of segment ignored", path.name, pos)
             return
-        yield signal, received, payload
+        yield signal, received, (key.open(payload, _associated(signal, received)) if key else payload)
         pos = body_start + length
 
 
-def encode(signal: int, received_ns: int, payload: bytes) -> bytes:
+def encode(signal: int, received_ns: int, payload: bytes, key: RootKey | None = None) -> bytes:
+    if key is not None:  # the frame, its length and checksum stay as they are: a torn tail is still found
+        payload = key.seal(payload, _associated(signal, received_ns))
     crc = zlib.crc32(payload, zlib.crc32(bytes((signal,))))
     return HEADER.pack(len(payload), crc, signal, received_ns) + payload
 
@@ -137,6 +147,7 @@ class WriteAheadLog:
         self,
         directory: Path,
         *,
+        key: RootKey | None = None,
         segment_bytes: int,
         max_pending_bytes: int,
         seal_after: float,
@@ -146,6 +157,7 @@ class WriteAheadLog:
         on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = directory
+        self.key = key  # records are sealed with it (encryption at rest, collector/crypto.py)
         self.segment_bytes = segment_bytes
         self.max_pending_bytes = max_pending_bytes
         self.seal_after = seal_after
@@ -186,12 +198,36 @@ class WriteAheadLog:
             ) from None
         fsync_dir(self.directory.parent)
         leftovers = list_segments(self.directory)
+        self._check_key(leftovers)
         self._seq = 1  # names never repeat: the epoch is new at every start
         self._pending_bytes = sum(s.size for s in leftovers)
         self._running = True
         self._thread = threading.Thread(target=self._run, name="driftline-wal", daemon=True)
         self._thread.start()
         return leftovers
+
+    def _check_key(self, leftovers: list[Segment]) -> None:
+        """The WAL says which key (if any) sealed it: segments left by a run with another key (or none)
+        would not open, so the receiver refuses to start rather than quarantine what it acknowledged."""
+        marker = self.directory / KEY_MARKER
+        current = self.key.key_id if self.key else "none"
+        previous = marker.read_text().strip() if marker.exists() else "none"
+        if leftovers and previous != current:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise RuntimeError(
+                f"the WAL {self.directory} holds {len(leftovers)} segment(s) written "
+                + ("without encryption" if previous == "none" else f"with key id {previous}")
+                + ": start once as before to drain it, then change the encryption key"
+            )
+        if previous != current:
+            tmp = marker.with_suffix(".tmp")
+            with open(tmp, "w") as f:
+                f.write(current)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, marker)
+            fsync_dir(self.directory)
 
     def close(self) -> None:
         """Write what is queued, seal the open segment, stop the writer."""
@@ -212,7 +248,7 @@ class WriteAheadLog:
 
     def append(self, signal: int, payload: bytes, received_ns: int | None = None) -> None:
         """Return once the record is fsynced; raise Overloaded when the WAL is full."""
-        frame = encode(signal, received_ns or time.time_ns(), payload)
+        frame = encode(signal, received_ns or time.time_ns(), payload, self.key)
         item = _Append(frame)
         with self._cond:
             if self.fatal is not None:

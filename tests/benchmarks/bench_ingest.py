@@ -22,6 +22,7 @@ many answers were spooled, embedded and dropped, and the spool left when the spa
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -288,6 +289,7 @@ def main() -> None:
     parser.add_argument("--protocol", choices=["grpc", "http"], default="grpc", help="OTLP transport of the clients")
     parser.add_argument("--answers", action="store_true", help="chat spans carry a unique answer text")
     parser.add_argument("--embed-outputs", type=float, default=None, help="embeddings-only mode at this rate")
+    parser.add_argument("--encrypt", action="store_true", help="encryption at rest (a fresh key; WAL and Parquet)")
     args = parser.parse_args()
     answers = args.answers or args.embed_outputs is not None
 
@@ -298,7 +300,13 @@ def main() -> None:
         extra = ["--workers", str(args.workers)] if args.workers else []
         if args.embed_outputs is not None:
             extra += ["--embed-outputs", str(args.embed_outputs)]
-        rx = ReceiverProcess(data, *extra, instance_id="bench").start()
+        env = {}
+        if args.encrypt:
+            from driftline.collector.crypto import KEY_ENV, new_key
+
+            env[KEY_ENV] = new_key()
+            print("encryption at rest: on (Parquet modular encryption, sealed WAL records)")
+        rx = ReceiverProcess(data, *extra, instance_id="bench", env=env).start()
         try:
             stop = threading.Event()
             latencies: list[float] = []
@@ -347,7 +355,12 @@ def main() -> None:
         finally:
             rx.terminate()
         files = list((data / "spans").rglob("*.parquet"))
-        rows = ds.dataset(data / "spans", format="parquet", partitioning="hive").count_rows()
+        fmt = "parquet"
+        if args.encrypt:
+            from driftline.collector import crypto
+
+            fmt = crypto.parquet_format(crypto.RootKey(base64.b64decode(env[crypto.KEY_ENV])))
+        rows = ds.dataset(data / "spans", format=fmt, partitioning="hive").count_rows()
         disk = sum(f.stat().st_size for f in files)
 
     lat = np.asarray(latencies) * 1000

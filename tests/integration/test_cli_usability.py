@@ -250,3 +250,8 @@ def test_promote_takes_the_short_ids_runs_prints(root: Path) -> None:
     assert done.returncode == 0 and "2 runs" in done.stdout, done.stderr
     ambiguous = driftline("baseline", "promote", "twins", "abcdef012345", "--data", str(root))
     assert ambiguous.returncode == 1 and "is ambiguous" in ambiguous.stderr
+
+
+def test_a_history_report_name_never_reaches_the_filesystem_as_a_path(root: Path) -> None:
+    out = driftline("history", "--report", "../../etc", "--data", str(root))
+    assert out.returncode == 1 and "a report name is letters" in out.stderr
