@@ -151,14 +151,16 @@ def import_(file: str, data: str) -> None:
     epilog="""\b
 Examples:
   driftline doctor --data ./driftline-data
-  driftline doctor --data s3://bucket/driftline --wal-dir /var/lib/driftline/wal --endpoint http://rx:4318"""
+  driftline doctor --data s3://bucket/driftline --wal-dir /var/lib/driftline/wal --endpoint http://rx:4318
+  driftline doctor --json    # for monitoring: every check with its status, detail and fix"""
 )
 @data_option
 @click.option("--wal-dir", default=None, help="The receiver's WAL directory (default: DATA/wal for a local root).")
 @click.option(
     "--endpoint", default=None, help="The receiver's OTLP/HTTP address to probe (e.g. http://127.0.0.1:4318)."
 )
-def doctor(data: str, wal_dir: str | None, endpoint: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(data: str, wal_dir: str | None, endpoint: str | None, as_json: bool) -> None:
     """Check the data root (access, readable partitions, schema versions), the WAL and the receiver;
     print what to fix. Exit 1 when something is broken."""
     try:
@@ -173,6 +175,13 @@ def doctor(data: str, wal_dir: str | None, endpoint: str | None) -> None:
         checks += diagnose.check_wal(wal)
     if endpoint:
         checks.append(diagnose.check_receiver(endpoint))
+    errors = sum(c.status == "error" for c in checks)
+    if as_json:
+        import json
+        from dataclasses import asdict
+
+        click.echo(json.dumps([asdict(c) for c in checks], indent=1))
+        sys.exit(1 if errors else 0)
     marks = {"ok": "✓", "warn": "!", "error": "✗"}
     for c in checks:
         click.echo(f"{marks[c.status]} {c.what}: {c.detail}")

@@ -26,7 +26,13 @@ def baseline() -> None:
     """Record, show or clear the approved baseline (immutable records in the data root)."""
 
 
-@baseline.command("set")
+@baseline.command(
+    "set",
+    epilog="""\b
+Examples:
+  driftline baseline set v1.0 --agent support --env prod --note "approved in #42"
+  driftline diff v2.0 --agent support --env prod     # then one side is enough""",
+)
 @click.argument("version")
 @data_option
 @agent_option
@@ -88,7 +94,14 @@ def promote(name: str, run_ids: tuple[str, ...], data: str, from_file: Any, repl
     )
 
 
-@baseline.command("show")
+@baseline.command(
+    "show",
+    epilog="""\b
+Examples:
+  driftline baseline show --agent support --env prod
+  driftline baseline show --history --json           # every record of every scope
+  driftline baseline show --name all""",
+)
 @data_option
 @agent_option
 @env_option
@@ -165,7 +178,13 @@ def _echo(rows: list[dict[str, Any]]) -> None:
         )
 
 
-@baseline.command("clear")
+@baseline.command(
+    "clear",
+    epilog="""\b
+Examples:
+  driftline baseline clear --agent support --env prod
+  driftline baseline clear --name golden""",
+)
 @data_option
 @agent_option
 @env_option

@@ -64,7 +64,7 @@ def bookmark() -> None:
     """Saved commands, run by name."""
 
 
-@bookmark.command("save")
+@bookmark.command("save", epilog='\b\nExample:\n  driftline bookmark save daily "diff @golden latest --since 1d"')
 @click.argument("name")
 @click.argument("command")
 @click.option("--force", is_flag=True, help="Replace a bookmark of that name.")
@@ -93,7 +93,7 @@ def save(ctx: click.Context, name: str, command: str, force: bool) -> None:
     click.echo(f"bookmark {name}: driftline {marks[name]}")
 
 
-@bookmark.command("list")
+@bookmark.command("list", epilog="\b\nExample:\n  driftline bookmark list --json")
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
     """The bookmarks, by name."""
@@ -107,7 +107,7 @@ def list_(as_json: bool) -> None:
         click.echo(f"{name:<20} driftline {command}")
 
 
-@bookmark.command("delete")
+@bookmark.command("delete", epilog="\b\nExample:\n  driftline bookmark delete daily")
 @click.argument("name")
 def delete(name: str) -> None:
     """Forget the bookmark NAME."""
@@ -119,7 +119,12 @@ def delete(name: str) -> None:
     click.echo(f"deleted bookmark {name}")
 
 
-@bookmark.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@bookmark.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    epilog="\b\nExamples:\n  driftline bookmark run daily\n"
+    "  driftline bookmark run daily --format markdown --fail-on-drift",
+)
 @click.argument("name")
 @click.argument("extra", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from typing import Any
 
@@ -16,14 +17,18 @@ def _ts(t: Any) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if t is not None else "—"
 
 
-@click.command(epilog="\b\nExample:\n  driftline versions --agent support")
+@click.command(epilog="\b\nExamples:\n  driftline versions --agent support\n  driftline versions --format json")
 @scope_options
-def versions(data: str, pricing: str | None, agent: str | None, env: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def versions(data: str, pricing: str | None, agent: str | None, env: str | None, fmt: str) -> None:
     """Versions with their run counts, error counts and time ranges (oldest first)."""
 
     from driftline.analysis.diff.sides import versions as list_versions
 
     rows = list_versions(open_data(data, pricing), agent, env)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=1, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+        return
     if not rows:
         click.echo(f"no versioned runs under {data} yet: set service.version or gen_ai.agent.version in your app")
         return
@@ -176,7 +181,8 @@ Examples:
 )
 @scope_options
 @click.argument("run_id")
-def inspect(data: str, pricing: str | None, agent: str | None, env: str | None, run_id: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["tree", "json"]), default="tree", show_default=True)
+def inspect(data: str, pricing: str | None, agent: str | None, env: str | None, run_id: str, fmt: str) -> None:
     """Show one run's span tree as a timeline, with tokens, cost and durations.
 
     RUN_ID is a run id, any unique prefix of one, or a trace id holding one run."""
@@ -203,6 +209,21 @@ def inspect(data: str, pricing: str | None, agent: str | None, env: str | None, 
            ORDER BY s.start_time""",
         [trace_id],
     ).fetchall()
+    if fmt == "json":
+        keys = ("span_id", "parent_span_id", "name", "start_time", "duration_ms", "status", "input_tokens")
+        keys += ("output_tokens", "model", "cost", "error_type")
+        doc = {
+            "run_id": run_id,
+            "trace_id": trace_id,
+            "start_time": start.isoformat() if start else None,
+            "duration_ms": duration,
+            "status": status,
+            "outcome": outcome,
+            "cost": cost,
+            "spans": [dict(zip(keys, r, strict=True)) for r in rows],
+        }
+        click.echo(json.dumps(doc, indent=1, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+        return
     children: dict[str | None, list[tuple]] = {}
     ids = {r[0] for r in rows}
     for r in rows:

@@ -23,7 +23,12 @@ def git() -> None:
     """Versions named by git (``git describe --tags --always``)."""
 
 
-@git.command("compare", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@git.command(
+    "compare",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    epilog="\b\nExamples:\n  driftline git compare main feature/refunds\n"
+    "  driftline git compare --repo ../app v1.3.0 HEAD --format markdown --fail-on-drift",
+)
 @click.argument("base")
 @click.argument("head")
 @click.argument("diff_args", nargs=-1, type=click.UNPROCESSED)

@@ -255,3 +255,36 @@ def test_promote_takes_the_short_ids_runs_prints(root: Path) -> None:
 def test_a_history_report_name_never_reaches_the_filesystem_as_a_path(root: Path) -> None:
     out = driftline("history", "--report", "../../etc", "--data", str(root))
     assert out.returncode == 1 and "a report name is letters" in out.stderr
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    import click
+
+    from driftline.analysis.cli import cli
+
+    missing = []
+
+    def walk(cmd: click.Command, path: list[str]) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+            return
+        text = cmd.get_help(click.Context(cmd, info_name=" ".join(path)))
+        if "Example" not in text:
+            missing.append(" ".join(path))
+
+    walk(cli, [])
+    assert not missing, missing
+    out = driftline("tail", "--help")  # and it is what a user sees, as a subprocess
+    assert out.returncode == 0 and "Examples:" in out.stdout
+
+
+def test_versions_inspect_and_doctor_speak_json(root: Path) -> None:
+    import json
+
+    rows = json.loads(driftline("versions", "--format", "json", "--data", str(root)).stdout)
+    assert [r["version"] for r in rows] == ["v1", "v2", "v3"] and rows[0]["runs"] == 40
+    doc = json.loads(driftline("inspect", TWINS[0], "--format", "json", "--data", str(root)).stdout)
+    assert doc["trace_id"] == TWINS[0] and [s["name"] for s in doc["spans"]] == ["invoke_agent twin"]
+    checks = json.loads(driftline("doctor", "--json", "--data", str(root)).stdout)
+    assert {"status", "what", "detail", "fix"} <= set(checks[0]) and any(c["what"] == "encryption" for c in checks)
