@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from driftline.analysis.commands.common import PASS_THROUGH, run_command_line
+
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -121,7 +123,7 @@ def delete(name: str) -> None:
 
 @bookmark.command(
     "run",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    context_settings=PASS_THROUGH,
     epilog="\b\nExamples:\n  driftline bookmark run daily\n"
     "  driftline bookmark run daily --format markdown --fail-on-drift",
 )
@@ -133,7 +135,4 @@ def run(ctx: click.Context, name: str, extra: tuple[str, ...]) -> None:
     marks = load()
     if name not in marks:
         raise click.ClickException(f"no bookmark {name!r} (list them with: driftline bookmark list)")
-    args = shlex.split(marks[name]) + list(extra)
-    root = ctx.find_root()
-    config = root.params.get("config_path")
-    root.command.main(args=(["--config", config] if config else []) + args, prog_name="driftline")
+    run_command_line(ctx, shlex.split(marks[name]) + list(extra))

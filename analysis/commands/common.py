@@ -45,6 +45,17 @@ def scope_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return data_option(pricing_option(agent_option(env_option(f))))
 
 
+# a command that runs another command line (bookmark run, git compare): it passes unknown options on
+PASS_THROUGH = {"ignore_unknown_options": True, "allow_interspersed_args": False}
+
+
+def run_command_line(ctx: click.Context, args: list[str]) -> None:
+    """Run ``driftline ARGS`` in this process, with this invocation's --config; exits with its code."""
+    root = ctx.find_root()
+    config = root.params.get("config_path")
+    root.command.main(args=(["--config", config] if config else []) + args, prog_name="driftline")
+
+
 def require_root(data: str) -> None:
     """A local data root that does not exist is a mistyped --data, not an empty one: say so (exit 1)
     rather than print empty tables. Object-store roots (``s3://…``) are checked when read."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from driftline.analysis.commands.common import PASS_THROUGH, run_command_line
 from driftline.instrumentation.git_version import describe
 
 
@@ -25,7 +26,7 @@ def git() -> None:
 
 @git.command(
     "compare",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    context_settings=PASS_THROUGH,
     epilog="\b\nExamples:\n  driftline git compare main feature/refunds\n"
     "  driftline git compare --repo ../app v1.3.0 HEAD --format markdown --fail-on-drift",
 )
@@ -43,8 +44,4 @@ def compare_refs(ctx: click.Context, base: str, head: str, diff_args: tuple[str,
             raise click.ClickException(f"git cannot describe {ref!r} in {repo} (is it a ref of this repository?)")
         names.append(name)
     click.echo(f"{base} = {names[0]}, {head} = {names[1]}", err=True)
-    root = ctx.find_root()
-    config = root.params.get("config_path")
-    root.command.main(
-        args=(["--config", config] if config else []) + ["diff", *names, *diff_args], prog_name="driftline"
-    )
+    run_command_line(ctx, ["diff", *names, *diff_args])

@@ -66,6 +66,18 @@ class ParquetSink:
             written.append((path, part.num_rows))
         return written
 
+    def _write_table(self, table: pa.Table, path: str, dataset: str) -> None:
+        """One Parquet file as every writer of the root makes it: the dataset's codec, bounded row
+        groups, and encrypted when the root is (``crypto``)."""
+        pq.write_table(
+            table,
+            path,
+            filesystem=self.fs,
+            compression=codec(dataset),
+            row_group_size=ROW_GROUP_ROWS,
+            **crypto.write_options(self.key),
+        )
+
     def write_file(self, table: pa.Table, path: str, dataset: str) -> None:
         """Readers never see half a file: locally, write a temporary name, fsync it, rename it (atomic
         on POSIX) and fsync the directory; an object store makes an upload visible (and durable) only
@@ -73,26 +85,12 @@ class ParquetSink:
         directory = path.rsplit("/", 1)[0]
         if not isinstance(self.fs, pafs.LocalFileSystem):
             self.fs.create_dir(directory, recursive=True)
-            pq.write_table(
-                table,
-                path,
-                filesystem=self.fs,
-                compression=codec(dataset),
-                row_group_size=ROW_GROUP_ROWS,
-                **crypto.write_options(self.key),
-            )
+            self._write_table(table, path, dataset)
             return
         make_dirs(directory)
         tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex[:8]}"
         try:
-            pq.write_table(
-                table,
-                tmp,
-                filesystem=self.fs,
-                compression=codec(dataset),
-                row_group_size=ROW_GROUP_ROWS,
-                **crypto.write_options(self.key),
-            )
+            self._write_table(table, tmp, dataset)
             os.chmod(tmp, FILE_MODE)
             fsync_file(tmp)
             os.replace(tmp, path)

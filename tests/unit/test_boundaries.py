@@ -32,8 +32,10 @@ def test_analysis_imports_only_the_schema_of_the_collector() -> None:
     # (DRIFTLINE_NATIVE: one rule for the collector's reader and the diff's KS merge)
     # and the embedding model with its vector store (one model for the receiver's embeddings-only mode and
     # the diff's semantic dimension: a vector is only ever compared with vectors of the same file)
-    # and the inventory of a dataset's files (which files every reader may read: on-disk layout)
+    # and the inventory of a dataset's files (which files every reader may read: on-disk layout), and the
+    # encryption at rest of those files (the key that reads them: one rule for the writer and every reader)
     allowed = {
+        "driftline.collector.crypto",
         "driftline.collector.schema",
         "driftline.collector.inventory",
         "driftline.collector.cli",
