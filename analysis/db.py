@@ -98,8 +98,10 @@ def _source(con: duckdb.DuckDBPyConnection, root: str, dataset: str, partitions:
     key = crypto.key_for(fs, base)  # an encrypted root is read through pyarrow, which decrypts
     if isinstance(fs, pafs.LocalFileSystem) and key is None:
         if partitions is None and not found.unreadable:  # the glob keeps the view's text short
-            return typed(con, dataset, _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"]))
-        return typed(con, dataset, _read_parquet(found.paths))
+            relation = _read_parquet([f"{base}/{PARTITION_GLOB.format(dataset=dataset)}"])
+        else:
+            relation = _read_parquet(found.paths)
+        return typed(con, dataset, relation) if found.lacks(_SOURCES[dataset].names) else relation
     dataset_obj = ds.dataset(
         found.paths,
         filesystem=fs,

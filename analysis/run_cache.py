@@ -87,6 +87,7 @@ def _alive(pid: int) -> bool:
 class Partition:
     name: str  # date=YYYY-MM-DD/hour=HH
     files: tuple[tuple[str, int, int], ...]  # (path, size, mtime_ns)
+    complete: bool = True  # every file has every span column (else missing ones are read as NULL)
 
     def key(self, salt: str) -> str:
         digest = hashlib.sha256(salt.encode())
@@ -113,7 +114,11 @@ def list_partitions(fs: pafs.FileSystem, base: str, root: str | None = None) -> 
     if root is not None:
         inventory.warn(found.unreadable, root)
     return [
-        Partition(name, tuple((f.path, f.size, f.mtime_ns) for f in files))
+        Partition(
+            name,
+            tuple((f.path, f.size, f.mtime_ns) for f in files),
+            not inventory.Inventory(files).lacks(SPAN_SCHEMA.names),
+        )
         for name, files in sorted(found.by_partition().items())
     ]
 
@@ -142,9 +147,8 @@ class RunCache:
         for i, part in enumerate(parts):
             if self.local:
                 listed = ", ".join("'" + f.replace("'", "''") + "'" for f, _, _ in part.files)
-                source = typed(
-                    con, "spans", f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
-                )
+                source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+                source = source if part.complete else typed(con, "spans", source)
             else:
                 source = f"_hour_{i}"
                 con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))

@@ -125,9 +125,12 @@ def _check_value(where: str, key: str, value: Any, option: click.Option | None) 
         if isinstance(v, bool) and option.type.name in ("integer", "float", "integer range", "float range"):
             raise ConfigError(f"{where} {key} = {value!r}: expected {_expected(option.type)}")
         try:
-            option.type.convert(v, option, None)
-        except click.BadParameter:
-            raise ConfigError(f"{where} {key} = {value!r}: expected {_expected(option.type)}") from None
+            converted = option.type.convert(v, option, None)
+            if option.callback is not None:  # an option checked by its callback (diff --format: plugins)
+                option.callback(None, option, converted)  # type: ignore[arg-type]
+        except click.BadParameter as exc:
+            why = f"expected {_expected(option.type)}" if option.callback is None else exc.message
+            raise ConfigError(f"{where} {key} = {value!r}: {why}") from None
 
 
 def validate(doc: dict[str, Any], path: Path | None, group: click.Group) -> None:

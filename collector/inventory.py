@@ -53,6 +53,7 @@ class DataFile:
     partition: str  # date=YYYY-MM-DD/hour=HH
     size: int
     mtime_ns: int
+    columns: frozenset[str] = frozenset()  # from the footer (empty when not checked)
 
     @property
     def hour(self) -> datetime:
@@ -75,6 +76,11 @@ class Inventory:
     def paths(self) -> list[str]:
         return [f.path for f in self.files]
 
+    def lacks(self, names: Iterable[str]) -> bool:
+        """Does some file miss one of ``names`` (a root older than a column, or a file from elsewhere)?"""
+        wanted = frozenset(names)
+        return any(not wanted <= f.columns for f in self.files)
+
     def by_partition(self) -> dict[str, list[DataFile]]:
         out: dict[str, list[DataFile]] = {}
         for f in self.files:
@@ -82,7 +88,8 @@ class Inventory:
         return out
 
 
-_VERDICTS: dict[tuple[str, str, int, int], str | None] = {}  # (path, dataset, size, mtime) -> problem
+# (path, dataset, size, mtime) -> (problem, the file's columns)
+_VERDICTS: dict[tuple[str, str, int, int], tuple[str | None, frozenset[str]]] = {}
 _WARNED: set[str] = set()
 _LOCK = threading.Lock()
 
@@ -107,23 +114,30 @@ def _compatible(found: pa.DataType, expected: pa.DataType) -> bool:
 def problem(fs: pafs.FileSystem, path: str, dataset: str, key: crypto.RootKey | None = None) -> str | None:
     """Why the file at ``path`` cannot be read as ``dataset`` (None when it can); ``key``: the root's
     encryption key (``crypto.key_for``)."""
+    return _inspect(fs, path, dataset, key)[0]
+
+
+def _inspect(
+    fs: pafs.FileSystem, path: str, dataset: str, key: crypto.RootKey | None
+) -> tuple[str | None, frozenset[str]]:
+    """(why the file cannot be read, or None; its column names when it can)."""
     try:
         meta = pq.read_metadata(path, filesystem=fs, **crypto.read_options(key))
         found = meta.schema.to_arrow_schema()
     except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on a bad footer
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return "not a Parquet file" if "magic" in text.lower() or "size" in text.lower() else text[:80]
+        return ("not a Parquet file" if "magic" in text.lower() or "size" in text.lower() else text[:80]), frozenset()
     written_as = (meta.metadata or {}).get(DATASET_KEY)
     if written_as and written_as.decode(errors="replace") != dataset:
-        return f"a {written_as.decode(errors='replace')} file, not {dataset}"
+        return f"a {written_as.decode(errors='replace')} file, not {dataset}", frozenset()
     expected = DATASETS[dataset][0]
     for name in KEY_COLUMNS[dataset]:
         if name not in found.names:
-            return f"no {name} column"
+            return f"no {name} column", frozenset()
     for name in found.names:
         if name in expected.names and not _compatible(found.field(name).type, expected.field(name).type):
-            return f"column {name} is {found.field(name).type}, expected {expected.field(name).type}"
-    return None
+            return f"column {name} is {found.field(name).type}, expected {expected.field(name).type}", frozenset()
+    return None, frozenset(found.names)
 
 
 def _partition_of(rel: str) -> str | None:
@@ -166,16 +180,18 @@ def scan(
         if check:
             seen = (entry.path, dataset, size, mtime)
             with _LOCK:
-                known = seen in _VERDICTS
-                reason = _VERDICTS.get(seen)
-            if not known:
-                reason = problem(fs, entry.path, dataset, key)
+                verdict = _VERDICTS.get(seen)
+            if verdict is None:
+                verdict = _inspect(fs, entry.path, dataset, key)
                 with _LOCK:
-                    _VERDICTS[seen] = reason
+                    _VERDICTS[seen] = verdict
+            reason, columns = verdict
+        else:
+            columns = frozenset()
         if reason:
             inventory.unreadable.append(Unreadable(entry.path, reason))
         else:
-            inventory.files.append(DataFile(entry.path, partition, size, mtime))
+            inventory.files.append(DataFile(entry.path, partition, size, mtime, columns))
     return inventory
 
 

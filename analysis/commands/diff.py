@@ -18,7 +18,6 @@ import click
 from driftline.analysis import plugins
 from driftline.analysis import settings as config
 from driftline.analysis.commands.common import EXIT_GATE, load_prices_or_fail, open_data, open_ml_data, scope_options
-from driftline.analysis.plugins import renderer_names
 
 EXAMPLES = """\b
 Examples:
@@ -354,14 +353,26 @@ def _write(path: str, text: str) -> None:
         raise click.ClickException(f"cannot write {path}: {exc}") from exc
 
 
+FORMATS = ("terminal", "markdown", "json", "html")
+
+
+def _check_format(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A built-in format, or one a plugin adds (looked up only then: the scan costs every command start)."""
+    if value in FORMATS or value in plugins.renderer_names():
+        return value
+    known = ", ".join((*FORMATS, *plugins.renderer_names()))
+    raise click.BadParameter(f"{value!r} is not one of {known}")
+
+
 @click.command(epilog=EXAMPLES)
 @diff_options
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "markdown", "json", "html", *renderer_names()]),
     default="terminal",
     show_default=True,
+    callback=_check_format,
+    metavar="[terminal|markdown|json|html|PLUGIN]",
     help="Report format (plugins add more: driftline plugins).",
 )
 @click.option("--output", "-o", default=None, help="Write the report to this file instead of stdout.")

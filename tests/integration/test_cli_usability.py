@@ -144,7 +144,7 @@ def test_listings_keep_one_line_per_row_piped_and_on_a_narrow_terminal(root: Pat
         ('[[hypothesis]]\nid = "mine"\ndimension = "tools"\ndirection = "sideways"\ntext = "x"', "direction must be"),
         ('[[hypothesis]]\ndimension = "tools"', "[[hypothesis]] entry 1: needs an id"),
         ('dataa = "/x"', "unknown key 'dataa'"),
-        ('[cli.diff]\nformat = "pdf"', "[cli.diff] format = 'pdf': expected one of terminal, markdown, json, html"),
+        ('[cli.diff]\nformat = "pdf"', "[cli.diff] format = 'pdf': 'pdf' is not one of terminal, markdown, json, html"),
         ("[dimensions.tools]\nweight = -1", "[dimensions.tools]: need weight > 0"),
         ('[[report]]\nname = "r"\ncron = "every hour"\nbaseline = "v1"\ncandidate = "v2"', "not a valid cron"),
         ("[rca]\ntimeout = -3", "[rca] timeout"),
