@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -53,12 +53,7 @@ class DataFile:
     partition: str  # date=YYYY-MM-DD/hour=HH
     size: int
     mtime_ns: int
-    columns: frozenset[str] = frozenset()  # from the footer (empty when not checked)
-
-    @property
-    def hour(self) -> datetime:
-        date, hour = self.partition.split("/")
-        return datetime.strptime(f"{date[5:]} {hour[5:]}", "%Y-%m-%d %H").replace(tzinfo=UTC)
+    columns: frozenset[str] = frozenset()  # from the footer
 
 
 @dataclass(frozen=True)
@@ -151,11 +146,9 @@ def _partition_of(rel: str) -> str | None:
     return f"{parts[0]}/{parts[1]}"
 
 
-def scan(
-    fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None, check: bool = True
-) -> Inventory:
+def scan(fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None) -> Inventory:
     """The files of ``dataset`` under the root path ``base`` (only ``partitions`` when given), each
-    checked by ``problem`` unless ``check`` is off."""
+    checked as ``problem`` says."""
     directory = f"{base}/{dataset}"
     key = crypto.key_for(fs, base)  # an encrypted root without its key is an error, not unreadable files
     if partitions is None:
@@ -176,18 +169,14 @@ def scan(
         if partition is None:
             continue  # not where the sink writes: no reader ever looked there
         size, mtime = entry.size or 0, entry.mtime_ns or 0
-        reason = None
-        if check:
-            seen = (entry.path, dataset, size, mtime)
+        seen = (entry.path, dataset, size, mtime)
+        with _LOCK:
+            verdict = _VERDICTS.get(seen)
+        if verdict is None:
+            verdict = _inspect(fs, entry.path, dataset, key)
             with _LOCK:
-                verdict = _VERDICTS.get(seen)
-            if verdict is None:
-                verdict = _inspect(fs, entry.path, dataset, key)
-                with _LOCK:
-                    _VERDICTS[seen] = verdict
-            reason, columns = verdict
-        else:
-            columns = frozenset()
+                _VERDICTS[seen] = verdict
+        reason, columns = verdict
         if reason:
             inventory.unreadable.append(Unreadable(entry.path, reason))
         else:

@@ -370,11 +370,7 @@ COLUMNS: tuple[Column, ...] = (
     # normalize/tools_offered.py when no list is given
     Column("tools_offered", "strlist", {GENAI: (S("driftline.request.tool_names"),)}),
     # set on every span of a sampled app by Driftline's setup(), whatever instrumentation made the span
-    Column(
-        "sample_rate",
-        "float",
-        {c: (S("driftline.sample_rate"),) for c in (GENAI, OPENINFERENCE, OPENLLMETRY, VERCEL_AI)},
-    ),
+    Column("sample_rate", "float", dict.fromkeys([c.name for c in CONVENTIONS], (S("driftline.sample_rate"),))),
 )
 
 # What Driftline's own instrumentation sends when content capture is off: hashes and lengths only.
