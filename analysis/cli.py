@@ -56,10 +56,11 @@ def _register_commands() -> None:
     from driftline.analysis.commands.conventions import conventions
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
-    from driftline.analysis.commands.diff import diff, keys, report, verify
+    from driftline.analysis.commands.diff import diff, report, verify
     from driftline.analysis.commands.explore import inspect, runs, versions
     from driftline.analysis.commands.git_cmd import git
     from driftline.analysis.commands.init_cmd import init
+    from driftline.analysis.commands.keys import keys
     from driftline.analysis.commands.live import status, tail
     from driftline.analysis.commands.models import models
     from driftline.analysis.commands.playground import playground
