@@ -14,7 +14,7 @@ import os
 import click
 
 from driftline.analysis import settings as config
-from driftline.collector.cli import PRIVATE_UMASK
+from driftline.common.options import PRIVATE_UMASK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +52,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.chart import chart
     from driftline.analysis.commands.compare import compare
     from driftline.analysis.commands.config_cmd import config_command
-    from driftline.analysis.commands.console import add_ui_port, ui
+    from driftline.analysis.commands.console import UI_EXAMPLE, UI_OPTIONS, console_beside_receiver, ui
     from driftline.analysis.commands.conventions import conventions
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
@@ -69,10 +69,9 @@ def _register_commands() -> None:
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.commands.tui import explore
     from driftline.analysis.sql_command import sql
-    from driftline.collector.cli import register, serve
+    from driftline.collector.cli import ServeExtension, register
 
-    register(cli)
-    add_ui_port(serve)
+    register(cli, [ServeExtension(UI_OPTIONS, console_beside_receiver, (UI_EXAMPLE,))])
     for command in (
         sql,
         conventions,

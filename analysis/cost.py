@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftline.analysis.sql_literals import literal
 from driftline.collector.schema import DEFAULT_COST_CURRENCY, INPUT_TOKENS_EXCLUDE_CACHE
 
 PRICING_DIR = Path(__file__).parent / "pricing"
@@ -150,7 +151,7 @@ def register_prices(con: Any, table: PriceTable) -> None:
         con.register(f"_{name}_rows", rows)
         con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_rows")
         con.unregister(f"_{name}_rows")
-    excluding = ", ".join(f"'{c}'" for c in INPUT_TOKENS_EXCLUDE_CACHE) or "NULL"
+    excluding = ", ".join(literal(c) for c in INPUT_TOKENS_EXCLUDE_CACHE) or "NULL"
     # the uncached input tokens of a call: its input minus its cache tokens where the convention
     # counts them in the input (and the count is large enough to hold them), else the input as is
     con.execute(
@@ -158,12 +159,13 @@ def register_prices(con: Any, table: PriceTable) -> None:
         "WHEN conv IN (" + excluding + ") OR coalesce(n, 0) < coalesce(cache_read, 0) + coalesce(cache_write, 0) "
         "THEN coalesce(n, 0) ELSE coalesce(n, 0) - coalesce(cache_read, 0) - coalesce(cache_write, 0) END"
     )
-    con.execute(f"CREATE OR REPLACE MACRO cost_currency_of(c) AS upper(coalesce(c, '{DEFAULT_COST_CURRENCY}'))")
-    namespace, suffix = (x.replace("'", "''") for x in (MODEL_NAMESPACE, SNAPSHOT_SUFFIX))
-    con.execute(f"CREATE OR REPLACE MACRO model_key(m) AS regexp_replace(lower(m), '{namespace}', '')")
+    # macros, like views, hold their constants in their text: no parameters
+    con.execute(f"CREATE OR REPLACE MACRO cost_currency_of(c) AS upper(coalesce(c, {literal(DEFAULT_COST_CURRENCY)}))")
+    namespace, suffix = literal(MODEL_NAMESPACE), literal(SNAPSHOT_SUFFIX)
+    con.execute(f"CREATE OR REPLACE MACRO model_key(m) AS regexp_replace(lower(m), {namespace}, '')")
     con.execute(
         "CREATE OR REPLACE MACRO price_matches(m, price_model) AS starts_with(model_key(m), lower(price_model)) "
-        f"AND regexp_full_match(substr(model_key(m), length(price_model) + 1), '{suffix}')"
+        f"AND regexp_full_match(substr(model_key(m), length(price_model) + 1), {suffix})"
     )
 
 

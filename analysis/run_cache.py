@@ -40,14 +40,28 @@ import pyarrow.fs as pafs
 import driftline.collector.inventory as inventory
 from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
-from driftline.analysis.db import SQL_DIR, define_views, new_connection, typed
-from driftline.collector.schema import SPAN_SCHEMA, TMP_MARK, filesystem
+from driftline.analysis.sql_literals import literal, literal_list
+from driftline.analysis.views import SQL_DIR, define_views, new_connection, read_parquet, typed
+from driftline.collector.schema import (
+    COPY_KEY,
+    COPY_ORDER,
+    FIRST_COPY_WINDOW,
+    SPAN_SCHEMA,
+    TMP_MARK,
+    filesystem,
+    first_copies_sql,
+)
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
 # The span columns the run SQL reads (found in its text, so a column added to runs.sql is picked up):
 # the per-derivation span table holds only these, which halves what every join and sort moves.
 _RUN_SQL = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
-RUN_COLUMNS = tuple(f.name for f in SPAN_SCHEMA if re.search(rf"\b{f.name}\b", _RUN_SQL) and f.name != "trace_id")
+# (and those the rule that drops copies orders by)
+RUN_COLUMNS = tuple(
+    f.name
+    for f in SPAN_SCHEMA
+    if (re.search(rf"\b{f.name}\b", _RUN_SQL) or f.name in (*COPY_KEY, *COPY_ORDER)) and f.name != "trace_id"
+)
 BATCH_HOURS = 12
 CACHE_FORMAT = "2"
 READERS = "readers"
@@ -134,7 +148,7 @@ class RunCache:
         self.dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
         sql = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
         rule = [cost.MODEL_NAMESPACE, cost.SNAPSHOT_SUFFIX, cost.PROVIDER_ALIASES]  # how calls are priced
-        self.salt = json.dumps([CACHE_FORMAT, sql, self.prices.rows, rule], sort_keys=True)
+        self.salt = json.dumps([CACHE_FORMAT, sql, FIRST_COPY_WINDOW, self.prices.rows, rule], sort_keys=True)
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
         self.partitions: list[Partition] = []
 
@@ -142,30 +156,37 @@ class RunCache:
         """One deduplicated, narrow span relation over ``parts`` whose ``trace_id`` is prefixed with the
         partition's index (``7|…``), so one query can derive many hours while each hour's runs come
         from that hour's spans only — or, with ``whole``, with ``*|`` for every hour, so a trace cut by
-        an hour boundary is one trace again. Duplicates share their hour: per-hour dedup is exact."""
+        an hour boundary is one trace again. The copies of a span are dropped after the prefix, by the
+        schema's rule: per hour, or across the hours with ``whole`` (two copies of a span whose start
+        times differ sit in two hours; their trace is then cut, so derived whole)."""
         frames = []
         for i, part in enumerate(parts):
             if self.local:
-                listed = ", ".join("'" + f.replace("'", "''") + "'" for f, _, _ in part.files)
-                source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+                source = read_parquet([f for f, _, _ in part.files], hive=False)
                 source = source if part.complete else typed(con, "spans", source)
             else:
                 source = f"_hour_{i}"
                 con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))
+            prefix = literal(f"{'*' if whole else i}|")
             frames.append(
-                f"""SELECT '{"*" if whole else i}|' || trace_id AS trace_id, {", ".join(RUN_COLUMNS)}
-                    FROM (SELECT * FROM {source} {where}
-                          QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY received_at) = 1)"""
+                f"SELECT {prefix} || trace_id AS trace_id, span_id, "
+                f"{', '.join(c for c in RUN_COLUMNS if c != 'span_id')} FROM {source} {where}"
             )
-        return " UNION ALL BY NAME ".join(frames)
+        return first_copies_sql("(" + " UNION ALL BY NAME ".join(frames) + ")")
 
     def _derive(
-        self, parts: list[Partition], where: str = "", threads: int | None = None, whole: bool = False
+        self, parts: list[Partition], threads: int | None = None, whole: bool = False, traces: list[str] | None = None
     ) -> duckdb.DuckDBPyConnection:
         """A connection holding ``_runs``: the runs of ``parts``, derived hour by hour (``_partition`` is
-        the index into ``parts``), or across the hours with ``whole`` (``_partition`` is ``*``)."""
+        the index into ``parts``), or across the hours with ``whole`` (``_partition`` is ``*``); only
+        the runs of ``traces`` when given."""
         con = new_connection(threads)
         register_prices(con, self.prices)
+        where = ""
+        if traces is not None:
+            con.execute("CREATE TEMP TABLE _wanted(trace_id VARCHAR)")
+            con.executemany("INSERT INTO _wanted VALUES (?)", [[t] for t in traces])
+            where = "WHERE trace_id IN (SELECT trace_id FROM _wanted)"
         # the spans once, only the columns runs need: every view below reads this table
         con.execute(f"CREATE TEMP TABLE _spans AS {self._scan(con, parts, where, whole)}")
         con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
@@ -181,7 +202,7 @@ class RunCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=target.name + TMP_MARK, dir=target.parent)
         os.close(fd)
-        con.execute(f"COPY ({query}) TO '{tmp.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({query}) TO ? (FORMAT parquet, COMPRESSION zstd)", [tmp])
         os.replace(tmp, target)
 
     def refresh(self) -> list[Path]:
@@ -210,7 +231,7 @@ class RunCache:
             for i, part in enumerate(batch):
                 self._copy(
                     con,
-                    f"SELECT * REPLACE ('{part.name}' AS _partition) FROM _runs WHERE _partition = '{i}'",
+                    f"SELECT * REPLACE ({literal(part.name)} AS _partition) FROM _runs WHERE _partition = {literal(i)}",
                     targets[part.name],
                 )
                 for stale in targets[part.name].parent.glob("*.parquet"):
@@ -234,8 +255,7 @@ class RunCache:
             return target
         for stale in target.parent.glob("*.parquet"):
             stale.unlink(missing_ok=True)  # readers hold links: deleting the name is safe
-        ids = ", ".join("'" + t.replace("'", "''") + "'" for t, _ in crossing)
-        con = self._derive([by_name[h] for h in hours if h in by_name], where=f"WHERE trace_id IN ({ids})", whole=True)
+        con = self._derive([by_name[h] for h in hours if h in by_name], whole=True, traces=[t for t, _ in crossing])
         try:
             self._copy(con, "SELECT * FROM _runs", target)
         finally:
@@ -336,10 +356,9 @@ class RunCache:
             return False
         crossing_source = cached  # the memo of cross-hour traces is keyed on the cache's own files
         pinned = self._pin(con, cached)
-        listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in pinned)
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _cached_runs AS "
-            f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
+            f"SELECT * FROM read_parquet({literal_list(pinned)}, hive_partitioning = false)"
         )
         crossing = self._crossing_traces(con, crossing_source)
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
@@ -347,10 +366,9 @@ class RunCache:
         if crossing:
             con.executemany("INSERT INTO _crossing VALUES (?)", [[t] for t, _ in crossing])
             (target,) = self._pin(con, [self._crossing_runs(crossing)])
-            quoted = str(target).replace("'", "''")
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW _crossing_runs AS "
-                f"SELECT * FROM read_parquet('{quoted}', hive_partitioning = false)"
+                f"SELECT * FROM read_parquet({literal(target)}, hive_partitioning = false)"
             )
             union = "UNION ALL BY NAME SELECT * EXCLUDE (_partition) FROM _crossing_runs"
         con.execute("DROP VIEW IF EXISTS runs")

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import pricing_option, require_root, tz_option
-from driftline.collector.cli import data_option, missing_extra
+from driftline.common.options import data_option, missing_extra
 
 EXAMPLES = """\b
 Example:

@@ -1,5 +1,5 @@
-"""The collector's ``serve`` command and the option helpers every command shares; ``register`` puts
-``serve`` and the maintenance commands (``maintenance_cli.py``) on the root group.
+"""The collector's ``serve`` command; ``register`` puts ``serve`` (with the options other packages add
+through a ``ServeExtension``) and the maintenance commands (``maintenance_cli.py``) on the root group.
 
 Why thin: each command parses flags (every flag also a ``DRIFTLINE_*`` env var), builds the library
 object and prints; the work lives in ``app.py`` and the modules the maintenance commands call.
@@ -9,63 +9,34 @@ Heavy imports (grpc, pyarrow) happen inside the commands so ``driftline --help``
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import click
 
-from driftline.collector.durable import PRIVATE_UMASK
+from driftline.common.options import data_option, missing_extra
 
 MiB = 1024 * 1024
-# ctx.meta key under which another package's options hand ``serve`` callables to run once the receiver
-# is up: each gets the started CollectorApp and returns a function that stops what it started. This is
-# how ``--ui-port`` (analysis) runs the console in the receiver's process without the collector
-# importing the analysis package.
-SERVE_HOOKS = "driftline.serve.hooks"
+ServeHook = Callable[[Any], Callable[[], None]]  # gets the started CollectorApp, returns what stops it
 
 
-def missing_extra(exc: ImportError, extra: str = "collector") -> click.ClickException:
-    """One line saying which extra to install (shared by every command that imports lazily)."""
-    return click.ClickException(f"{exc.name or exc} is not installed: pip install 'driftline[{extra}]'")
+@dataclass(frozen=True)
+class ServeExtension:
+    """Options another package adds to ``serve``, and what it runs beside the receiver.
 
+    Why explicit: ``--ui-port`` (the analysis package's console) runs in the receiver's process, yet
+    the collector never imports the analysis. The root group hands its extensions to ``register``,
+    which builds ``serve`` with them; no command is rewritten after it is made. ``start`` gets the
+    extension's own option values and the receiver's, and returns a hook to run once the receiver is
+    up (or None when its options ask for nothing)."""
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def duration(value: str) -> timedelta:
-    """``30d``, ``12h``, ``15m``, ``45s``, ``2w``."""
-    m = _DURATION.match(value.strip())
-    if not m:
-        raise ValueError(f"cannot read duration {value!r}: use a number and s, m, h, d or w (e.g. 30d)")
-    return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
-
-
-def when(value: str | None, now: datetime | None = None) -> datetime | None:
-    """A point in time: a duration ago (``7d``) or an ISO date/time (UTC unless it says otherwise)."""
-    if value is None or value == "":
-        return None
-    now = now or datetime.now(UTC)
-    if _DURATION.match(value.strip()):
-        return now - duration(value)
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise ValueError(f"cannot read time {value!r}: use a duration like 7d, 12h, 30m, or an ISO date") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-data_option = click.option(
-    "--data",
-    envvar="DRIFTLINE_DATA",
-    default="./driftline-data",
-    show_default=True,
-    help="Data root (local directory or s3://bucket/prefix).",
-)
+    options: tuple[click.Option, ...]
+    start: Callable[[dict[str, Any], dict[str, Any]], ServeHook | None]
+    examples: tuple[str, ...] = ()
 
 
 @click.command(
@@ -266,6 +237,7 @@ def serve(
     flush_interval: float,
     workers: int | None,
     log_level: str,
+    hooks: Sequence[ServeHook] = (),
 ) -> None:
     """Receive OTLP traces and logs, make them durable, and write canonical Parquet under DATA."""
     logging.basicConfig(
@@ -315,7 +287,7 @@ def serve(
     stops: list[Callable[[], None]] = []
     try:
         app.start()
-        stops = [hook(app) for hook in click.get_current_context().meta.get(SERVE_HOOKS, [])]
+        stops = [hook(app) for hook in hooks]
     except click.ClickException:  # a hook refused (e.g. the console's port is taken)
         app.stop()
         raise
@@ -335,7 +307,29 @@ def serve(
         )
 
 
-__all__ = ["PRIVATE_UMASK", "SERVE_HOOKS", "data_option", "duration", "missing_extra", "register", "when"]
+def serve_command(extensions: Sequence[ServeExtension] = ()) -> click.Command:
+    """``serve`` with the options of ``extensions`` added (their values go to them, not the receiver)."""
+    if not extensions:
+        return serve
+
+    def callback(**values: Any) -> None:
+        hooks = []
+        for ext in extensions:
+            own = {o.name: values.pop(o.name) for o in ext.options if o.name}
+            hook = ext.start(own, values)
+            if hook is not None:
+                hooks.append(hook)
+        serve.callback(**values, hooks=hooks)  # type: ignore[misc]
+
+    examples = "".join(f"\n  {line}" for ext in extensions for line in ext.examples)
+    return click.Command(
+        "serve",
+        params=[*serve.params, *(o for ext in extensions for o in ext.options)],
+        callback=callback,
+        help=serve.help,
+        epilog=(serve.epilog or "") + examples,
+        context_settings=serve.context_settings,
+    )
 
 
 def models_import_command() -> click.Command:
@@ -345,8 +339,9 @@ def models_import_command() -> click.Command:
     return models_import
 
 
-def register(group: click.Group) -> None:
+def register(group: click.Group, serve_extensions: Sequence[ServeExtension] = ()) -> None:
+    """Put ``serve`` (built with ``serve_extensions``) and the maintenance commands on ``group``."""
     from driftline.collector.maintenance_cli import COMMANDS as MAINTENANCE
 
-    for command in (serve, *MAINTENANCE):
+    for command in (serve_command(serve_extensions), *MAINTENANCE):
         group.add_command(command)

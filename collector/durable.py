@@ -14,7 +14,6 @@ from pathlib import Path
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-PRIVATE_UMASK = 0o077  # what the ``driftline`` command runs with: whatever it creates is 0600/0700
 
 
 def fsync_dir(path: str | Path) -> None:

@@ -18,14 +18,13 @@ import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from driftline.collector import crypto
-from driftline.collector.schema import DATASET_KEY, DATASETS, is_finished_parquet
+from driftline.collector.schema import DATASET_KEY, DATASETS, is_finished_parquet, partition_start
 
 # The columns without which a file's rows mean nothing to the readers of its dataset.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -136,14 +135,9 @@ def _inspect(
 
 
 def _partition_of(rel: str) -> str | None:
-    parts = rel.split("/")
-    if len(parts) != 3 or not parts[0].startswith("date=") or not parts[1].startswith("hour="):
-        return None
-    try:
-        datetime.strptime(f"{parts[0][5:]} {parts[1][5:]}", "%Y-%m-%d %H")
-    except ValueError:
-        return None
-    return f"{parts[0]}/{parts[1]}"
+    """The partition of a file's path below the dataset directory (None: not where a sink writes)."""
+    name, _, file = rel.rpartition("/")
+    return name if file and partition_start(name) is not None else None
 
 
 def scan(fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None) -> Inventory:

@@ -15,7 +15,8 @@ from datetime import datetime
 
 import click
 
-from driftline.collector.cli import data_option, duration, missing_extra, when
+from driftline.common.options import data_option, missing_extra
+from driftline.common.times import duration, when
 
 
 @click.command(

@@ -9,8 +9,11 @@ minor bump that old readers tolerate.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 SCHEMA_VERSION = "1.3"  # 1.2: agent_events, tools_offered; 1.3: sample_rate
@@ -224,7 +227,39 @@ def _cast(column: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
     return column.cast(typ)
 
 
+# The partition layout every writer and reader uses: <dataset>/date=YYYY-MM-DD/hour=HH/<file>.parquet,
+# hours in UTC, by the row's time column (DATASETS). Nothing else spells it.
+PARTITION_FORMAT = "date=%Y-%m-%d/hour=%H"
 PARTITION_GLOB = "{dataset}/date=*/hour=*/*.parquet"
+HOUR_S = 3600
+
+
+def partition_name(t: datetime | int) -> str:
+    """The partition of a time, or of an hour bucket (hours since the epoch): ``date=…/hour=…``."""
+    if isinstance(t, int):
+        t = datetime.fromtimestamp(t * HOUR_S, tz=UTC)
+    return t.astimezone(UTC).strftime(PARTITION_FORMAT)
+
+
+def partition_start(name: str) -> datetime | None:
+    """The first instant of partition ``name`` (``date=…/hour=…``); None for any other path."""
+    parts = name.strip("/").split("/")
+    if len(parts) != 2 or not parts[0].startswith("date=") or not parts[1].startswith("hour="):
+        return None
+    try:
+        return datetime.strptime(f"{parts[0]}/{parts[1]}", PARTITION_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def partitions_between(start: datetime, end: datetime) -> list[str]:
+    """The partitions from the one holding ``start`` to the one holding ``end``."""
+    hours, t = [], start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while t <= end:
+        hours.append(partition_name(t))
+        t += timedelta(hours=1)
+    return hours
+
 
 # Two spans with one (trace_id, span_id) are copies (a retry) when these agree, and a conflict
 # (reused ids: one of them is hidden by every reader's deduplication) when they do not.
@@ -239,6 +274,32 @@ DEFAULT_COST_CURRENCY = "USD"
 INPUT_TOKENS_EXCLUDE_CACHE: tuple[str, ...] = ("vercel_ai",)
 
 CONFLICT_COLUMNS = ("name", "start_time", "end_time")
+
+# Which copy of a span every reader keeps (the spans view, the run derivation, compaction, export):
+# the first received; copies received at the same instant are ordered by their own content, never by
+# which file or receiver holds them, so every reader, before and after a compaction, keeps the same row.
+COPY_KEY = ("trace_id", "span_id")
+COPY_ORDER = ("received_at", *CONFLICT_COLUMNS)
+FIRST_COPY_WINDOW = f"PARTITION BY {', '.join(COPY_KEY)} ORDER BY {', '.join(COPY_ORDER)}"
+
+
+def first_copies_sql(relation: str) -> str:
+    """``relation`` (a FROM clause over span rows) with one row per span: the copy the rule keeps."""
+    return f"SELECT * FROM {relation} QUALIFY row_number() OVER ({FIRST_COPY_WINDOW}) = 1"
+
+
+def drop_copies(table: pa.Table) -> pa.Table:
+    """``table`` without the copies of a span that the rule does not keep. A copy is a row with the
+    same (trace_id, span_id) and the same CONFLICT_COLUMNS; two different spans that reuse ids are both
+    kept, so ``span_id_conflicts`` can still show them (and the spans view applies the rule to them).
+    Row order is kept."""
+    if table.num_rows == 0:
+        return table
+    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in COPY_ORDER]).to_numpy()  # stable
+    group = [*COPY_KEY, *CONFLICT_COLUMNS]
+    ranked = table.select(group).take(order).append_column("_rank", pa.array(np.arange(len(order)), pa.int64()))
+    first = ranked.group_by(group, use_threads=False).aggregate([("_rank", "min")]).column("_rank_min").to_numpy()
+    return table.take(np.sort(order[first]))
 
 
 def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import agent_option, env_option, open_data, require_root
-from driftline.collector.cli import data_option
+from driftline.common.options import data_option
 
 
 @click.group(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from driftline.collector.cli import data_option, missing_extra
+from driftline.common.options import data_option, missing_extra
 
 EXIT_GATE = 3  # a gate (--fail-on-drift, --max-score, --budget) did not pass
 

@@ -20,7 +20,7 @@ import click
 
 from driftline.analysis import settings as config
 from driftline.analysis.commands.common import data_option, pricing_option
-from driftline.collector.cli import SERVE_HOOKS, missing_extra
+from driftline.common.options import missing_extra
 
 STARTUP_TIMEOUT_S = 30.0
 log = logging.getLogger("driftline.ui")
@@ -140,53 +140,46 @@ def _start_with_receiver(
     return server.stop
 
 
-def add_ui_port(serve: click.Command) -> None:
-    """Give the collector's ``serve`` the ``--ui-port`` option (and its token and pricing)."""
-    serve.params += [
-        click.Option(
-            ["--ui-port"],
-            envvar="DRIFTLINE_UI_PORT",
-            type=click.IntRange(0, 65535),
-            default=None,
-            help="Also serve the web console and REST API on this port, in this process (0 = a free port).",
-        ),
-        click.Option(
-            ["--ui-auth-token"],
-            envvar="DRIFTLINE_UI_TOKEN",
-            default=None,
-            help="Require 'Authorization: Bearer TOKEN' on the console's API (and allow writes).",
-        ),
-        click.Option(
-            ["--ui-host"],
-            envvar="DRIFTLINE_UI_HOST",
-            default="127.0.0.1",
-            show_default=True,
-            help="Address the console binds (not --host: exposing OTLP does not expose the API).",
-        ),
-        click.Option(["--ui-pricing"], envvar="DRIFTLINE_PRICING", default=None, help="Pricing file for the console."),
-    ]
-    if serve.epilog and "--ui-port" not in serve.epilog:
-        serve.epilog += "\n  driftline serve --data ./driftline-data --ui-port 8000   # receiver + console, one process"
-    receive = serve.callback
-    assert receive is not None
+UI_OPTIONS = (
+    click.Option(
+        ["--ui-port"],
+        envvar="DRIFTLINE_UI_PORT",
+        type=click.IntRange(0, 65535),
+        default=None,
+        help="Also serve the web console and REST API on this port, in this process (0 = a free port).",
+    ),
+    click.Option(
+        ["--ui-auth-token"],
+        envvar="DRIFTLINE_UI_TOKEN",
+        default=None,
+        help="Require 'Authorization: Bearer TOKEN' on the console's API (and allow writes).",
+    ),
+    click.Option(
+        ["--ui-host"],
+        envvar="DRIFTLINE_UI_HOST",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address the console binds (not --host: exposing OTLP does not expose the API).",
+    ),
+    click.Option(["--ui-pricing"], envvar="DRIFTLINE_PRICING", default=None, help="Pricing file for the console."),
+)
+UI_EXAMPLE = "driftline serve --data ./driftline-data --ui-port 8000   # receiver + console, one process"
 
-    def callback(
-        ui_port: int | None, ui_auth_token: str | None, ui_host: str, ui_pricing: str | None, **kwargs: Any
-    ) -> Any:
-        if ui_port is not None:
-            hook = partial(
-                _start_with_receiver,
-                data=kwargs["data"],
-                pricing=ui_pricing,
-                host=ui_host,
-                port=ui_port,
-                auth_token=ui_auth_token or None,
-                receiver_host=kwargs["host"],
-            )
-            click.get_current_context().meta.setdefault(SERVE_HOOKS, []).append(hook)
-        return receive(**kwargs)
 
-    serve.callback = callback
+def console_beside_receiver(ui: dict[str, Any], receiver: dict[str, Any]) -> Callable[[Any], Callable[[], None]] | None:
+    """``serve``'s extension (see ``collector.cli.ServeExtension``): with ``--ui-port``, the hook that
+    starts the console once the receiver is up; without it, nothing."""
+    if ui["ui_port"] is None:
+        return None
+    return partial(
+        _start_with_receiver,
+        data=receiver["data"],
+        pricing=ui["ui_pricing"],
+        host=ui["ui_host"],
+        port=ui["ui_port"],
+        auth_token=ui["ui_auth_token"] or None,
+        receiver_host=receiver["host"],
+    )
 
 
 @click.command(

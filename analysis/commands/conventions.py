@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import open_data
-from driftline.collector.cli import data_option, missing_extra
+from driftline.common.options import data_option, missing_extra
 
 # Per scope: model spans counted as calls, model spans that wrap another model call (not counted), and
 # spans of other operations that carry token counts (an agent's whole-run totals: never counted).

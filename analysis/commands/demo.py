@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from driftline.collector.cli import missing_extra
+from driftline.common.options import missing_extra
 
 
 @click.command(
@@ -38,13 +38,13 @@ def demo(data: str | None, runs: int, ml_only: bool, inferences: int | None, see
     from driftline import instrumentation
     from driftline.analysis.commands.common import open_data
     from driftline.analysis.cost import load_prices
+    from driftline.analysis.demo.agent import VERSIONS, run_support_agent
+    from driftline.analysis.demo.scoring import VERSIONS as MODEL_VERSIONS
+    from driftline.analysis.demo.scoring import score
     from driftline.analysis.diff.build import build_report
     from driftline.analysis.diff.engine import StatSettings
     from driftline.analysis.diff.sides import SideSpec
     from driftline.analysis.report import html, terminal
-    from driftline.analysis.simulated_agent import VERSIONS, run_support_agent
-    from driftline.analysis.simulated_scoring import VERSIONS as MODEL_VERSIONS
-    from driftline.analysis.simulated_scoring import score
 
     logging.basicConfig(level=logging.WARNING)
     root = Path(data or tempfile.mkdtemp(prefix="driftline-demo-"))

@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import open_ml_data, tz_option
-from driftline.collector.cli import data_option, models_import_command
+from driftline.collector.cli import models_import_command
+from driftline.common.options import data_option
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True

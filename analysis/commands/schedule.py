@@ -13,7 +13,7 @@ import click
 
 from driftline.analysis import settings as config
 from driftline.analysis.commands.common import pricing_option
-from driftline.collector.cli import data_option
+from driftline.common.options import data_option
 
 
 def _entries(doc: dict[str, Any]) -> Any:
@@ -161,7 +161,7 @@ def watch(
     from driftline.analysis.diff.engine import StatSettings
     from driftline.analysis.diff.sides import ANY, SelectionError, SideSpec
     from driftline.analysis.report.format import VERDICT_COLORS, fmt_effect, what
-    from driftline.collector.cli import duration
+    from driftline.common.times import duration
 
     try:
         span = duration(window)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from driftline.analysis.commands.common import open_data, scope_options
-from driftline.collector.cli import missing_extra
+from driftline.common.options import missing_extra
 
 
 @click.command(

@@ -15,7 +15,8 @@ import duckdb
 import pyarrow as pa
 
 from driftline.analysis.report.model import SideSummary
-from driftline.collector.cli import when
+from driftline.analysis.sql_literals import literal
+from driftline.common.times import when
 
 ANY = "*"
 # runs columns a diff never reads; step_ms (a map per run) is read only to attribute a latency change
@@ -75,22 +76,12 @@ def run_filters(spec: SideSpec, version: str | None) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), params
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, datetime):
-        return f"TIMESTAMPTZ '{value.astimezone(UTC).isoformat()}'"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_literal(v) for v in value) + "]"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _inline(where: str, params: list[Any]) -> str:
     """``where`` with each ``?`` replaced by its parameter as an SQL literal."""
     parts = where.split("?")
     if len(parts) != len(params) + 1:
         raise ValueError("a filter value contains '?'")
-    return parts[0] + "".join(_literal(v) + p for v, p in zip(params, parts[1:], strict=True))
+    return parts[0] + "".join(literal(v) + p for v, p in zip(params, parts[1:], strict=True))
 
 
 def versions(con: duckdb.DuckDBPyConnection, agent: str | None = None, env: str | None = None) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from driftline.analysis.sql_literals import identifier
 from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
 
 # --- the SQL behind each card (parameters: model, version, start of the time range) -----------------
@@ -49,15 +50,15 @@ WHERE model = ? AND model_version = ? AND time >= ?"""
 
 # top segments by volume and the scatter are built per segment key / feature column:
 TOP_SEGMENT_SQL = """
-SELECT '{key}' AS segment, "segment.{key}" AS value, count(*) AS inferences
+SELECT ? AS segment, {column} AS value, count(*) AS inferences
 FROM inferences
-WHERE model = ? AND model_version = ? AND time >= ? AND "segment.{key}" IS NOT NULL
+WHERE model = ? AND model_version = ? AND time >= ? AND {column} IS NOT NULL
 GROUP BY ALL"""
 
 SCATTER_SQL = """
-SELECT "feature.{feature}" AS x, prediction AS y, {colour} AS colour
+SELECT {feature} AS x, prediction AS y, {colour} AS colour
 FROM inferences
-WHERE model = ? AND model_version = ? AND time >= ? AND "feature.{feature}" IS NOT NULL
+WHERE model = ? AND model_version = ? AND time >= ? AND {feature} IS NOT NULL
 USING SAMPLE 2000 ROWS"""
 
 RANGES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "2h": timedelta(hours=2), "6h": timedelta(hours=6),
@@ -68,10 +69,6 @@ TOP_SEGMENTS = 10
 def _rows(cursor: Any) -> list[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def columns(con: Any, prefix: str) -> list[str]:
@@ -107,7 +104,7 @@ def profile(con: Any, model: str, version: str | None = None) -> tuple[int, list
         return total, []
     parts = ["count(*)"]
     for n in names:
-        q = _quote(n)
+        q = identifier(n)
         parts += [f"count({q})", f"min({q})", f"max({q})", f"approx_count_distinct({q})"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM inferences WHERE {where}", params).fetchone()
     total = row[0]
@@ -157,10 +154,9 @@ def cards(
     labels = _rows(con.execute(LABELS_SQL, params))[0]
     top: list[dict[str, Any]] = []
     if segments:
-        keys = [k.replace('"', '""').replace("'", "''") for k in segments]
-        union = " UNION ALL ".join(TOP_SEGMENT_SQL.format(key=k) for k in keys)
+        union = " UNION ALL ".join(TOP_SEGMENT_SQL.format(column=identifier(SEGMENT_PREFIX + k)) for k in segments)
         sql = f"SELECT * FROM ({union}) ORDER BY inferences DESC LIMIT {TOP_SEGMENTS}"
-        top = _rows(con.execute(sql, params * len(segments)))
+        top = _rows(con.execute(sql, [v for k in segments for v in (k, *params)]))
     own = profile(con, model, version)[1]  # the view's columns include other models' features
     numeric = [f.name for f in own if f.kind in ("numeric", "boolean")]
     if feature is not None and feature not in numeric:
@@ -170,8 +166,8 @@ def cards(
         raise ValueError(f"model {model!r} has no segment key {colour!r}")
     scatter: list[dict[str, Any]] = []
     if chosen is not None:
-        colour_sql = _quote(SEGMENT_PREFIX + colour) if colour else "NULL"
-        sql = SCATTER_SQL.format(feature=chosen.replace('"', '""'), colour=colour_sql)
+        colour_sql = identifier(SEGMENT_PREFIX + colour) if colour else "NULL"
+        sql = SCATTER_SQL.format(feature=identifier(FEATURE_PREFIX + chosen), colour=colour_sql)
         scatter = _rows(con.execute(sql, params))
     return {
         "model": model,

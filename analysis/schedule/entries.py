@@ -15,8 +15,8 @@ from croniter import croniter
 
 from driftline.analysis.diff.sides import ANY, SideSpec
 from driftline.analysis.explain.config import config_from as rca_config
-from driftline.collector.cli import _DURATION, duration, when
 from driftline.collector.embed.model import config_from as semantic_config
+from driftline.common.times import duration, is_duration, when
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # a report name: also a directory of its history
 _FIELDS = {
@@ -93,7 +93,7 @@ class ReportEntry:
         """Is this side a window that moves with the slot (``1h``, ``6h..now``, ``7d..1d``)? A version,
         ``latest``/``previous`` or a window with a fixed ISO start is not: it only grows."""
         start = value.partition("..")[0] if ".." in value else value
-        return bool(_DURATION.match(start.strip()))
+        return is_duration(start)
 
 
 def parse(doc: dict[str, Any]) -> dict[str, ReportEntry]:

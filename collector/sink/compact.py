@@ -17,13 +17,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from driftline.collector import crypto, inventory
-from driftline.collector.schema import CONFLICT_COLUMNS, DATASETS, OPEN_DATASETS, is_finished_parquet, unify
+from driftline.collector.schema import DATASETS, OPEN_DATASETS, drop_copies, is_finished_parquet, unify
 from driftline.collector.sink.parquet import ParquetSink
 
 SOURCES_KEY = b"driftline.compacted_from"
@@ -87,15 +86,6 @@ def _finish_interrupted(
     return list(names.values())
 
 
-def dedupe_spans(table: pa.Table) -> pa.Table:
-    """Keep the first row of each copy of a span: same (trace_id, span_id) and same CONFLICT_COLUMNS.
-    Two different spans that reuse ids are both kept, so ``span_id_conflicts`` can still show them."""
-    key = ["trace_id", "span_id", *CONFLICT_COLUMNS]
-    indexed = table.select(key).append_column("_i", pa.array(range(table.num_rows), pa.int64()))
-    first = indexed.group_by(key, use_threads=False).aggregate([("_i", "min")])
-    return table.take(np.sort(first.column("_i_min").to_numpy()))
-
-
 def compact_partition(
     sink: ParquetSink, dataset: str, directory: str, min_age: float, dry_run: bool = False
 ) -> CompactResult | None:
@@ -115,7 +105,7 @@ def compact_partition(
         merged = pa.concat_tables(tables)
     rows_in = merged.num_rows
     if dataset == "spans":
-        merged = dedupe_spans(merged)
+        merged = drop_copies(merged)
     result = CompactResult(directory, len(old), rows_in, merged.num_rows)
     if dry_run:
         return result

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -23,8 +23,16 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from driftline.collector import crypto, inventory
-from driftline.collector.schema import DATASETS, OPEN_DATASETS, SPAN_SCHEMA, is_finished_parquet, unify
-from driftline.collector.sink.compact import dedupe_spans
+from driftline.collector.schema import (
+    DATASETS,
+    OPEN_DATASETS,
+    SPAN_SCHEMA,
+    drop_copies,
+    is_finished_parquet,
+    partition_name,
+    partition_start,
+    unify,
+)
 from driftline.collector.sink.parquet import HOUR_NS, ROW_GROUP_ROWS, ParquetSink, codec
 
 REQUIRED = ("trace_id", "span_id", "start_time")
@@ -45,21 +53,18 @@ def _partitions(fs: pafs.FileSystem, base: str) -> list[tuple[str, datetime, lis
         return []
     out = []
     for date_dir in fs.get_file_info(pafs.FileSelector(base)):
-        if date_dir.type != pafs.FileType.Directory or not date_dir.base_name.startswith("date="):
+        if date_dir.type != pafs.FileType.Directory:
             continue
         for hour_dir in fs.get_file_info(pafs.FileSelector(date_dir.path)):
-            if hour_dir.type != pafs.FileType.Directory or not hour_dir.base_name.startswith("hour="):
-                continue
-            try:
-                start = datetime.strptime(f"{date_dir.base_name[5:]} {hour_dir.base_name[5:]}", "%Y-%m-%d %H")
-            except ValueError:
+            start = partition_start(f"{date_dir.base_name}/{hour_dir.base_name}")
+            if hour_dir.type != pafs.FileType.Directory or start is None:
                 continue  # not a partition this sink wrote
             files = [
                 f
                 for f in fs.get_file_info(pafs.FileSelector(hour_dir.path))
                 if f.type == pafs.FileType.File and is_finished_parquet(f.path)
             ]
-            out.append((f"{date_dir.base_name}/{hour_dir.base_name}", start.replace(tzinfo=UTC), files))
+            out.append((f"{date_dir.base_name}/{hour_dir.base_name}", start, files))
     return sorted(out, key=lambda p: p[1])
 
 
@@ -137,7 +142,7 @@ def export_range(root: str, target: str, since: datetime | None, until: datetime
         fmt = crypto.parquet_format(sink.key)
         table = ds.dataset(files, schema=schema, filesystem=sink.fs, format=fmt).to_table(filter=condition)
     if dataset == "spans":
-        table = dedupe_spans(table)
+        table = drop_copies(table)
     pq.write_table(
         table.replace_schema_metadata(schema.metadata),
         target,
@@ -175,7 +180,7 @@ def import_file(root: str, source: str) -> ImportResult:
                 raise ValueError(f"{source}: column {field.name} cannot be read as {field.type}: {exc}") from exc
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
-    table = dedupe_spans(pa.Table.from_arrays(columns, schema=SPAN_SCHEMA))
+    table = drop_copies(pa.Table.from_arrays(columns, schema=SPAN_SCHEMA))
     read = table.num_rows
     hours = (pc.cast(table.column("start_time"), pa.int64()).to_numpy() // HOUR_NS).tolist()
     sink = ParquetSink(root)
@@ -190,11 +195,10 @@ def import_file(root: str, source: str) -> ImportResult:
 
 
 def _existing_keys(sink: ParquetSink, hours: list[int]) -> set[str]:
-    from driftline.collector.sink.parquet import partition_dir
 
     keys: set[str] = set()
     for hour in hours:
-        directory = f"{sink.base}/spans/{partition_dir(hour)}"
+        directory = f"{sink.base}/spans/{partition_name(hour)}"
         if sink.fs.get_file_info(directory).type != pafs.FileType.Directory:
             continue
         for f in sink.fs.get_file_info(pafs.FileSelector(directory)):

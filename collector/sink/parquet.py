@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +22,7 @@ import pyarrow.parquet as pq
 
 from driftline.collector import crypto
 from driftline.collector.durable import FILE_MODE, fsync_dir, fsync_file, make_dirs
-from driftline.collector.schema import TMP_MARK, filesystem
+from driftline.collector.schema import TMP_MARK, filesystem, partition_name
 
 HOUR_NS = 3_600_000_000_000
 # Rows per row group: DuckDB and pyarrow read a file's row groups in parallel, so pyarrow's default
@@ -42,11 +41,6 @@ def codec(dataset: str) -> str:
     return CODECS.get(dataset, DEFAULT_CODEC)
 
 
-def partition_dir(hour_bucket: int) -> str:
-    t = datetime.fromtimestamp(hour_bucket * 3600, tz=UTC)
-    return f"date={t:%Y-%m-%d}/hour={t:%H}"
-
-
 class ParquetSink:
     def __init__(self, root: str) -> None:
         self.fs, self.base = filesystem(root)
@@ -60,7 +54,7 @@ class ParquetSink:
         written = []
         for bucket in np.unique(buckets):
             part = table if len(np.unique(buckets)) == 1 else table.take(np.nonzero(buckets == bucket)[0])
-            directory = f"{self.base}/{dataset}/{partition_dir(int(bucket))}"
+            directory = f"{self.base}/{dataset}/{partition_name(int(bucket))}"
             path = f"{directory}/{stem}.parquet"
             self.write_file(part, path, dataset)
             written.append((path, part.num_rows))

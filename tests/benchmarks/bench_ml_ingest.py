@@ -196,8 +196,7 @@ def ingest(duration: float, clients: int, workers: int | None, structured: bool 
 def write_join_set(root: Path, inferences: int, labels: int, files: int = 20, seed: int = 3) -> None:
     """``inferences`` rows of one model (two versions, 3 features) over 24 hours and ``labels`` labels,
     a tenth of them re-labels of an already labelled request id, written in the receiver's layout."""
-    from driftline.collector.schema import INFERENCE_SCHEMA, LABEL_SCHEMA
-    from driftline.collector.sink.parquet import partition_dir
+    from driftline.collector.schema import INFERENCE_SCHEMA, LABEL_SCHEMA, partition_name
 
     rng = np.random.default_rng(seed)
     start = (time.time_ns() // HOUR_NS - 48) * HOUR_NS
@@ -224,7 +223,7 @@ def write_join_set(root: Path, inferences: int, labels: int, files: int = 20, se
             pa.array(rng.random(n) < 0.3),
         ]
         names += ["feature.amount", "feature.country", "feature.new_device"]
-        d = root / "inferences" / partition_dir(hour)
+        d = root / "inferences" / partition_name(hour)
         d.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_arrays(arrays, names=names), d / f"bench-{f}.parquet", compression="zstd")
     first = int(labels * 0.9)
@@ -242,7 +241,7 @@ def write_join_set(root: Path, inferences: int, labels: int, files: int = 20, se
             "received_at": pa.array(t, pa.timestamp("ns", tz="UTC")),
         }
         arrays = [cols.get(fl.name, pa.nulls(n, fl.type)) for fl in LABEL_SCHEMA]
-        d = root / "labels" / partition_dir(int(t.min() // HOUR_NS))
+        d = root / "labels" / partition_name(int(t.min() // HOUR_NS))
         d.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_arrays(arrays, schema=LABEL_SCHEMA), d / f"bench-{f}.parquet", compression="zstd")
 

@@ -22,10 +22,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
+from driftline.analysis.demo.answers import answers
 from driftline.analysis.diff.dimensions import DIMENSIONS
 from driftline.analysis.semantic.drift import measure
 from driftline.analysis.semantic.topics import summarize
-from driftline.analysis.simulated_answers import answers
 from driftline.collector.embed.model import embedder
 from driftline.collector.embed.store import embed_cached
 

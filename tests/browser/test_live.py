@@ -23,7 +23,7 @@ from tests.browser.conftest import screenshot
 SEND_RUNS = """
 import sys
 from driftline import instrumentation
-from driftline.analysis.simulated_agent import run_support_agent
+from driftline.analysis.demo.agent import run_support_agent
 instrumentation.setup("support-agent", environment="live", endpoint=sys.argv[1], protocol="http/protobuf")
 run_support_agent("v1.0", int(sys.argv[2]), seed=int(sys.argv[3]))
 instrumentation.shutdown()

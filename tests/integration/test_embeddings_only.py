@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from driftline.analysis.cli import cli
-from driftline.analysis.simulated_answers import answers
+from driftline.analysis.demo.answers import answers
 from driftline.collector.config import CollectorConfig
 from driftline.collector.embed import spool
 from driftline.collector.embed.model import DEFAULT_MODEL_ID

@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from driftline.analysis.cli import cli
+from driftline.analysis.demo.answers import answers
 from driftline.analysis.report.json_render import schema
-from driftline.analysis.simulated_answers import answers
 from tests.integration.test_semantic_diff import export_runs
 from tests.ml_tables import Population
 

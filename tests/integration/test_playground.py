@@ -22,7 +22,7 @@ from driftline.analysis.api.app import Settings, create_app
 from driftline.analysis.api.ingest import ReceiverSource
 from driftline.analysis.cli import cli
 from driftline.analysis.commands.console import ConsoleServer
-from driftline.analysis.simulated_answers import answers
+from driftline.analysis.demo.answers import answers
 from tests.integration.test_semantic_diff import export_runs
 
 

@@ -14,9 +14,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from driftline.analysis.cli import cli
+from driftline.analysis.demo.answers import answers
 from driftline.analysis.report.json_render import schema
 from driftline.analysis.semantic import drift as semantic_drift
-from driftline.analysis.simulated_answers import answers
 from driftline.collector.embed.model import SemanticUnavailable
 
 RUNS = 40

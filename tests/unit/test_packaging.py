@@ -61,7 +61,7 @@ def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_pa
     skip = shutil.ignore_patterns("*.so", "build", "node_modules", "web", "__pycache__", "*.egg-info")
     for name, env in (("gcc", {}), ("none", {"CC": "/bin/false"})):
         src, out = tmp_path / f"src-{name}", tmp_path / name  # a clean tree: no build/ or in-place module
-        for part in ("collector", "analysis", "instrumentation"):
+        for part in ("common", "collector", "analysis", "instrumentation"):
             shutil.copytree(ROOT / part, src / part, ignore=skip)
         for part in ("pyproject.toml", "README.md", "LICENSE"):
             shutil.copy(ROOT / part, src / part)

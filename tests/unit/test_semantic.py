@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from driftline.analysis.demo.answers import answers
 from driftline.analysis.diff.dimensions import DIMENSIONS
 from driftline.analysis.diff.engine import StatSettings, compare, correct
 from driftline.analysis.semantic.drift import EMBEDDING_COLUMN, _vectors_column, measure
 from driftline.analysis.semantic.topics import summarize
-from driftline.analysis.simulated_answers import answers
 from driftline.analysis.stats.mmd import mmd_test
 from driftline.collector.embed import store as cache_mod
 from driftline.collector.embed.model import (
@@ -222,8 +222,8 @@ def test_the_health_index_falls_when_answers_leave_their_questions(model: Embedd
 
     import pyarrow as pa
 
+    from driftline.analysis.demo.answers import answer, question
     from driftline.analysis.semantic.drift import RELEVANCE_COLUMN, attach
-    from driftline.analysis.simulated_answers import answer, question
     from driftline.collector.embed.text import question_text
 
     rng = random.Random(3)

@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from driftline.analysis import simulated_answers as answers
+from driftline.analysis.demo import answers
 from driftline.instrumentation import agent
 from driftline.instrumentation._invocation import GenAITelemetry, text_hash
 
@@ -31,7 +31,7 @@ class Behaviour:
     escalation_rate: float
     input_scale: float
     latency_ms: float  # mean model-call latency
-    tone: str = "friendly"  # of the final answer (analysis/simulated_answers.py)
+    tone: str = "friendly"  # of the final answer (analysis/demo/answers.py)
     schema_invalid: float = 0.02  # share of answers whose structured part fails its schema check
     confidence: tuple[float, float] = (0.7, 0.95)  # of its response-mode decision
 

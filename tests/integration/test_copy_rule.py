@@ -1,0 +1,96 @@
+"""One rule for which copy of a span is kept (collector/schema.py), and every reader applies it: the
+spans view, the run cache (per hour and across hours) and compaction keep the same copy, so a figure
+does not change when a cache is warm or a partition is compacted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from driftline.analysis.db import connect
+from driftline.collector.schema import drop_copies
+from driftline.collector.sink.compact import compact_root
+from driftline.collector.sink.parquet import ParquetSink
+from tests.span_rows import agent_runs
+
+RUN_COLUMNS = "run_id, version, tool_calls, tool_sequence, duration_ms"
+
+
+def _with(table: pa.Table, **changes: object) -> pa.Table:
+    """``table`` with each named column set to one value on every row."""
+    for column, value in changes.items():
+        i = table.schema.get_field_index(column)
+        field = table.schema.field(i)
+        table = table.set_column(i, field, pa.array([value] * table.num_rows, field.type))
+    return table
+
+
+def _runs(root: Path, cached: bool) -> list[tuple]:
+    con = connect(str(root), cached_runs=cached, cache_dir=root / "_test_cache")
+    try:
+        return con.execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY run_id").fetchall()
+    finally:
+        con.close()
+
+
+def test_compaction_keeps_the_copy_the_spans_view_shows(tmp_path: Path) -> None:
+    """Copy "late" sits in the file whose name sorts first, copy "early" was received first: the view
+    shows "early", before and after compaction (the old compaction kept the first file's copy)."""
+    root = tmp_path / "data"
+    agent_runs(root, "1.0", 3, stem="original")
+    (original,) = root.glob("spans/*/*/original.parquet")
+    table = pq.read_table(original)
+    sink = ParquetSink(str(root))
+    sink.write_file(_with(table, agent_version="late", received_at=10**18),
+                    str(original.parent / "a-late.parquet"), "spans")  # fmt: skip
+    sink.write_file(_with(table, agent_version="early"), str(original.parent / "b-early.parquet"), "spans")
+    original.unlink()
+
+    before = _runs(root, cached=False)
+    assert {r[1] for r in before} == {"early"}
+    assert len(compact_root(str(root), min_age=0)) == 1
+    assert _runs(root, cached=False) == before
+    assert _runs(root, cached=True) == before
+
+
+def test_same_instant_copies_are_chosen_by_content_not_by_file(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "trace_id": ["t", "t", "t"],
+            "span_id": ["s", "s", "s"],
+            "name": ["b", "a", "b"],
+            "start_time": pa.array([1, 1, 1], pa.timestamp("ns", "UTC")),
+            "end_time": pa.array([2, 2, 2], pa.timestamp("ns", "UTC")),
+            "received_at": pa.array([5, 5, 5], pa.timestamp("ns", "UTC")),
+            "file": ["x", "y", "z"],
+        }
+    )
+    kept = drop_copies(table)  # the two "b" rows are one span's copies; "a" is a different span (a conflict)
+    assert kept.column("name").to_pylist() == ["b", "a"] and kept.column("file").to_pylist() == ["x", "y"]
+    assert drop_copies(table.take([2, 1, 0])).column("file").to_pylist() == ["z", "y"]
+
+
+def test_the_run_cache_drops_a_copy_that_sits_in_another_hour(tmp_path: Path) -> None:
+    """A span id reused with a start time in the next hour: the live view keeps one span; the cache,
+    which derives hour by hour, sees the trace in two hours and derives it whole — with the copies
+    dropped across the hours, so both give the same runs."""
+    root = tmp_path / "data"
+    agent_runs(root, "1.0", 2, stem="rx-a")
+    (first,) = root.glob("spans/*/*/rx-a.parquet")
+    table = pq.read_table(first)
+    tool = table.filter(pc.starts_with(table.column("name"), "execute_tool")).slice(0, 1)
+    later = 10**18  # received long after the first copy: the view keeps the first
+    moved = _with(tool, received_at=later)
+    for column, shift in (("start_time", 3600), ("end_time", 3600)):
+        i = moved.schema.get_field_index(column)
+        values = pc.add(moved.column(column), pa.scalar(shift * 10**9, pa.duration("ns")))
+        moved = moved.set_column(i, moved.schema.field(i), values.cast(moved.schema.field(i).type))
+    hour = pc.min(moved.column("start_time")).as_py()
+    ParquetSink(str(root)).write("spans", moved, [int(hour.timestamp()) // 3600], "rx-b")
+    assert len(list(root.glob("spans/*/*/*.parquet"))) == 2
+
+    live = _runs(root, cached=False)
+    assert _runs(root, cached=True) == live
