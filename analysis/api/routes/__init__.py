@@ -1,0 +1,1 @@
+"""The API's routers, one per resource; ``app.py`` includes them all."""
