@@ -66,12 +66,20 @@ def _register_commands() -> None:
     from driftline.analysis.commands.playground import playground
     from driftline.analysis.commands.plugins_cmd import plugins_command
     from driftline.analysis.commands.reset import reset
+    from driftline.analysis.commands.runs_derived import RUNS_EXAMPLE, RUNS_OPTIONS, derive_beside_receiver, rebuild
     from driftline.analysis.commands.schedule import history, schedule, watch
     from driftline.analysis.commands.tui import explore
     from driftline.analysis.sql_command import sql
     from driftline.collector.cli import ServeExtension, register
 
-    register(cli, [ServeExtension(UI_OPTIONS, console_beside_receiver, (UI_EXAMPLE,))])
+    register(
+        cli,
+        [
+            ServeExtension(UI_OPTIONS, console_beside_receiver, (UI_EXAMPLE,)),
+            ServeExtension(RUNS_OPTIONS, derive_beside_receiver, (RUNS_EXAMPLE,)),
+        ],
+    )
+    runs.add_command(rebuild)
     for command in (
         sql,
         conventions,

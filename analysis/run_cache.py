@@ -1,5 +1,11 @@
 """Runs derived once per hour partition and kept as Parquet, so a repeated diff reads, not recomputes.
 
+Where a receiver already derived an hour's runs when it closed the hour (``runs/`` beside ``spans/``,
+see ``run_derivation.py``), those files are read instead, provided they account for every span file
+of the hour exactly once (a compacted file by the files it merged) and were derived with this
+reader's salt; any other hour is derived here, as below. The cache is the fallback for roots written
+by older receivers or other tools.
+
 Why per partition: spans arrive into the current hour; older hours rarely change. Each hour's runs are
 derived by the same SQL as the live ``runs`` view (``analysis/sql/runs.sql``), in a separate
 connection whose ``spans`` view reads only that hour, and written under the cache directory with a key
@@ -24,7 +30,6 @@ import atexit
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -34,36 +39,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 import driftline.collector.inventory as inventory
-from driftline.analysis import cost
-from driftline.analysis.cost import PriceTable, register_prices
+from driftline.analysis import run_derivation as derivation
+from driftline.analysis.cost import PriceTable
 from driftline.analysis.sql_literals import literal, literal_list
-from driftline.analysis.views import SQL_DIR, define_views, new_connection, read_parquet, typed
 from driftline.collector.schema import (
-    COPY_KEY,
-    COPY_ORDER,
-    FIRST_COPY_WINDOW,
     SPAN_SCHEMA,
     TMP_MARK,
     filesystem,
-    first_copies_sql,
 )
 
-RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
-# The span columns the run SQL reads (found in its text, so a column added to runs.sql is picked up):
-# the per-derivation span table holds only these, which halves what every join and sort moves.
-_RUN_SQL = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
-# (and those the rule that drops copies orders by)
-RUN_COLUMNS = tuple(
-    f.name
-    for f in SPAN_SCHEMA
-    if (re.search(rf"\b{f.name}\b", _RUN_SQL) or f.name in (*COPY_KEY, *COPY_ORDER)) and f.name != "trace_id"
-)
 BATCH_HOURS = 12
-CACHE_FORMAT = "2"
 READERS = "readers"
 ATTACH_ATTEMPTS = 5
 ORPHAN_READER_S = 24 * 3600  # a reader directory this old is removed even if its process lives on
@@ -146,71 +134,49 @@ class RunCache:
         self.fs, self.base = filesystem(root)
         self.local = isinstance(self.fs, pafs.LocalFileSystem)
         self.dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
-        sql = "".join((SQL_DIR / f"{v}.sql").read_text() for v in RUN_VIEWS)
-        rule = [cost.MODEL_NAMESPACE, cost.SNAPSHOT_SUFFIX, cost.PROVIDER_ALIASES]  # how calls are priced
-        self.salt = json.dumps([CACHE_FORMAT, sql, FIRST_COPY_WINDOW, self.prices.rows, rule], sort_keys=True)
+        self.salt = derivation.salt(prices)
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
         self.partitions: list[Partition] = []
 
-    def _scan(self, con: duckdb.DuckDBPyConnection, parts: list[Partition], where: str, whole: bool) -> str:
-        """One deduplicated, narrow span relation over ``parts`` whose ``trace_id`` is prefixed with the
-        partition's index (``7|…``), so one query can derive many hours while each hour's runs come
-        from that hour's spans only — or, with ``whole``, with ``*|`` for every hour, so a trace cut by
-        an hour boundary is one trace again. The copies of a span are dropped after the prefix, by the
-        schema's rule: per hour, or across the hours with ``whole`` (two copies of a span whose start
-        times differ sit in two hours; their trace is then cut, so derived whole)."""
-        frames = []
-        for i, part in enumerate(parts):
+    def _group(self, part: Partition) -> derivation.Group:
+        return derivation.Group(part.name, part.name, tuple(f for f, _, _ in part.files), part.complete)
+
+    def _ingested(self) -> dict[str, list[Path]]:
+        """The hours whose runs a receiver (or ``driftline runs rebuild``) derived and that still hold
+        (see ``run_derivation.covering``), each with its runs files — local paths: files of an object
+        store are fetched into the cache once (their names change with their content)."""
+        runs_files = derivation.list_runs_files(self.fs, self.base)
+        if not runs_files:
+            return {}
+        found: dict[str, list[Path]] = {}
+        for part in self.partitions:
+            chosen = derivation.covering(self.fs, part.files, runs_files.get(part.name, []), self.salt)
+            if chosen is None:
+                continue
             if self.local:
-                source = read_parquet([f for f, _, _ in part.files], hive=False)
-                source = source if part.complete else typed(con, "spans", source)
-            else:
-                source = f"_hour_{i}"
-                con.register(source, ds.dataset([f for f, _, _ in part.files], filesystem=self.fs, format="parquet"))
-            prefix = literal(f"{'*' if whole else i}|")
-            frames.append(
-                f"SELECT {prefix} || trace_id AS trace_id, span_id, "
-                f"{', '.join(c for c in RUN_COLUMNS if c != 'span_id')} FROM {source} {where}"
-            )
-        return first_copies_sql("(" + " UNION ALL BY NAME ".join(frames) + ")")
-
-    def _derive(
-        self, parts: list[Partition], threads: int | None = None, whole: bool = False, traces: list[str] | None = None
-    ) -> duckdb.DuckDBPyConnection:
-        """A connection holding ``_runs``: the runs of ``parts``, derived hour by hour (``_partition`` is
-        the index into ``parts``), or across the hours with ``whole`` (``_partition`` is ``*``); only
-        the runs of ``traces`` when given."""
-        con = new_connection(threads)
-        register_prices(con, self.prices)
-        where = ""
-        if traces is not None:
-            con.execute("CREATE TEMP TABLE _wanted(trace_id VARCHAR)")
-            con.executemany("INSERT INTO _wanted VALUES (?)", [[t] for t in traces])
-            where = "WHERE trace_id IN (SELECT trace_id FROM _wanted)"
-        # the spans once, only the columns runs need: every view below reads this table
-        con.execute(f"CREATE TEMP TABLE _spans AS {self._scan(con, parts, where, whole)}")
-        con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
-        define_views(con, {}, RUN_VIEWS[1:])
-        con.execute(
-            "CREATE TEMP TABLE _runs AS SELECT * REPLACE (split_part(run_id, '|', 2) AS run_id, "
-            "split_part(trace_id, '|', 2) AS trace_id), split_part(trace_id, '|', 1) AS _partition FROM runs"
-        )
-        return con
-
-    @staticmethod
-    def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=target.name + TMP_MARK, dir=target.parent)
-        os.close(fd)
-        con.execute(f"COPY ({query}) TO ? (FORMAT parquet, COMPRESSION zstd)", [tmp])
-        os.replace(tmp, target)
+                found[part.name] = [Path(i.path) for i in chosen]
+                continue
+            local = []
+            for info in chosen:
+                target = self.dir / "ingested" / part.name / info.base_name
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    fd, tmp = tempfile.mkstemp(prefix=target.name + TMP_MARK, dir=target.parent)
+                    os.close(fd)
+                    pafs.copy_files(info.path, tmp, source_filesystem=self.fs)
+                    os.replace(tmp, target)
+                local.append(target)
+            found[part.name] = local
+        return found
 
     def refresh(self) -> list[Path]:
-        """Derive every hour whose key is not cached; returns the cached files, one per hour."""
+        """Derive every hour neither a receiver derived nor the cache holds; returns the files that
+        hold the runs of every hour."""
         self.derived = []
         self.partitions = list_partitions(self.fs, self.base, self.root)
+        ingested = self._ingested()
         targets = {p.name: self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet" for p in self.partitions}
-        missing = [p for p in self.partitions if not targets[p.name].exists()]
+        missing = [p for p in self.partitions if p.name not in ingested and not targets[p.name].exists()]
         # a batch of hours per query: one query per hour pays a fixed cost per hour, one query for a
         # whole month needs memory in proportion; BATCH_HOURS balances the two
         batches = [missing[i : i + BATCH_HOURS] for i in range(0, len(missing), BATCH_HOURS)]
@@ -223,16 +189,14 @@ class RunCache:
                 for _ in pool.map(lambda b: self._derive_batch(b, targets, threads=1), batches):
                     pass
         self.derived = [p.name for p in missing]
-        return [targets[p.name] for p in self.partitions]
+        return [f for p in self.partitions for f in ingested.get(p.name, [targets[p.name]])]
 
     def _derive_batch(self, batch: list[Partition], targets: dict[str, Path], threads: int | None) -> None:
-        con = self._derive(batch, threads=threads)
+        con = derivation.derive(self.fs, [self._group(p) for p in batch], self.prices, threads)
         try:
-            for i, part in enumerate(batch):
-                self._copy(
-                    con,
-                    f"SELECT * REPLACE ({literal(part.name)} AS _partition) FROM _runs WHERE _partition = {literal(i)}",
-                    targets[part.name],
+            for part in batch:
+                derivation.copy_local(
+                    con, f"SELECT * FROM _runs WHERE _partition = {literal(part.name)}", targets[part.name]
                 )
                 for stale in targets[part.name].parent.glob("*.parquet"):
                     if stale != targets[part.name]:
@@ -241,8 +205,9 @@ class RunCache:
             con.close()
 
     def _crossing_runs(self, crossing: list[tuple[str, list[str]]]) -> Path:
-        """Runs of the traces cut by an hour boundary, derived from all their hours; cached under a key
-        of those hours' keys and the trace ids, so a warm diff reads them too."""
+        """Runs of the traces cut by an hour boundary or between receivers, derived from all the span
+        files of all their hours; cached under a key of those hours' keys and the trace ids, so a warm
+        diff reads them too."""
         hours = sorted({p for _, parts in crossing for p in parts})
         by_name = {p.name: p for p in self.partitions}
         digest = hashlib.sha256(self.salt.encode())
@@ -255,16 +220,20 @@ class RunCache:
             return target
         for stale in target.parent.glob("*.parquet"):
             stale.unlink(missing_ok=True)  # readers hold links: deleting the name is safe
-        con = self._derive([by_name[h] for h in hours if h in by_name], whole=True, traces=[t for t, _ in crossing])
+        files = tuple(f for h in hours if h in by_name for f, _, _ in by_name[h].files)
+        complete = all(by_name[h].complete for h in hours if h in by_name)
+        group = derivation.Group("*", "*", files, complete)
+        con = derivation.derive(self.fs, [group], self.prices, traces=[t for t, _ in crossing])
         try:
-            self._copy(con, "SELECT * FROM _runs", target)
+            derivation.copy_local(con, "SELECT * FROM _runs", target)
         finally:
             con.close()
         return target
 
     def _crossing_traces(self, con: duckdb.DuckDBPyConnection, cached: list[Path]) -> list[tuple[str, list[str]]]:
-        """Trace ids cached under more than one hour, with those hours; remembered per state of the
-        cache (the set of cached files), so a warm diff does not scan every trace id again."""
+        """Trace ids in more than one derived file (two hours, or two receivers' files of an hour), with
+        their hours; remembered per state of the cache (the set of its files), so a warm diff does not
+        scan every trace id again."""
         state = hashlib.sha256("\n".join(str(p) for p in cached).encode()).hexdigest()[:20]
         memo = self.dir / "runs" / "_crossing" / f"{state}.json"
         try:
@@ -273,7 +242,7 @@ class RunCache:
             pass
         crossing = con.execute(
             "SELECT trace_id, list(DISTINCT _partition ORDER BY _partition) FROM _cached_runs GROUP BY trace_id "
-            "HAVING count(DISTINCT _partition) > 1 ORDER BY trace_id"
+            "HAVING count(DISTINCT _source) > 1 ORDER BY trace_id"
         ).fetchall()
         memo.parent.mkdir(parents=True, exist_ok=True)
         for stale in memo.parent.glob("*.json"):
@@ -326,8 +295,12 @@ class RunCache:
         left out. For a request that must not wait for a rebuild (the API refreshes in the background)."""
         self.derived = []
         self.partitions = list_partitions(self.fs, self.base, self.root)
-        chosen = []
+        ingested = self._ingested()
+        chosen: list[Path] = []
         for p in self.partitions:
+            if p.name in ingested:
+                chosen.extend(ingested[p.name])
+                continue
             target = self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet"
             if target.exists():
                 chosen.append(target)
@@ -351,6 +324,7 @@ class RunCache:
         return False
 
     def _attach(self, con: duckdb.DuckDBPyConnection, refresh: bool) -> bool:
+        """(_cached_runs: every derived file, pinned; _crossing: the traces re-derived whole.)"""
         cached = self.refresh() if refresh else self.cached_only()
         if not cached:
             return False
@@ -370,10 +344,13 @@ class RunCache:
                 "CREATE OR REPLACE TEMP VIEW _crossing_runs AS "
                 f"SELECT * FROM read_parquet({literal(target)}, hive_partitioning = false)"
             )
-            union = "UNION ALL BY NAME SELECT * EXCLUDE (_partition) FROM _crossing_runs"
+            union = (
+                "UNION ALL BY NAME SELECT * EXCLUDE (_partition, _source) FROM _crossing_runs WHERE run_id IS NOT NULL"
+            )
         con.execute("DROP VIEW IF EXISTS runs")
+        # a row without a run id is a trace that makes no run (it only tells where a trace's spans are)
         con.execute(
-            "CREATE VIEW runs AS SELECT * EXCLUDE (_partition) FROM _cached_runs "
-            f"WHERE trace_id NOT IN (SELECT trace_id FROM _crossing) {union}"
+            "CREATE VIEW runs AS SELECT * EXCLUDE (_partition, _source) FROM _cached_runs "
+            f"WHERE run_id IS NOT NULL AND trace_id NOT IN (SELECT trace_id FROM _crossing) {union}"
         )
         return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from driftline.collector import crypto, native
@@ -21,6 +22,7 @@ from driftline.collector.receiver.budget import Budget
 from driftline.collector.receiver.export import Exporter
 from driftline.collector.receiver.grpc import GrpcReceiver
 from driftline.collector.receiver.http import HttpReceiver
+from driftline.collector.run_hours import Deriver, HourCloser
 from driftline.collector.schema import filesystem
 from driftline.collector.telemetry import Telemetry
 from driftline.collector.wal.log import WriteAheadLog
@@ -74,6 +76,7 @@ class CollectorApp:
         self.http = HttpReceiver(config, self.exporter, self.telemetry, self.health) if config.http else None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
+        self.hours: HourCloser | None = None  # derives each hour's runs (derive_runs)
         self._started = False
         self._stopped = False
 
@@ -111,6 +114,28 @@ class CollectorApp:
         )
         return self
 
+    def derive_runs(self, derive: Deriver, grace_s: float = 300.0) -> Callable[[], None]:
+        """Derive each hour's runs from this receiver's own span files once the hour is over (see
+        ``run_hours.py``); ``derive`` is the derivation (``driftline serve`` hands in the analysis's).
+        Returns what stops it. Not on an encrypted root: derived runs would be written in the clear."""
+        if self.key is not None:
+            log.info("runs are not derived at ingest on an encrypted root: readers derive them")
+            return lambda: None
+        t = self.telemetry
+        self.hours = HourCloser(
+            self.config.data,
+            self.config.instance_id,
+            derive,
+            grace_s=grace_s,
+            interval_s=min(5.0, max(0.5, grace_s / 10)),  # a short grace is for tests and benchmarks
+            on_derived=lambda s: (t.runs_derived.inc(), t.runs_derive_seconds.inc(s)),
+            on_failed=t.runs_derive_failures.inc,
+        ).start()
+        assert self.pipeline is not None
+        self.pipeline.on_written = self.hours.wrote
+        log.info("deriving runs at the close of each hour (grace %.0f s)", grace_s)
+        return self.hours.stop
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Seal the open segment and wait until everything acknowledged is in Parquet."""
         assert self.pipeline is not None
@@ -138,6 +163,8 @@ class CollectorApp:
         self.wal.close()
         if self.pipeline is not None:
             self.pipeline.close(timeout=120)
+        if self.hours is not None:
+            self.hours.stop()
         if self.embedder is not None:  # what it has not embedded stays spooled for the next start
             self.embedder.stop()
         log.info("driftline receiver %s stopped", self.config.instance_id)

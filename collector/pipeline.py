@@ -79,6 +79,7 @@ class SegmentPipeline:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Condition()
         self._in_flight: dict[str, Segment] = {}
+        self.on_written: Callable[[list[str]], None] | None = None  # told the files of each segment written
         self._attempts: dict[str, tuple[int, int]] = {}  # stem -> (tries, failures that count)
         self._closing = False
 
@@ -127,6 +128,11 @@ class SegmentPipeline:
             self.telemetry.embed_spooled.inc(result.embed_spooled)
             self.telemetry.embed_dropped.inc(result.embed_dropped)
         self.telemetry.flush_latency.observe(result.seconds)
+        if self.on_written is not None:
+            try:
+                self.on_written(result.files)
+            except Exception:  # a listener's failure must not keep a written segment in the WAL
+                log.exception("a listener of written files failed")
         self.wal.release(segment)
         self._attempts.pop(segment.stem, None)
         self._forget(segment)

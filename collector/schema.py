@@ -9,6 +9,7 @@ minor bump that old readers tolerate.
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -308,6 +309,37 @@ def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
         return None
     raw = metadata.get(SCHEMA_VERSION_KEY)
     return raw.decode() if raw else None
+
+
+# Runs derived where the spans arrive (a receiver, when it closes an hour) or by ``driftline runs rebuild``:
+# RUNS_DIR/<partition>/<group>-r<digest>.parquet, where a group is the receiver instance whose span
+# files it derived (or one file that is no receiver's: a compacted or imported file). Each file
+# records the span files it was derived from (name -> size) and its derivation's salt (the run SQL,
+# the copy rule, the prices): a reader uses an hour's runs files only when they account for every
+# span file of the hour exactly once and were derived as the reader would derive them.
+RUNS_DIR = "runs"
+RUNS_SOURCES_KEY = b"driftline.runs_from"
+RUNS_SALT_KEY = b"driftline.runs_salt"
+# A compacted file names the files it merged (name -> [size, rows]): see collector/sink/compact.py.
+COMPACTED_FROM_KEY = b"driftline.compacted_from"
+COMPACTED_PREFIX = "compact-"
+_RECEIVER_FILE = re.compile(r"^(?P<instance>.+?)-(?:[0-9a-f]{16}-)?\d{12}\.parquet$")
+
+
+def span_file_group(name: str) -> str:
+    """Whose runs a span file's runs are: the receiver instance that wrote it (``<instance>-<epoch>-
+    <seq>.parquet``), or the file's own stem when no receiver wrote it (compacted, imported)."""
+    m = None if name.startswith(COMPACTED_PREFIX) else _RECEIVER_FILE.match(name)
+    return m.group("instance") if m else name.removesuffix(".parquet")
+
+
+def runs_file_name(group: str, digest: str) -> str:
+    return f"{group}-r{digest}.parquet"
+
+
+def is_runs_file_of(name: str, group: str) -> bool:
+    """Is ``name`` a runs file of ``group`` (not of a group whose name merely starts the same)?"""
+    return re.fullmatch(rf"{re.escape(group)}-r[0-9a-f]{{16}}\.parquet", name) is not None
 
 
 # The on-disk layout readers need besides the columns: where a root lives and which files are

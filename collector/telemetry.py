@@ -84,6 +84,17 @@ class Telemetry:
             "Sampled answers dropped because the embedding backlog was full (the sample got sparser)",
             registry=r,
         )
+        self.runs_derived = Counter(
+            "driftline_runs_derived_hours",
+            "Hours whose runs this receiver derived from its own spans when it closed them",
+            registry=r,
+        )
+        self.runs_derive_failures = Counter(
+            "driftline_runs_derive_failures", "Derivations of an hour's runs that failed (retried)", registry=r
+        )
+        self.runs_derive_seconds = Counter(
+            "driftline_runs_derive_seconds", "Seconds spent deriving runs at the close of hours", registry=r
+        )
         e = Gauge("driftline_embedded_items", "Answers embedded since the receiver started", registry=r)
         e.set_function(embedded)
         b = Gauge("driftline_embed_backlog_bytes", "Spooled answers waiting to be embedded", registry=r)

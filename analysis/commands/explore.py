@@ -58,12 +58,14 @@ def versions(data: str, pricing: str | None, agent: str | None, env: str | None,
     )
 
 
-@click.command(
+@click.group(
+    invoke_without_command=True,
     epilog="""\b
 Examples:
   driftline runs --version v2.0 --errors
   driftline runs --slow --limit 10
-  driftline runs --outcome escalated --format json"""
+  driftline runs --outcome escalated --format json
+  driftline runs rebuild --since 7d      # derive the runs of the last week again""",
 )
 @scope_options
 @click.option("--version", "version", default=None, help="Only runs of this version.")
@@ -73,7 +75,9 @@ Examples:
 @click.option("--since", default=None, help="Only runs since (7d, 12h, or an ISO date).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_context
 def runs(
+    ctx: click.Context,
     data: str,
     pricing: str | None,
     agent: str | None,
@@ -87,6 +91,8 @@ def runs(
     fmt: str,
 ) -> None:
     """List runs, newest first, with their outcome, duration, tokens, cost and tool sequence."""
+    if ctx.invoked_subcommand is not None:
+        return
     from driftline.analysis.diff.sides import ANY, SideSpec, run_filters, unknown_version
     from driftline.analysis.sql_command import _emit
 

@@ -22,11 +22,19 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from driftline.collector import crypto, inventory
-from driftline.collector.schema import DATASETS, OPEN_DATASETS, drop_copies, is_finished_parquet, unify
+from driftline.collector.schema import (
+    COMPACTED_FROM_KEY,
+    COMPACTED_PREFIX,
+    DATASETS,
+    OPEN_DATASETS,
+    drop_copies,
+    is_finished_parquet,
+    unify,
+)
 from driftline.collector.sink.parquet import ParquetSink
 
-SOURCES_KEY = b"driftline.compacted_from"
-PREFIX = "compact-"
+SOURCES_KEY = COMPACTED_FROM_KEY
+PREFIX = COMPACTED_PREFIX
 
 
 @dataclass
