@@ -103,12 +103,14 @@ def derive(
             source = f"_group_{i}"
             con.register(source, ds.dataset(list(group.files), filesystem=fs, format="parquet"))
         # the group's index prefixes the trace id, so one query derives many groups apart
+        # one copy of each span, by the schema's rule, within the group: copies of a span in two groups
+        # (two hours, two receivers) put its trace in both, and a reader derives that trace whole
         frames.append(
-            f"SELECT {literal(f'{i}|')} || trace_id AS trace_id, span_id, "
-            f"{', '.join(c for c in RUN_COLUMNS if c != 'span_id')} FROM {source} {where}"
+            f"SELECT {literal(f'{i}|')} || trace_id AS trace_id, {', '.join(RUN_COLUMNS)} "
+            f"FROM ({first_copies_sql(f'(SELECT * FROM {source} {where})')})"
         )
-    # the spans once, only the columns runs need, one copy of each: every view below reads this table
-    con.execute(f"CREATE TEMP TABLE _spans AS {first_copies_sql('(' + ' UNION ALL BY NAME '.join(frames) + ')')}")
+    # the spans once, only the columns runs need: every view below reads this table
+    con.execute(f"CREATE TEMP TABLE _spans AS {' UNION ALL BY NAME '.join(frames)}")
     con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
     define_views(con, {}, RUN_VIEWS[1:])
     con.execute("CREATE TEMP TABLE _labels(i VARCHAR, _partition VARCHAR, _source VARCHAR)")

@@ -26,6 +26,7 @@ from driftline.collector import crypto, inventory
 from driftline.collector.schema import (
     DATASETS,
     OPEN_DATASETS,
+    RUNS_DIR,
     SPAN_SCHEMA,
     drop_copies,
     is_finished_parquet,
@@ -92,8 +93,8 @@ def prune_root(
     dry_run: bool = False,
     now: float | None = None,
 ) -> list[PrunedPartition]:
-    """Drop every hour partition that ended more than ``older_than_s`` ago (spans, logs and their
-    cached runs), except hours holding spans of ``keep_versions``."""
+    """Drop every hour partition that ended more than ``older_than_s`` ago (spans, logs and the runs
+    derived from them), except hours holding spans of ``keep_versions``."""
     sink = ParquetSink(root)
     fs = sink.fs
     if fs.get_file_info(sink.base).type == pafs.FileType.NotFound:
@@ -113,9 +114,10 @@ def prune_root(
                 item.kept_because = "holds " + ", ".join(sorted(held))
             elif not dry_run:
                 fs.delete_dir(f"{sink.base}/{dataset}/{name}")
-                cache = f"{sink.base}/_cache/runs/{name}"
-                if dataset == "spans" and fs.get_file_info(cache).type == pafs.FileType.Directory:
-                    fs.delete_dir(cache)
+                if dataset == "spans":  # the runs derived from them, by receivers and by the cache
+                    for derived in (f"{sink.base}/{RUNS_DIR}/{name}", f"{sink.base}/_cache/runs/{name}"):
+                        if fs.get_file_info(derived).type == pafs.FileType.Directory:
+                            fs.delete_dir(derived)
             results.append(item)
     return results
 

@@ -53,7 +53,9 @@ def _hex_id(rng: np.random.Generator) -> str:
     return rng.bytes(8).hex()
 
 
-def build_template(seed: int = 1, answers: bool = False) -> tuple[bytes, dict[str, np.ndarray]]:
+def build_template(
+    seed: int = 1, answers: bool = False, start_ns: int | None = None
+) -> tuple[bytes, dict[str, np.ndarray]]:
     """One request and, per kind of varying value, the byte offsets where each request patches it."""
     rng = np.random.default_rng(seed)
     req = ExportTraceServiceRequest()
@@ -63,7 +65,7 @@ def build_template(seed: int = 1, answers: bool = False) -> tuple[bytes, dict[st
     )
     ss = rs.scope_spans.add()
     ss.scope.name = "driftline.bench"
-    now = time.time_ns()
+    now = time.time_ns() if start_ns is None else start_ns
     trace_ids, span_ids, text_ids = [], [], []
     for t in range(SPANS_PER_REQUEST // TRACE_LEN):
         tid = rng.bytes(16)
@@ -193,6 +195,22 @@ class Patcher:
         return buf.tobytes()
 
 
+class RotatingHours:
+    """Requests whose spans move to the next (past) hour every ``every`` seconds: each hour is over
+    and quiet ``every`` seconds after traffic left it, so a receiver with ``--runs-grace`` below that
+    derives its runs while ingest goes on — an hour's derivation every few seconds, not every hour,
+    so its cost to ingest shows."""
+
+    def __init__(self, patchers: list[Patcher], every: float) -> None:
+        self.patchers, self.every, self.started = patchers, every, time.perf_counter()
+        for k, p in enumerate(patchers):
+            p.counter = k * 1_000_000_000  # trace ids never repeat across hours
+
+    def next(self) -> bytes:
+        k = min(int((time.perf_counter() - self.started) / self.every), len(self.patchers) - 1)
+        return self.patchers[k].next()
+
+
 def _client(
     port: int,
     patcher: Patcher,
@@ -290,14 +308,31 @@ def main() -> None:
     parser.add_argument("--answers", action="store_true", help="chat spans carry a unique answer text")
     parser.add_argument("--embed-outputs", type=float, default=None, help="embeddings-only mode at this rate")
     parser.add_argument("--encrypt", action="store_true", help="encryption at rest (a fresh key; WAL and Parquet)")
+    parser.add_argument(
+        "--runs",
+        choices=["off", "idle", "busy"],
+        default="idle",
+        help="runs derived at ingest: off (--no-derive-runs); idle (on, as deployed: the hour being written is "
+        "not derived yet); busy (on, the spans move to the next past hour every --hour-every seconds, each "
+        "derived 1 s after traffic leaves it)",
+    )
+    parser.add_argument("--hour-every", type=float, default=3.0, help="with --runs busy: seconds per hour of spans")
     args = parser.parse_args()
     answers = args.answers or args.embed_outputs is not None
 
     template, offsets = build_template(answers=answers)
-    patcher = Patcher(template, offsets)
+    patcher: Patcher | RotatingHours = Patcher(template, offsets)
+    if args.runs == "busy":
+        hours = int(args.duration / args.hour_every) + 1
+        first = (time.time_ns() // 3_600_000_000_000 - hours - 2) * 3_600_000_000_000
+        patcher = RotatingHours(
+            [Patcher(*build_template(answers=answers, start_ns=first + k * 3_600_000_000_000)) for k in range(hours)],
+            args.hour_every,
+        )
     with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp:
         data = Path(tmp) / "data"
         extra = ["--workers", str(args.workers)] if args.workers else []
+        extra += {"off": ["--no-derive-runs"], "idle": [], "busy": ["--runs-grace", "1"]}[args.runs]
         if args.embed_outputs is not None:
             extra += ["--embed-outputs", str(args.embed_outputs)]
         env = {}
@@ -318,6 +353,8 @@ def main() -> None:
                 for _ in range(args.clients)
             ]
             started = time.perf_counter()
+            if isinstance(patcher, RotatingHours):
+                patcher.started = started
             for t in threads:
                 t.start()
             while time.perf_counter() - started < args.duration:
@@ -338,6 +375,8 @@ def main() -> None:
                 peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
             durable_seconds = time.perf_counter() - started
             written = _written(rx.http_port)
+            runs_hours = _metric(rx.http_port, "driftline_runs_derived_hours_total")
+            runs_seconds = _metric(rx.http_port, "driftline_runs_derive_seconds_total")
             embed = {
                 k: _metric(rx.http_port, f"driftline_{k}")
                 for k in (
@@ -381,6 +420,11 @@ def main() -> None:
         + (f", embedding process {embed_cpu:.1f}" if args.embed_outputs is not None else "")
     )
     print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
+    per_span = f", {runs_seconds / written * 1e6:.1f} µs per span written" if written else ""
+    print(
+        f"  runs derived at ingest      {args.runs}: {runs_hours:.0f} hours derived while running, "
+        f"{runs_seconds:.2f} s of derivation{per_span}"
+    )
     if args.embed_outputs is not None:
         print(
             f"  embeddings-only ({args.embed_outputs:g})  spooled {embed['embed_spooled_items_total']:,.0f} answers, "

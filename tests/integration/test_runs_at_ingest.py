@@ -238,3 +238,49 @@ def test_two_receivers_fed_by_trace_id_give_the_runs_of_one(tmp_path: Path, spli
     by_file = [set(pq.read_table(f).column("trace_id").to_pylist()) for f in files]
     shared = set.intersection(*by_file) if len(by_file) > 1 else set()
     assert len(shared) == (1 if split_first else 0)  # the cut trace is in both files (one as a stub or piece)
+
+
+def test_erasing_a_trace_or_pruning_an_hour_removes_the_runs_derived_from_it(tmp_path: Path) -> None:
+    """Derived runs hold what the spans held: when spans are erased (``driftline reset``) or expire,
+    so do the runs derived from their hours — nothing erased stays readable in ``runs/``."""
+    from driftline.collector.sink.erase import erase_traces
+    from driftline.collector.sink.lifecycle import prune_root
+
+    root = tmp_path / "data"
+    erased = agent_runs(root, "1.0", 5, stem="rx-000000000001")[0]
+    agent_runs(root, "1.0", 5, stem="rx-000000000002", start_ms=3_600_000, seed=4)
+    _rebuild(root)
+    assert len(list((root / "runs").rglob("*.parquet"))) == 2
+    erase_traces(str(root), {erased})
+    left = list((root / "runs").rglob("*.parquet"))
+    assert len(left) == 1 and "hour=23" in str(left[0])
+    live, _ = _runs(root)
+    cached, _ = _runs(root, tmp_path / "cache")
+    assert cached == live and erased not in {r[0].split(":")[0] for r in live}
+    prune_root(str(root), older_than_s=0)
+    assert not list((root / "runs").rglob("*.parquet"))
+
+
+def test_a_restarted_receiver_derives_the_hours_it_wrote_before(tmp_path: Path) -> None:
+    """Killed before it closed the hour (here: a grace it never reached), the receiver derives that
+    hour after its restart: the hours it wrote recently are marked again at start."""
+    root = tmp_path / "data"
+    args = ("--flush-interval", "0.2", "--workers", "1")
+    rx = ReceiverProcess(root, *args, "--runs-grace", "86400", instance_id="rx-a").start()
+    try:
+        start = (time.time_ns() // HOUR_NS - 2) * HOUR_NS
+        _send_runs(OTLPSpanExporter(endpoint=f"127.0.0.1:{rx.grpc_port}", insecure=True), 10, start)
+        deadline = time.monotonic() + 30
+        while not list((root / "spans").rglob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        rx.kill()
+    assert not (root / "runs").exists()
+    rx = ReceiverProcess(root, *args, "--runs-grace", "0", instance_id="rx-a").start()
+    try:
+        _wait_for_runs_files(root, ["rx-a"])
+    finally:
+        assert rx.terminate() == 0
+    live, _ = _runs(root)
+    cached, derived = _runs(root, tmp_path / "cache")
+    assert len(live) == 10 and cached == live and derived == []
