@@ -117,18 +117,20 @@ def derive(
     con.executemany(
         "INSERT INTO _labels VALUES (?, ?, ?)", [[str(i), g.partition, g.source] for i, g in enumerate(groups)]
     )
+    con.execute("CREATE TEMP TABLE _derived AS SELECT * FROM runs")  # once: read twice below
     con.execute(
         """CREATE TEMP TABLE _runs AS
         WITH derived AS (
             SELECT * REPLACE (split_part(run_id, '|', 2) AS run_id, split_part(trace_id, '|', 2) AS trace_id),
                    split_part(trace_id, '|', 1) AS i
-            FROM runs
+            FROM _derived
             UNION ALL BY NAME
             SELECT split_part(trace_id, '|', 2) AS trace_id, split_part(trace_id, '|', 1) AS i
-            FROM (SELECT DISTINCT trace_id FROM _spans EXCEPT SELECT DISTINCT trace_id FROM runs)
+            FROM (SELECT DISTINCT trace_id FROM _spans EXCEPT SELECT DISTINCT trace_id FROM _derived)
         )
         SELECT d.* EXCLUDE (i), l._partition, l._source FROM derived d JOIN _labels l USING (i)"""
     )
+    con.execute("DROP TABLE _derived")
     return con
 
 

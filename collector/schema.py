@@ -281,7 +281,8 @@ CONFLICT_COLUMNS = ("name", "start_time", "end_time")
 # which file or receiver holds them, so every reader, before and after a compaction, keeps the same row.
 COPY_KEY = ("trace_id", "span_id")
 COPY_ORDER = ("received_at", *CONFLICT_COLUMNS)
-FIRST_COPY_WINDOW = f"PARTITION BY {', '.join(COPY_KEY)} ORDER BY {', '.join(COPY_ORDER)}"
+# (ordered by one row value: DuckDB sorts one composite key markedly faster than four keys)
+FIRST_COPY_WINDOW = f"PARTITION BY {', '.join(COPY_KEY)} ORDER BY ({', '.join(COPY_ORDER)})"
 
 
 def first_copies_sql(relation: str) -> str:

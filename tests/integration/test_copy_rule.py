@@ -94,3 +94,21 @@ def test_the_run_cache_drops_a_copy_that_sits_in_another_hour(tmp_path: Path) ->
 
     live = _runs(root, cached=False)
     assert _runs(root, cached=True) == live
+
+
+def test_the_spans_view_breaks_a_tie_by_content_whichever_file_holds_which_copy(tmp_path: Path) -> None:
+    """Two different spans with one id, received at the same instant: every reader keeps the one whose
+    (name, start, end) sorts first, not whichever file DuckDB happened to read first."""
+    for stem in ("0-first", "z-last"):
+        root = tmp_path / stem / "data"
+        agent_runs(root, "1.0", 3, stem="m-original")
+        (original,) = root.glob("spans/*/*/m-original.parquet")
+        table = pq.read_table(original)
+        renamed = table.set_column(
+            table.schema.get_field_index("name"), "name", pc.binary_join_element_wise("a ", table.column("name"), "")
+        )
+        ParquetSink(str(root)).write_file(renamed, str(original.parent / f"{stem}.parquet"), "spans")
+        con = connect(str(root))
+        names = [r[0] for r in con.execute("SELECT DISTINCT name FROM spans").fetchall()]
+        con.close()
+        assert names and all(n.startswith("a ") for n in names), (stem, names)

@@ -88,6 +88,12 @@ def test_an_encrypted_root_reads_only_with_its_key(receiver_factory, tmp_path: P
     assert SECRET.encode() not in _stored_bytes(root)
     again = driftline("sql", "--format", "csv", "--data", str(root), "SELECT count(*) FROM spans", key=key)
     assert again.returncode == 0 and again.stdout.splitlines()[1] == "10"
+    # runs derived ahead of a query would be stored in the clear: neither the receiver nor a rebuild does it
+    receiver.derive_runs(lambda *_: pytest.fail("derived on an encrypted root"), grace_s=0)()
+    assert receiver.hours is None
+    rebuild = driftline("runs", "rebuild", "--data", str(root), key=key)
+    assert rebuild.returncode == 1 and "encrypted root keeps no derived runs" in rebuild.stderr
+    assert not (root / "runs").exists()
 
 
 def test_a_receiver_refuses_the_wrong_key_and_plain_roots_stay_plain(receiver_factory, monkeypatch) -> None:
