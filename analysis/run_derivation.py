@@ -58,6 +58,8 @@ RUN_COLUMNS = tuple(
     if (re.search(rf"\b{f.name}\b", _RUN_SQL) or f.name in (*COPY_KEY, *COPY_ORDER)) and f.name != "trace_id"
 )
 DERIVATION_FORMAT = "3"  # bumped when a derived file's columns or meaning change
+MAX_LISTED_TRACES = 5000  # up to this many traces, a derivation filters by a list (the scan skips the rest)
+INGEST_MEMORY_LIMIT = "384MB"  # a receiver's derivation: the rest of the machine is ingest's
 
 
 def salt(prices: PriceTable) -> str:
@@ -83,17 +85,24 @@ def derive(
     prices: PriceTable,
     threads: int | None = None,
     traces: list[str] | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A connection holding ``_runs``: the runs (and stubs) of each group, derived from that group's
-    spans only, with ``_partition`` and ``_source`` columns; only the traces in ``traces`` when given."""
-    con = new_connection(threads)
+    spans only, with ``_partition`` and ``_source`` columns; only the traces in ``traces`` when given.
+    With ``memory_limit``, what does not fit spills to a temporary directory instead of growing."""
+    con = new_connection(threads, memory_limit)
+    if memory_limit:
+        con.execute("SET temp_directory = ?", [os.path.join(tempfile.gettempdir(), f"driftline-runs-{os.getpid()}")])
     register_prices(con, prices)
-    where = ""
-    if traces is not None:
+    where, params = "", []
+    if traces is not None and len(traces) <= MAX_LISTED_TRACES:  # a list the scan filters by: no join
+        where, params = f"WHERE trace_id IN ({', '.join('?' * len(traces))})", list(traces)
+    elif traces is not None:
         con.execute("CREATE TEMP TABLE _wanted(trace_id VARCHAR)")
         con.executemany("INSERT INTO _wanted VALUES (?)", [[t] for t in traces])
         where = "WHERE trace_id IN (SELECT trace_id FROM _wanted)"
     local = isinstance(fs, pafs.LocalFileSystem)
+    columns = ", ".join(RUN_COLUMNS)  # named, not *: the scan then reads only these
     frames = []
     for i, group in enumerate(groups):
         if local:
@@ -106,11 +115,11 @@ def derive(
         # one copy of each span, by the schema's rule, within the group: copies of a span in two groups
         # (two hours, two receivers) put its trace in both, and a reader derives that trace whole
         frames.append(
-            f"SELECT {literal(f'{i}|')} || trace_id AS trace_id, {', '.join(RUN_COLUMNS)} "
-            f"FROM ({first_copies_sql(f'(SELECT * FROM {source} {where})')})"
+            f"SELECT {literal(f'{i}|')} || trace_id AS trace_id, {columns} "
+            f"FROM ({first_copies_sql(f'(SELECT trace_id, {columns} FROM {source} {where})')})"
         )
     # the spans once, only the columns runs need: every view below reads this table
-    con.execute(f"CREATE TEMP TABLE _spans AS {' UNION ALL BY NAME '.join(frames)}")
+    con.execute(f"CREATE TEMP TABLE _spans AS {' UNION ALL BY NAME '.join(frames)}", params * len(groups))
     con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
     define_views(con, {}, RUN_VIEWS[1:])
     con.execute("CREATE TEMP TABLE _labels(i VARCHAR, _partition VARCHAR, _source VARCHAR)")
@@ -154,12 +163,18 @@ def _copy(con: duckdb.DuckDBPyConnection, query: str, path: str, metadata: dict[
 
 
 def derive_group(
-    root: str, partition: str, files: Sequence[str], group: str, prices: PriceTable, threads: int | None = 1
+    root: str,
+    partition: str,
+    files: Sequence[str],
+    group: str,
+    prices: PriceTable,
+    threads: int | None = 1,
+    memory_limit: str | None = INGEST_MEMORY_LIMIT,
 ) -> str:
     """Derive the runs of ``files`` (span files of one hour of ``root``, all of ``group``) and write
     them as ``runs/<partition>/<group>-r<digest>.parquet``, replacing the group's earlier file of the
-    hour; returns its path. What a receiver runs when it closes an hour (one DuckDB thread: ingest
-    keeps the rest) and what ``driftline runs rebuild`` runs."""
+    hour; returns its path. What a receiver runs when it closes an hour (one DuckDB thread and bounded
+    memory, spilling beyond it: ingest keeps the rest) and what ``driftline runs rebuild`` runs."""
     fs, base = filesystem(root)
     infos = fs.get_file_info(list(files))
     missing = [i.path for i in infos if i.type != pafs.FileType.File]
@@ -172,7 +187,8 @@ def derive_group(
     target = f"{directory}/{runs_file_name(group, digest)}"
     names = _runs_files(fs, directory)
     if os.path.basename(target) not in names:
-        con = derive(fs, [Group(partition, f"{partition}/{group}", tuple(i.path for i in infos))], prices, threads)
+        group_files = [Group(partition, f"{partition}/{group}", tuple(i.path for i in infos))]
+        con = derive(fs, group_files, prices, threads, memory_limit=memory_limit)
         metadata = {RUNS_SOURCES_KEY: json.dumps(sources, sort_keys=True), RUNS_SALT_KEY: the_salt}
         try:
             if isinstance(fs, pafs.LocalFileSystem):

@@ -19,6 +19,7 @@ on it: a reader derives any hour whose runs files do not account for all of its 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -164,6 +165,7 @@ class HourCloser:
                     self._dirty[partition] = max(self._dirty.get(partition, 0.0), mtime)
 
     def _loop(self) -> None:
+        _lowest_priority()
         while not self._stop.is_set():
             try:
                 self.run_due()
@@ -171,3 +173,13 @@ class HourCloser:
                 log.exception("deriving runs failed")
             self._wake.wait(self.interval_s)
             self._wake.clear()
+
+
+def _lowest_priority() -> None:
+    """Make the calling thread the machine's last claim on a core (Linux: nice 19 for this thread
+    only). The derivation runs on this thread (one DuckDB thread executes on its caller), so ingest
+    keeps its throughput at saturation; an hour left underived meanwhile is derived by its readers."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the derivation shares the cores
+        log.debug("could not lower the priority of the run derivation thread")

@@ -310,11 +310,11 @@ def main() -> None:
     parser.add_argument("--encrypt", action="store_true", help="encryption at rest (a fresh key; WAL and Parquet)")
     parser.add_argument(
         "--runs",
-        choices=["off", "idle", "busy"],
+        choices=["off", "idle", "busy", "busy-off"],
         default="idle",
         help="runs derived at ingest: off (--no-derive-runs); idle (on, as deployed: the hour being written is "
         "not derived yet); busy (on, the spans move to the next past hour every --hour-every seconds, each "
-        "derived 1 s after traffic leaves it)",
+        "derived 1 s after traffic leaves it); busy-off (the same spans as busy, derivation off)",
     )
     parser.add_argument("--hour-every", type=float, default=3.0, help="with --runs busy: seconds per hour of spans")
     args = parser.parse_args()
@@ -322,7 +322,7 @@ def main() -> None:
 
     template, offsets = build_template(answers=answers)
     patcher: Patcher | RotatingHours = Patcher(template, offsets)
-    if args.runs == "busy":
+    if args.runs.startswith("busy"):
         hours = int(args.duration / args.hour_every) + 1
         first = (time.time_ns() // 3_600_000_000_000 - hours - 2) * 3_600_000_000_000
         patcher = RotatingHours(
@@ -332,7 +332,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="driftline-bench-") as tmp:
         data = Path(tmp) / "data"
         extra = ["--workers", str(args.workers)] if args.workers else []
-        extra += {"off": ["--no-derive-runs"], "idle": [], "busy": ["--runs-grace", "1"]}[args.runs]
+        extra += {
+            "off": ["--no-derive-runs"],
+            "idle": [],
+            "busy": ["--runs-grace", "1"],
+            "busy-off": ["--no-derive-runs"],
+        }[args.runs]
         if args.embed_outputs is not None:
             extra += ["--embed-outputs", str(args.embed_outputs)]
         env = {}

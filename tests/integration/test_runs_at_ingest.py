@@ -284,3 +284,27 @@ def test_a_restarted_receiver_derives_the_hours_it_wrote_before(tmp_path: Path) 
     live, _ = _runs(root)
     cached, derived = _runs(root, tmp_path / "cache")
     assert len(live) == 10 and cached == live and derived == []
+
+
+def test_the_derivation_runs_on_a_thread_that_yields_the_cores_to_ingest(tmp_path: Path) -> None:
+    """At saturation ingest keeps its throughput: the derivation's thread has the lowest priority."""
+    import os
+    import threading
+
+    root = tmp_path / "data"
+    agent_runs(root, "1.0", 2, stem="rx-000000000001")
+    seen: list[int] = []
+    done = threading.Event()
+
+    def derive(_partition: str, _files: list[str]) -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        done.set()
+
+    closer = HourCloser(str(root), "rx", derive, grace_s=0, interval_s=0.05)
+    closer._recover = lambda: closer.wrote([str(p) for p in root.glob("spans/*/*/*.parquet")])  # type: ignore[method-assign]
+    closer.start()
+    try:
+        assert done.wait(10)
+    finally:
+        closer.stop()
+    assert seen == [19]
