@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from driftline.analysis.commands.common import pricing_option
-from driftline.common.options import data_option
+from driftline.common.options import data_option, missing_extra
 
 RUNS_OPTIONS = (
     click.Option(
@@ -51,9 +51,11 @@ def derive_beside_receiver(
     """``serve``'s extension: the hook that starts deriving runs once the receiver is up."""
     if own["no_derive_runs"]:
         return None
-    from driftline.analysis.cost import load_prices
-    from driftline.analysis.run_derivation import derive_group
-
+    try:
+        from driftline.analysis.cost import load_prices
+        from driftline.analysis.run_derivation import derive_group
+    except ImportError as exc:  # no [collector] extra: serve says what to install
+        raise missing_extra(exc) from exc
     try:
         prices = load_prices(own["runs_pricing"])
     except ValueError as exc:
