@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner
 
@@ -61,6 +62,18 @@ def test_receiver_writes_to_object_storage(receiver_factory, s3_root, tmp_path) 
     cached_con = connect(s3_root, cached_runs=True, cache_dir=cache)
     cached = cached_con.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
     assert live and cached == live and list(cache.glob("runs/date=*/hour=*/*.parquet"))
+    # runs derived ahead (what receivers do at the close of an hour) are written to the bucket and
+    # read from it: a new reader derives nothing
+    rebuilt = CliRunner().invoke(cli, ["runs", "rebuild", "--data", s3_root])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert [i.path for i in fs.get_file_info(pafs.FileSelector(f"{base}/runs", recursive=True)) if i.is_file]
+    from driftline.analysis.cost import load_prices
+    from driftline.analysis.run_cache import RunCache
+
+    con = connect(s3_root)
+    reader = RunCache(s3_root, load_prices(), tmp_path / "cache2")
+    assert reader.attach(con) and reader.derived == []
+    assert con.execute("SELECT * FROM runs ORDER BY run_id").fetchall() == live
 
 
 def test_object_store_root_needs_a_local_wal_dir(tmp_path) -> None:

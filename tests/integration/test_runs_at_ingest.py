@@ -61,9 +61,12 @@ def test_rebuilt_hours_are_read_not_derived_until_a_late_file_arrives(tmp_path: 
     cached, derived = _runs(root, tmp_path / "c2")
     assert cached == live and len(derived) == 1  # that hour only, by the reader
 
-    compact_root(str(root), min_age=0)  # merged files count as the files they merged
     _rebuild(root, "--since", "2023-11-14T23:00:00")
     cached, derived = _runs(root, tmp_path / "c3")
+    assert cached == live and derived == []
+    assert compact_root(str(root), min_age=0)  # a merged file counts as the files it merged
+    assert list((root / "spans").rglob("compact-*.parquet"))
+    cached, derived = _runs(root, tmp_path / "c4")
     assert cached == live and derived == []
 
 
