@@ -97,9 +97,12 @@ def rebuild(data: str, pricing: str | None, since: str | None) -> None:
 
     try:
         prices = load_prices(pricing)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pricing") from exc
+    try:
         start = when(since)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
     fs, base = filesystem(data)
     if fs.get_file_info(base).type != pafs.FileType.Directory:
         raise click.ClickException(f"data root {data} does not exist")

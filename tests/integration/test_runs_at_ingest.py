@@ -311,3 +311,13 @@ def test_the_derivation_runs_on_a_thread_that_yields_the_cores_to_ingest(tmp_pat
     finally:
         closer.stop()
     assert seen == [19]
+
+
+def test_rebuild_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["runs", "rebuild", "--data", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    agent_runs(tmp_path / "data", "1.0", 1, stem="rx-000000000001")
+    since = runner.invoke(cli, ["runs", "rebuild", "--data", str(tmp_path / "data"), "--since", "yesterday"])
+    assert since.exit_code == 2 and "--since" in since.output and "cannot read time" in since.output
+    assert not (tmp_path / "data" / "runs").exists()
