@@ -69,6 +69,11 @@ def salt(prices: PriceTable) -> str:
     return json.dumps([DERIVATION_FORMAT, _RUN_SQL, FIRST_COPY_WINDOW, prices.rows, rule], sort_keys=True)
 
 
+def salt_digest(the_salt: str) -> str:
+    """What a derived file's footer records of the salt (the salt itself holds the whole SQL)."""
+    return hashlib.sha256(the_salt.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class Group:
     """Span files whose runs are derived together, and what the derived rows are labelled with."""
@@ -189,7 +194,7 @@ def derive_group(
     if os.path.basename(target) not in names:
         group_files = [Group(partition, f"{partition}/{group}", tuple(i.path for i in infos))]
         con = derive(fs, group_files, prices, threads, memory_limit=memory_limit)
-        metadata = {RUNS_SOURCES_KEY: json.dumps(sources, sort_keys=True), RUNS_SALT_KEY: the_salt}
+        metadata = {RUNS_SOURCES_KEY: json.dumps(sources, sort_keys=True), RUNS_SALT_KEY: salt_digest(the_salt)}
         try:
             if isinstance(fs, pafs.LocalFileSystem):
                 copy_local(con, "SELECT * FROM _runs", Path(target), metadata)
@@ -259,9 +264,10 @@ def covering(
     expired) or another salt. A compacted span file counts as the files it merged, unless a runs file
     was derived from it directly."""
     listed: dict[tuple[str, int], int] = {}
+    wanted = salt_digest(the_salt)
     for info in runs_files:
         meta = _footer(fs, info.path, info.size or 0, info.mtime_ns or 0)
-        if meta.get(RUNS_SALT_KEY, b"").decode() != the_salt:
+        if meta.get(RUNS_SALT_KEY, b"").decode() != wanted:
             return None
         try:
             sources = json.loads(meta[RUNS_SOURCES_KEY])
