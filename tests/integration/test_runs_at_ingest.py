@@ -137,13 +137,15 @@ class _ByTraceId(SpanExporter):
     """What the OTel Collector's loadbalancing exporter does with routing_key: traceID."""
 
     def __init__(self, exporters: list[SpanExporter], split: set[int] | None = None) -> None:
-        self.exporters, self.split = exporters, split or set()
+        self.exporters, self.split, self.turn = exporters, split or set(), 0
 
     def export(self, spans: list[ReadableSpan]) -> SpanExportResult:
         for span in spans:
             tid = span.context.trace_id
-            # a trace in ``split`` reaches every receiver, span by span: what a membership change does
-            i = (span.context.span_id if tid in self.split else tid) % len(self.exporters)
+            # a trace in ``split`` reaches the receivers in turn, span by span: what a membership change does
+            if tid in self.split:
+                self.turn += 1
+            i = (self.turn if tid in self.split else tid) % len(self.exporters)
             if self.exporters[i].export([span]) != SpanExportResult.SUCCESS:
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
@@ -180,6 +182,29 @@ def _send_runs(exporter: SpanExporter, n: int, start_ns: int, split: _ByTraceId 
         agent.end(end_time=t + 5 * 10**8)
     provider.shutdown()
     return traces
+
+
+def _wait_until_derived(root: Path, spans: int, timeout: float = 60) -> None:
+    """Until ``spans`` spans are in Parquet and every hour's runs files account for all its span files
+    (a receiver writes an acknowledged request in more than one file and derives after each)."""
+    import pyarrow.dataset as ds
+
+    from driftline.analysis import run_derivation as derivation
+    from driftline.analysis.run_cache import list_partitions
+    from driftline.collector.schema import filesystem
+
+    fs, base = filesystem(str(root))
+    the_salt = derivation.salt(load_prices())
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list((root / "spans").rglob("*.parquet"))
+        if files and ds.dataset(files, format="parquet").count_rows() >= spans:
+            runs = derivation.list_runs_files(fs, base)
+            parts = list_partitions(fs, base)
+            if all(derivation.covering(fs, p.files, runs.get(p.name, []), the_salt) for p in parts):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the runs of {root} were not derived in {timeout} s")
 
 
 def _wait_for_runs_files(root: Path, instances: list[str], timeout: float = 60) -> None:
@@ -227,7 +252,8 @@ def test_two_receivers_fed_by_trace_id_give_the_runs_of_one(tmp_path: Path, spli
         alone = OTLPSpanExporter(endpoint=f"127.0.0.1:{solo.grpc_port}", insecure=True)
         traces = _send_runs(_Tee(both, alone), 30, start, both if split_first else None)
         _wait_for_runs_files(two, ["rx-a", "rx-b"])
-        _wait_for_runs_files(one, ["solo"])
+        _wait_until_derived(two, 30 * 4)
+        _wait_until_derived(one, 30 * 4)
     finally:
         for r in [*receivers, solo]:
             assert r.terminate() == 0
@@ -281,7 +307,7 @@ def test_a_restarted_receiver_derives_the_hours_it_wrote_before(tmp_path: Path) 
     assert not (root / "runs").exists()
     rx = ReceiverProcess(root, *args, "--runs-grace", "0", instance_id="rx-a").start()
     try:
-        _wait_for_runs_files(root, ["rx-a"])
+        _wait_until_derived(root, 10 * 4)
     finally:
         assert rx.terminate() == 0
     live, _ = _runs(root)
