@@ -51,8 +51,10 @@ def connect(
     (``inferences``, ``labels``, ``label_events``, ``inferences_labeled``, ``ml_daily``) count days in
     ``tz`` (default UTC).
 
-    With ``cached_runs`` the ``runs`` view reads per-hour run files derived once and kept under the
-    cache directory (see ``run_cache``), so a repeated diff only derives the hours that changed; with
+    With ``cached_runs`` the ``runs`` view reads per-hour run files: those receivers derived when they
+    closed the hour (``runs/`` beside ``spans/``) where they still account for the hour's spans, else
+    files derived once and kept under the cache directory (see ``run_cache``), so a repeated diff only
+    derives the hours that changed; with
     ``only_runs`` too, no other view is defined (binding each reads every file footer: a diff that
     needs nothing but runs saves that). ``refresh_cache=False`` reads the run cache as it is, deriving
     nothing (the API: a background refresh keeps it current, a request never waits for one).
