@@ -22,13 +22,13 @@ import driftline.collector.inventory as inventory
 from driftline.analysis.sql_literals import literal_list
 from driftline.collector.schema import (
     CONFLICT_COLUMNS,
-    FIRST_COPY_WINDOW,
     INFERENCE_SCHEMA,
     LABEL_SCHEMA,
     LOG_SCHEMA,
     PARTITION_GLOB,
     SPAN_SCHEMA,
     filesystem,
+    first_copy_window,
 )
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -133,5 +133,6 @@ def define_views(
         if "{source}" in sql:
             sql = sql.replace("{source}", sources[_DATASET_OF.get(view, view)])
         sql = sql.replace("{conflict_key}", f"({', '.join(CONFLICT_COLUMNS)})").replace("{tz}", check_tz(tz))
-        sql = sql.replace("{first_copy_window}", FIRST_COPY_WINDOW)
+        if "{first_copy_window}" in sql:
+            sql = sql.replace("{first_copy_window}", first_copy_window(_DATASET_OF.get(view, view)))
         con.execute(sql)

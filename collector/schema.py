@@ -281,8 +281,23 @@ CONFLICT_COLUMNS = ("name", "start_time", "end_time")
 # which file or receiver holds them, so every reader, before and after a compaction, keeps the same row.
 COPY_KEY = ("trace_id", "span_id")
 COPY_ORDER = ("received_at", *CONFLICT_COLUMNS)
-# (ordered by one row value: DuckDB sorts one composite key markedly faster than four keys)
-FIRST_COPY_WINDOW = f"PARTITION BY {', '.join(COPY_KEY)} ORDER BY ({', '.join(COPY_ORDER)})"
+# The same rule for the other datasets a view deduplicates: an inference by (model, request id, time),
+# a label event by (request id, model, time); at one received_at, by what they say.
+COPY_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "spans": (COPY_KEY, COPY_ORDER),
+    "inferences": (("model", "request_id", "time"), ("received_at", "model_version", "prediction", "prediction_class")),
+    "labels": (("request_id", "model", "time"), ("received_at", "label", "label_class")),
+}
+
+
+def first_copy_window(dataset: str = "spans") -> str:
+    """The window that numbers the copies of a row of ``dataset``, the kept one first. Ordered by one
+    row value: DuckDB sorts one composite key markedly faster than several keys."""
+    key, order = COPY_RULES[dataset]
+    return f"PARTITION BY {', '.join(key)} ORDER BY ({', '.join(order)})"
+
+
+FIRST_COPY_WINDOW = first_copy_window("spans")
 
 
 def first_copies_sql(relation: str) -> str:

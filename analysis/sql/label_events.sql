@@ -1,4 +1,5 @@
--- Every label event, re-labels included (the history); exact resends removed.
+-- Every label event, re-labels included (the history); exact resends removed (the first received;
+-- same-instant copies by what they say: collector/schema.py COPY_RULES).
 CREATE OR REPLACE VIEW label_events AS
 SELECT * FROM {source}
-QUALIFY row_number() OVER (PARTITION BY request_id, model, time ORDER BY received_at) = 1;
+QUALIFY row_number() OVER ({first_copy_window}) = 1;

@@ -112,3 +112,41 @@ def test_the_spans_view_breaks_a_tie_by_content_whichever_file_holds_which_copy(
         names = [r[0] for r in con.execute("SELECT DISTINCT name FROM spans").fetchall()]
         con.close()
         assert names and all(n.startswith("a ") for n in names), (stem, names)
+
+
+def test_label_events_received_at_one_instant_are_chosen_by_what_they_say(tmp_path: Path) -> None:
+    """Two label events for one (request, model, time) at one received_at, one saying 0 and one 1:
+    whichever file holds which, ``label_events`` keeps the same one (the schema's rule for labels)."""
+    from driftline.collector.schema import LABEL_SCHEMA, partition_name
+
+    def labels(value: float) -> pa.Table:
+        return pa.table(
+            {
+                "time": pa.array([10**18], pa.timestamp("ns", "UTC")),
+                "request_id": ["r1"],
+                "model": ["churn"],
+                "label": [value],
+                "received_at": pa.array([2 * 10**18], pa.timestamp("ns", "UTC")),
+            }
+        ).select([n for n in LABEL_SCHEMA.names if n in ("time", "request_id", "model", "label", "received_at")])
+
+    kept = []
+    pairs = [(a, b) for a, b in ((1.0, 0.0), (2.0, 7.0), (9.0, 3.0), (4.0, 5.0)) for a, b in ((a, b), (b, a))]
+    for first, second in pairs:
+        root = tmp_path / f"{first}-{second}" / "data"
+        sink = ParquetSink(str(root))
+        directory = root / "labels" / partition_name(10**18 // 3_600_000_000_000)
+        for stem, value in (("a", first), ("b", second)):
+            table = labels(value)
+            full = pa.table(
+                {
+                    f.name: table.column(f.name) if f.name in table.column_names else pa.nulls(1, f.type)
+                    for f in LABEL_SCHEMA
+                },
+                schema=LABEL_SCHEMA,
+            )
+            sink.write_file(full, str(directory / f"{stem}.parquet"), "labels")
+        con = connect(str(root))
+        kept.append(con.execute("SELECT label FROM label_events").fetchall())
+        con.close()
+    assert kept == [[(min(pair),)] for pair in pairs]
