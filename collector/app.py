@@ -108,7 +108,7 @@ class CollectorApp:
             parts.append(f"OTLP/gRPC on {self.config.host}:{self.grpc_port}")
         if self.http_port:
             parts.append(f"OTLP/HTTP on {scheme}://{self.config.host}:{self.http_port}")
-        log.info("OTLP logs reader: %s", native.status())
+        log.info("OTLP readers: %s", native.status())
         log.info(
             "driftline receiver %s ready: %s; data in %s", self.config.instance_id, ", ".join(parts), self.config.data
         )

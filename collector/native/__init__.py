@@ -1,9 +1,10 @@
 """Compiled readers of OTLP requests, and the switch that picks them.
 
-Why a switch: the compiled module (``_logscan``, built from ``logscan.c`` by ``pip install`` where a C
-compiler exists) is an accelerator, never the rule. The Python readers (``collector/ml_events.py``,
-``collector/normalize/ml_rows.py``) are the specification; the compiled one handles the common case
-and hands anything it is not sure of back to them. ``DRIFTLINE_NATIVE=0`` turns it off (the tests run
+Why a switch: the compiled modules (``_logscan`` from ``logscan.c``, ``_spanscan`` from ``spanscan.c``,
+built by ``pip install`` where a C compiler exists) are accelerators, never the rule. The Python
+readers (``collector/ml_events.py``, ``collector/normalize/ml_rows.py``, the span normalizer) are the
+specification; the compiled ones handle the common case and hand anything they are not sure of back
+to them. ``DRIFTLINE_NATIVE=0`` turns it off (the tests run
 both ways); a machine without a compiler gets the Python path and ``driftline doctor`` says so.
 """
 
@@ -35,25 +36,40 @@ def _load() -> ModuleType | None:
     return _logscan
 
 
+def _load_spanscan() -> ModuleType | None:
+    if not enabled():
+        return None
+    try:
+        from driftline.collector.native import _spanscan  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _spanscan
+
+
 _UNSET = object()
-_logscan_module: object = _UNSET
+_LOADERS = {"logscan": _load, "spanscan": _load_spanscan}
+_loaded: dict[str, ModuleType | None] = {}
 
 
 def __getattr__(name: str) -> ModuleType | None:
-    """``logscan``: the compiled reader or None, loaded on first use — so what only needs ``enabled()``
-    (the diff's KS merge) does not load the reader and the convention it checks against."""
-    global _logscan_module
-    if name != "logscan":
+    """``logscan`` / ``spanscan``: the compiled reader or None, loaded on first use — so what only
+    needs ``enabled()`` (the diff's KS merge) does not load the reader and the convention it checks
+    against."""
+    loader = _LOADERS.get(name)
+    if loader is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _logscan_module is _UNSET:
-        _logscan_module = _load()
-    return _logscan_module  # type: ignore[return-value]
+    if name not in _loaded:
+        _loaded[name] = loader()
+    return _loaded[name]
 
 
 def status() -> str:
     """One line for ``driftline doctor`` and the receiver's start-up log."""
-    if __getattr__("logscan") is not None:
-        return "compiled (driftline.collector.native._logscan)"
+    built = [f"driftline.collector.native._{name}" for name in _LOADERS if __getattr__(name) is not None]
+    if len(built) == len(_LOADERS):
+        return f"compiled ({', '.join(built)})"
     if not enabled():
         return "Python (DRIFTLINE_NATIVE=0)"
-    return "Python (the compiled reader is not built: reinstall with a C compiler)"
+    if built:
+        return f"partly compiled ({', '.join(built)}; the rest is not built: reinstall with a C compiler)"
+    return "Python (the compiled readers are not built: reinstall with a C compiler)"

@@ -33,15 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OK 0
-#define BAIL 1
-#define ERR (-1)
-#define TRY(x)                \
-    do {                      \
-        int r_ = (x);         \
-        if (r_ != OK)         \
-            return r_;        \
-    } while (0)
+#include "wire.h"
 
 /* The limits of instrumentation/ml/convention.py (checked equal at import by native/__init__.py). */
 #define MAX_FEATURES 1000
@@ -60,119 +52,6 @@ static const char A_PREDICTION[] = "driftline.ml.prediction";
 static const char A_LABEL_VALUE[] = "driftline.ml.label.value";
 static const char A_LATENCY[] = "driftline.ml.latency_ms";
 static const char A_NONFINITE[] = "driftline.ml.nonfinite";
-
-/* ---------------------------------------------------------------------------------------------- */
-/* protobuf wire format                                                                            */
-
-typedef struct {
-    const uint8_t *p;
-    const uint8_t *e;
-} Buf;
-
-static int varint(Buf *b, uint64_t *out) {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (b->p >= b->e)
-            return BAIL;
-        uint8_t c = *b->p++;
-        if (shift == 63 && c > 1)
-            return BAIL;
-        r |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = r;
-            return OK;
-        }
-    }
-    return BAIL;
-}
-
-/* One field: its number, wire type and value (varint/fixed in *v, length-delimited in *sub). */
-static int field(Buf *b, uint32_t *num, int *wt, uint64_t *v, Buf *sub) {
-    uint64_t tag;
-    TRY(varint(b, &tag));
-    if ((tag >> 3) == 0 || (tag >> 3) > 0x1fffffff)
-        return BAIL;
-    *num = (uint32_t)(tag >> 3);
-    *wt = (int)(tag & 7);
-    switch (*wt) {
-    case 0:
-        return varint(b, v);
-    case 1:
-        if (b->e - b->p < 8)
-            return BAIL;
-        memcpy(v, b->p, 8); /* little-endian hosts only: checked in module init */
-        b->p += 8;
-        return OK;
-    case 2: {
-        uint64_t n;
-        TRY(varint(b, &n));
-        if (n > (uint64_t)(b->e - b->p))
-            return BAIL;
-        sub->p = b->p;
-        sub->e = b->p + n;
-        b->p += n;
-        return OK;
-    }
-    case 5: {
-        uint32_t x;
-        if (b->e - b->p < 4)
-            return BAIL;
-        memcpy(&x, b->p, 4);
-        *v = x;
-        b->p += 4;
-        return OK;
-    }
-    default: /* groups: never in OTLP */
-        return BAIL;
-    }
-}
-
-static int eq(Buf s, const char *lit) {
-    size_t n = strlen(lit);
-    return (size_t)(s.e - s.p) == n && memcmp(s.p, lit, n) == 0;
-}
-
-/* Strict UTF-8 as Python's decoder takes it (no overlongs, surrogates or > U+10FFFF). */
-static int utf8_ok(const uint8_t *s, const uint8_t *e) {
-    while (s < e) {
-        uint8_t c = *s;
-        if (c < 0x80) {
-            s++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (e - s < 2 || (s[1] & 0xC0) != 0x80)
-                return 0;
-            s += 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            if (e - s < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xE0 && s[1] < 0xA0)
-                return 0;
-            if (c == 0xED && s[1] >= 0xA0)
-                return 0;
-            s += 3;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            if (e - s < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-                return 0;
-            if (c == 0xF0 && s[1] < 0x90)
-                return 0;
-            if (c == 0xF4 && s[1] >= 0x90)
-                return 0;
-            s += 4;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static Py_ssize_t code_points(const uint8_t *s, Py_ssize_t n) {
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        k += (s[i] & 0xC0) != 0x80;
-    return k;
-}
 
 /* AnyValue: which member is set (oneof numbers 1..7; 0 = none) and its value. */
 enum { K_NONE = 0, K_STRING = 1, K_BOOL = 2, K_INT = 3, K_DOUBLE = 4, K_ARRAY = 5, K_KVLIST = 6, K_BYTES = 7 };

@@ -28,15 +28,19 @@ SPAN_INDEX = {name: i for i, name in enumerate(SPAN_SCHEMA.names)}
 N_SPAN_COLUMNS = len(SPAN_INDEX)
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _to_int(v: Any) -> int | None:
     if isinstance(v, bool):
         return None
     if isinstance(v, int):
         return v
     try:
-        return int(float(v))
-    except (TypeError, ValueError):
+        n = int(float(v))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite token count
         return None
+    return n if _INT64_MIN <= n <= _INT64_MAX else None  # the column is int64
 
 
 def _to_float(v: Any) -> float | None:
@@ -60,7 +64,7 @@ def _to_strlist(v: Any) -> list[str] | None:
     return [as_text(v)]
 
 
-_CONVERT: dict[str, Callable[[Any], Any]] = {"str": to_str, "int": _to_int, "float": _to_float, "strlist": _to_strlist}
+CONVERT: dict[str, Callable[[Any], Any]] = {"str": to_str, "int": _to_int, "float": _to_float, "strlist": _to_strlist}
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ def _compile(convention: str) -> _Plan:
             if "*" in src.key:
                 globs.append((SPAN_INDEX[col.name], re.compile(re.escape(src.key).replace(r"\*", r"\d+") + "$")))
             else:
-                by_key.setdefault(src.key, []).append(_Claim(SPAN_INDEX[col.name], rank, _CONVERT[col.type], src))
+                by_key.setdefault(src.key, []).append(_Claim(SPAN_INDEX[col.name], rank, CONVERT[col.type], src))
     return _Plan({k: tuple(v) for k, v in by_key.items()}, tuple(globs))
 
 
@@ -104,7 +108,7 @@ PLANS = {c: _compile(c) for c in (*(conv.name for conv in cv.CONVENTIONS), cv.NO
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 _NO_CONVENTION = len(cv.CONVENTIONS)
 # What an attribute does to a row, decided once per distinct encoded KeyValue and convention:
-_CLAIMS, _DYNAMIC, _CONTENT, _REST = 0, 1, 2, 3
+CLAIMS, DYNAMIC, CONTENT, REST = 0, 1, 2, 3
 
 
 def value_of(av: AnyValue) -> Any:
@@ -142,11 +146,11 @@ class Key:
             claims = PLANS[convention].by_key.get(self.name)
             if not claims:
                 role = content_role(self.name)
-                found = (_CONTENT, role) if role else (_REST, None)
+                found = (CONTENT, role) if role else (REST, None)
             elif any(c.source.when is not None for c in claims):
-                found = (_DYNAMIC, claims)
+                found = (DYNAMIC, claims)
             else:
-                found = (_CLAIMS, claims)
+                found = (CLAIMS, claims)
             self.kinds[convention] = found
         return found
 
@@ -176,7 +180,7 @@ class Attr:
 
     def effect(self, convention: str) -> tuple[int, Any]:
         kind, payload = self.meta.kind(convention)
-        if kind == _CLAIMS:
+        if kind == CLAIMS:
             fills = []
             for c in payload:
                 fill = _apply(c.source, c.convert, self.value, self.key)
@@ -322,20 +326,20 @@ def classify(attrs: list[Attr]) -> Classified:
     rest: list[Attr] = []
     for a in attrs:
         kind, payload = a.effects.get(convention) or a.effect(convention)
-        if kind == _CLAIMS:
+        if kind == CLAIMS:
             claimers.append(a)
             for index, source_rank, val, owner in payload:
                 prev = chosen.get(index)
                 if prev is None or source_rank < prev[0]:
                     row[index] = val
                     chosen[index] = (source_rank, owner)
-        elif kind == _REST:
+        elif kind == REST:
             rest.append(a)
-        elif kind == _CONTENT:
+        elif kind == CONTENT:
             if content is None:
                 content = Content()
             content.add(payload, a.key, a.value)
-        else:  # _DYNAMIC: a source that depends on another attribute's value
+        else:  # DYNAMIC: a source that depends on another attribute's value
             claimers.append(a)
             by_key = {b.key: b.value for b in attrs}
             for c in payload:
@@ -387,7 +391,7 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
         if type(a) is tuple:  # a volatile attribute: (key meta, value), not worth an Attr
             meta, value = a
             kind, payload = meta.kind(convention)
-            if kind == _CLAIMS:
+            if kind == CLAIMS:
                 for c in payload:
                     if c.index in taken:
                         return None
@@ -397,16 +401,16 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
                         row[c.index] = fill[0]
                         local[c.index] = (c.rank, fill[1])
                 light_claimers.append(a)
-            elif kind == _CONTENT:
+            elif kind == CONTENT:
                 content = content.copy() if content is not None else Content()
                 content.add(payload, meta.name, value)
-            elif kind == _REST:
+            elif kind == REST:
                 rest.append(Attr(meta, value))
             else:
                 return None
             continue
         kind, payload = a.effects.get(convention) or a.effect(convention)
-        if kind == _CLAIMS:
+        if kind == CLAIMS:
             claimers.append(a)
             for index, source_rank, val, owner in payload:
                 if index in taken:
@@ -415,9 +419,9 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
                 if prev is None or source_rank < prev[0]:
                     row[index] = val
                     local[index] = (source_rank, owner)
-        elif kind == _REST:
+        elif kind == REST:
             rest.append(a)
-        elif kind == _CONTENT:
+        elif kind == CONTENT:
             content = content.copy() if content is not None else Content()
             content.add(payload, a.key, a.value)
         else:

@@ -20,7 +20,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from driftline.collector import ml_events, otlp
 from driftline.collector.embed import spool
-from driftline.collector.normalize import agent_events, retrieval, tools_offered
+from driftline.collector.normalize import agent_events, recipes, retrieval, tools_offered
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
@@ -40,7 +40,7 @@ from driftline.collector.normalize.attributes import (
 )
 from driftline.collector.normalize.ml_rows import new_ml_rows
 from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
-from driftline.collector.normalize.views import as_view
+from driftline.collector.normalize.views import as_view, parse_traces
 from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
 from driftline.instrumentation.ml.convention import EVENTS as ML_EVENTS
 from driftline.instrumentation.scrub import scrub
@@ -101,8 +101,6 @@ class _Base:
     def __init__(self, options: NormalizeOptions) -> None:
         self.options = options
         self.rows: list[list[Any]] = []
-        self.hours: list[int] = []
-        self.rejected = 0
         self.answers: dict[str, str] = {}  # embeddings-only mode: output hash -> answer to embed
 
     def _attr_map(self, items: Iterable[tuple[str, Any]], truncated: list[str]) -> list[tuple[str, str]]:
@@ -116,7 +114,7 @@ class _Base:
             out.append((k, text))
         return out
 
-    def _content_columns(self, row: list[Any], content: Content) -> None:
+    def content_columns(self, row: list[Any], content: Content) -> None:
         """Hashes, lengths and (with --store-content) scrubbed text of the span's content."""
         inp, out = content.text("input"), content.text("output")
         system, args = content.text("system"), content.pieces.get("tool_args")
@@ -184,13 +182,74 @@ class _Base:
 
 
 class SpanNormalizer(_Base):
-    """Accumulates canonical span rows for one batch (one WAL segment); exact resends are dropped."""
+    """Accumulates canonical span rows for one batch (one WAL segment); exact resends are dropped.
 
-    def __init__(self, options: NormalizeOptions) -> None:
+    Where the compiled span path is built (``recipes.native_batch``), ``add_payload`` lets it write the
+    spans whose shape it knows and builds the others here; both share one memory of the batch's ids.
+    """
+
+    def __init__(self, options: NormalizeOptions, compiled: bool = True) -> None:
         super().__init__(options)
         self._seen: dict[bytes, tuple[int, int, str]] = {}
-        self.duplicates = 0
+        self._duplicates = 0
         self.conflicts: list[tuple[str, str]] = []  # (trace_id, span_id) reused with other content
+        self._resources: dict[bytes, tuple[Any, ...]] = {}
+        self._hours: list[int] = []  # of self.rows
+        self._rejected = 0
+        self.compiled = recipes.native_batch(options, self._resource_columns, self.conflicts) if compiled else None
+
+    @property
+    def duplicates(self) -> int:
+        return self._duplicates + (self.compiled.duplicates if self.compiled is not None else 0)
+
+    @property
+    def rejected(self) -> int:
+        return self._rejected + (self.compiled.rejected if self.compiled is not None else 0)
+
+    def add_payload(self, payload: bytes, received_ns: int) -> None:
+        """One traces request from the WAL (raises ``otlp.MalformedRequest``)."""
+        request = parse_traces(payload)
+        others = None if self.compiled is None else self.compiled.scan(payload, received_ns)
+        if others is None:
+            self.add_request(request, received_ns)
+            return
+        resources: dict[int, tuple[Any, ...]] = {}
+        for i, j, k in others:  # already checked for ids and resends by the compiled path
+            rs = request.resource_spans[i]
+            found = resources.get(i)
+            if found is None:
+                found = resources[i] = self._resource(rs.resource.attributes)
+            svc, ver, env, raw_res, rmap = found
+            ss = rs.scope_spans[j]
+            span = ss.spans[k]
+            fixed = (svc, ver, env, ss.scope.name or None, ss.scope.version or None)
+            tid, sid, start = span.trace_id, span.span_id, span.start_time_unix_nano
+            self._add_span(span, tid, sid, span.parent_span_id, start, fixed, ver, raw_res, rmap, received_ns)
+
+    def _resource_columns(self, raw: bytes) -> tuple[Any, ...]:
+        """(service, version, environment, map keys, map values) of a Resource's bytes."""
+        found = self._resources.get(raw)
+        if found is None:
+            svc, ver, env, _raw, rmap = self._resource(Resource.FromString(raw).attributes)
+            found = self._resources[raw] = (svc, ver, env, tuple(k for k, _ in rmap), tuple(v for _, v in rmap))
+        return found
+
+    def _first_copy(self, tid: bytes, sid: bytes, start: int, span: Span) -> bool:
+        """False for an exact resend (dropped); another span with the same ids is kept in Parquet (the
+        views show the first and list the rest in span_id_conflicts), counted, never dropped unseen."""
+        end, name = span.end_time_unix_nano, span.name
+        if self.compiled is not None:
+            return self.compiled.seen(tid, sid, start, end, name) != 1
+        key = tid + sid
+        known = self._seen.get(key)
+        if known is not None:
+            if known == (start, end, name):
+                self._duplicates += 1  # a retry resent the same span
+                return False
+            self.conflicts.append((tid.hex(), sid.hex()))
+        else:
+            self._seen[key] = (start, end, name)
+        return True
 
     def add_request(self, request: Any, received_ns: int) -> None:
         for rs in as_view(request).resource_spans:
@@ -198,24 +257,13 @@ class SpanNormalizer(_Base):
             for ss in rs.scope_spans:
                 scope = ss.scope
                 fixed = (svc, ver, env, scope.name or None, scope.version or None)
-                seen = self._seen
                 for span in ss.spans:
                     tid, sid, pid, start = span.trace_id, span.span_id, span.parent_span_id, span.start_time_unix_nano
                     if otlp.ids_problem(tid, sid, pid, start) is not None:
-                        self.rejected += 1
+                        self._rejected += 1
                         continue
-                    key = tid + sid
-                    known = seen.get(key)
-                    if known is not None:
-                        if known == (start, span.end_time_unix_nano, span.name):
-                            self.duplicates += 1  # a retry resent the same span
-                            continue
-                        # another span with the same ids: kept in Parquet (the views show the first
-                        # and list the rest in span_id_conflicts), counted, never dropped unseen
-                        self.conflicts.append((tid.hex(), sid.hex()))
-                    else:
-                        seen[key] = (start, span.end_time_unix_nano, span.name)
-                    self._add_span(span, tid, sid, pid, start, fixed, ver, raw_res, rmap, received_ns)
+                    if self._first_copy(tid, sid, start, span):
+                        self._add_span(span, tid, sid, pid, start, fixed, ver, raw_res, rmap, received_ns)
 
     def _add_span(
         self,
@@ -250,7 +298,6 @@ class SpanNormalizer(_Base):
         else:
             combined = combine(base, fresh) or classify([*stable, *map(as_attr, fresh)])
             convention, row, content, rest = combined.convention, list(combined.row), combined.content, combined.rest
-        truncated: list[str] = []
         extra: list[tuple[str, Any]] = []
         semantics: list[dict[str, Any]] | None = None
         if span.events:
@@ -287,39 +334,7 @@ class SpanNormalizer(_Base):
                 (LINKS_KEY, [{"trace_id": ln.trace_id.hex(), "span_id": ln.span_id.hex()} for ln in span.links])
             )
 
-        opts = self.options
-        if opts.agent_version_key:
-            override = next((a for a in rest if a.key == opts.agent_version_key), None)
-            if override is not None:
-                rest = [a for a in rest if a is not override]  # rest may be a cached, shared list
-                row[_I_AGENT_VERSION] = to_str(override.value)
-            elif opts.agent_version_key in raw_res:
-                row[_I_AGENT_VERSION] = to_str(raw_res[opts.agent_version_key])
-        if row[_I_AGENT_VERSION] is None:
-            row[_I_AGENT_VERSION] = ver
-        if row[_I_OPERATION] is None:
-            row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
-        elif convention == cv.OPENINFERENCE:
-            row[_I_OPERATION], named = cv.named_operation(convention, span.name, row[_I_OPERATION])
-            if named is not None:
-                index = _I_AGENT_NAME if row[_I_OPERATION] == "invoke_agent" else _I_TOOL
-                if row[index] is None:
-                    row[index] = named
-        if row[_I_COST] is not None and row[_I_CURRENCY] is None:
-            row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
-        if row[_I_TOOLS_OFFERED] is None and row[_I_OPERATION] in _MODEL_OPERATIONS:
-            row[_I_TOOLS_OFFERED] = tools_offered.names(rest_pairs(rest))
-        if row[_I_OPERATION] == "retrieval":
-            extra.extend(retrieval.summary(content.pieces.get("output", ()) if content else (), rest_pairs(rest)))
-
-        attr_map = self._texts(rest, truncated)
-        if extra:
-            attr_map += self._attr_map(extra, truncated)
-        if truncated:
-            attr_map.append((TRUNCATED_KEY, canonical_json(truncated)))
-
-        if content is not None:
-            self._content_columns(row, content)
+        attr_map, _rest = self.finish_row(row, convention, content, rest, extra, span.name, ver, raw_res)
 
         end = span.end_time_unix_nano
         status = span.status
@@ -340,13 +355,77 @@ class SpanNormalizer(_Base):
         row[10:15] = fixed
         row[_I_ATTRS] = attr_map
         row[_I_RATTRS] = rmap
-        row[_I_CONVENTION] = convention
         row[_I_RECEIVED] = received_ns
         self.rows.append(row)
-        self.hours.append(start // HOUR_NS)
+        self._hours.append(start // HOUR_NS)
+
+    def finish_row(
+        self,
+        row: list[Any],
+        convention: str,
+        content: Content | None,
+        rest: list[Attr],
+        extra: list[tuple[str, Any]],
+        name: str,
+        ver: str | None,
+        raw_res: dict[str, Any],
+    ) -> tuple[list[tuple[str, str]], list[Attr]]:
+        """What a span's row takes from its classified attributes (and name and resource): the
+        defaults, the override of the agent version, offered tools, content hashes; returns the
+        attributes map and the attributes it was made of (the first ``len(rest)`` entries, in order).
+        One step shared by the row builder and the compiled path's recipes (``recipes.py``)."""
+        truncated: list[str] = []
+        row[_I_CONVENTION] = convention
+        opts = self.options
+        if opts.agent_version_key:
+            override = next((a for a in rest if a.key == opts.agent_version_key), None)
+            if override is not None:
+                rest = [a for a in rest if a is not override]  # rest may be a cached, shared list
+                row[_I_AGENT_VERSION] = to_str(override.value)
+            elif opts.agent_version_key in raw_res:
+                row[_I_AGENT_VERSION] = to_str(raw_res[opts.agent_version_key])
+        if row[_I_AGENT_VERSION] is None:
+            row[_I_AGENT_VERSION] = ver
+        if row[_I_OPERATION] is None:
+            row[_I_OPERATION] = "execute_tool" if row[_I_TOOL] else "other"
+        elif convention == cv.OPENINFERENCE:
+            row[_I_OPERATION], named = cv.named_operation(convention, name, row[_I_OPERATION])
+            if named is not None:
+                index = _I_AGENT_NAME if row[_I_OPERATION] == "invoke_agent" else _I_TOOL
+                if row[index] is None:
+                    row[index] = named
+        if row[_I_COST] is not None and row[_I_CURRENCY] is None:
+            row[_I_CURRENCY] = cv.DEFAULT_COST_CURRENCY
+        if row[_I_TOOLS_OFFERED] is None and row[_I_OPERATION] in _MODEL_OPERATIONS:
+            row[_I_TOOLS_OFFERED] = tools_offered.names(rest_pairs(rest))
+        if row[_I_OPERATION] == "retrieval":
+            extra.extend(retrieval.summary(content.pieces.get("output", ()) if content else (), rest_pairs(rest)))
+
+        attr_map = self._texts(rest, truncated)
+        if extra:
+            attr_map += self._attr_map(extra, truncated)
+        if truncated:  # sorted: the order of rest depends on which cached path classified the span
+            attr_map.append((TRUNCATED_KEY, canonical_json(sorted(truncated))))
+
+        if content is not None:
+            self.content_columns(row, content)
+
+        return attr_map, rest
 
     def table(self) -> pa.Table:  # type: ignore[override]
-        return super().table(SPAN_SCHEMA)
+        """The compiled path's rows, then the Python path's (``hours`` in the same order)."""
+        built = super().table(SPAN_SCHEMA)
+        if self.compiled is None or not self.compiled.rows:
+            return built
+        compiled = recipes.columns_table(self.compiled.columns()[0])
+        return pa.concat_tables([compiled, built]) if built.num_rows else compiled
+
+    @property
+    def hours(self) -> list[int]:
+        """The hour of each row of ``table()``."""
+        if self.compiled is None or not self.compiled.rows:
+            return self._hours
+        return self.compiled.columns()[1] + self._hours
 
 
 _I = SPAN_INDEX
@@ -398,6 +477,8 @@ class LogNormalizer(_Base):
 
     def __init__(self, options: NormalizeOptions) -> None:
         super().__init__(options)
+        self.hours: list[int] = []
+        self.rejected = 0
         self.ml = new_ml_rows()  # inference and label events go to their own datasets
         self._ml_resources: dict[bytes, tuple[str | None, str | None, str | None]] = {}
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from driftline.collector import crypto, otlp
 from driftline.collector.embed import spool
-from driftline.collector.normalize import views
 from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
 from driftline.collector.sink.parquet import ParquetSink
 from driftline.collector.wal.log import read_segment
@@ -59,7 +58,7 @@ def _process(path: str, stem: str, root: str, instance_id: str, options: Normali
             continue
         try:
             if signal == "traces":
-                spans.add_request(views.parse_traces(payload), received_ns)
+                spans.add_payload(payload, received_ns)
             else:
                 logs.add_payload(payload, received_ns)
         except otlp.MalformedRequest:  # validated before the ack, so only a corrupted file gets here

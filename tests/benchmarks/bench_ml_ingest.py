@@ -137,7 +137,7 @@ def ingest(duration: float, clients: int, workers: int | None, structured: bool 
         extra = ["--workers", str(workers)] if workers else []
         env = {"DRIFTLINE_NATIVE": "0" if python else "1"}
         rx = ReceiverProcess(data, *extra, instance_id="bench", env=env).start()
-        reader = next((ln.split("OTLP logs reader: ")[1].strip() for ln in rx.lines if "OTLP logs reader: " in ln), "?")
+        reader = next((ln.split("OTLP readers: ")[1].strip() for ln in rx.lines if "OTLP readers: " in ln), "?")
         try:
             stop = threading.Event()
             latencies: list[float] = []

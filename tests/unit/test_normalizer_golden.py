@@ -314,3 +314,20 @@ def test_status_message_and_exception_text_are_content() -> None:
     assert "4111 1111" not in stored["status_message"]
     attrs = json.dumps(stored["attributes"])
     assert "card declined" in attrs and "jane@example.com" not in attrs
+
+
+def test_an_impossible_count_is_no_count() -> None:
+    """A number where an int64 belongs (tokens, character counts) that is infinite, NaN or beyond
+    int64 fills nothing; it used to raise OverflowError (at the row, or at the Arrow column) and
+    fail the whole WAL segment it came in."""
+    from tests.integration.otlp_payloads import kv, trace_request
+
+    values = (float("inf"), float("-inf"), float("nan"), 1e300, "-1e300", 2.0**63, 42.9)
+    req, _ = trace_request(n=len(values))
+    spans = req.resource_spans[0].scope_spans[0].spans
+    for span, value in zip(spans, values, strict=True):
+        span.attributes.append(kv("driftline.input.chars", value))
+    norm = SpanNormalizer(NormalizeOptions())
+    norm.add_request(req, 1)
+    table = norm.table()
+    assert table.column("input_chars").to_pylist() == [None] * (len(values) - 1) + [42]

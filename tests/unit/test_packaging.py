@@ -50,8 +50,8 @@ def test_the_wheel_carries_the_built_console() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_path: Path) -> None:
-    """gcc present: the wheel carries ``_logscan`` and ``_ks``; no compiler (CC=/bin/false): the build still succeeds
-    and the wheel has only the Python readers (``optional = true`` in pyproject.toml)."""
+    """gcc present: the wheel carries ``_logscan``, ``_spanscan`` and ``_ks``; no compiler (CC=/bin/false): the
+    build still succeeds and the wheel has only the Python readers (``optional = true`` in pyproject.toml)."""
     import shutil
     import subprocess
     import sys
@@ -74,9 +74,10 @@ def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_pa
         )
         (wheel,) = out.glob("*.whl")
         contents[name] = zipfile.ZipFile(wheel).namelist()
-    compiled = [n for n in contents["gcc"] if n.startswith("driftline/collector/native/_logscan")]
-    assert compiled and compiled[0].endswith(".so")
-    assert not [n for n in contents["none"] if "_logscan" in n]
+    for module in ("_logscan", "_spanscan"):  # the compiled readers of logs and of spans
+        compiled = [n for n in contents["gcc"] if n.startswith(f"driftline/collector/native/{module}")]
+        assert compiled and compiled[0].endswith(".so"), module
+        assert not [n for n in contents["none"] if module in n]
     assert "driftline/collector/native/__init__.py" in contents["none"]
     assert "driftline/analysis/ml/hypotheses.toml" in contents["none"]  # the model rules ship as data
     # the vendored tokenizer of the embedding model, and its licence notice
@@ -87,3 +88,29 @@ def test_the_wheel_builds_with_the_compiled_reader_and_without_a_compiler(tmp_pa
     # the diff's KS merge likewise: compiled where gcc is, the numpy merge (significance.py) where not
     assert [n for n in contents["gcc"] if n.startswith("driftline/analysis/stats/_ks") and n.endswith(".so")]
     assert not [n for n in contents["none"] if "/_ks" in n]
+
+
+@pytest.mark.slow
+def test_the_sdist_carries_what_the_extensions_are_built_from(tmp_path: Path) -> None:
+    """Built from the sdist, the compiled readers need their shared header (``depends`` in pyproject)."""
+    import shutil
+    import subprocess
+    import sys
+    import tarfile
+
+    src = tmp_path / "src"  # a clean tree, as in git
+    skip = shutil.ignore_patterns("*.so", "build", "node_modules", "web", "__pycache__", "*.egg-info")
+    for part in ("common", "collector", "analysis", "instrumentation"):
+        shutil.copytree(ROOT / part, src / part, ignore=skip)
+    for part in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / part, src / part)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(tmp_path / "dist"), str(src)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (name,) = (tmp_path / "dist").glob("*.tar.gz")
+    with tarfile.open(name) as sdist:
+        members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
+    assert {"collector/native/wire.h", "collector/native/spanscan.c", "collector/native/logscan.c"} <= members

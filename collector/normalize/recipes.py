@@ -1,0 +1,217 @@
+"""Stage 3, the compiled span path's rules: what a recurring shape of attributes makes of a row.
+
+Why it exists: the compiled reader (``collector/native/spanscan.c``) writes a span by replaying a
+*recipe* for its shape — the sequence of its attributes, each a *stable* attribute (its exact bytes,
+so its meaning is fixed) or a *slot* (a high-cardinality key such as a token count or a response
+id, with its value's type). The recipe is learned here, once per shape, from the Python normalizer's
+own classification (``attributes.classify`` and ``SpanNormalizer.finish_row``), so the Python code stays
+the only statement of what a row holds.
+
+A recipe is given only when the row is the same function of the slot values for *every* value: a slot
+may be copied into a column (as is, as ``float``, or as its text) or into the attributes map, or be
+content, whose columns (hashes, lengths, kept text) a hook computes with the normalizer's own
+``content_columns``; nothing else may depend on it — no value mapping or prefix cutting, no ``when``
+condition, no wildcard key, no offered-tools or retrieval parsing, no convention that reads the span's
+name (OpenInference). Anything else answers None and spans of that shape keep the Python path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from driftline.collector import native
+from driftline.collector.normalize import attributes as at
+from driftline.collector.normalize import conventions as cv
+from driftline.collector.normalize import tools_offered
+from driftline.collector.normalize.values import as_text
+from driftline.collector.schema import SPAN_SCHEMA
+
+if TYPE_CHECKING:
+    from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
+
+I_ATTRS = at.SPAN_INDEX["attributes"]
+I_RATTRS = at.SPAN_INDEX["resource_attributes"]
+I_RECEIVED = at.SPAN_INDEX["received_at"]
+I_AGENT_VERSION = at.SPAN_INDEX["agent_version"]
+I_OPERATION = at.SPAN_INDEX["operation"]
+SAME, AS_FLOAT, AS_TEXT = 0, 1, 2  # how a slot's value fills a column (spanscan.c's conv codes)
+
+CONTENT_COLUMNS = tuple(
+    at.SPAN_INDEX[name]
+    for name in (
+        "prompt_hash",
+        "tool_args_hash",
+        "input_hash",
+        "output_hash",
+        "input_chars",
+        "output_chars",
+        "input_content",
+        "output_content",
+    )
+)
+Hook = tuple[Callable[[tuple[Any, ...]], tuple[Any, ...]], tuple[int, ...], tuple[int, ...]]
+Recipe = tuple[tuple[Any, ...], tuple[tuple[int, int, int], ...], tuple[tuple[str, str | None, int], ...], Hook | None]
+
+
+def _conversion(convert: Callable[[Any], Any], value: Any) -> int | None:
+    """How a column's conversion treats every value of this type, when it is a plain copy."""
+    if type(value) is int:
+        return {at.CONVERT["int"]: SAME, at.CONVERT["float"]: AS_FLOAT, at.CONVERT["str"]: AS_TEXT}.get(convert)
+    if type(value) is float:
+        return {at.CONVERT["float"]: SAME, at.CONVERT["str"]: AS_TEXT}.get(convert)
+    if type(value) is str:
+        return SAME if convert is at.CONVERT["str"] else None
+    return None  # bools (never numbers here), anything else
+
+
+class RecipeBook:
+    """The recipes of one set of options, shared by every batch of a worker process (the compiled
+    ``Recipes`` remembers the shapes; this object answers for the shapes it has not seen)."""
+
+    def __init__(self, options: NormalizeOptions, finisher: SpanNormalizer, spanscan: Any) -> None:
+        self.options = options
+        self.finisher = finisher  # a Python normalizer, used only for its _finish step
+        self.compiled = spanscan.Recipes(
+            self.learn, at.N_SPAN_COLUMNS, I_ATTRS, I_RATTRS, I_RECEIVED, I_AGENT_VERSION, options.max_value_chars
+        )
+
+    def learn(self, raws: list[bytes], name: str) -> tuple[bytes, Recipe | None]:
+        """Which attributes are slots (those the Python normalizer itself reads straight from their
+        bytes, ``attributes.light``) and the recipe of this shape, or None."""
+        attrs: list[at.Attr] = []
+        slots = bytearray(len(raws))
+        for n, raw in enumerate(raws):
+            attr = at.ATTR_CACHE.get(raw)
+            if attr is None:
+                fresh = at.light(raw)
+                if fresh is not None:
+                    attr = at.Attr(*fresh)
+                    slots[n] = 1
+                else:
+                    attr = at.decode_attr(raw)
+            attrs.append(attr)
+        return bytes(slots), self.recipe(attrs, [n for n, s in enumerate(slots) if s], name)
+
+    def recipe(self, attrs: list[at.Attr], slots: list[int], name: str) -> Recipe | None:
+        classified = at.classify(attrs)  # the general path: every cached path must agree with it
+        convention = classified.convention
+        if convention == cv.OPENINFERENCE:
+            return None  # its operation and agent/tool names come from the span's name
+        keys = [a.key for a in attrs]
+        slot_keys = {keys[n] for n in slots}
+        if any(keys.count(k) > 1 for k in slot_keys):
+            return None
+        conversions: dict[int, dict[int, int]] = {}
+        content_slots = False
+        for n in slots:
+            attr = attrs[n]
+            kind, payload = attr.meta.kind(convention)
+            if kind == at.REST:
+                continue
+            if kind == at.CONTENT:
+                content_slots = True
+                continue
+            if kind != at.CLAIMS:
+                return None  # a condition on another attribute
+            for claim in payload:
+                src = claim.source
+                if src.before or src.not_values is not None or src.values is not None:
+                    return None
+                code = _conversion(claim.convert, attr.value)
+                if code is None:
+                    return None
+                conversions.setdefault(n, {})[claim.index] = code
+        for attr in attrs:
+            kind, payload = attr.meta.kind(convention)
+            if kind == at.DYNAMIC and any(c.source.when and c.source.when[0] in slot_keys for c in payload):
+                return None
+        globs = at.PLANS[convention].globs
+        if any(pattern.match(k) for _, pattern in globs for k in slot_keys):
+            return None
+        if any(k == tools_offered.GENAI_DEFINITIONS or k.startswith("llm.tools.") for k in slot_keys):
+            return None
+        row = list(classified.row)
+        content, rest = classified.content, list(classified.rest)
+        attr_map, rest = self.finisher.finish_row(row, convention, content, rest, [], name, None, {})
+        if slots and row[I_OPERATION] == "retrieval":
+            return None  # its summary reads the attributes
+        fills = []
+        for index, (_rank, owner) in classified.chosen.items():
+            if owner in slot_keys:
+                n = keys.index(owner)
+                fills.append((n, index, conversions[n][index]))
+        at_slot = {id(attrs[n]): n for n in slots}
+        entries: list[tuple[str, str | None, int]] = []
+        for i, (key, text) in enumerate(attr_map):
+            n = at_slot.get(id(rest[i])) if i < len(rest) else None
+            if n is not None and text != as_text(attrs[n].value):
+                return None  # truncated: the truncation names the key, not a copy
+            entries.append((key, text, -1) if n is None else (key, None, n))
+        for i in (I_ATTRS, I_RATTRS, I_RECEIVED):
+            row[i] = None
+        hook = self._content_hook(attrs, slots, convention, row[I_OPERATION]) if content_slots else None
+        return tuple(row), tuple(fills), tuple(entries), hook
+
+    def _content_hook(self, attrs: list[at.Attr], slots: list[int], convention: str, operation: Any) -> Hook:
+        """The content columns of this shape as a function of its content slots' values: the pieces
+        in the order ``classify`` adds them, the slots' values put in their places."""
+        pieces: list[tuple[str, str, Any, int]] = []  # role, key, stable value, slot index (-1: stable)
+        positions: list[int] = []
+        for n, attr in enumerate(attrs):
+            kind, role = attr.meta.kind(convention)
+            if kind != at.CONTENT:
+                continue
+            if n in slots:
+                pieces.append((role, attr.key, None, len(positions)))
+                positions.append(n)
+            else:
+                pieces.append((role, attr.key, attr.value, -1))
+        columns = self.finisher.content_columns
+
+        def hook(values: tuple[Any, ...]) -> tuple[Any, ...]:
+            content = at.Content()
+            for role, key, value, slot in pieces:
+                content.add(role, key, value if slot < 0 else values[slot])
+            row: list[Any] = [None] * at.N_SPAN_COLUMNS
+            row[I_OPERATION] = operation
+            columns(row, content)
+            return tuple([row[i] for i in CONTENT_COLUMNS])
+
+        return hook, tuple(positions), CONTENT_COLUMNS
+
+
+_BOOKS: dict[Any, RecipeBook] = {}
+
+
+def native_batch(
+    options: NormalizeOptions, resource: Callable[[bytes], tuple[Any, ...]], conflicts: list[tuple[str, str]]
+) -> Any:
+    """A compiled batch for these options, or None where the compiled path is off, not built, or
+    does not cover the options (embeddings-only mode spools answers, ``--agent-version-key`` reads
+    attributes per span: both stay in Python)."""
+    spanscan = native.spanscan
+    if spanscan is None or options.embed_rate > 0 or options.agent_version_key:
+        return None
+    book = _BOOKS.get(options)
+    if book is None:
+        from driftline.collector.normalize.normalizer import SpanNormalizer
+
+        book = _BOOKS[options] = RecipeBook(options, SpanNormalizer(options, compiled=False), spanscan)
+    return spanscan.SpanBatch(book.compiled, resource, conflicts)
+
+
+def columns_table(columns: list[Any]) -> pa.Table:
+    """The compiled batch's columns as Arrow, the map columns from their offsets, keys and values."""
+    arrays = []
+    for i, field in enumerate(SPAN_SCHEMA):
+        if i in (I_ATTRS, I_RATTRS):
+            offsets, keys, values = columns[i]
+            keys_array, values_array = pa.array(keys, pa.string()), pa.array(values, pa.string())
+            offsets_array = pa.array(offsets, pa.int32())
+            arrays.append(pa.MapArray.from_arrays(offsets_array, keys_array, values_array, type=field.type))
+        else:
+            arrays.append(pa.array(columns[i], type=field.type))
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
