@@ -438,6 +438,9 @@ BASE_CACHE: dict[tuple[Attr, ...], Classified] = {}
 MAX_BASES = 20_000
 
 
+_BY_TEXT = operator.itemgetter(0, 1)
+
+
 class Content:
     """Content pieces of one span, grouped by role, turned into hash / length / stored text."""
 
@@ -461,7 +464,10 @@ class Content:
         if len(parts) == 1:
             v = parts[0][1]
             return v if isinstance(v, str) else canonical_json(v)
-        return canonical_json({k: v for k, v in sorted(parts)})
+        # sorted by key, then by the value's own text: a key that came twice (invalid OTLP, but it
+        # arrives) gives the same text whatever order the pieces were added in, and values of
+        # different types are never compared with each other
+        return canonical_json({k: v for k, _, v in sorted(((k, canonical_json(v), v) for k, v in parts), key=_BY_TEXT)})
 
     def chars(self, role: str) -> int | None:
         parts = self.pieces.get(role)

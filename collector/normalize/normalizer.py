@@ -296,7 +296,9 @@ class SpanNormalizer(_Base):
         if not fresh:
             convention, row, content, rest = base.convention, list(base.row), base.content, base.rest
         else:
-            combined = combine(base, fresh) or classify([*stable, *map(as_attr, fresh)])
+            # the general path sees the attributes in the order they came: where a key is repeated
+            # (invalid OTLP, but it arrives) the first one wins, whichever of them were cached
+            combined = combine(base, fresh) or classify(_in_order(found, fresh))
             convention, row, content, rest = combined.convention, list(combined.row), combined.content, combined.rest
         extra: list[tuple[str, Any]] = []
         semantics: list[dict[str, Any]] | None = None
@@ -604,3 +606,10 @@ assert LOG_SCHEMA.names == [
     "resource_attributes",
     "received_at",
 ]
+
+
+def _in_order(found: list[Attr | None], fresh: list[Attr | tuple[Any, Any]]) -> list[Attr]:
+    """A span's attributes in their own order: the cached ones where ``found`` has them, the fresh
+    ones (in order) in the gaps."""
+    rest = iter(fresh)
+    return [a if a is not None else as_attr(next(rest)) for a in found]

@@ -138,9 +138,11 @@ class RecipeBook:
         attr_map, rest = self.finisher.finish_row(row, convention, content, rest, [], name, None, {})
         if slots and row[I_OPERATION] == "retrieval":
             return None  # its summary reads the attributes
+        # the columns the content decides (content_columns runs after the claims and overwrites them)
+        written = self._content_written(classified.content, row[I_OPERATION])
         fills = []
         for index, (_rank, owner) in classified.chosen.items():
-            if owner in slot_keys:
+            if owner in slot_keys and index not in written:
                 n = keys.index(owner)
                 fills.append((n, index, conversions[n][index]))
         at_slot = {id(attrs[n]): n for n in slots}
@@ -152,12 +154,28 @@ class RecipeBook:
             entries.append((key, text, -1) if n is None else (key, None, n))
         for i in (I_ATTRS, I_RATTRS, I_RECEIVED):
             row[i] = None
-        hook = self._content_hook(attrs, slots, convention, row[I_OPERATION]) if content_slots else None
+        hook = self._content_hook(attrs, slots, convention, row[I_OPERATION], written) if content_slots else None
         return tuple(row), tuple(fills), tuple(entries), hook
 
-    def _content_hook(self, attrs: list[at.Attr], slots: list[int], convention: str, operation: Any) -> Hook:
-        """The content columns of this shape as a function of its content slots' values: the pieces
-        in the order ``classify`` adds them, the slots' values put in their places."""
+    def _content_written(self, content: at.Content | None, operation: Any) -> tuple[int, ...]:
+        """The columns ``content_columns`` writes for this shape: which ones depends only on the
+        roles present and the operation, both fixed by the shape, never on the values."""
+        if content is None:
+            return ()
+        unset = object()
+        probe: list[Any] = [unset] * at.N_SPAN_COLUMNS
+        probe[I_OPERATION] = operation
+        self.finisher.content_columns(probe, content)
+        return tuple(i for i in CONTENT_COLUMNS if probe[i] is not unset)
+
+    def _content_hook(
+        self, attrs: list[at.Attr], slots: list[int], convention: str, operation: Any, written: tuple[int, ...]
+    ) -> Hook | None:
+        """The ``written`` content columns of this shape as a function of its content slots' values:
+        the pieces in the order ``classify`` adds them, the slots' values put in their places. The
+        other columns keep what the template or a slot's claim put there."""
+        if not written:
+            return None
         pieces: list[tuple[str, str, Any, int]] = []  # role, key, stable value, slot index (-1: stable)
         positions: list[int] = []
         for n, attr in enumerate(attrs):
@@ -178,9 +196,9 @@ class RecipeBook:
             row: list[Any] = [None] * at.N_SPAN_COLUMNS
             row[I_OPERATION] = operation
             columns(row, content)
-            return tuple([row[i] for i in CONTENT_COLUMNS])
+            return tuple([row[i] for i in written])
 
-        return hook, tuple(positions), CONTENT_COLUMNS
+        return hook, tuple(positions), written
 
 
 _BOOKS: dict[Any, RecipeBook] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,38 @@ def test_an_impossible_count_is_no_count() -> None:
     norm.add_request(req, 1)
     table = norm.table()
     assert table.column("input_chars").to_pylist() == [None] * (len(values) - 1) + [42]
+
+
+def test_a_repeated_key_gives_the_first_value_whatever_was_cached() -> None:
+    """A key twice in one span (invalid OTLP, but it arrives): the first value fills the column. The
+    general path used to put the cached attributes before the fresh ones, so the same span's model
+    depended on which of its values had been seen before."""
+    from tests.integration.otlp_payloads import kv, trace_request
+
+    seen, fresh = f"model-seen-{os.urandom(4).hex()}", f"model-new-{os.urandom(4).hex()}"
+    req, _ = trace_request(n=3)
+    first, second, third = req.resource_spans[0].scope_spans[0].spans
+    for span in (first, second, third):
+        del span.attributes[:]
+    first.attributes.append(kv("gen_ai.request.model", seen))  # now cached
+    for span in (second, third):  # the uncached value first, then the cached one
+        span.attributes.extend([kv("gen_ai.request.model", fresh), kv("gen_ai.request.model", seen)])
+    norm = SpanNormalizer(NormalizeOptions(), compiled=False)
+    norm.add_request(req, 1)
+    assert norm.table().column("request_model").to_pylist() == [seen, fresh, fresh]
+
+
+def test_a_repeated_content_key_of_two_types_is_content() -> None:
+    """A content key twice with values of two types used to raise TypeError while sorting the pieces
+    (and fail the WAL segment); its text is now the same whichever order the pieces came in."""
+    from tests.integration.otlp_payloads import kv, trace_request
+
+    req, _ = trace_request(n=2)
+    one, two = req.resource_spans[0].scope_spans[0].spans
+    one.attributes.extend([kv("gen_ai.prompt.0.content", "hello"), kv("gen_ai.prompt.0.content", 5)])
+    two.attributes.extend([kv("gen_ai.prompt.0.content", 5), kv("gen_ai.prompt.0.content", "hello")])
+    norm = SpanNormalizer(NormalizeOptions(store_content=True), compiled=False)
+    norm.add_request(req, 1)
+    table = norm.table()
+    hashes = table.column("input_hash").to_pylist()
+    assert hashes[0] is not None and hashes[0] == hashes[1]
