@@ -427,7 +427,12 @@ def combine(base: Classified, fresh: list[Attr | tuple[Key, Any]]) -> Classified
         else:
             return None
     if claimers or light_claimers:
+        # as in classify: a claiming key that owns a column leaves the map in every copy (a key can
+        # come twice), whichever of its copies were cached and whichever were fresh
         owners = {owner for _, owner in local.values()}
+        if owners:
+            rest = [a for a in rest if a.key not in owners]
+        owners.update(owner for _, owner in taken.values())
         rest.extend(a for a in claimers if a.key not in owners)
         rest.extend(Attr(meta, value) for meta, value in light_claimers if meta.name not in owners)
     return Classified(base.rank, row, {**taken, **local}, rest, content)

@@ -352,6 +352,7 @@ def main() -> None:
             latencies: list[float] = []
             acked: list[int] = []
             peak_total = peak_main = 0
+            child_peaks: dict[int, int] = {}  # pid -> its own peak RSS (KiB)
             client, port = (_client, rx.grpc_port) if args.protocol == "grpc" else (_http_client, rx.http_port)
             threads = [
                 threading.Thread(target=client, args=(port, patcher, stop, latencies, acked), daemon=True)
@@ -366,7 +367,10 @@ def main() -> None:
                 time.sleep(0.25)
                 main_kib = _hwm_kib(rx.pid)
                 peak_main = max(peak_main, main_kib)
-                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
+                kids = {c: _hwm_kib(c) for c in child_pids(rx.pid)}
+                peak_total = max(peak_total, main_kib + sum(kids.values()))
+                for c, kib in kids.items():
+                    child_peaks[c] = max(child_peaks.get(c, 0), kib)
             stop.set()
             for t in threads:
                 t.join(60)
@@ -377,7 +381,10 @@ def main() -> None:
                 time.sleep(0.1)
                 main_kib = _hwm_kib(rx.pid)
                 peak_main = max(peak_main, main_kib)
-                peak_total = max(peak_total, main_kib + sum(_hwm_kib(c) for c in child_pids(rx.pid)))
+                kids = {c: _hwm_kib(c) for c in child_pids(rx.pid)}
+                peak_total = max(peak_total, main_kib + sum(kids.values()))
+                for c, kib in kids.items():
+                    child_peaks[c] = max(child_peaks.get(c, 0), kib)
             durable_seconds = time.perf_counter() - started
             written = _written(rx.http_port)
             runs_hours = _metric(rx.http_port, "driftline_runs_derived_hours_total")
@@ -418,7 +425,11 @@ def main() -> None:
         f"{durable_seconds - send_seconds:.1f}s after sending stopped; {written_at_stop:,.0f} at stop)"
     )
     print(f"  Export latency ms           p50 {np.percentile(lat, 50):.1f}   p99 {np.percentile(lat, 99):.1f}")
-    print(f"  receiver peak RSS           {peak_main / 1024:,.0f} MiB main, {peak_total / 1024:,.0f} MiB with workers")
+    each = ", ".join(f"{kib / 1024:,.0f}" for kib in sorted(child_peaks.values(), reverse=True))
+    print(
+        f"  receiver peak RSS           {peak_main / 1024:,.0f} MiB main, {peak_total / 1024:,.0f} MiB with workers"
+        f" (each child's peak: {each or 'none'} MiB)"
+    )
     print(
         f"  CPU seconds                 receiver {main_cpu:.1f} (ack path), normalizer workers {worker_cpu:.1f}, "
         f"benchmark clients {client_cpu:.1f}"

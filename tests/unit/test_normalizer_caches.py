@@ -116,3 +116,34 @@ def test_cached_paths_match_the_general_path() -> None:
             assert kept == {a.key for a in ref.rest}
             assert row[norm_mod._I_CONVENTION] == ref.convention
     assert nz.VOLATILE_KEYS, "the test should exercise the byte-level fast path"
+
+
+def test_a_key_that_came_twice_leaves_the_map_on_every_path() -> None:
+    """A claiming key twice in one span, once with a value that fills its column and once with one
+    that does not (invalid OTLP, but it arrives): the general path drops both from the attributes map
+    (the key owns the column). The cached path used to keep the failed one when the owner was a
+    cached attribute and the failed one was fresh, or the other way round."""
+    key = "gen_ai.usage.input_tokens"
+    for scenario in ("owner cached, failed fresh", "failed cached, owner fresh"):
+        for fresh_first in (False, True):
+            tag = random.random()
+            owner, unusable = kv(key, 41 + int(tag * 1e9)), kv(key, f"not a count {tag}")
+            cached_one, fresh_one = (owner, unusable) if scenario.startswith("owner") else (unusable, owner)
+            req = ExportTraceServiceRequest()
+            ss = req.resource_spans.add().scope_spans.add()
+            for i in range(3):
+                span = ss.spans.add(name="chat", trace_id=bytes([7 + fresh_first]) * 16, span_id=bytes([i + 1]) * 8)
+                span.start_time_unix_nano = 1_767_225_600_000_000_000
+                span.end_time_unix_nano = span.start_time_unix_nano + 10**9
+                span.attributes.extend([kv("gen_ai.operation.name", "chat"), cached_one])
+                if i:  # the first span caches one copy; the others add the other one
+                    span.attributes.insert(1 if fresh_first else 2, fresh_one)
+            norm = SpanNormalizer(NormalizeOptions(), compiled=False)
+            norm.add_request(req, 1)
+            table = norm.table()
+            maps = [dict(m).get(key) for m in table.column("attributes").to_pylist()]
+            if scenario.startswith("owner"):
+                assert maps == [None, None, None], scenario
+            else:  # the first span has only the unusable copy: it stays; then the key owns the column
+                assert maps[1:] == [None, None], scenario
+                assert table.column("input_tokens").to_pylist()[1:] == [41 + int(tag * 1e9)] * 2
