@@ -715,20 +715,8 @@ static void batch_dealloc(SpanBatch *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int batch_init(SpanBatch *self, PyObject *args, PyObject *kw) {
-    PyObject *recipes, *resource, *conflicts;
-    if (!PyArg_ParseTuple(args, "O!OO!", &RecipesType, &recipes, &resource, &PyList_Type, &conflicts))
-        return -1;
-    if (self->hours) {
-        PyErr_SetString(PyExc_RuntimeError, "SpanBatch is initialised once");
-        return -1;
-    }
-    Py_INCREF(recipes);
-    self->recipes = (Recipes *)recipes;
-    Py_INCREF(resource);
-    self->resource = resource;
-    Py_INCREF(conflicts);
-    self->conflicts = conflicts;
+/* Empty column lists (the maps' offsets start at 0); the previous lists, if any, are the caller's. */
+static int batch_new_lists(SpanBatch *self) {
     for (int c = 0; c < self->recipes->ncols; c++)
         if (!(self->cols[c] = PyList_New(0)))
             return -1;
@@ -744,14 +732,31 @@ static int batch_init(SpanBatch *self, PyObject *args, PyObject *kw) {
         }
         Py_DECREF(zero);
     }
+    return (self->hours = PyList_New(0)) ? 0 : -1;
+}
+
+static int batch_init(SpanBatch *self, PyObject *args, PyObject *kw) {
+    PyObject *recipes, *resource, *conflicts;
+    if (!PyArg_ParseTuple(args, "O!OO!", &RecipesType, &recipes, &resource, &PyList_Type, &conflicts))
+        return -1;
+    if (self->hours) {
+        PyErr_SetString(PyExc_RuntimeError, "SpanBatch is initialised once");
+        return -1;
+    }
+    Py_INCREF(recipes);
+    self->recipes = (Recipes *)recipes;
+    Py_INCREF(resource);
+    self->resource = resource;
+    Py_INCREF(conflicts);
+    self->conflicts = conflicts;
+    if (batch_new_lists(self) < 0)
+        return -1;
     for (int i = 0; i < 6; i++)
         if (!(self->kinds[i] = PyUnicode_InternFromString(KIND_NAMES[i])))
             return -1;
     for (int i = 0; i < 3; i++)
         if (!(self->codes[i] = PyUnicode_InternFromString(CODE_NAMES[i])))
             return -1;
-    if (!(self->hours = PyList_New(0)))
-        return -1;
     return table_init(&self->seen, 4096);
 }
 
@@ -1272,6 +1277,47 @@ static PyObject *batch_columns(SpanBatch *self, PyObject *unused) {
     return Py_BuildValue("(NO)", cols, self->hours);
 }
 
+/* The columns so far, handed over: the batch starts new lists (its memory of ids stays), so that a
+ * large batch can be turned into Arrow piece by piece instead of holding every row as objects. */
+static PyObject *batch_take(SpanBatch *self, PyObject *unused) {
+    PyObject *taken = batch_columns(self, NULL);
+    if (!taken)
+        return NULL;
+    PyObject *old_cols[MAX_COLUMNS], *old_maps[2][3], *old_hours = self->hours;
+    for (int c = 0; c < self->recipes->ncols; c++) {
+        old_cols[c] = self->cols[c];
+        self->cols[c] = NULL;
+    }
+    for (int m = 0; m < 2; m++)
+        for (int x = 0; x < 3; x++) {
+            old_maps[m][x] = self->maps[m][x];
+            self->maps[m][x] = NULL;
+        }
+    self->hours = NULL;
+    if (batch_new_lists(self) < 0) { /* put the old lists back: the batch stays whole */
+        for (int c = 0; c < self->recipes->ncols; c++) {
+            Py_XDECREF(self->cols[c]);
+            self->cols[c] = old_cols[c];
+        }
+        for (int m = 0; m < 2; m++)
+            for (int x = 0; x < 3; x++) {
+                Py_XDECREF(self->maps[m][x]);
+                self->maps[m][x] = old_maps[m][x];
+            }
+        Py_XDECREF(self->hours);
+        self->hours = old_hours;
+        Py_DECREF(taken);
+        return NULL;
+    }
+    for (int c = 0; c < self->recipes->ncols; c++)
+        Py_DECREF(old_cols[c]);
+    for (int m = 0; m < 2; m++)
+        for (int x = 0; x < 3; x++)
+            Py_DECREF(old_maps[m][x]);
+    Py_DECREF(old_hours);
+    return taken;
+}
+
 static PyObject *batch_get_rows(SpanBatch *self, void *closure) { return PyLong_FromSsize_t(self->rows); }
 static PyObject *batch_get_rejected(SpanBatch *self, void *closure) { return PyLong_FromSsize_t(self->rejected); }
 static PyObject *batch_get_duplicates(SpanBatch *self, void *closure) {
@@ -1290,6 +1336,7 @@ static PyMethodDef batch_methods[] = {
     {"seen", (PyCFunction)batch_seen, METH_VARARGS,
      "seen(trace_id, span_id, start, end, name) -> 0 new, 1 an exact resend, 2 ids reused"},
     {"columns", (PyCFunction)batch_columns, METH_NOARGS, "(columns, hours)"},
+    {"take", (PyCFunction)batch_take, METH_NOARGS, "(columns, hours) so far; the batch starts new lists"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject SpanBatchType = {

@@ -8,6 +8,7 @@ is transposed into Arrow columns once, so no per-column Python work happens per 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,17 @@ class SpanNormalizer(_Base):
         self._resources: dict[bytes, tuple[Any, ...]] = {}
         self._hours: list[int] = []  # of self.rows
         self._rejected = 0
-        self.compiled = recipes.native_batch(options, self._resource_columns, self.conflicts) if compiled else None
+        self._pieces: list[tuple[pa.Table, list[int]]] = []  # rows already turned into Arrow (spill)
+        self._taken = 0  # compiled rows already in _pieces
+        # the compiled batch calls back for resources through a weak reference: a bound method would
+        # make a cycle through a C object the garbage collector cannot see, and every segment's rows
+        # would stay in the worker's memory for good
+        columns_of = weakref.WeakMethod(self._resource_columns)
+        self.compiled = (
+            recipes.native_batch(options, lambda raw: columns_of()(raw), self.conflicts)  # type: ignore[misc]
+            if compiled
+            else None
+        )
 
     @property
     def duplicates(self) -> int:
@@ -414,20 +425,37 @@ class SpanNormalizer(_Base):
 
         return attr_map, rest
 
+    @property
+    def pending(self) -> int:
+        """Rows held as Python objects, not yet turned into Arrow."""
+        compiled = self.compiled.rows - self._taken if self.compiled is not None else 0
+        return compiled + len(self.rows)
+
+    def spill(self) -> None:
+        """Turn the rows so far into Arrow and free their objects: a segment's rows as objects cost
+        kilobytes per span, as Arrow a few hundred bytes (the memory of ids stays, so resends across
+        pieces are still found)."""
+        if self.compiled is not None and self.compiled.rows > self._taken:
+            self._taken = self.compiled.rows
+            columns, hours = self.compiled.take()
+            self._pieces.append((recipes.columns_table(columns), hours))
+        if self.rows:
+            self._pieces.append((super().table(SPAN_SCHEMA), self._hours))
+            self.rows, self._hours = [], []
+
     def table(self) -> pa.Table:  # type: ignore[override]
-        """The compiled path's rows, then the Python path's (``hours`` in the same order)."""
-        built = super().table(SPAN_SCHEMA)
-        if self.compiled is None or not self.compiled.rows:
-            return built
-        compiled = recipes.columns_table(self.compiled.columns()[0])
-        return pa.concat_tables([compiled, built]) if built.num_rows else compiled
+        """Every row so far (``hours`` in the same order)."""
+        self.spill()
+        if not self._pieces:
+            return SPAN_SCHEMA.empty_table()
+        tables = [t for t, _ in self._pieces]
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     @property
     def hours(self) -> list[int]:
         """The hour of each row of ``table()``."""
-        if self.compiled is None or not self.compiled.rows:
-            return self._hours
-        return self.compiled.columns()[1] + self._hours
+        self.spill()
+        return [h for _, hours in self._pieces for h in hours]
 
 
 _I = SPAN_INDEX
