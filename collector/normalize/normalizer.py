@@ -8,6 +8,7 @@ is transposed into Arrow columns once, so no per-column Python work happens per 
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,8 +76,6 @@ def _canonical_args(value: Any) -> str:
     """Tool arguments hash equal when they mean the same JSON, whatever the whitespace."""
     if isinstance(value, str):
         try:
-            import json
-
             return canonical_json(json.loads(value))
         except ValueError:
             return value

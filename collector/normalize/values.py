@@ -30,9 +30,14 @@ def py_value(value: AnyValue) -> JsonValue:
     return getattr(value, which)
 
 
+# one encoder for every call: json.dumps with options builds a new one each time (a third of the cost
+# for the small objects hashed per span, tool arguments above all)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: JsonValue) -> str:
     """Deterministic JSON (sorted keys, no spaces): equal content always hashes equal."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def as_text(value: JsonValue) -> str:
