@@ -203,22 +203,6 @@ typedef struct {
     Py_ssize_t records;
 } Scan;
 
-static int grow(void **ptr, Py_ssize_t *cap, Py_ssize_t need, size_t size) {
-    if (need <= *cap)
-        return OK;
-    Py_ssize_t n = *cap ? *cap * 2 : 64;
-    while (n < need)
-        n *= 2;
-    void *q = PyMem_Realloc(*ptr, (size_t)n * size);
-    if (!q) {
-        PyErr_NoMemory();
-        return ERR;
-    }
-    *ptr = q;
-    *cap = n;
-    return OK;
-}
-
 static void scan_free(Scan *s) {
     PyMem_Free(s->ev);
     PyMem_Free(s->leaf);

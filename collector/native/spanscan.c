@@ -464,22 +464,6 @@ typedef struct {
     Py_ssize_t nscope, capscope;
 } Walk;
 
-static int grow(void **ptr, Py_ssize_t *cap, Py_ssize_t need, size_t size) {
-    if (need <= *cap)
-        return OK;
-    Py_ssize_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *p = PyMem_Realloc(*ptr, n * size);
-    if (!p) {
-        PyErr_NoMemory();
-        return ERR;
-    }
-    *ptr = p;
-    *cap = n;
-    return OK;
-}
-
 static void walk_free(Walk *w) {
     PyMem_Free(w->spans);
     PyMem_Free(w->attrs);

@@ -21,6 +21,23 @@
             return r_;        \
     } while (0)
 
+/* Grows a buffer of ``*cap`` items of ``size`` bytes to hold at least ``need`` (doubling). */
+static inline int grow(void **ptr, Py_ssize_t *cap, Py_ssize_t need, size_t size) {
+    if (need <= *cap)
+        return OK;
+    Py_ssize_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = PyMem_Realloc(*ptr, (size_t)n * size);
+    if (!q) {
+        PyErr_NoMemory();
+        return ERR;
+    }
+    *ptr = q;
+    *cap = n;
+    return OK;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* protobuf wire format                                                                            */
 
