@@ -1,4 +1,5 @@
-"""Stage 3, the row half: OTLP span/log + resource + scope -> canonical rows, deduplicated per batch.
+"""Stage 3, the row half for spans: OTLP span + resource + scope -> canonical rows, deduplicated per batch
+(logs: ``log_normalizer.py``).
 
 Why it looks like this: this loop is the receiver's throughput ceiling (it runs in worker processes
 behind the WAL). What attributes mean comes from ``attributes.py`` (driven only by the mapping table
@@ -8,7 +9,6 @@ is transposed into Arrow columns once, so no per-column Python work happens per 
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,11 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from driftline.collector import ml_events, otlp
+from driftline.collector import otlp
 from driftline.collector.embed import spool
 from driftline.collector.normalize import agent_events, recipes, retrieval, tools_offered
 from driftline.collector.normalize import conventions as cv
@@ -28,7 +27,6 @@ from driftline.collector.normalize.attributes import (
     ATTR_CACHE,
     BASE_CACHE,
     MAX_BASES,
-    MAX_CACHED,
     SPAN_INDEX,
     Attr,
     Content,
@@ -40,11 +38,9 @@ from driftline.collector.normalize.attributes import (
     light,
     to_str,
 )
-from driftline.collector.normalize.ml_rows import new_ml_rows
-from driftline.collector.normalize.values import as_text, canonical_json, py_value, sha256, truncate
+from driftline.collector.normalize.values import args_hash, as_text, canonical_json, py_value, sha256, truncate
 from driftline.collector.normalize.views import as_view, parse_traces
-from driftline.collector.schema import LOG_SCHEMA, SPAN_SCHEMA
-from driftline.instrumentation.ml.convention import EVENTS as ML_EVENTS
+from driftline.collector.schema import SPAN_SCHEMA
 from driftline.instrumentation.scrub import scrub
 
 HOUR_NS = 3_600_000_000_000
@@ -69,35 +65,11 @@ class NormalizeOptions:
 
 # --- the compiled table ---------------------------------------------------------------------------
 
-_LOG_INDEX = {name: i for i, name in enumerate(LOG_SCHEMA.names)}
 
+class BaseNormalizer:
+    """What the span and the log normalizer share: options, attribute maps with truncation, resources,
+    content columns and the Python rows' table."""
 
-def _canonical_args(value: Any) -> str:
-    """Tool arguments hash equal when they mean the same JSON, whatever the whitespace."""
-    if isinstance(value, str):
-        try:
-            return canonical_json(json.loads(value))
-        except ValueError:
-            return value
-    return canonical_json(value)
-
-
-_ARGS_HASHES: dict[str, str] = {}
-
-
-def _args_hash(value: Any) -> str:
-    """SHA-256 of canonical tool arguments; the same argument text recurs, so it is hashed once."""
-    if not isinstance(value, str):
-        return sha256(_canonical_args(value))
-    digest = _ARGS_HASHES.get(value)
-    if digest is None:
-        if len(_ARGS_HASHES) >= MAX_CACHED:
-            _ARGS_HASHES.clear()
-        digest = _ARGS_HASHES[value] = sha256(_canonical_args(value))
-    return digest
-
-
-class _Base:
     def __init__(self, options: NormalizeOptions) -> None:
         self.options = options
         self.rows: list[list[Any]] = []
@@ -132,9 +104,9 @@ class _Base:
         if system is not None:
             row[_I_PROMPT_HASH] = sha256(system)
         if args:
-            row[_I_ARGS_HASH] = _args_hash(args[0][1])
+            row[_I_ARGS_HASH] = args_hash(args[0][1])
         elif row[_I_OPERATION] == "execute_tool" and inp is not None:
-            row[_I_ARGS_HASH] = _args_hash(content.pieces["input"][0][1])
+            row[_I_ARGS_HASH] = args_hash(content.pieces["input"][0][1])
 
     def _texts(self, attrs: list[Attr], truncated: list[str]) -> list[tuple[str, str]]:
         limit = self.options.max_value_chars
@@ -181,7 +153,7 @@ class _Base:
         return pa.Table.from_arrays(arrays, schema=schema)
 
 
-class SpanNormalizer(_Base):
+class SpanNormalizer(BaseNormalizer):
     """Accumulates canonical span rows for one batch (one WAL segment); exact resends are dropped.
 
     Where the compiled span path is built (``recipes.native_batch``), ``add_payload`` lets it write the
@@ -498,140 +470,6 @@ assert SPAN_SCHEMA.names[:15] == [
     "environment",
     "scope_name",
     "scope_version",
-]
-
-
-class LogNormalizer(_Base):
-    """Accumulates canonical log rows (GenAI events, late labels) for one batch."""
-
-    def __init__(self, options: NormalizeOptions) -> None:
-        super().__init__(options)
-        self.hours: list[int] = []
-        self.rejected = 0
-        self.ml = new_ml_rows()  # inference and label events go to their own datasets
-        self._ml_resources: dict[bytes, tuple[str | None, str | None, str | None]] = {}
-
-    def add_payload(self, payload: bytes, received_ns: int) -> None:
-        """One logs request from the WAL (raises ``otlp.MalformedRequest``). Where the compiled reader
-        is built, it reads the request's ML events straight from the bytes and names the other records,
-        which the Python path below reads; when it is unsure of anything it adds nothing and the whole
-        request takes the Python path."""
-        scan = getattr(self.ml, "scan", None)
-        others = None if scan is None else scan(payload, received_ns, self._ml_resource)
-        if others is None:
-            self.add_request(otlp.parse("logs", payload), received_ns)
-            return
-        if others:
-            request: Any = otlp.parse("logs", payload)
-            for i, j, k in others:
-                rl = request.resource_logs[i]
-                sl = rl.scope_logs[j]
-                svc, ver, env, _raw, rmap = self._resource(rl.resource.attributes)
-                self._add_log(sl.log_records[k], svc, ver, env, rmap, sl.scope.name or None, received_ns)
-
-    def _ml_resource(self, raw: bytes) -> tuple[str | None, str | None, str | None]:
-        """(service, version, environment) of a Resource message's bytes, for the compiled reader."""
-        found = self._ml_resources.get(raw)
-        if found is None:
-            svc, ver, env, _raw, _rmap = self._resource(Resource.FromString(raw).attributes)
-            found = self._ml_resources[raw] = (svc, ver, env)
-        return found
-
-    def add_request(self, request: Any, received_ns: int) -> None:
-        for rl in request.resource_logs:
-            svc, ver, env, _raw, rmap = self._resource(rl.resource.attributes)
-            for sl in rl.scope_logs:
-                for rec in sl.log_records:
-                    tid, sid = rec.trace_id, rec.span_id
-                    if otlp.log_ids_problem(tid, sid) is not None:
-                        self.rejected += 1
-                        continue
-                    name = ml_events.event_name(rec)
-                    if name in ML_EVENTS:
-                        try:
-                            event = ml_events.read(rec, name)
-                        except ml_events.Refused:  # refused at ack time too (otlp.log_problem_code)
-                            self.rejected += 1
-                            continue
-                        t = rec.time_unix_nano or rec.observed_time_unix_nano or received_ns
-                        self.ml.add(event, t, tid.hex() or None, sid.hex() or None, (svc, ver, env), received_ns)
-                        continue
-                    self._add_log(rec, svc, ver, env, rmap, sl.scope.name or None, received_ns)
-
-    def _add_log(
-        self,
-        rec: LogRecord,
-        svc: str | None,
-        ver: str | None,
-        env: str | None,
-        rmap: list,
-        scope_name: str | None,
-        received_ns: int,
-    ) -> None:
-        content = Content()
-        rest: list[tuple[str, Any]] = []
-        event_name = getattr(rec, "event_name", "") or None
-        for kv in rec.attributes:
-            role = content_role(kv.key)
-            if role:
-                content.add(role, kv.key, py_value(kv.value))
-            elif kv.key == "event.name" and event_name is None:
-                event_name = to_str(py_value(kv.value))
-            else:
-                rest.append((kv.key, py_value(kv.value)))
-        truncated: list[str] = []
-        attr_map = self._attr_map(rest, truncated)
-        if truncated:
-            attr_map.append((TRUNCATED_KEY, canonical_json(truncated)))
-        body = py_value(rec.body) if rec.HasField("body") else None
-        body_text = None if body is None else (body if isinstance(body, str) else canonical_json(body))
-        if content.pieces:  # content-bearing attributes (gen_ai.input.messages...) join the body's hash
-            merged = {k: v for parts in content.pieces.values() for k, v in parts}
-            if body is not None:
-                merged["body"] = body
-            body_text = canonical_json(merged)
-        t = rec.time_unix_nano or rec.observed_time_unix_nano or received_ns
-        row: list[Any] = [None] * len(_LOG_INDEX)
-        row[0] = rec.trace_id.hex() or None
-        row[1] = rec.span_id.hex() or None
-        row[2] = t
-        row[3] = rec.observed_time_unix_nano or None
-        row[4] = rec.severity_number
-        row[5] = rec.severity_text or None
-        row[6] = event_name
-        if body_text is not None:
-            row[7] = sha256(body_text)
-            row[8] = len(body_text)
-            row[9] = self._stored(body_text)
-        row[10], row[11], row[12], row[13] = svc, ver, env, scope_name
-        row[14] = attr_map
-        row[15] = rmap
-        row[16] = received_ns
-        self.rows.append(row)
-        self.hours.append(t // HOUR_NS)
-
-    def table(self) -> pa.Table:  # type: ignore[override]
-        return super().table(LOG_SCHEMA)
-
-
-assert LOG_SCHEMA.names == [
-    "trace_id",
-    "span_id",
-    "time",
-    "observed_time",
-    "severity_number",
-    "severity_text",
-    "event_name",
-    "body_hash",
-    "body_chars",
-    "body",
-    "service_name",
-    "service_version",
-    "environment",
-    "scope_name",
-    "attributes",
-    "resource_attributes",
-    "received_at",
 ]
 
 

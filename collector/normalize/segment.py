@@ -15,7 +15,8 @@ from pathlib import Path
 
 from driftline.collector import crypto, otlp
 from driftline.collector.embed import spool
-from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions, SpanNormalizer
+from driftline.collector.normalize.log_normalizer import LogNormalizer
+from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
 from driftline.collector.sink.parquet import ParquetSink
 from driftline.collector.wal.log import read_segment
 

@@ -60,3 +60,29 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return text[:limit] + f"…[truncated {len(text) - limit} chars]", True
+
+
+def _canonical_args(value: Any) -> str:
+    """Tool arguments hash equal when they mean the same JSON, whatever the whitespace."""
+    if isinstance(value, str):
+        try:
+            return canonical_json(json.loads(value))
+        except ValueError:
+            return value
+    return canonical_json(value)
+
+
+_ARGS_HASHES: dict[str, str] = {}
+_MAX_ARGS_CACHED = 200_000  # distinct argument texts remembered; emptied when full
+
+
+def args_hash(value: Any) -> str:
+    """SHA-256 of canonical tool arguments; the same argument text recurs, so it is hashed once."""
+    if not isinstance(value, str):
+        return sha256(_canonical_args(value))
+    digest = _ARGS_HASHES.get(value)
+    if digest is None:
+        if len(_ARGS_HASHES) >= _MAX_ARGS_CACHED:
+            _ARGS_HASHES.clear()
+        digest = _ARGS_HASHES[value] = sha256(_canonical_args(value))
+    return digest

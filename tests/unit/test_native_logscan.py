@@ -24,7 +24,8 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from driftline.collector import otlp
 from driftline.collector.normalize import ml_rows
-from driftline.collector.normalize.normalizer import LogNormalizer, NormalizeOptions
+from driftline.collector.normalize.log_normalizer import LogNormalizer
+from driftline.collector.normalize.normalizer import NormalizeOptions
 from driftline.instrumentation.ml import convention as cv
 
 try:
