@@ -4,7 +4,7 @@
 Why it looks like this: this loop is the receiver's throughput ceiling (it runs in worker processes
 behind the WAL). What attributes mean comes from ``attributes.py`` (driven only by the mapping table
 in ``conventions.py``); here each span's row is assembled as one list in schema order, and a batch
-is transposed into Arrow columns once, so no per-column Python work happens per span.
+is transposed into Arrow columns a few thousand rows at a time, so no per-column Python work happens per span.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class NormalizeOptions:
     embed_rate: float = 0.0  # embeddings-only mode: the share of answers spooled for embedding (collector/embed)
 
 
-# --- the compiled table ---------------------------------------------------------------------------
+# --- what both normalizers share ------------------------------------------------------------------
 
 
 class BaseNormalizer:
