@@ -13,8 +13,9 @@ made of the hour's file names, sizes and modification times, the SQL text and th
 change (new file, compaction, new pricing) gives a new key and only that hour is derived again.
 
 A trace whose spans fall into two hours (a run crossing the top of the hour) would be cut in two by
-per-hour derivation: such traces are found from the cached files (a trace id cached under more than
-one hour), their cached pieces are dropped and they are derived again from all of their hours.
+per-hour derivation: such traces are found from the derived files (a trace id in more than one),
+their cut pieces are dropped and their runs derived whole — by a receiver already, or here
+(``run_crossing.py``).
 
 Many processes share one cache (a scheduled report, the console, a CLI diff): every file is written
 under a temporary name and renamed into place, and a refresher deletes what it replaced. So that a
@@ -28,33 +29,29 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import json
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow.fs as pafs
 
-import driftline.collector.inventory as inventory
+from driftline.analysis import run_crossing as crossing
 from driftline.analysis import run_derivation as derivation
 from driftline.analysis.cost import PriceTable
+from driftline.analysis.run_derivation import Partition, list_partitions
 from driftline.analysis.sql_literals import literal, literal_list
-from driftline.collector.schema import (
-    SPAN_SCHEMA,
-    TMP_MARK,
-    filesystem,
-)
+from driftline.collector.schema import CACHE_DIR, CROSSING_DIR, RUNS_DIR, TMP_MARK, filesystem
 
 BATCH_HOURS = 12
 READERS = "readers"
 ATTACH_ATTEMPTS = 5
 ORPHAN_READER_S = 24 * 3600  # a reader directory this old is removed even if its process lives on
+_LOCAL = pafs.LocalFileSystem()
 _PINNED: list[Path] = []  # this process's reader directories, removed at exit
 _PINS_BY_CONNECTION: dict[int, list[Path]] = {}  # id(connection) -> its reader directories
 
@@ -85,44 +82,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Partition:
-    name: str  # date=YYYY-MM-DD/hour=HH
-    files: tuple[tuple[str, int, int], ...]  # (path, size, mtime_ns)
-    complete: bool = True  # every file has every span column (else missing ones are read as NULL)
-
-    def key(self, salt: str) -> str:
-        digest = hashlib.sha256(salt.encode())
-        for path, size, mtime in self.files:
-            digest.update(f"{os.path.basename(path)}:{size}:{mtime}\n".encode())
-        return digest.hexdigest()[:20]
-
-
 def default_cache_dir(root: str) -> Path:
     """Next to the data for a local root; under the user's cache directory for an object store."""
     env = os.environ.get("DRIFTLINE_CACHE_DIR")
     if env:
         return Path(env) / hashlib.sha256(root.encode()).hexdigest()[:12]
     if "://" not in root:
-        return Path(root) / "_cache"
+        return Path(root) / CACHE_DIR
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "driftline"
     return base / hashlib.sha256(root.encode()).hexdigest()[:12]
-
-
-def list_partitions(fs: pafs.FileSystem, base: str, root: str | None = None) -> list[Partition]:
-    """The span hours of the root path ``base``, each with its readable files (unreadable ones are
-    left out, named once on stderr with ``root``)."""
-    found = inventory.scan(fs, base, "spans")
-    if root is not None:
-        inventory.warn(found.unreadable, root)
-    return [
-        Partition(
-            name,
-            tuple((f.path, f.size, f.mtime_ns) for f in files),
-            not inventory.Inventory(files).lacks(SPAN_SCHEMA.names),
-        )
-        for name, files in sorted(found.by_partition().items())
-    ]
 
 
 class RunCache:
@@ -136,45 +104,65 @@ class RunCache:
         self.dir = Path(cache_dir) if cache_dir else default_cache_dir(root)
         self.salt = derivation.salt(prices)
         self.derived: list[str] = []  # partitions derived by the last attach (for tests and --verbose)
+        self.pieces_derived = 0  # runs of traces cut in two the last attach derived (not found derived)
         self.partitions: list[Partition] = []
 
     def _group(self, part: Partition) -> derivation.Group:
         return derivation.Group(part.name, part.name, tuple(f for f, _, _ in part.files), part.complete)
 
-    def _ingested(self) -> dict[str, list[Path]]:
+    def _local(self, path: str, *where: str) -> Path:
+        """A file of the root as a local path: itself, or (an object store) a copy fetched into the cache
+        once under ``where`` (the names fetched are digests of their content: a copy never goes stale)."""
+        if self.local:
+            return Path(path)
+        target = self.dir.joinpath("ingested", *where, os.path.basename(path))
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=target.name + TMP_MARK, dir=target.parent)
+            os.close(fd)
+            pafs.copy_files(path, tmp, source_filesystem=self.fs)
+            os.replace(tmp, target)
+        return target
+
+    def _ingested(self) -> dict[str, list[crossing.Derived]]:
         """The hours whose runs a receiver (or ``driftline runs rebuild``) derived and that still hold
-        (see ``run_derivation.covering``), each with its runs files — local paths: files of an object
-        store are fetched into the cache once (their names change with their content)."""
+        (see ``run_derivation.covering``), each with its runs files."""
         runs_files = derivation.list_runs_files(self.fs, self.base)
         if not runs_files:
             return {}
-        found: dict[str, list[Path]] = {}
+        found: dict[str, list[crossing.Derived]] = {}
         for part in self.partitions:
             chosen = derivation.covering(self.fs, part.files, runs_files.get(part.name, []), self.salt)
-            if chosen is None:
-                continue
-            if self.local:
-                found[part.name] = [Path(i.path) for i in chosen]
-                continue
-            local = []
-            for info in chosen:
-                target = self.dir / "ingested" / part.name / info.base_name
-                if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(prefix=target.name + TMP_MARK, dir=target.parent)
-                    os.close(fd)
-                    pafs.copy_files(info.path, tmp, source_filesystem=self.fs)
-                    os.replace(tmp, target)
-                local.append(target)
-            found[part.name] = local
+            if chosen is not None:
+                found[part.name] = [
+                    crossing.Derived(crossing.ident(part.name, i.base_name), str(self._local(i.path, part.name)))
+                    for i in sorted(chosen, key=lambda i: i.base_name)
+                ]
         return found
 
-    def refresh(self) -> list[Path]:
+    def _cached(self, part: Partition, target: Path) -> crossing.Derived:
+        return crossing.Derived(crossing.ident(part.name, target.name, cached=True), str(target))
+
+    def _list(self) -> dict[str, list[crossing.Derived]]:
+        """Set ``partitions`` (the span hours) and return the hours a receiver derived: their files are
+        only listed (the runs files vouch for them), the others' footers are checked."""
+        self.partitions = list_partitions(self.fs, self.base, inspect=False)
+        ingested = self._ingested()
+        others = [p.name for p in self.partitions if p.name not in ingested]
+        if others:
+            checked = {p.name: p for p in list_partitions(self.fs, self.base, self.root, others)}
+            self.partitions = [
+                p if p.name in ingested else checked[p.name]
+                for p in self.partitions
+                if p.name in ingested or p.name in checked
+            ]
+        return ingested
+
+    def refresh(self) -> list[crossing.Derived]:
         """Derive every hour neither a receiver derived nor the cache holds; returns the files that
         hold the runs of every hour."""
         self.derived = []
-        self.partitions = list_partitions(self.fs, self.base, self.root)
-        ingested = self._ingested()
+        ingested = self._list()
         targets = {p.name: self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet" for p in self.partitions}
         missing = [p for p in self.partitions if p.name not in ingested and not targets[p.name].exists()]
         # a batch of hours per query: one query per hour pays a fixed cost per hour, one query for a
@@ -189,7 +177,7 @@ class RunCache:
                 for _ in pool.map(lambda b: self._derive_batch(b, targets, threads=1), batches):
                     pass
         self.derived = [p.name for p in missing]
-        return [f for p in self.partitions for f in ingested.get(p.name, [targets[p.name]])]
+        return [f for p in self.partitions for f in ingested.get(p.name, [self._cached(p, targets[p.name])])]
 
     def _derive_batch(self, batch: list[Partition], targets: dict[str, Path], threads: int | None) -> None:
         con = derivation.derive(self.fs, [self._group(p) for p in batch], self.prices, threads)
@@ -204,55 +192,44 @@ class RunCache:
         finally:
             con.close()
 
-    def _crossing_runs(self, crossing: list[tuple[str, list[str]]]) -> Path:
-        """Runs of the traces cut by an hour boundary or between receivers, derived from all the span
-        files of all their hours; cached under a key of those hours' keys and the trace ids, so a warm
-        diff reads them too."""
-        hours = sorted({p for _, parts in crossing for p in parts})
-        by_name = {p.name: p for p in self.partitions}
-        digest = hashlib.sha256(self.salt.encode())
-        for h in hours:
-            digest.update(f"{h}:{by_name[h].key(self.salt) if h in by_name else '-'}\n".encode())
-        for trace, _ in crossing:
-            digest.update(trace.encode())
-        target = self.dir / "runs" / "_crossing" / f"{digest.hexdigest()[:20]}.parquet"
-        if target.exists():
-            return target
-        for stale in target.parent.glob("*.parquet"):
-            stale.unlink(missing_ok=True)  # readers hold links: deleting the name is safe
-        files = tuple(f for h in hours if h in by_name for f, _, _ in by_name[h].files)
-        complete = all(by_name[h].complete for h in hours if h in by_name)
-        group = derivation.Group("*", "*", files, complete)
-        con = derivation.derive(self.fs, [group], self.prices, traces=[t for t, _ in crossing])
-        try:
-            derivation.copy_local(con, "SELECT * FROM _runs", target)
-        finally:
-            con.close()
-        return target
+    def _crossing(self, con: duckdb.DuckDBPyConnection, files: list[crossing.Derived]) -> crossing.Crossing:
+        """The traces in more than one derived file (two hours, or two receivers' files of an hour), with
+        their hours: from a memo of this state (the cache's, or a receiver's), else found with the help
+        of the memo that saw most of these files (see ``run_crossing.find``), and remembered."""
+        state = frozenset(f.ident for f in files)
+        memos = crossing.read_memos([(_LOCAL, str(self._crossing_dir)), (self.fs, self._root_crossing)])
+        found = crossing.find(con, files, memos)
+        if all(m.state != state for m in memos):
+            written = crossing.write_memo(_LOCAL, str(self._crossing_dir), crossing.Memo(state, found))
+            for stale in self._crossing_dir.glob("*.json"):  # a memo is a hint: the newest suffices
+                if str(stale) != written:
+                    stale.unlink(missing_ok=True)
+        return found
 
-    def _crossing_traces(self, con: duckdb.DuckDBPyConnection, cached: list[Path]) -> list[tuple[str, list[str]]]:
-        """Trace ids in more than one derived file (two hours, or two receivers' files of an hour), with
-        their hours; remembered per state of the cache (the set of its files), so a warm diff does not
-        scan every trace id again."""
-        state = hashlib.sha256("\n".join(str(p) for p in cached).encode()).hexdigest()[:20]
-        memo = self.dir / "runs" / "_crossing" / f"{state}.json"
-        try:
-            return [(t, parts) for t, parts in json.loads(memo.read_text())]
-        except (OSError, ValueError):  # not there (or replaced while read): compute it
-            pass
-        crossing = con.execute(
-            "SELECT trace_id, list(DISTINCT _partition ORDER BY _partition) FROM _cached_runs GROUP BY trace_id "
-            "HAVING count(DISTINCT _source) > 1 ORDER BY trace_id"
-        ).fetchall()
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        for stale in memo.parent.glob("*.json"):
-            if stale != memo:
-                stale.unlink(missing_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=memo.name + TMP_MARK, dir=memo.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(crossing))
-        os.replace(tmp, memo)  # a concurrent reader sees the old memo or the whole new one
-        return [(t, list(parts)) for t, parts in crossing]
+    def _pieces(self, found: crossing.Crossing) -> Path:
+        """The runs of the cut traces, in one file: a receiver's (``runs/_crossing/``) when it holds
+        exactly these pieces, else the cache's, assembled from the pieces found in either and derived
+        for the rest (unused files are swept once old: readers hold links)."""
+        spans = {p.name: p for p in self.partitions}
+        groups = crossing.by_hours(found)
+        name = crossing.pieces_file(crossing.piece_name(self.salt, hs, ts, spans) for hs, ts in groups.items())
+        at_root = f"{self._root_crossing}/{name}"
+        if self.fs.get_file_info(at_root).type == pafs.FileType.File:
+            return self._local(at_root, CROSSING_DIR)
+        sources = [(self.fs, self._root_crossing), (_LOCAL, str(self._crossing_dir))]
+        self.pieces_derived = crossing.assemble(
+            groups, spans, self.root, self.prices, sources, (_LOCAL, str(self._crossing_dir))
+        )
+        crossing.sweep(_LOCAL, str(self._crossing_dir), {name})
+        return self._crossing_dir / name
+
+    @property
+    def _crossing_dir(self) -> Path:
+        return self.dir / "runs" / CROSSING_DIR
+
+    @property
+    def _root_crossing(self) -> str:
+        return f"{self.base}/{RUNS_DIR}/{CROSSING_DIR}"
 
     def _pin(self, con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[Path]:
         """Hard links to ``files`` in a reader directory of this connection's own: another refresher
@@ -289,25 +266,24 @@ class RunCache:
             if stale and d not in _PINNED:
                 shutil.rmtree(d, ignore_errors=True)
 
-    def cached_only(self) -> list[Path]:
+    def cached_only(self) -> list[crossing.Derived]:
         """The cached file of every hour as it is now, deriving nothing: the file of the hour's current
         key when there is one, else the hour's newest file (a refresh behind); hours never derived are
         left out. For a request that must not wait for a rebuild (the API refreshes in the background)."""
         self.derived = []
-        self.partitions = list_partitions(self.fs, self.base, self.root)
-        ingested = self._ingested()
-        chosen: list[Path] = []
+        ingested = self._list()
+        chosen: list[crossing.Derived] = []
         for p in self.partitions:
             if p.name in ingested:
                 chosen.extend(ingested[p.name])
                 continue
             target = self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet"
             if target.exists():
-                chosen.append(target)
+                chosen.append(self._cached(p, target))
                 continue
             present = sorted(target.parent.glob("*.parquet"), key=lambda f: f.stat().st_mtime_ns if f.exists() else 0)
             if present:
-                chosen.append(present[-1])
+                chosen.append(self._cached(p, present[-1]))
         return chosen
 
     def attach(self, con: duckdb.DuckDBPyConnection, refresh: bool = True) -> bool:
@@ -326,26 +302,30 @@ class RunCache:
     def _attach(self, con: duckdb.DuckDBPyConnection, refresh: bool) -> bool:
         """(_cached_runs: every derived file, pinned; _crossing: the traces re-derived whole.)"""
         cached = self.refresh() if refresh else self.cached_only()
+        self.pieces_derived = 0
         if not cached:
             return False
-        crossing_source = cached  # the memo of cross-hour traces is keyed on the cache's own files
-        pinned = self._pin(con, cached)
+        # every scan of runs opens each derived file: their footers are read once (the pinned links
+        # are never rewritten, nor are span files, under one name)
+        con.execute("SET parquet_metadata_cache = true")
+        pinned = self._pin(con, [Path(d.path) for d in cached])
         con.execute(
             "CREATE OR REPLACE TEMP VIEW _cached_runs AS "
             f"SELECT * FROM read_parquet({literal_list(pinned)}, hive_partitioning = false)"
         )
-        crossing = self._crossing_traces(con, crossing_source)
+        found = self._crossing(con, [crossing.Derived(d.ident, str(p)) for d, p in zip(cached, pinned, strict=True)])
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
         union = ""
-        if crossing:
-            con.executemany("INSERT INTO _crossing VALUES (?)", [[t] for t, _ in crossing])
-            (target,) = self._pin(con, [self._crossing_runs(crossing)])
+        if found:
+            con.executemany("INSERT INTO _crossing VALUES (?)", [[t] for t, _ in found])
+            (pieces,) = self._pin(con, [self._pieces(found)])
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW _crossing_runs AS "
-                f"SELECT * FROM read_parquet({literal(target)}, hive_partitioning = false)"
+                f"SELECT * FROM read_parquet({literal(pieces)}, hive_partitioning = false)"
             )
             union = (
-                "UNION ALL BY NAME SELECT * EXCLUDE (_partition, _source) FROM _crossing_runs WHERE run_id IS NOT NULL"
+                "UNION ALL BY NAME SELECT * EXCLUDE (_partition, _source, _piece) FROM _crossing_runs "
+                "WHERE run_id IS NOT NULL"
             )
         con.execute("DROP VIEW IF EXISTS runs")
         # a row without a run id is a trace that makes no run (it only tells where a trace's spans are)

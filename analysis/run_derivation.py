@@ -26,6 +26,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+import driftline.collector.inventory as inventory
 from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.sql_literals import literal
@@ -82,6 +83,43 @@ class Group:
     source: str  # the ``_source`` of its rows: one value per derived file
     files: tuple[str, ...]
     complete: bool = True  # every file has every span column (else missing ones are read as NULL)
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str  # date=YYYY-MM-DD/hour=HH
+    files: tuple[tuple[str, int, int], ...]  # (path, size, mtime_ns)
+    complete: bool = True  # every file has every span column (else missing ones are read as NULL)
+
+    def key(self, salt: str) -> str:
+        digest = hashlib.sha256(salt.encode())
+        for path, size, mtime in self.files:
+            digest.update(f"{os.path.basename(path)}:{size}:{mtime}\n".encode())
+        return digest.hexdigest()[:20]
+
+
+def list_partitions(
+    fs: pafs.FileSystem,
+    base: str,
+    root: str | None = None,
+    partitions: Sequence[str] | None = None,
+    inspect: bool = True,
+) -> list[Partition]:
+    """The span hours of the root path ``base`` (only ``partitions`` when given), each with its
+    readable files (unreadable ones are left out, named once on stderr with ``root``). With
+    ``inspect=False`` every finished file is listed, footers unread: for hours whose derived runs
+    vouch for their files (``covering``), which are then neither derived nor checked."""
+    found = inventory.scan(fs, base, "spans", partitions, inspect)
+    if root is not None:
+        inventory.warn(found.unreadable, root)
+    return [
+        Partition(
+            name,
+            tuple((f.path, f.size, f.mtime_ns) for f in files),
+            inspect and not inventory.Inventory(files).lacks(SPAN_SCHEMA.names),
+        )
+        for name, files in sorted(found.by_partition().items())
+    ]
 
 
 def derive(
@@ -225,7 +263,7 @@ def _runs_files(fs: pafs.FileSystem, directory: str) -> list[str]:
 _FOOTERS: dict[tuple[str, int, int], dict[bytes, bytes]] = {}  # (path, size, mtime) -> key-value metadata
 
 
-def _footer(fs: pafs.FileSystem, path: str, size: int, mtime_ns: int) -> dict[bytes, bytes]:
+def footer(fs: pafs.FileSystem, path: str, size: int, mtime_ns: int) -> dict[bytes, bytes]:
     """A file's key-value metadata, read once per version of the file in this process."""
     key = (path, size, mtime_ns)
     if key not in _FOOTERS:
@@ -266,7 +304,7 @@ def covering(
     listed: dict[tuple[str, int], int] = {}
     wanted = salt_digest(the_salt)
     for info in runs_files:
-        meta = _footer(fs, info.path, info.size or 0, info.mtime_ns or 0)
+        meta = footer(fs, info.path, info.size or 0, info.mtime_ns or 0)
         if meta.get(RUNS_SALT_KEY, b"").decode() != wanted:
             return None
         try:
@@ -283,7 +321,7 @@ def covering(
         merged = None
         if name.startswith(COMPACTED_PREFIX) and (name, size) not in listed:
             try:
-                merged = json.loads(_footer(fs, path, size, mtime).get(COMPACTED_FROM_KEY, b"null"))
+                merged = json.loads(footer(fs, path, size, mtime).get(COMPACTED_FROM_KEY, b"null"))
             except ValueError:
                 merged = None
         if isinstance(merged, list):  # compacted by a version that recorded names only: sizes unknown

@@ -140,9 +140,12 @@ def _partition_of(rel: str) -> str | None:
     return name if file and partition_start(name) is not None else None
 
 
-def scan(fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None) -> Inventory:
+def scan(
+    fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str] | None = None, inspect: bool = True
+) -> Inventory:
     """The files of ``dataset`` under the root path ``base`` (only ``partitions`` when given), each
-    checked as ``problem`` says."""
+    checked as ``problem`` says; ``inspect=False``: listed only, footers unread (their columns are
+    unknown) — for a reader that knows the files another way (the run cache's derived hours)."""
     directory = f"{base}/{dataset}"
     key = crypto.key_for(fs, base)  # an encrypted root without its key is an error, not unreadable files
     if partitions is None:
@@ -163,6 +166,9 @@ def scan(fs: pafs.FileSystem, base: str, dataset: str, partitions: Iterable[str]
         if partition is None:
             continue  # not where the sink writes: no reader ever looked there
         size, mtime = entry.size or 0, entry.mtime_ns or 0
+        if not inspect:
+            inventory.files.append(DataFile(entry.path, partition, size, mtime))
+            continue
         seen = (entry.path, dataset, size, mtime)
         with _LOCK:
             verdict = _VERDICTS.get(seen)

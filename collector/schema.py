@@ -334,12 +334,27 @@ def schema_version_of(metadata: dict[bytes, bytes] | None) -> str | None:
 # the copy rule, the prices): a reader uses an hour's runs files only when they account for every
 # span file of the hour exactly once and were derived as the reader would derive them.
 RUNS_DIR = "runs"
+# RUNS_DIR/CROSSING_DIR holds the runs of traces cut in two by per-hour derivation (analysis/run_crossing.py);
+# the run cache keeps its own under <cache>/runs/ in the same layout (CACHE_DIR for a local root).
+CROSSING_DIR = "_crossing"
+CACHE_DIR = "_cache"
 RUNS_SOURCES_KEY = b"driftline.runs_from"
 RUNS_SALT_KEY = b"driftline.runs_salt"
 # A compacted file names the files it merged (name -> [size, rows]): see collector/sink/compact.py.
 COMPACTED_FROM_KEY = b"driftline.compacted_from"
 COMPACTED_PREFIX = "compact-"
 _RECEIVER_FILE = re.compile(r"^(?P<instance>.+?)-(?:[0-9a-f]{16}-)?\d{12}\.parquet$")
+
+
+def derived_from_hour(base: str, partition: str) -> list[str]:
+    """The directories under the root path ``base`` that hold runs derived from the spans of
+    ``partition``: what goes when those spans are erased or expire (a reader derives them again)."""
+    return [
+        f"{base}/{RUNS_DIR}/{partition}",
+        f"{base}/{RUNS_DIR}/{CROSSING_DIR}",
+        f"{base}/{CACHE_DIR}/{RUNS_DIR}/{partition}",
+        f"{base}/{CACHE_DIR}/{RUNS_DIR}/{CROSSING_DIR}",
+    ]
 
 
 def span_file_group(name: str) -> str:

@@ -40,7 +40,7 @@ class RunsSnapshot:
 
     def fingerprint(self) -> tuple[Any, ...]:
         """What the runs depend on: every span file (name, size, mtime) and the price table's file."""
-        from driftline.analysis.run_cache import list_partitions
+        from driftline.analysis.run_derivation import list_partitions
 
         fs, base = filesystem(self.data)
         pricing = Path(self.pricing).stat().st_mtime_ns if self.pricing and Path(self.pricing).exists() else None

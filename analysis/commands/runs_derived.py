@@ -53,7 +53,8 @@ def derive_beside_receiver(
         return None
     try:
         from driftline.analysis.cost import load_prices
-        from driftline.analysis.run_derivation import derive_group
+        from driftline.analysis.run_crossing import settle
+        from driftline.analysis.run_derivation import INGEST_MEMORY_LIMIT, derive_group
     except ImportError as exc:  # no [collector] extra: serve says what to install
         raise missing_extra(exc) from exc
     try:
@@ -63,10 +64,12 @@ def derive_beside_receiver(
 
     def hook(app: Any) -> Callable[[], None]:
         root, instance = app.config.data, app.config.instance_id
-        return app.derive_runs(
-            lambda partition, files: derive_group(root, partition, files, instance, prices),
-            grace_s=own["runs_grace"],
-        )
+
+        def derive(partition: str, files: list[str]) -> None:
+            derive_group(root, partition, files, instance, prices)
+            settle(root, prices, memory_limit=INGEST_MEMORY_LIMIT)  # the traces the new hour cut in two
+
+        return app.derive_runs(derive, grace_s=own["runs_grace"])
 
     return hook
 
@@ -90,8 +93,8 @@ def rebuild(data: str, pricing: str | None, since: str | None) -> None:
 
     import driftline.collector.crypto as crypto
     from driftline.analysis.cost import load_prices
-    from driftline.analysis.run_cache import list_partitions
-    from driftline.analysis.run_derivation import derive_group
+    from driftline.analysis.run_crossing import settle
+    from driftline.analysis.run_derivation import derive_group, list_partitions
     from driftline.collector.schema import RUNS_DIR, filesystem, is_finished_parquet, partition_start, span_file_group
     from driftline.common.times import when
 
@@ -127,6 +130,8 @@ def rebuild(data: str, pricing: str | None, since: str | None) -> None:
                 fs.delete_file(info.path)
         hours += 1
         files_written += len(written)
+    pieces = settle(data, prices, threads=None) if hours else 0
     click.echo(
-        f"derived the runs of {hours} hour(s) into {files_written} file(s) in {time.perf_counter() - started:.1f} s"
+        f"derived the runs of {hours} hour(s) into {files_written} file(s) and {pieces} piece(s) of runs that "
+        f"cross hours in {time.perf_counter() - started:.1f} s"
     )

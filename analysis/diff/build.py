@@ -22,6 +22,7 @@ from driftline.analysis.diff.sides import Side, SideSpec, load
 from driftline.analysis.report.model import CostSummary, Report, SemanticSummary
 from driftline.analysis.semantic import drift as semantic_drift
 from driftline.analysis.semantic import topics
+from driftline.analysis.stats.significance import preload_scipy
 from driftline.collector.embed.model import EmbedderConfig, SemanticUnavailable
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -50,13 +51,23 @@ def _cost(con: duckdb.DuckDBPyConnection, a: Side, b: Side, prices: PriceTable) 
 
 def _step_shares(con: duckdb.DuckDBPyConnection, a: Side, b: Side) -> tuple[dict[str, float], dict[str, float]]:
     """Each span name's share of the run time of each side (one query for both)."""
-    query = f"""WITH sa AS ({a.step_source[0]}), sb AS ({b.step_source[0]})
+    (wa, pa_, la), (wb, pb, lb) = a.filter, b.filter
+    if la or lb:  # the last N runs of a side: each side's own ordered scan
+        sides = f"""sa AS (SELECT step_ms, duration_ms FROM runs WHERE {wa} {la}),
+            sb AS (SELECT step_ms, duration_ms FROM runs WHERE {wb} {lb})"""
+        params = pa_ + pb
+    else:  # one scan of runs (the step maps are its largest column) for both sides
+        sides = f"""s AS MATERIALIZED (SELECT step_ms, duration_ms, ({wa}) AS in_a, ({wb}) AS in_b
+                FROM runs WHERE ({wa}) OR ({wb})),
+            sa AS (SELECT * FROM s WHERE in_a), sb AS (SELECT * FROM s WHERE in_b)"""
+        params = pa_ + pb + pa_ + pb
+    query = f"""WITH {sides}
         SELECT 'a', k, sum(v), (SELECT sum(duration_ms) FROM sa)
         FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM sa) GROUP BY k
         UNION ALL
         SELECT 'b', k, sum(v), (SELECT sum(duration_ms) FROM sb)
         FROM (SELECT unnest(map_keys(step_ms)) AS k, unnest(map_values(step_ms)) AS v FROM sb) GROUP BY k"""
-    rows = con.execute(query, a.step_source[1] + b.step_source[1]).fetchall()
+    rows = con.execute(query, params).fetchall()
     shares: dict[str, dict[str, float]] = {"a": {}, "b": {}}
     for label, k, ms, total in rows:
         if total:
@@ -122,6 +133,7 @@ def build_report(
     model (``[semantic]`` in driftline.toml; default the packaged MiniLM)."""
     if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
+    preload_scipy()  # the tests' p-values need it; its import overlaps the scans of the sides below
     from driftline.analysis.baselines import resolve_side
 
     # a side "@name" is a named baseline: exactly its promoted runs (and the report names its record)

@@ -207,10 +207,6 @@ def _dictionary_codes(a: pa.DictionaryArray, b: pa.DictionaryArray) -> Encoded:
     return Encoded(remap[codes[0]], remap[codes[1]], [words[i] for i in used], len(a), len(b))
 
 
-def _codes(arr: pa.Array, labels: pa.Array) -> np.ndarray:
-    return np.asarray(pc.index_in(arr, value_set=labels).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
 def _string_dictionary(arr: pa.Array) -> bool:
     return pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)
 
@@ -242,18 +238,31 @@ def _bigrams(lists: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)), values_arr)
 
 
-def _label_pairs(lists: pa.Array, labels: pa.Array) -> np.ndarray:
-    parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
-    flat = pc.list_flatten(lists)
-    valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
-    codes = _codes(flat, labels)
-    k = len(labels)
-    if len(lists) * k <= 50_000_000:  # a presence matrix is faster than sorting the pairs
-        present = np.zeros((len(lists), max(k, 1)), dtype=bool)
-        present[parents[valid], codes[valid]] = True
-        return np.argwhere(present)
-    pairs = np.unique(parents[valid] * (k + 1) + codes[valid])
-    return np.stack([pairs // (k + 1), pairs % (k + 1)], axis=1)
+def _label_sets(a: pa.Array, b: pa.Array) -> Encoded:
+    """(run, label) pairs of two list columns. One hash pass per side (dictionary-encode its values),
+    then codes from the small dictionaries — not a pass to find the labels and another per side to look
+    each value up. Labels are in order of first appearance, the baseline's first."""
+    index: dict[str, int] = {}
+    sides = []
+    for lists in (a, b):
+        flat = pc.list_flatten(lists)
+        encoded = pc.dictionary_encode(flat)
+        lookup = np.asarray([index.setdefault(w, len(index)) for w in encoded.dictionary.to_pylist()], dtype=np.int64)
+        valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+        indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, int)
+        parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+        sides.append((len(lists), parents[valid], lookup[indices[valid]] if len(lookup) else indices[valid]))
+    k = len(index)
+    pairs = []
+    for n, rows, codes in sides:
+        if n * k <= 50_000_000:  # a presence matrix is faster than sorting the pairs
+            present = np.zeros((n, max(k, 1)), dtype=bool)
+            present[rows, codes] = True
+            pairs.append(np.argwhere(present))
+        else:
+            unique = np.unique(rows * (k + 1) + codes)
+            pairs.append(np.stack([unique // (k + 1), unique % (k + 1)], axis=1))
+    return Encoded(pairs[0], pairs[1], list(index), len(a), len(b))
 
 
 def available(dim: Dimension, columns: Any) -> bool:
@@ -279,8 +288,7 @@ def encode(dim: Dimension, baseline_columns: Any, candidate_columns: Any) -> Enc
         # values, then each row's position among them) was most of its time
         a, b = (x if _string_dictionary(x) else pc.dictionary_encode(pc.cast(x, pa.string())) for x in (a, b))
         return _dictionary_codes(a, b)
-    labels = pc.drop_null(pc.unique(pa.concat_arrays([pc.list_flatten(a), pc.list_flatten(b)])))
-    return Encoded(_label_pairs(a, labels), _label_pairs(b, labels), labels.to_pylist(), len(a), len(b))
+    return _label_sets(a, b)
 
 
 def _tool_path(lists: pa.Array) -> pa.Array:

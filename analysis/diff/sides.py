@@ -123,7 +123,7 @@ class Side:
     table: str  # temp table holding the side's runs
     columns: dict[str, pa.ChunkedArray]
     summary: SideSummary
-    step_source: tuple[str, list[Any]]  # query and parameters giving the side's (step_ms, duration_ms)
+    filter: tuple[str, list[Any], str]  # its WHERE clause over runs, the clause's parameters, ORDER BY/LIMIT
 
     @property
     def n(self) -> int:
@@ -208,8 +208,7 @@ def load(con: duckdb.DuckDBPyConnection, spec: SideSpec, name: str) -> Side:
         runs_estimated=round(float(meta[6]), 1) if meta[5] else None,
     )
     columns = {c: arrow.column(c) for c in arrow.column_names}
-    steps = (f"SELECT step_ms, duration_ms FROM runs WHERE {where} {limit}", params)
-    return Side(label, spec, version, table, columns, summary, steps)
+    return Side(label, spec, version, table, columns, summary, (where, params, limit))
 
 
 def _fmt(t: datetime | None) -> str | None:

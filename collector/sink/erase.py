@@ -4,8 +4,9 @@ Why here, next to the sink: only the collector writes the data root. A file hold
 is rewritten without it — the new file is written completely (temporary name, fsync, rename) before
 the old one is deleted, so a crash in between leaves both, and readers, which deduplicate spans by
 (trace_id, span_id), still see each kept span once. Files holding none are not touched; a file left
-with no rows is deleted, and so are the runs derived from an hour that held an erased trace (readers
-derive that hour again). Unreadable files (see ``inventory``) are left alone.
+with no rows is deleted, and so are the runs derived from an hour that held an erased trace: a
+receiver's, the cache's, and the runs of traces that cross hours (readers derive them again).
+Unreadable files (see ``inventory``) are left alone.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from driftline.collector import crypto, inventory
-from driftline.collector.schema import RUNS_DIR
+from driftline.collector.schema import derived_from_hour
 from driftline.collector.sink.parquet import ParquetSink
 
 DATASETS = ("spans", "logs")  # the datasets keyed by trace
@@ -50,10 +51,10 @@ def erase_traces(root: str, trace_ids: set[str], dry_run: bool = False) -> Erase
             result.files += 1
             if dry_run:
                 continue
-            if dataset == "spans":  # the hour's derived runs hold the erased runs: readers derive it again
-                runs = f"{sink.base}/{RUNS_DIR}/{f.partition}"
-                if sink.fs.get_file_info(runs).type == pafs.FileType.Directory:
-                    sink.fs.delete_dir(runs)
+            if dataset == "spans":  # the runs derived from the hour hold the erased runs: readers derive again
+                for runs in derived_from_hour(sink.base, f.partition):
+                    if sink.fs.get_file_info(runs).type == pafs.FileType.Directory:
+                        sink.fs.delete_dir(runs)
             table = pq.read_table(f.path, filesystem=sink.fs, **opts)
             kept = table.filter(pc.invert(pc.fill_null(hit, False)))
             if kept.num_rows:

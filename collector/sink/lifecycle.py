@@ -26,8 +26,8 @@ from driftline.collector import crypto, inventory
 from driftline.collector.schema import (
     DATASETS,
     OPEN_DATASETS,
-    RUNS_DIR,
     SPAN_SCHEMA,
+    derived_from_hour,
     drop_copies,
     is_finished_parquet,
     partition_name,
@@ -115,7 +115,7 @@ def prune_root(
             elif not dry_run:
                 fs.delete_dir(f"{sink.base}/{dataset}/{name}")
                 if dataset == "spans":  # the runs derived from them, by receivers and by the cache
-                    for derived in (f"{sink.base}/{RUNS_DIR}/{name}", f"{sink.base}/_cache/runs/{name}"):
+                    for derived in derived_from_hour(sink.base, name):
                         if fs.get_file_info(derived).type == pafs.FileType.Directory:
                             fs.delete_dir(derived)
             results.append(item)

@@ -2,8 +2,9 @@
 
 Cold = an empty run cache (derives every hour's runs from spans, then the diff); warm = a new
 process with the cache in place (what a repeated or scheduled diff costs). Then each hour's runs are
-derived as a receiver derives them when it closes the hour (``run_derivation.derive_group``, one
-DuckDB thread: the cost per span is printed) and the cold diff runs again, reading them. Each diff runs
+derived as a receiver derives them when it closes the hour (``run_derivation.derive_group``, then
+``run_crossing.settle`` for the traces the hour cut in two; one DuckDB thread: the cost per span is
+printed) and the cold diff runs again, reading them. Each diff runs
 in its own process so its peak RSS is its own. Targets: cold <= 5 s, warm <= 1 s, cold with runs
 derived at ingest <= 1 s, RSS <= 2 GiB.
 Run: ``python tests/benchmarks/bench_diff.py [--runs 100000] [--keep DIR]``.
@@ -165,7 +166,8 @@ def main() -> int:
             f"peak RSS {rss:,.0f} MiB  verdict {verdict} ({na:,} vs {nb:,} runs)"
         )
     from driftline.analysis.cost import load_prices
-    from driftline.analysis.run_derivation import derive_group
+    from driftline.analysis.run_crossing import settle
+    from driftline.analysis.run_derivation import INGEST_MEMORY_LIMIT, derive_group
 
     prices = load_prices()
     t = time.perf_counter()
@@ -174,6 +176,7 @@ def main() -> int:
         partition = f"{hour.parent.name}/{hour.name}"
         for f in sorted(hour.glob("*.parquet")):
             derive_group(str(root), partition, [str(f)], f.stem, prices, threads=1)
+        settle(str(root), prices, threads=1, memory_limit=INGEST_MEMORY_LIMIT)  # the traces the hour cut in two
     seconds = time.perf_counter() - t
     print(
         f"runs derived at ingest   {len(hours)} hours in {seconds:.2f} s on one thread: "

@@ -190,7 +190,7 @@ def _wait_until_derived(root: Path, spans: int, timeout: float = 60) -> None:
     import pyarrow.dataset as ds
 
     from driftline.analysis import run_derivation as derivation
-    from driftline.analysis.run_cache import list_partitions
+    from driftline.analysis.run_derivation import list_partitions
     from driftline.collector.schema import filesystem
 
     fs, base = filesystem(str(root))

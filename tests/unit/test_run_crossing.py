@@ -1,0 +1,168 @@
+"""Traces cut in two by per-hour derivation (``analysis/run_crossing.py``): a receiver finds them and
+derives their runs whole after it derives an hour, a reader then derives nothing of them, and the
+runs are always the live view's — for a trace across an hour boundary, across an hour nobody derived
+yet, and in two receivers' files of one hour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from driftline.analysis import run_crossing
+from driftline.analysis.cli import cli
+from driftline.analysis.cost import load_prices
+from driftline.analysis.db import connect
+from driftline.analysis.run_cache import RunCache, release
+from driftline.analysis.run_derivation import derive_group
+from tests.integration.otlp_payloads import kv
+from tests.span_rows import add_span, agent_runs, store
+
+HOUR_MS = 2_800_000  # T0 is 800 s into its hour: the next hour starts here
+AGENT = {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "night", "gen_ai.agent.version": "v7"}
+CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 7}
+
+
+def _spans(root: Path, stem: str, trace: str, spans: list[tuple[str, str | None, int]]) -> None:
+    """Spans of one trace, (span id, parent, start ms): the parentless one is the agent run."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.extend([kv("service.name", "svc")])
+    ss = rs.scope_spans.add()
+    for sid, parent, start in spans:
+        attrs, name = (CHAT, "chat") if parent else (AGENT, "invoke_agent night")
+        add_span(ss, trace, sid, parent, name, attrs, start, 2_000 if parent is None else 50)
+    store(root, req, stem)
+
+
+def _root_of(n: int) -> str:
+    return f"{n:016x}"
+
+
+def _crossing_run(root: Path, n: int, stem: str, at_ms: int) -> str:
+    """A run that starts a second before ``at_ms`` (an hour boundary) and calls the model after it."""
+    trace = f"{n:032x}"
+    _spans(root, stem, trace, [(_root_of(n), None, at_ms - 1000), (f"{n + 1:016x}", _root_of(n), at_ms + 500)])
+    return trace
+
+
+def _reader(root: Path, cache: Path) -> tuple[list[tuple], RunCache]:
+    con = connect(str(root))
+    rc = RunCache(str(root), load_prices(), cache)
+    assert rc.attach(con)
+    try:
+        return con.execute("SELECT * FROM runs ORDER BY run_id").fetchall(), rc
+    finally:
+        release(con)  # and the links it read through
+
+
+def _live(root: Path) -> list[tuple]:
+    return connect(str(root)).execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+
+
+def _rebuild(root: Path) -> str:
+    result = CliRunner().invoke(cli, ["runs", "rebuild", "--data", str(root)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_rebuilt_root_leaves_the_reader_nothing_to_derive(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    agent_runs(root, "1.0", 5, stem="rx-000000000001")
+    _crossing_run(root, 1, "rx-000000000002", HOUR_MS)
+    live = _live(root)
+    assert len(live) == 6
+    assert "and 1 piece(s) of runs that cross hours" in _rebuild(root)
+    assert [p.suffix for p in sorted((root / "runs" / "_crossing").iterdir())].count(".parquet") == 1
+    runs, rc = _reader(root, tmp_path / "cache")
+    assert runs == live and rc.derived == [] and rc.pieces_derived == 0
+    assert not (tmp_path / "cache" / "runs" / "_crossing").exists()  # nothing of its own
+
+
+def test_a_trace_into_an_hour_nobody_derived_yet_is_found_beside_the_memo(tmp_path: Path) -> None:
+    """The receiver's memo saw the first hour only; the reader checks the open hour's traces."""
+    root = tmp_path / "data"
+    agent_runs(root, "1.0", 5, stem="rx-000000000001")
+    trace = f"{7:032x}"
+    _spans(root, "rx-000000000002", trace, [(_root_of(7), None, HOUR_MS - 1000)])
+    _rebuild(root)
+    memo = run_crossing.read_memos([(run_crossing.pafs.LocalFileSystem(), str(root / "runs" / "_crossing"))])
+    assert len(memo) == 1 and memo[0].crossing == []
+    _spans(root, "rx-000000000003", trace, [(f"{8:016x}", _root_of(7), HOUR_MS + 500)])  # the open hour
+    live = _live(root)
+    assert len(live) == 6
+    runs, rc = _reader(root, tmp_path / "cache")
+    assert runs == live and len(rc.derived) == 1 and rc.pieces_derived == 1
+    assert runs == _reader(root, tmp_path / "cache")[0]  # again, from the cache's memo and pieces
+
+
+def test_a_trace_at_two_receivers_in_one_hour_is_one_run(tmp_path: Path) -> None:
+    """Spans of one trace reached two receivers anyway (a retry through another): each derives a
+    piece of it; neither piece alone is the run."""
+    root = tmp_path / "data"
+    trace = f"{9:032x}"
+    _spans(root, "rxa-000000000001", trace, [(_root_of(9), None, 1000)])
+    _spans(root, "rxb-000000000001", trace, [(f"{10:016x}", _root_of(9), 1500)])
+    live = _live(root)
+    assert len(live) == 1
+    _rebuild(root)
+    runs, rc = _reader(root, tmp_path / "cache")
+    assert runs == live and rc.derived == [] and rc.pieces_derived == 0
+
+
+def test_each_closed_hour_derives_only_the_pieces_it_added(tmp_path: Path) -> None:
+    """What a receiver does at the close of each hour: the pieces found before are kept, not derived."""
+    root, prices = tmp_path / "data", load_prices()
+    _crossing_run(root, 1, "rx-000000000001", HOUR_MS)  # hours 22 and 23
+    _crossing_run(root, 3, "rx-000000000002", HOUR_MS + 3_600_000)  # hours 23 and 00
+
+    def close(hour: Path) -> int:
+        partition = f"{hour.parent.name}/{hour.name}"
+        derive_group(str(root), partition, sorted(str(f) for f in hour.glob("*.parquet")), "rx", prices)
+        return run_crossing.settle(str(root), prices)
+
+    hours = sorted({p.parent for p in (root / "spans").rglob("*.parquet")})
+    assert len(hours) == 3
+    assert [close(h) for h in hours] == [0, 1, 1]
+    runs, rc = _reader(root, tmp_path / "cache")
+    assert runs == _live(root) and len(runs) == 2 and rc.derived == [] and rc.pieces_derived == 0
+
+
+def test_a_memo_that_saw_other_files_is_not_trusted(tmp_path: Path) -> None:
+    """A memo names the files it saw; one naming a file the reader does not read says nothing."""
+    root = tmp_path / "data"
+    _crossing_run(root, 1, "rx-000000000001", HOUR_MS)
+    _rebuild(root)
+    crossing_dir = root / "runs" / "_crossing"
+    for f in crossing_dir.iterdir():
+        f.unlink()
+    fs = run_crossing.pafs.LocalFileSystem()
+    state = {run_crossing.ident(p.parent.parent.name + "/" + p.parent.name, p.name) for p in root.glob("runs/*/*/*")}
+    run_crossing.write_memo(fs, str(crossing_dir), run_crossing.Memo(frozenset(state | {"x/y.parquet"}), []))
+    runs, rc = _reader(root, tmp_path / "cache")
+    assert runs == _live(root) and len(runs) == 1 and rc.pieces_derived == 1
+
+
+def test_an_erased_trace_leaves_no_runs_of_it_on_disk(tmp_path: Path) -> None:
+    """``driftline reset`` erases spans; the runs of a trace cut in two were derived from them (by the
+    receiver, and by a reader into the cache): those go too, and nothing is derived from them again."""
+    import pyarrow.parquet as pq
+
+    from driftline.collector.sink.erase import erase_traces
+
+    root = tmp_path / "data"
+    kept = _crossing_run(root, 1, "rx-000000000001", HOUR_MS)
+    erased = _crossing_run(root, 3, "rx-000000000002", HOUR_MS)
+    agent_runs(root, "1.0", 2, stem="rx-000000000003", start_ms=HOUR_MS + 600_000)  # an hour nobody derived
+    _rebuild(root)
+    (root / "spans" / "date=2023-11-14" / "hour=23" / "rx-000000000009.parquet").write_bytes(
+        next((root / "spans" / "date=2023-11-14" / "hour=23").glob("*.parquet")).read_bytes()
+    )  # a copy: that hour is no longer accounted for, so the reader derives it and the pieces itself
+    runs, rc = _reader(root, root / "_cache")
+    assert rc.pieces_derived == 1 and {r[1] for r in runs} >= {kept, erased}
+    erase_traces(str(root), {erased})
+    for f in root.rglob("*.parquet"):
+        assert erased not in pq.read_table(f).column("trace_id").to_pylist(), f
+    runs, _ = _reader(root, root / "_cache")
+    assert runs == _live(root) and kept in {r[1] for r in runs} and erased not in {r[1] for r in runs}
