@@ -202,9 +202,12 @@ def assemble(
             pairs = [[t, names[hs]] for hs, ts in missing.items() for t in ts]
             con.executemany("INSERT INTO _piece_of VALUES (?, ?)", pairs)
             parts.append("SELECT r.*, p._piece FROM _runs r JOIN _piece_of p USING (trace_id)")
-        for i, (name, (source_fs, source)) in enumerate(sorted(found.items())):
+        by_file: dict[str, tuple[pafs.FileSystem, list[str]]] = {}
+        for name, (source_fs, source) in found.items():
+            by_file.setdefault(source, (source_fs, []))[1].append(name)
+        for i, (source, (source_fs, kept)) in enumerate(by_file.items()):  # one scan per file kept from
             relation = _relation(con, [source], source_fs, f"_kept_{i}")
-            parts.append(f"SELECT * FROM {relation} WHERE _piece = {literal(name)}")
+            parts.append(f"SELECT * FROM {relation} WHERE _piece IN ({', '.join(literal(n) for n in sorted(kept))})")
         query = " UNION ALL BY NAME ".join(parts)
         metadata = {PIECES_KEY: json.dumps(sorted(wanted))}
         if isinstance(target_fs, pafs.LocalFileSystem):
