@@ -207,35 +207,63 @@ def _dictionary_codes(a: pa.DictionaryArray, b: pa.DictionaryArray) -> Encoded:
     return Encoded(remap[codes[0]], remap[codes[1]], [words[i] for i in used], len(a), len(b))
 
 
+BIGRAM_START, BIGRAM_END = "(start)", "(end)"
+
+
 def _string_dictionary(arr: pa.Array) -> bool:
     return pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)
 
 
-def _bigrams(lists: pa.Array) -> pa.Array:
-    """Per run, its consecutive tool pairs with (start)/(end) markers, as a list column of strings."""
-    flat = pc.list_flatten(lists)
-    parents = pc.list_parent_indices(lists).to_numpy()
-    n = len(lists)
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
-    ends = np.cumsum(lengths)
-    has = np.nonzero(lengths > 0)[0]
-    start, end = pa.scalar("(start)"), pa.scalar("(end)")
-    firsts = pc.take(flat, pa.array(ends[has] - lengths[has]))
-    first = pc.replace_with_mask(
-        pa.array(np.full(n, "(end)", dtype=object), type=pa.string()), pa.array(lengths > 0), firsts
-    )  # a run without tools: (start) → (end)
-    inner = np.nonzero(parents[:-1] == parents[1:])[0] if len(parents) > 1 else np.array([], dtype=np.int64)
-    sep = " → "
-    pieces = [
-        pc.binary_join_element_wise(start, pc.cast(first, pa.string()), sep),
-        pc.binary_join_element_wise(pc.take(flat, pa.array(inner)), pc.take(flat, pa.array(inner + 1)), sep),
-        pc.binary_join_element_wise(pc.take(flat, pa.array(ends[has] - 1)), end, sep),
-    ]
-    run_idx = np.concatenate([np.arange(n), parents[inner], has])
-    order = np.argsort(run_idx, kind="stable")
-    values_arr = pc.take(pa.concat_arrays([pc.cast(p, pa.string()) for p in pieces]), pa.array(order))
-    counts = np.bincount(run_idx, minlength=n)
-    return pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)), values_arr)
+def _bigram_sets(a: pa.Array, b: pa.Array) -> Encoded:
+    """The tool-order dimension from two ``tool_sequence`` columns: per run, its consecutive tool pairs
+    with (start)/(end) markers — the strings ``runs.sql`` builds as ``tool_bigrams``, encoded as
+    ``_label_sets`` encodes them (a pair with a nameless tool is no label) — from pairs of tool codes:
+    one string per distinct pair, not one per pair of every run (a third of a cold diff's encoding)."""
+    names: dict[str, int] = {BIGRAM_START: 0, BIGRAM_END: 1}
+    sides = []
+    for lists in (a, b):
+        flat = pc.list_flatten(lists)
+        encoded = pc.dictionary_encode(flat)
+        lookup = np.asarray([names.setdefault(w, len(names)) for w in encoded.dictionary.to_pylist()] + [-1])
+        valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
+        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, int)
+        codes = np.where(valid, lookup[indices], -1)  # -1: a tool without a name
+        lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
+        # each run's steps: (start), its tools, (end); a pair is a step and the next within the run
+        offsets = np.concatenate([[0], np.cumsum(lengths + 2)])
+        steps = np.empty(offsets[-1], dtype=np.int64)
+        steps[offsets[:-1]], steps[offsets[1:] - 1] = 0, 1
+        parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
+        within = np.arange(len(flat)) - (np.cumsum(lengths) - lengths)[parents]
+        steps[offsets[parents] + 1 + within] = codes
+        last = np.zeros(len(steps), dtype=bool)
+        last[offsets[1:] - 1] = True
+        left = np.flatnonzero(~last)
+        runs = np.repeat(np.arange(len(lists)), lengths + 1)
+        sides.append((len(lists), runs, steps[left], steps[left + 1]))
+    width = len(names)
+    pair_codes = [np.where((x < 0) | (y < 0), -1, x * width + y) for _, _, x, y in sides]
+    joined = np.concatenate(pair_codes)
+    distinct, first = np.unique(joined[joined >= 0], return_index=True)
+    word = {v: k for k, v in names.items()}
+    labels: dict[str, int] = {}
+    label_of = np.full(len(distinct), -1, dtype=np.int64)
+    for rank in np.argsort(first, kind="stable"):  # in order of first appearance, the baseline's first
+        x, y = divmod(int(distinct[rank]), width)
+        label_of[rank] = labels.setdefault(f"{word[x]} → {word[y]}", len(labels))
+    k = len(labels)
+    pairs = []
+    for (n, runs, _, _), codes in zip(sides, pair_codes, strict=True):
+        keep = codes >= 0
+        rows, label = runs[keep], label_of[np.searchsorted(distinct, codes[keep])]
+        if n * k <= 50_000_000:
+            present = np.zeros((n, max(k, 1)), dtype=bool)
+            present[rows, label] = True
+            pairs.append(np.argwhere(present))
+        else:
+            unique = np.unique(rows * (k + 1) + label)
+            pairs.append(np.stack([unique // (k + 1), unique % (k + 1)], axis=1))
+    return Encoded(pairs[0], pairs[1], list(labels), len(a), len(b))
 
 
 def _label_sets(a: pa.Array, b: pa.Array) -> Encoded:
@@ -266,13 +294,18 @@ def _label_sets(a: pa.Array, b: pa.Array) -> Encoded:
 
 
 def available(dim: Dimension, columns: Any) -> bool:
+    if dim.name == "tool_bigrams":
+        return "tool_sequence" in columns
     return dim.column in columns or (dim.name in DERIVED and "tool_sequence" in columns)
 
 
 def encode(dim: Dimension, baseline_columns: Any, candidate_columns: Any) -> Encoded:
     """Both sides' values of ``dim`` from their runs columns (Arrow arrays or Python sequences). The
-    ``runs`` view carries ``tool_path`` and ``tool_bigrams``; samples without them (simulations) get
-    them derived from ``tool_sequence`` here."""
+    ``runs`` view carries ``tool_path``; samples without it (simulations) get it derived from
+    ``tool_sequence`` here. Tool order (``tool_bigrams`` in the view) is always encoded from
+    ``tool_sequence`` (``_bigram_sets``): a diff does not load the view's column."""
+    if dim.name == "tool_bigrams":
+        return _bigram_sets(*(_arrow(cols["tool_sequence"]) for cols in (baseline_columns, candidate_columns)))
     if dim.column in baseline_columns and dim.column in candidate_columns:
         a, b = _arrow(baseline_columns[dim.column]), _arrow(candidate_columns[dim.column])
     else:
@@ -296,4 +329,4 @@ def _tool_path(lists: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(joined, ""), NO_TOOLS, joined)
 
 
-DERIVED = {"tool_sequence": _tool_path, "tool_bigrams": _bigrams}
+DERIVED = {"tool_sequence": _tool_path}

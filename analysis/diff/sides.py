@@ -19,8 +19,9 @@ from driftline.analysis.sql_literals import literal
 from driftline.common.times import when
 
 ANY = "*"
-# runs columns a diff never reads; step_ms (a map per run) is read only to attribute a latency change
-UNUSED = ("step_ms", "spans", "cached_tokens", "cost_reported", "run_id")
+# runs columns a diff never reads; step_ms (a map per run) is read only to attribute a latency change;
+# tool order is encoded from tool_sequence (dimensions._bigram_sets), not from the view's strings
+UNUSED = ("step_ms", "spans", "cached_tokens", "cost_reported", "run_id", "tool_bigrams")
 
 
 class SelectionError(ValueError):

@@ -279,3 +279,44 @@ def test_compare_keeps_the_whole_matrix_within_alpha_on_aa_data() -> None:
             any_alarm[label] += flagged
     assert any_alarm["corrected"] / seeds <= 0.05 + 2 * (0.05 * 0.95 / seeds) ** 0.5, any_alarm
     assert any_alarm["plain"] > any_alarm["corrected"], any_alarm
+
+
+def test_tool_order_encoded_from_the_sequence_is_the_views_bigrams() -> None:
+    """A diff encodes tool order from ``tool_sequence`` (pairs of codes), not from the view's
+    ``tool_bigrams`` strings: on random sequences (empty, nameless tools, names that look like the
+    markers or hold the separator) the encoding equals that of the strings ``runs.sql`` builds."""
+    import random
+    import re
+
+    import duckdb
+    import pyarrow as pa
+
+    from driftline.analysis.diff.dimensions import _bigram_sets, _label_sets
+    from driftline.analysis.views import SQL_DIR
+
+    runs_sql = (SQL_DIR / "runs.sql").read_text()
+    expression = re.search(r"(list_transform\(list_zip\(.*?\)\)) AS tool_bigrams", runs_sql, re.S)
+    assert expression, "runs.sql no longer builds tool_bigrams as this test reads it"
+    con = duckdb.connect()
+    rng = random.Random(11)
+    names = ["search", "lookup", "(start)", "(end)", "a → b", "é"]
+    for _ in range(300):
+        sides = []
+        for _ in range(2):
+            n = rng.randint(0, 12)
+            runs = [
+                [None if rng.random() < 0.1 else rng.choice(names) for _ in range(rng.randint(0, 5))] for _ in range(n)
+            ]
+            sides.append(pa.table({"tool_sequence": pa.array(runs, pa.list_(pa.string()))}))
+        bigrams = []
+        for i, side in enumerate(sides):
+            con.register(f"s{i}", side)
+            sql = expression.group(1).replace("a.tool_sequence", "tool_sequence")
+            bigrams.append(con.sql(f"SELECT {sql} AS b FROM s{i}").to_arrow_table().column("b").combine_chunks())
+        want = _label_sets(bigrams[0].cast(pa.list_(pa.string())), bigrams[1].cast(pa.list_(pa.string())))
+        got = _bigram_sets(
+            sides[0].column("tool_sequence").combine_chunks(), sides[1].column("tool_sequence").combine_chunks()
+        )
+        assert got.labels == want.labels
+        assert got.a.tolist() == want.a.tolist() and got.b.tolist() == want.b.tolist()
+        assert (got.n_a, got.n_b) == (want.n_a, want.n_b)
