@@ -128,7 +128,9 @@ def preload_scipy() -> threading.Thread:
     def load() -> None:
         import scipy.special  # noqa: F401
 
-    thread = threading.Thread(target=load, name="driftline-preload-scipy", daemon=True)
+    # not a daemon: a process that fails early (an unknown version) would otherwise exit while the
+    # import runs, and scipy's extension modules abort the interpreter's shutdown (exit -6)
+    thread = threading.Thread(target=load, name="driftline-preload-scipy", daemon=False)
     thread.start()
     return thread
 
