@@ -26,7 +26,7 @@ from driftline.collector import native
 from driftline.collector.normalize import attributes as at
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize import tools_offered
-from driftline.collector.normalize.values import as_text
+from driftline.collector.normalize.values import args_hash, as_text
 from driftline.collector.schema import SPAN_SCHEMA
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ I_RATTRS = at.SPAN_INDEX["resource_attributes"]
 I_RECEIVED = at.SPAN_INDEX["received_at"]
 I_AGENT_VERSION = at.SPAN_INDEX["agent_version"]
 I_OPERATION = at.SPAN_INDEX["operation"]
+I_ARGS_HASH = at.SPAN_INDEX["tool_args_hash"]
 SAME, AS_FLOAT, AS_TEXT = 0, 1, 2  # how a slot's value fills a column (spanscan.c's conv codes)
 
 CONTENT_COLUMNS = tuple(
@@ -187,6 +188,10 @@ class RecipeBook:
                 positions.append(n)
             else:
                 pieces.append((role, attr.key, attr.value, -1))
+        if written == (I_ARGS_HASH,) and [(role, slot) for role, _, _, slot in pieces] == [("tool_args", 0)]:
+            # a tool call whose only content is its arguments (most of them): the hash is all
+            # content_columns would write, without a row and a Content per span
+            return (lambda values: (args_hash(values[0]),)), tuple(positions), written
         columns = self.finisher.content_columns
 
         def hook(values: tuple[Any, ...]) -> tuple[Any, ...]:
