@@ -255,15 +255,18 @@ def _bigram_sets(a: pa.Array, b: pa.Array) -> Encoded:
     pairs = []
     for (n, runs, _, _), codes in zip(sides, pair_codes, strict=True):
         keep = codes >= 0
-        rows, label = runs[keep], label_of[np.searchsorted(distinct, codes[keep])]
-        if n * k <= 50_000_000:
-            present = np.zeros((n, max(k, 1)), dtype=bool)
-            present[rows, label] = True
-            pairs.append(np.argwhere(present))
-        else:
-            unique = np.unique(rows * (k + 1) + label)
-            pairs.append(np.stack([unique // (k + 1), unique % (k + 1)], axis=1))
+        pairs.append(_distinct_pairs(n, k, runs[keep], label_of[np.searchsorted(distinct, codes[keep])]))
     return Encoded(pairs[0], pairs[1], list(labels), len(a), len(b))
+
+
+def _distinct_pairs(n: int, k: int, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The distinct (run, label) pairs among ``rows``/``codes`` (``n`` runs, ``k`` labels), by run."""
+    if n * k <= 50_000_000:  # a presence matrix is faster than sorting the pairs
+        present = np.zeros((n, max(k, 1)), dtype=bool)
+        present[rows, codes] = True
+        return np.argwhere(present)
+    unique = np.unique(rows * (k + 1) + codes)
+    return np.stack([unique // (k + 1), unique % (k + 1)], axis=1)
 
 
 def _label_sets(a: pa.Array, b: pa.Array) -> Encoded:
@@ -280,16 +283,7 @@ def _label_sets(a: pa.Array, b: pa.Array) -> Encoded:
         indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, int)
         parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
         sides.append((len(lists), parents[valid], lookup[indices[valid]] if len(lookup) else indices[valid]))
-    k = len(index)
-    pairs = []
-    for n, rows, codes in sides:
-        if n * k <= 50_000_000:  # a presence matrix is faster than sorting the pairs
-            present = np.zeros((n, max(k, 1)), dtype=bool)
-            present[rows, codes] = True
-            pairs.append(np.argwhere(present))
-        else:
-            unique = np.unique(rows * (k + 1) + codes)
-            pairs.append(np.stack([unique // (k + 1), unique % (k + 1)], axis=1))
+    pairs = [_distinct_pairs(n, len(index), rows, codes) for n, rows, codes in sides]
     return Encoded(pairs[0], pairs[1], list(index), len(a), len(b))
 
 
