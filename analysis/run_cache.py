@@ -140,21 +140,28 @@ class RunCache:
                 ]
         return found
 
+    def _target(self, part: Partition) -> Path:
+        """Where the cache keeps the runs of ``part`` as its files are now."""
+        return self.dir / "runs" / part.name / f"{part.key(self.salt)}.parquet"
+
     def _cached(self, part: Partition, target: Path) -> crossing.Derived:
         return crossing.Derived(crossing.ident(part.name, target.name, cached=True), str(target))
 
     def _list(self) -> dict[str, list[crossing.Derived]]:
-        """Set ``partitions`` (the span hours) and return the hours a receiver derived: their files are
-        only listed (the runs files vouch for them), the others' footers are checked."""
+        """Set ``partitions`` (the span hours) and return the hours a receiver derived. Files are only
+        listed where derived runs vouch for them (a receiver's runs files name them; a cache file's key
+        is their names, sizes and times); the other hours' footers are checked (an unreadable file is
+        left out, which changes the hour's key)."""
         self.partitions = list_partitions(self.fs, self.base, inspect=False)
         ingested = self._ingested()
-        others = [p.name for p in self.partitions if p.name not in ingested]
+        vouched = set(ingested) | {p.name for p in self.partitions if self._target(p).exists()}
+        others = [p.name for p in self.partitions if p.name not in vouched]
         if others:
             checked = {p.name: p for p in list_partitions(self.fs, self.base, self.root, others)}
             self.partitions = [
-                p if p.name in ingested else checked[p.name]
+                p if p.name in vouched else checked[p.name]
                 for p in self.partitions
-                if p.name in ingested or p.name in checked
+                if p.name in vouched or p.name in checked
             ]
         return ingested
 
@@ -163,7 +170,7 @@ class RunCache:
         hold the runs of every hour."""
         self.derived = []
         ingested = self._list()
-        targets = {p.name: self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet" for p in self.partitions}
+        targets = {p.name: self._target(p) for p in self.partitions}
         missing = [p for p in self.partitions if p.name not in ingested and not targets[p.name].exists()]
         # a batch of hours per query: one query per hour pays a fixed cost per hour, one query for a
         # whole month needs memory in proportion; BATCH_HOURS balances the two
@@ -277,7 +284,7 @@ class RunCache:
             if p.name in ingested:
                 chosen.extend(ingested[p.name])
                 continue
-            target = self.dir / "runs" / p.name / f"{p.key(self.salt)}.parquet"
+            target = self._target(p)
             if target.exists():
                 chosen.append(self._cached(p, target))
                 continue

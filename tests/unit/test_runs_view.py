@@ -279,3 +279,22 @@ def test_silent_model_update_is_found_by_a_window_diff(tmp_path: Path) -> None:
     (change,) = [c for c in doc["configuration_changes"] if c["key"] == "snapshots"]
     assert change["kind"] == "silent_model_update" and change["candidate"] == ["gpt-4o-2024-11-20"]
     assert doc["hypotheses"][0]["rule"] == "silent_model_update"
+
+
+def test_a_file_that_cannot_be_read_in_a_cached_hour_is_noticed(tmp_path: Path, capsys) -> None:
+    """A cached hour's files are only listed (its key vouches for them); a file that cannot be read
+    changes the key, so the hour is checked again: the file is skipped with a warning, never read."""
+    from driftline.analysis.cost import load_prices
+    from driftline.analysis.run_cache import RunCache
+
+    _write(tmp_path)
+    live = _all_runs(connect(str(tmp_path)))
+    con = connect(str(tmp_path))
+    assert RunCache(str(tmp_path), load_prices()).attach(con) and _all_runs(con) == live
+    hour = next((tmp_path / "spans").glob("date=*/hour=*"))
+    (hour / "rx-000000000099.parquet").write_bytes(b"not parquet at all")
+    capsys.readouterr()
+    con = connect(str(tmp_path))
+    again = RunCache(str(tmp_path), load_prices())
+    assert again.attach(con) and _all_runs(con) == live and again.derived == []
+    assert "rx-000000000099.parquet (not a Parquet file)" in capsys.readouterr().err
