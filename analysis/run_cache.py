@@ -203,9 +203,12 @@ class RunCache:
         """The traces in more than one derived file (two hours, or two receivers' files of an hour), with
         their hours: from a memo of this state (the cache's, or a receiver's), else found with the help
         of the memo that saw most of these files (see ``run_crossing.find``), and remembered."""
-        state = frozenset(f.ident for f in files)
+        # the cache's memos name the root too: a cache directory given to readers of two roots never
+        # lends one root's memo to the other (a receiver's memo lies in its root)
+        scope = frozenset({f"root:{self.base}"})
+        state = frozenset(f.ident for f in files) | scope
         memos = crossing.read_memos([(_LOCAL, str(self._crossing_dir)), (self.fs, self._root_crossing)])
-        found = crossing.find(con, files, memos)
+        found = crossing.find(con, files, memos, scope=scope)
         if all(m.state != state for m in memos):
             written = crossing.write_memo(_LOCAL, str(self._crossing_dir), crossing.Memo(state, found))
             for stale in self._crossing_dir.glob("*.json"):  # a memo is a hint: the newest suffices

@@ -92,15 +92,20 @@ def write_memo(fs: pafs.FileSystem, directory: str, memo: Memo) -> str:
 
 
 def find(
-    con: duckdb.DuckDBPyConnection, files: Sequence[Derived], memos: Sequence[Memo], fs: pafs.FileSystem | None = None
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[Derived],
+    memos: Sequence[Memo],
+    fs: pafs.FileSystem | None = None,
+    scope: frozenset[str] = frozenset(),
 ) -> Crossing:
     """The traces in more than one of ``files``, with their hours, helped by the memo that saw most of
-    them (one whose state is not wholly among ``files`` says nothing about them). ``fs``: where the
-    paths are, when not local."""
-    idents = {f.ident for f in files}
+    them (one whose state is not wholly among ``files`` and ``scope`` — names that are no file, such
+    as the root's — says nothing about them). ``fs``: where the paths are, when not local."""
+    idents = {f.ident for f in files} | scope
     usable = [m for m in memos if m.state <= idents]
     memo = max(usable, key=lambda m: len(m.state), default=None)
-    if memo is not None and memo.state == idents:
+    unseen = [f.path for f in files if memo is None or f.ident not in memo.state]
+    if memo is not None and not unseen:  # it saw every one of these files
         return memo.crossing
     everything = _relation(con, [f.path for f in files], fs, "_all")
     query = (
@@ -109,7 +114,6 @@ def find(
     )
     if memo is None:
         return [(t, list(h)) for t, h in con.execute(query.format(where="")).fetchall()]
-    unseen = [f.path for f in files if f.ident not in memo.state]
     where = f"WHERE trace_id IN (SELECT trace_id FROM {_relation(con, unseen, fs, '_unseen')})"
     found = dict(memo.crossing)
     found.update((t, list(h)) for t, h in con.execute(query.format(where=where)).fetchall())

@@ -77,7 +77,7 @@ def test_a_rebuilt_root_leaves_the_reader_nothing_to_derive(tmp_path: Path) -> N
     assert [p.suffix for p in sorted((root / "runs" / "_crossing").iterdir())].count(".parquet") == 1
     runs, rc = _reader(root, tmp_path / "cache")
     assert runs == live and rc.derived == [] and rc.pieces_derived == 0
-    assert not (tmp_path / "cache" / "runs" / "_crossing").exists()  # nothing of its own
+    assert not list((tmp_path / "cache" / "runs").rglob("*.parquet"))  # no runs of its own
 
 
 def test_a_trace_into_an_hour_nobody_derived_yet_is_found_beside_the_memo(tmp_path: Path) -> None:
@@ -166,3 +166,21 @@ def test_an_erased_trace_leaves_no_runs_of_it_on_disk(tmp_path: Path) -> None:
         assert erased not in pq.read_table(f).column("trace_id").to_pylist(), f
     runs, _ = _reader(root, root / "_cache")
     assert runs == _live(root) and kept in {r[1] for r in runs} and erased not in {r[1] for r in runs}
+
+
+def test_a_cache_shared_by_two_roots_keeps_their_memos_apart(tmp_path: Path) -> None:
+    """Two roots whose files have the same names and sizes (the same traffic replayed) but not the
+    same traces: a cache directory given to readers of both never answers one with the other's memo."""
+    a, b, cache = tmp_path / "a", tmp_path / "b", tmp_path / "cache"
+    _crossing_run(a, 1, "rx-000000000001", HOUR_MS)  # trace 1 crosses hours in a
+    _crossing_run(b, 2, "rx-000000000001", HOUR_MS)  # trace 2 in b: the same names and sizes
+    assert [p.stat().st_size for p in sorted(a.rglob("*.parquet"))] == [
+        p.stat().st_size for p in sorted(b.rglob("*.parquet"))
+    ]
+    for root in (a, b):  # derived at ingest (runs files are named by their sources' names and sizes)
+        _rebuild(root)
+        for f in (root / "runs" / "_crossing").iterdir():  # an older receiver: no memo of its own
+            f.unlink()
+    runs_a, _ = _reader(a, cache)
+    runs_b, _ = _reader(b, cache)
+    assert runs_a == _live(a) and runs_b == _live(b) and {r[1] for r in runs_b} == {f"{2:032x}"}
