@@ -297,7 +297,6 @@ def _put(fs: pafs.FileSystem, path: str, data: bytes) -> None:
     fs.create_dir(directory, recursive=True)
     if isinstance(fs, pafs.LocalFileSystem):
         fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + TMP_MARK, dir=directory)
-        os.fchmod(fd, 0o644)  # as readable as the runs files beside it (mkstemp makes it private)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
