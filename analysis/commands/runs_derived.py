@@ -3,7 +3,8 @@
 
 Why one module: the receiver's derivation and the rebuild write the same files with the same rule
 (``run_derivation.derive_group``: one file per hour and receiver instance, or per file no receiver
-wrote), and readers use them only when they account for every span of the hour.
+wrote, then ``run_crossing.settle``: the runs of traces cut in two by an hour boundary), and readers
+use them only when they account for every span of the hour.
 """
 
 from __future__ import annotations
