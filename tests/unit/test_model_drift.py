@@ -85,7 +85,7 @@ def test_distances_users_know_are_reported_beside_the_test() -> None:
 def test_the_quantile_wasserstein_matches_scipy() -> None:
     from scipy.stats import wasserstein_distance
 
-    from driftline.analysis.diff.engine import _wasserstein
+    from driftline.analysis.diff.measures import wasserstein as _wasserstein
 
     rng = np.random.default_rng(3)
     for a, b in [
