@@ -56,7 +56,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.conventions import conventions
     from driftline.analysis.commands.cost import cost
     from driftline.analysis.commands.demo import demo
-    from driftline.analysis.commands.diff import diff, report, verify
+    from driftline.analysis.commands.diff import diff
     from driftline.analysis.commands.explore import inspect, runs, versions
     from driftline.analysis.commands.git_cmd import git
     from driftline.analysis.commands.init_cmd import init
@@ -65,6 +65,7 @@ def _register_commands() -> None:
     from driftline.analysis.commands.models import models
     from driftline.analysis.commands.playground import playground
     from driftline.analysis.commands.plugins_cmd import plugins_command
+    from driftline.analysis.commands.report_file import report, verify
     from driftline.analysis.commands.reset import reset
     from driftline.analysis.commands.runs_derived import RUNS_EXAMPLE, RUNS_OPTIONS, derive_beside_receiver, rebuild
     from driftline.analysis.commands.schedule import history, schedule, watch
