@@ -214,49 +214,69 @@ def _string_dictionary(arr: pa.Array) -> bool:
     return pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type)
 
 
+DENSE_PAIRS = 1 << 22  # tool-pair codes below this are counted in a table (32 MiB at most)
+
+
 def _bigram_sets(a: pa.Array, b: pa.Array) -> Encoded:
     """The tool-order dimension from two ``tool_sequence`` columns: per run, its consecutive tool pairs
     with (start)/(end) markers — the strings ``runs.sql`` builds as ``tool_bigrams``, encoded as
     ``_label_sets`` encodes them (a pair with a nameless tool is no label) — from pairs of tool codes:
     one string per distinct pair, not one per pair of every run (a third of a cold diff's encoding)."""
-    names: dict[str, int] = {BIGRAM_START: 0, BIGRAM_END: 1}
+    words = [BIGRAM_START, BIGRAM_END]  # codes 0 and 1 are the markers; a tool's name is 2 or more
+    names: dict[str, int] = {}
     sides = []
     for lists in (a, b):
         flat = pc.list_flatten(lists)
         encoded = pc.dictionary_encode(flat)
-        lookup = np.asarray([names.setdefault(w, len(names)) for w in encoded.dictionary.to_pylist()] + [-1])
+        lookup = [names.setdefault(w, len(names) + 2) for w in encoded.dictionary.to_pylist()]
         valid = pc.is_valid(flat).to_numpy(zero_copy_only=False)
-        indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, int)
-        codes = np.where(valid, lookup[indices], -1)  # -1: a tool without a name
+        indices = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, int)
+        codes = np.where(valid, np.asarray([*lookup, -1], dtype=np.int64)[indices], -1)  # -1: a nameless tool
         lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy().astype(np.int64)
-        # each run's steps: (start), its tools, (end); a pair is a step and the next within the run
-        offsets = np.concatenate([[0], np.cumsum(lengths + 2)])
-        steps = np.empty(offsets[-1], dtype=np.int64)
-        steps[offsets[:-1]], steps[offsets[1:] - 1] = 0, 1
+        # each run's steps: (start), its tools, (end); tool j of the flat list sits after 2 markers per
+        # earlier run and its own run's (start)
+        steps = np.ones(int(lengths.sum()) + 2 * len(lists), dtype=np.int64)
+        steps[np.cumsum(lengths + 2) - (lengths + 2)] = 0
         parents = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
-        within = np.arange(len(flat)) - (np.cumsum(lengths) - lengths)[parents]
-        steps[offsets[parents] + 1 + within] = codes
-        last = np.zeros(len(steps), dtype=bool)
-        last[offsets[1:] - 1] = True
-        left = np.flatnonzero(~last)
-        runs = np.repeat(np.arange(len(lists)), lengths + 1)
-        sides.append((len(lists), runs, steps[left], steps[left + 1]))
-    width = len(names)
-    pair_codes = [np.where((x < 0) | (y < 0), -1, x * width + y) for _, _, x, y in sides]
-    joined = np.concatenate(pair_codes)
-    distinct, first = np.unique(joined[joined >= 0], return_index=True)
-    word = {v: k for k, v in names.items()}
+        steps[np.arange(len(flat)) + 2 * parents + 1] = codes
+        runs = np.repeat(np.arange(len(lists)), lengths + 2)[:-1]
+        sides.append((len(lists), runs, steps[:-1], steps[1:]))
+    words += list(names)
+    width = len(words)
+    # a pair is a step and the next: not one across two runs (an (end) then a (start)), none with a
+    # nameless tool
+    pair_codes = [np.where((x < 0) | (y < 0) | (x == 1), -1, x * width + y) for _, _, x, y in sides]
+    present = np.concatenate(pair_codes)
+    present = present[present >= 0]
+    if width * width <= DENSE_PAIRS:  # few tool names: count by code, no sort of a million pairs
+        distinct = np.flatnonzero(np.bincount(present, minlength=width * width))
+    else:
+        distinct = np.unique(present)
     labels: dict[str, int] = {}
     label_of = np.full(len(distinct), -1, dtype=np.int64)
-    for rank in np.argsort(first, kind="stable"):  # in order of first appearance, the baseline's first
-        x, y = divmod(int(distinct[rank]), width)
-        label_of[rank] = labels.setdefault(f"{word[x]} → {word[y]}", len(labels))
+    for code in _first_appearance(present, len(distinct)):  # the baseline's first
+        x, y = divmod(code, width)
+        label_of[np.searchsorted(distinct, code)] = labels.setdefault(f"{words[x]} → {words[y]}", len(labels))
     k = len(labels)
     pairs = []
     for (n, runs, _, _), codes in zip(sides, pair_codes, strict=True):
         keep = codes >= 0
         pairs.append(_distinct_pairs(n, k, runs[keep], label_of[np.searchsorted(distinct, codes[keep])]))
     return Encoded(pairs[0], pairs[1], list(labels), len(a), len(b))
+
+
+def _first_appearance(codes: np.ndarray, distinct: int) -> list[int]:
+    """The ``distinct`` values of ``codes`` in order of first appearance. It reads a growing prefix
+    only until it has seen them all: a diff's labels nearly all appear in its first runs, so this
+    avoids a stable sort of every pair."""
+    seen: dict[int, None] = {}
+    start, size = 0, 4096
+    while len(seen) < distinct and start < len(codes):
+        values, first = np.unique(codes[start : start + size], return_index=True)
+        for value in values[np.argsort(first, kind="stable")]:
+            seen.setdefault(int(value), None)
+        start, size = start + size, size * 4
+    return list(seen)
 
 
 def _distinct_pairs(n: int, k: int, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -281,42 +284,77 @@ def test_compare_keeps_the_whole_matrix_within_alpha_on_aa_data() -> None:
     assert any_alarm["plain"] > any_alarm["corrected"], any_alarm
 
 
-def test_tool_order_encoded_from_the_sequence_is_the_views_bigrams() -> None:
-    """A diff encodes tool order from ``tool_sequence`` (pairs of codes), not from the view's
-    ``tool_bigrams`` strings: on random sequences (empty, nameless tools, names that look like the
-    markers or hold the separator) the encoding equals that of the strings ``runs.sql`` builds."""
-    import random
+@functools.cache
+def _views_bigrams() -> tuple[Any, str]:
+    """A DuckDB connection and the expression ``runs.sql`` builds ``tool_bigrams`` with, read out of it."""
     import re
 
     import duckdb
-    import pyarrow as pa
 
-    from driftline.analysis.diff.dimensions import _bigram_sets, _label_sets
     from driftline.analysis.views import SQL_DIR
 
     runs_sql = (SQL_DIR / "runs.sql").read_text()
     expression = re.search(r"(list_transform\(list_zip\(.*?\)\)) AS tool_bigrams", runs_sql, re.S)
     assert expression, "runs.sql no longer builds tool_bigrams as this test reads it"
-    con = duckdb.connect()
+    return duckdb.connect(), expression.group(1).replace("a.tool_sequence", "tool_sequence")
+
+
+def _assert_bigrams_as_the_view_builds_them(sides: list[list[list[str | None]]]) -> None:
+    """``_bigram_sets`` on two sides' tool sequences equals ``_label_sets`` on the ``tool_bigrams``
+    strings that ``runs.sql``'s own expression builds from them."""
+    import pyarrow as pa
+
+    from driftline.analysis.diff.dimensions import _bigram_sets, _label_sets
+
+    con, sql = _views_bigrams()
+    sequences, bigrams = [], []
+    for i, sequence in enumerate(sides):
+        side = pa.table({"tool_sequence": pa.array(sequence, pa.list_(pa.string()))})
+        con.register(f"s{i}", side)
+        bigrams.append(con.sql(f"SELECT {sql} AS b FROM s{i}").to_arrow_table().column("b").combine_chunks())
+        sequences.append(side.column("tool_sequence").combine_chunks())
+    want = _label_sets(bigrams[0].cast(pa.list_(pa.string())), bigrams[1].cast(pa.list_(pa.string())))
+    got = _bigram_sets(sequences[0], sequences[1])
+    assert got.labels == want.labels
+    assert got.a.tolist() == want.a.tolist() and got.b.tolist() == want.b.tolist()
+    assert (got.n_a, got.n_b) == (want.n_a, want.n_b)
+
+
+def test_tool_order_encoded_from_the_sequence_is_the_views_bigrams() -> None:
+    """A diff encodes tool order from ``tool_sequence`` (pairs of codes), not from the view's
+    ``tool_bigrams`` strings: on random sequences (empty, nameless tools, names that look like the
+    markers or hold the separator) the encoding equals that of the strings ``runs.sql`` builds."""
+    import random
+
     rng = random.Random(11)
     names = ["search", "lookup", "(start)", "(end)", "a → b", "é"]
     for _ in range(300):
-        sides = []
-        for _ in range(2):
-            n = rng.randint(0, 12)
-            runs = [
-                [None if rng.random() < 0.1 else rng.choice(names) for _ in range(rng.randint(0, 5))] for _ in range(n)
+        _assert_bigrams_as_the_view_builds_them(
+            [
+                [
+                    [None if rng.random() < 0.1 else rng.choice(names) for _ in range(rng.randint(0, 5))]
+                    for _ in range(rng.randint(0, 12))
+                ]
+                for _ in range(2)
             ]
-            sides.append(pa.table({"tool_sequence": pa.array(runs, pa.list_(pa.string()))}))
-        bigrams = []
-        for i, side in enumerate(sides):
-            con.register(f"s{i}", side)
-            sql = expression.group(1).replace("a.tool_sequence", "tool_sequence")
-            bigrams.append(con.sql(f"SELECT {sql} AS b FROM s{i}").to_arrow_table().column("b").combine_chunks())
-        want = _label_sets(bigrams[0].cast(pa.list_(pa.string())), bigrams[1].cast(pa.list_(pa.string())))
-        got = _bigram_sets(
-            sides[0].column("tool_sequence").combine_chunks(), sides[1].column("tool_sequence").combine_chunks()
         )
-        assert got.labels == want.labels
-        assert got.a.tolist() == want.a.tolist() and got.b.tolist() == want.b.tolist()
-        assert (got.n_a, got.n_b) == (want.n_a, want.n_b)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_tool_order_labels_first_seen_late_keep_their_order(dense: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels are named in order of first appearance, found from a growing prefix of the pairs: pairs
+    first seen far beyond the first block (and only in the candidate) keep that order, whether the
+    pairs are counted in a table (few tools) or sorted (many)."""
+    import random
+
+    from driftline.analysis.diff import dimensions
+
+    if not dense:
+        monkeypatch.setattr(dimensions, "DENSE_PAIRS", 0)
+    rng = random.Random(5)
+    common = ["search", "lookup", "(end)"]
+    baseline = [[rng.choice(common) for _ in range(rng.randint(0, 4))] for _ in range(3000)]
+    baseline[2500] = ["rare", "search"]
+    candidate = [[rng.choice(common) for _ in range(rng.randint(0, 4))] for _ in range(6000)]
+    candidate[5999] = ["search", "rarest", None, "rare"]
+    _assert_bigrams_as_the_view_builds_them([baseline, candidate])
