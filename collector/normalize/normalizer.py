@@ -189,12 +189,21 @@ class SpanNormalizer(BaseNormalizer):
         return self._rejected + (self.compiled.rejected if self.compiled is not None else 0)
 
     def add_payload(self, payload: bytes, received_ns: int) -> None:
-        """One traces request from the WAL (raises ``otlp.MalformedRequest``)."""
-        request = parse_traces(payload)
-        others = None if self.compiled is None else self.compiled.scan(payload, received_ns)
+        """One traces request from the WAL (raises ``otlp.MalformedRequest``). The protobuf classes
+        parse it only for the spans the compiled path leaves to Python: the receiver validated every
+        byte with them before the ack, and the compiled walk refuses (leaves to Python) anything it is
+        unsure of, so a request it writes whole is not parsed twice."""
+        try:
+            others = None if self.compiled is None else self.compiled.scan(payload, received_ns)
+        except Exception:
+            parse_traces(payload)  # a request protobuf refuses is refused as the Python path words it
+            raise
         if others is None:
-            self.add_request(request, received_ns)
+            self.add_request(parse_traces(payload), received_ns)
             return
+        if not others:
+            return
+        request = parse_traces(payload)
         resources: dict[int, tuple[Any, ...]] = {}
         for i, j, k in others:  # already checked for ids and resends by the compiled path
             rs = request.resource_spans[i]
