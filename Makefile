@@ -13,7 +13,7 @@ CONSOLE_SOURCES := $(WEB)/package-lock.json $(WEB)/index.html $(WEB)/vite.config
 
 setup: $(STAMP) $(CONSOLE)
 
-$(STAMP): pyproject.toml collector/native/logscan.c collector/native/spanscan.c collector/native/wire.h analysis/stats/ks.c
+$(STAMP): pyproject.toml collector/native/logscan.c collector/native/spanscan.c collector/native/wire.h collector/native/arrowcols.h analysis/stats/ks.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -19,7 +19,8 @@
  *
  * API:
  *   Recipes(learn, n_columns, i_attributes, i_resource_attributes, i_received, i_agent_version,
- *           max_value_chars)
+ *           max_value_chars, kinds)
+ *       kinds: one character per column, its Arrow kind (arrowcols.h: s i f L M o)
  *       the shapes learned in this process. learn(raws: list[bytes], name: str) ->
  *       (slots: bytes, recipe | None); slots[n] is 1 where attribute n is a slot; a recipe is
  *       (template: tuple[n_columns], fills: ((pos, column, conv), ...),
@@ -33,7 +34,8 @@
  *       and resends: the caller builds their rows), or None, having written nothing.
  *     .seen(trace_id, span_id, start, end, name) -> 0 new, 1 an exact resend, 2 ids reused
  *       (the Python path's resend check, so both paths share one memory of the batch)
- *     .columns() -> (columns, hours); the two map columns as (offsets, keys, values)
+ *     .take() -> (columns, hours): each column's Arrow buffers (arrowcols.h, col_take), the hour of
+ *       each row as int64 bytes; the batch then starts empty columns
  *     .rejected, .duplicates, .rows
  */
 #define PY_SSIZE_T_CLEAN
@@ -42,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arrowcols.h"
 #include "wire.h"
 
 #define HOUR_NS 3600000000000ULL
@@ -50,6 +53,8 @@
 #define MAX_ATTRS 256     /* spans with more attributes take the Python path */
 #define MAX_COLUMNS 128
 #define EXACT_DOUBLE (1ULL << 53)
+/* trace_id … scope_version: the kinds of the 15 columns every row starts with */
+#define FIXED_KINDS "sssssssiifsssss"
 
 enum { T_INT = 0, T_STR = 1, T_DOUBLE = 2, T_BOOL = 3 };
 
@@ -215,6 +220,7 @@ typedef struct {
     Recipe *recipes;
     Py_ssize_t nrecipes, caprecipes;
     int ncols, i_attrs, i_rattrs, i_received, i_agent_version;
+    char kinds[MAX_COLUMNS]; /* each column's Arrow kind (arrowcols.h) */
     Py_ssize_t max_value_chars;
     Py_ssize_t learned, refused, cleared;
 } Recipes;
@@ -244,11 +250,13 @@ static void recipes_dealloc(Recipes *r) {
 
 static int recipes_init(Recipes *r, PyObject *args, PyObject *kw) {
     PyObject *learn;
-    if (!PyArg_ParseTuple(args, "Oiiiiin", &learn, &r->ncols, &r->i_attrs, &r->i_rattrs, &r->i_received,
-                          &r->i_agent_version, &r->max_value_chars))
+    const char *kinds;
+    Py_ssize_t nkinds;
+    if (!PyArg_ParseTuple(args, "Oiiiiins#", &learn, &r->ncols, &r->i_attrs, &r->i_rattrs, &r->i_received,
+                          &r->i_agent_version, &r->max_value_chars, &kinds, &nkinds))
         return -1;
-    if (r->ncols < 16 || r->ncols > MAX_COLUMNS) {
-        PyErr_SetString(PyExc_ValueError, "n_columns out of range");
+    if (r->ncols < 16 || r->ncols > MAX_COLUMNS || nkinds != r->ncols) {
+        PyErr_SetString(PyExc_ValueError, "n_columns out of range, or not one kind per column");
         return -1;
     }
     int idx[] = {r->i_attrs, r->i_rattrs, r->i_received, r->i_agent_version};
@@ -257,6 +265,19 @@ static int recipes_init(Recipes *r, PyObject *args, PyObject *kw) {
             PyErr_SetString(PyExc_ValueError, "column index out of range");
             return -1;
         }
+    /* the fixed columns this file writes itself, and the columns it fills by index */
+    if (memcmp(kinds, FIXED_KINDS, 15) != 0 || kinds[r->i_attrs] != 'M' || kinds[r->i_rattrs] != 'M' ||
+        kinds[r->i_received] != 'i' || kinds[r->i_agent_version] != 's') {
+        PyErr_SetString(PyExc_ValueError, "the column kinds are not those of the span schema this file writes");
+        return -1;
+    }
+    for (int c = 0; c < r->ncols; c++) {
+        if (!strchr("sifLMo", kinds[c]) || (kinds[c] == 'M' && c != r->i_attrs && c != r->i_rattrs)) {
+            PyErr_SetString(PyExc_ValueError, "unknown column kind");
+            return -1;
+        }
+        r->kinds[c] = kinds[c];
+    }
     Py_INCREF(learn);
     Py_XSETREF(r->learn, learn);
     if (table_init(&r->stable, 1024) < 0 || table_init(&r->slotkeys, 256) < 0 || table_init(&r->shapes, 1024) < 0)
@@ -670,9 +691,9 @@ typedef struct {
     PyObject_HEAD Recipes *recipes;
     PyObject *resource;  /* callable */
     PyObject *conflicts; /* list of (trace_id, span_id) hex */
-    PyObject *cols[MAX_COLUMNS];
-    PyObject *maps[2][3]; /* attributes, resource attributes: offsets, keys, values */
-    PyObject *hours;
+    Col cols[MAX_COLUMNS];
+    Col hours; /* of each row: start_time // 1 hour */
+    int ready, broken; /* broken: a write failed half-way (out of memory), the columns disagree */
     Table seen;
     Seen *seens;
     Py_ssize_t nseens, capseens;
@@ -690,11 +711,8 @@ static void batch_dealloc(SpanBatch *self) {
     Py_XDECREF(self->resource);
     Py_XDECREF(self->conflicts);
     for (int c = 0; c < MAX_COLUMNS; c++)
-        Py_XDECREF(self->cols[c]);
-    for (int m = 0; m < 2; m++)
-        for (int x = 0; x < 3; x++)
-            Py_XDECREF(self->maps[m][x]);
-    Py_XDECREF(self->hours);
+        col_free(&self->cols[c]);
+    col_free(&self->hours);
     for (int i = 0; i < 6; i++)
         Py_XDECREF(self->kinds[i]);
     for (int i = 0; i < 3; i++)
@@ -705,41 +723,25 @@ static void batch_dealloc(SpanBatch *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Empty column lists (the maps' offsets start at 0); the previous lists, if any, are the caller's. */
-static int batch_new_lists(SpanBatch *self) {
-    for (int c = 0; c < self->recipes->ncols; c++)
-        if (!(self->cols[c] = PyList_New(0)))
-            return -1;
-    for (int m = 0; m < 2; m++)
-        for (int x = 0; x < 3; x++)
-            if (!(self->maps[m][x] = PyList_New(0)))
-                return -1;
-    for (int m = 0; m < 2; m++) {
-        PyObject *zero = PyLong_FromLong(0);
-        if (!zero || PyList_Append(self->maps[m][0], zero) < 0) {
-            Py_XDECREF(zero);
-            return -1;
-        }
-        Py_DECREF(zero);
-    }
-    return (self->hours = PyList_New(0)) ? 0 : -1;
-}
-
 static int batch_init(SpanBatch *self, PyObject *args, PyObject *kw) {
     PyObject *recipes, *resource, *conflicts;
     if (!PyArg_ParseTuple(args, "O!OO!", &RecipesType, &recipes, &resource, &PyList_Type, &conflicts))
         return -1;
-    if (self->hours) {
+    if (self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "SpanBatch is initialised once");
         return -1;
     }
+    self->ready = 1;
     Py_INCREF(recipes);
     self->recipes = (Recipes *)recipes;
     Py_INCREF(resource);
     self->resource = resource;
     Py_INCREF(conflicts);
     self->conflicts = conflicts;
-    if (batch_new_lists(self) < 0)
+    for (int c = 0; c < self->recipes->ncols; c++)
+        if (col_init(&self->cols[c], self->recipes->kinds[c]) < 0)
+            return -1;
+    if (col_init(&self->hours, 'i') < 0)
         return -1;
     for (int i = 0; i < 6; i++)
         if (!(self->kinds[i] = PyUnicode_InternFromString(KIND_NAMES[i])))
@@ -1041,47 +1043,17 @@ static int write_row(SpanBatch *self, Recipe *x, SpanD *s, Buf *attrs, Plain *va
             goto done;
         }
     }
-    PyObject **cols = self->cols;
-    PyObject *fixed[15];
-    memset(fixed, 0, sizeof(fixed));
-    fixed[0] = hex_of(s->tid.p, 16);
-    fixed[1] = hex_of(s->sid.p, 8);
-    fixed[2] = s->pid.e > s->pid.p ? hex_of(s->pid.p, 8) : Py_NewRef(Py_None);
-    fixed[3] = PyUnicode_DecodeUTF8((const char *)s->name.p, s->name.e - s->name.p, "strict");
-    fixed[4] = Py_NewRef(s->kind < 6 ? self->kinds[s->kind] : self->kinds[0]);
-    fixed[5] = Py_NewRef(s->code < 3 ? self->codes[s->code] : self->codes[0]);
-    fixed[6] = Py_NewRef(Py_None);
-    fixed[7] = PyLong_FromUnsignedLongLong(s->start);
-    fixed[8] = s->end ? PyLong_FromUnsignedLongLong(s->end) : Py_NewRef(Py_None);
-    fixed[9] = (s->end && s->end >= s->start) ? PyFloat_FromDouble((double)duration / 1e6) : Py_NewRef(Py_None);
-    for (int c = 0; c < 3; c++)
-        fixed[10 + c] = Py_NewRef(PyTuple_GET_ITEM(res, c));
-    fixed[13] = Py_NewRef(scope_name);
-    fixed[14] = Py_NewRef(scope_version);
-    int bad = 0;
-    for (int c = 0; c < 15; c++)
-        bad |= fixed[c] == NULL;
-    if (bad) {
-        for (int c = 0; c < 15; c++)
-            Py_XDECREF(fixed[c]);
-        Py_XDECREF(content);
-        goto done;
-    }
-    for (int c = 0; c < 15; c++)
-        if (append_steal(cols[c], fixed[c]) < 0) {
-            for (int d = c + 1; d < 15; d++)
-                Py_DECREF(fixed[d]);
-            Py_XDECREF(content);
-            goto done;
-        }
+    /* from here on every check is done: a failure is an error (out of memory, a value of the wrong
+     * type), after which the batch is marked broken, since its columns may differ in length */
+    Col *cols = self->cols;
     PyObject *row[MAX_COLUMNS];
+    PyObject *converted[MAX_ATTRS];
+    int nconv = 0;
     for (int c = 15; c < r->ncols; c++)
         row[c] = x->template[c];
     row[r->i_received] = received;
     if (row[r->i_agent_version] == Py_None)
         row[r->i_agent_version] = PyTuple_GET_ITEM(res, 1);
-    PyObject *converted[MAX_ATTRS];
-    int nconv = 0;
     for (int f = 0; f < x->nfills; f++) {
         Fill *fl = &x->fills[f];
         PyObject *v;
@@ -1092,36 +1064,47 @@ static int write_row(SpanBatch *self, Recipe *x, SpanD *s, Buf *attrs, Plain *va
         else {
             v = PyNumber_Float(values[fl->pos]);
             if (!v)
-                goto undo;
+                goto broken;
             converted[nconv++] = v;
         }
         row[fl->col] = v;
     }
     for (int i = 0; content && i < x->nhook_cols; i++)
         row[x->hook_cols[i]] = PyTuple_GET_ITEM(content, i);
-    for (int c = 15; c < r->ncols; c++) {
-        if (c == r->i_attrs || c == r->i_rattrs)
-            continue;
-        if (PyList_Append(cols[c], row[c]) < 0)
-            goto undo;
-    }
-    for (int e = 0; e < x->nentries; e++) {
+    const char *kind = KIND_NAMES[s->kind < 6 ? s->kind : 0], *code = CODE_NAMES[s->code < 3 ? s->code : 0];
+    int ok = col_hex(&cols[0], s->tid.p, 16) == 0 && col_hex(&cols[1], s->sid.p, 8) == 0 &&
+             (s->pid.e > s->pid.p ? col_hex(&cols[2], s->pid.p, 8) : col_null(&cols[2])) == 0 &&
+             col_str(&cols[3], (const char *)s->name.p, s->name.e - s->name.p) == 0 &&
+             col_str(&cols[4], kind, (Py_ssize_t)strlen(kind)) == 0 &&
+             col_str(&cols[5], code, (Py_ssize_t)strlen(code)) == 0 && col_null(&cols[6]) == 0 &&
+             col_i64(&cols[7], (int64_t)s->start) == 0 &&
+             (s->end ? col_i64(&cols[8], (int64_t)s->end) : col_null(&cols[8])) == 0 &&
+             ((s->end && s->end >= s->start) ? col_f64(&cols[9], (double)duration / 1e6) : col_null(&cols[9])) == 0;
+    for (int c = 0; ok && c < 3; c++)
+        ok = col_obj(&cols[10 + c], PyTuple_GET_ITEM(res, c)) == 0;
+    ok = ok && col_obj(&cols[13], scope_name) == 0 && col_obj(&cols[14], scope_version) == 0;
+    for (int c = 15; ok && c < r->ncols; c++)
+        if (c != r->i_attrs && c != r->i_rattrs)
+            ok = col_obj(&cols[c], row[c]) == 0;
+    Col *attrs_col = &cols[r->i_attrs], *rattrs_col = &cols[r->i_rattrs];
+    for (int e = 0; ok && e < x->nentries; e++) {
         MapEntry *m = &x->entries[e];
-        if (PyList_Append(self->maps[0][1], m->key) < 0 ||
-            PyList_Append(self->maps[0][2], m->text ? m->text : texts[m->pos]) < 0)
-            goto undo;
+        ok = col_obj(attrs_col->child, m->key) == 0 &&
+             col_obj(attrs_col->child2, m->text ? m->text : texts[m->pos]) == 0;
     }
     PyObject *rkeys = PyTuple_GET_ITEM(res, 3), *rvalues = PyTuple_GET_ITEM(res, 4);
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(rkeys); e++)
-        if (PyList_Append(self->maps[1][1], PyTuple_GET_ITEM(rkeys, e)) < 0 ||
-            PyList_Append(self->maps[1][2], PyTuple_GET_ITEM(rvalues, e)) < 0)
-            goto undo;
-    if (append_steal(self->maps[0][0], PyLong_FromSsize_t(PyList_GET_SIZE(self->maps[0][1]))) < 0 ||
-        append_steal(self->maps[1][0], PyLong_FromSsize_t(PyList_GET_SIZE(self->maps[1][1]))) < 0 ||
-        append_steal(self->hours, PyLong_FromUnsignedLongLong(s->start / HOUR_NS)) < 0)
-        goto undo;
+    for (Py_ssize_t e = 0; ok && e < PyTuple_GET_SIZE(rkeys); e++)
+        ok = col_obj(rattrs_col->child, PyTuple_GET_ITEM(rkeys, e)) == 0 &&
+             col_obj(rattrs_col->child2, PyTuple_GET_ITEM(rvalues, e)) == 0;
+    ok = ok && col_nest_end(attrs_col) == 0 && col_nest_end(rattrs_col) == 0 &&
+         col_i64(&self->hours, (int64_t)(s->start / HOUR_NS)) == 0;
+    if (!ok)
+        goto broken;
     self->rows++;
     ret = 1;
+    goto undo;
+broken:
+    self->broken = 1;
 undo:
     for (int i = 0; i < nconv; i++)
         Py_DECREF(converted[i]);
@@ -1163,6 +1146,11 @@ static PyObject *batch_scan(SpanBatch *self, PyObject *args) {
     PyObject *received;
     if (!PyArg_ParseTuple(args, "y*O!", &payload, &PyLong_Type, &received))
         return NULL;
+    if (self->broken) {
+        PyBuffer_Release(&payload);
+        PyErr_SetString(PyExc_RuntimeError, "a write failed half-way: the batch's columns disagree");
+        return NULL;
+    }
     Walk w;
     memset(&w, 0, sizeof(w));
     PyObject *out = NULL, *others = NULL, **resources = NULL, **scopes = NULL;
@@ -1245,67 +1233,35 @@ done:
     return out;
 }
 
-static PyObject *batch_columns(SpanBatch *self, PyObject *unused) {
+/* The columns so far, handed over as Arrow buffers (arrowcols.h, col_take), and the hour of each row
+ * (int64 bytes); the batch starts empty columns (its memory of ids stays), so that a large batch is
+ * turned into Arrow piece by piece. */
+static PyObject *batch_take(SpanBatch *self, PyObject *unused) {
+    if (self->broken) {
+        PyErr_SetString(PyExc_RuntimeError, "a write failed half-way: the batch's columns disagree");
+        return NULL;
+    }
     Recipes *r = self->recipes;
     PyObject *cols = PyList_New(r->ncols);
     if (!cols)
         return NULL;
     for (int c = 0; c < r->ncols; c++) {
-        PyObject *v;
-        if (c == r->i_attrs || c == r->i_rattrs) {
-            int m = c == r->i_attrs ? 0 : 1;
-            v = PyTuple_Pack(3, self->maps[m][0], self->maps[m][1], self->maps[m][2]);
-            if (!v) {
-                Py_DECREF(cols);
-                return NULL;
-            }
-        } else {
-            v = Py_NewRef(self->cols[c]);
+        PyObject *v = col_take(&self->cols[c]);
+        if (!v) {
+            self->broken = 1;
+            Py_DECREF(cols);
+            return NULL;
         }
         PyList_SET_ITEM(cols, c, v);
     }
-    return Py_BuildValue("(NO)", cols, self->hours);
-}
-
-/* The columns so far, handed over: the batch starts new lists (its memory of ids stays), so that a
- * large batch can be turned into Arrow piece by piece instead of holding every row as objects. */
-static PyObject *batch_take(SpanBatch *self, PyObject *unused) {
-    PyObject *taken = batch_columns(self, NULL);
-    if (!taken)
-        return NULL;
-    PyObject *old_cols[MAX_COLUMNS], *old_maps[2][3], *old_hours = self->hours;
-    for (int c = 0; c < self->recipes->ncols; c++) {
-        old_cols[c] = self->cols[c];
-        self->cols[c] = NULL;
-    }
-    for (int m = 0; m < 2; m++)
-        for (int x = 0; x < 3; x++) {
-            old_maps[m][x] = self->maps[m][x];
-            self->maps[m][x] = NULL;
-        }
-    self->hours = NULL;
-    if (batch_new_lists(self) < 0) { /* put the old lists back: the batch stays whole */
-        for (int c = 0; c < self->recipes->ncols; c++) {
-            Py_XDECREF(self->cols[c]);
-            self->cols[c] = old_cols[c];
-        }
-        for (int m = 0; m < 2; m++)
-            for (int x = 0; x < 3; x++) {
-                Py_XDECREF(self->maps[m][x]);
-                self->maps[m][x] = old_maps[m][x];
-            }
-        Py_XDECREF(self->hours);
-        self->hours = old_hours;
-        Py_DECREF(taken);
+    PyObject *hours = PyBytes_FromStringAndSize((const char *)self->hours.data, self->hours.ndata);
+    if (!hours) {
+        self->broken = 1;
+        Py_DECREF(cols);
         return NULL;
     }
-    for (int c = 0; c < self->recipes->ncols; c++)
-        Py_DECREF(old_cols[c]);
-    for (int m = 0; m < 2; m++)
-        for (int x = 0; x < 3; x++)
-            Py_DECREF(old_maps[m][x]);
-    Py_DECREF(old_hours);
-    return taken;
+    self->hours.n = self->hours.ndata = 0;
+    return Py_BuildValue("(NN)", cols, hours);
 }
 
 static PyObject *batch_get_rows(SpanBatch *self, void *closure) { return PyLong_FromSsize_t(self->rows); }
@@ -1325,8 +1281,7 @@ static PyMethodDef batch_methods[] = {
      "scan(payload, received_ns) -> positions of the spans left to Python, or None (nothing written)"},
     {"seen", (PyCFunction)batch_seen, METH_VARARGS,
      "seen(trace_id, span_id, start, end, name) -> 0 new, 1 an exact resend, 2 ids reused"},
-    {"columns", (PyCFunction)batch_columns, METH_NOARGS, "(columns, hours)"},
-    {"take", (PyCFunction)batch_take, METH_NOARGS, "(columns, hours) so far; the batch starts new lists"},
+    {"take", (PyCFunction)batch_take, METH_NOARGS, "(columns, hours) so far as Arrow buffers; the batch starts anew"},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject SpanBatchType = {
@@ -1350,8 +1305,36 @@ static PyGetSetDef recipes_getset[] = {
     {"counts", (getter)recipes_get_counts, NULL, "learned/refused shapes, clears, table sizes", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+/* column(kind, values) -> one column's buffers (col_take), built cell by cell as a batch builds it:
+ * the tests hold it to pyarrow's own conversion of the same values. */
+static PyObject *column(PyObject *module, PyObject *args) {
+    const char *kind;
+    PyObject *values;
+    if (!PyArg_ParseTuple(args, "sO!", &kind, &PyList_Type, &values))
+        return NULL;
+    if (strlen(kind) != 1 || !strchr("sifLo", kind[0])) {
+        PyErr_SetString(PyExc_ValueError, "kind is one of s i f L o");
+        return NULL;
+    }
+    Col c;
+    PyObject *out = NULL;
+    if (col_init(&c, kind[0]) == 0) {
+        Py_ssize_t i = 0;
+        while (i < PyList_GET_SIZE(values) && col_obj(&c, PyList_GET_ITEM(values, i)) == 0)
+            i++;
+        if (i == PyList_GET_SIZE(values))
+            out = col_take(&c);
+    }
+    col_free(&c);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"column", column, METH_VARARGS, "column(kind, values) -> the column's Arrow buffers, as a batch builds them"},
+    {NULL, NULL, 0, NULL}};
+
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_spanscan", "Compiled span path of the normalizer.", -1,
-                                    NULL};
+                                    module_methods};
 
 PyMODINIT_FUNC PyInit__spanscan(void) {
     uint16_t one = 1;

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -418,7 +419,7 @@ class SpanNormalizer(BaseNormalizer):
         if self.compiled is not None and self.compiled.rows > self._taken:
             self._taken = self.compiled.rows
             columns, hours = self.compiled.take()
-            self._pieces.append((recipes.columns_table(columns), hours))
+            self._pieces.append((recipes.columns_table(columns), np.frombuffer(hours, dtype=np.int64).tolist()))
         if self.rows:
             self._pieces.append((super().table(SPAN_SCHEMA), self._hours))
             self.rows, self._hours = [], []

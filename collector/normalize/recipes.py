@@ -76,7 +76,14 @@ class RecipeBook:
         self.options = options
         self.finisher = finisher  # a Python normalizer, used only for its _finish step
         self.compiled = spanscan.Recipes(
-            self.learn, at.N_SPAN_COLUMNS, I_ATTRS, I_RATTRS, I_RECEIVED, I_AGENT_VERSION, options.max_value_chars
+            self.learn,
+            at.N_SPAN_COLUMNS,
+            I_ATTRS,
+            I_RATTRS,
+            I_RECEIVED,
+            I_AGENT_VERSION,
+            options.max_value_chars,
+            KINDS,
         )
 
     def learn(self, raws: list[bytes], name: str) -> tuple[bytes, Recipe | None]:
@@ -226,15 +233,44 @@ def native_batch(
     return spanscan.SpanBatch(book.compiled, resource, conflicts)
 
 
+def _kind(t: pa.DataType) -> str:
+    """How the compiled batch builds a column of this type (``collector/native/arrowcols.h``)."""
+    if t == pa.string():
+        return "s"
+    if t == pa.int64() or (pa.types.is_timestamp(t) and t.unit == "ns"):
+        return "i"
+    if t == pa.float64():
+        return "f"
+    if pa.types.is_map(t) and t.key_type == pa.string() and t.item_type == pa.string():
+        return "M"
+    if pa.types.is_list(t) and t.value_type == pa.string():
+        return "L"
+    return "o"  # Python objects, converted by pyarrow
+
+
+KINDS = "".join(_kind(f.type) for f in SPAN_SCHEMA)
+
+
+def _array(t: pa.DataType, column: tuple[Any, ...]) -> pa.Array:
+    """One column of the compiled batch as Arrow, from its buffers (no copy beyond the batch's own)."""
+    if column[0] == "o":
+        return pa.array(column[1], type=t)
+    kind, n, nulls, valid, offsets, data, child, child2 = column
+    validity = pa.py_buffer(valid) if nulls else None
+    if kind == "M":
+        keys, values = _array(pa.string(), child), _array(pa.string(), child2)
+        return pa.MapArray.from_arrays(
+            pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(offsets)]), keys, values, type=t
+        )
+    if kind == "L":
+        items = _array(t.value_type, child)
+        return pa.Array.from_buffers(t, n, [validity, pa.py_buffer(offsets)], null_count=nulls, children=[items])
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(data)] if kind == "s" else [validity, pa.py_buffer(data)]
+    return pa.Array.from_buffers(t, n, buffers, null_count=nulls)
+
+
 def columns_table(columns: list[Any]) -> pa.Table:
-    """The compiled batch's columns as Arrow, the map columns from their offsets, keys and values."""
-    arrays = []
-    for i, field in enumerate(SPAN_SCHEMA):
-        if i in (I_ATTRS, I_RATTRS):
-            offsets, keys, values = columns[i]
-            keys_array, values_array = pa.array(keys, pa.string()), pa.array(values, pa.string())
-            offsets_array = pa.array(offsets, pa.int32())
-            arrays.append(pa.MapArray.from_arrays(offsets_array, keys_array, values_array, type=field.type))
-        else:
-            arrays.append(pa.array(columns[i], type=field.type))
-    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
+    """The compiled batch's columns (``SpanBatch.take``) as an Arrow table of the span schema."""
+    return pa.Table.from_arrays(
+        [_array(f.type, c) for f, c in zip(SPAN_SCHEMA, columns, strict=True)], schema=SPAN_SCHEMA
+    )

@@ -113,4 +113,5 @@ def test_the_sdist_carries_what_the_extensions_are_built_from(tmp_path: Path) ->
     (name,) = (tmp_path / "dist").glob("*.tar.gz")
     with tarfile.open(name) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
-    assert {"collector/native/wire.h", "collector/native/spanscan.c", "collector/native/logscan.c"} <= members
+    headers = {"collector/native/wire.h", "collector/native/arrowcols.h"}
+    assert headers | {"collector/native/spanscan.c", "collector/native/logscan.c"} <= members
