@@ -1,17 +1,21 @@
 """Stages 2 -> 4 glue: hands sealed WAL segments to worker processes and releases them when written.
 
-Why processes: normalization is pure-Python work per span and would otherwise share one core (the
-GIL) with the receiver's Export path. Workers are started with ``spawn`` (never ``fork``: gRPC's
-threads do not survive a fork). A segment that fails is retried with backoff. Failures of the
-environment (``OSError``: a full disk, an unreachable bucket) are retried for as long as they last —
-the segment is fine, the sink is not. Any other failure (a bug, a poisonous request that crashes the
-worker) counts: after ``MAX_ATTEMPTS`` the segment is quarantined — moved aside with the reason, its
-bytes released from the WAL budget, counted in ``/metrics`` — so one bad segment never blocks ingest
-and nothing is deleted unwritten (``driftline replay`` retries it).
+Why processes: normalization is per-span work and would otherwise share one core (the GIL) with the
+receiver's Export path. Workers are started with ``spawn`` (never ``fork``: gRPC's threads do not
+survive a fork), at a lower priority than the receiver (``WORKER_NICE``): when the cores are
+saturated, the Export path clients wait on runs first and the WAL absorbs the burst.
+
+A segment that fails is retried with backoff. Failures of the environment (``OSError``: a full disk,
+an unreachable bucket) are retried for as long as they last — the segment is fine, the sink is not.
+Any other failure (a bug, a poisonous request that crashes the worker) counts: after
+``MAX_ATTEMPTS`` the segment is quarantined — moved aside with the reason, its bytes released from
+the WAL budget, counted in ``/metrics`` — so one bad segment never blocks ingest and nothing is
+deleted unwritten (``driftline replay`` retries it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -32,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 MAX_BACKOFF_S = 10.0  # a full disk freed is noticed within this
+WORKER_NICE = 5  # on a saturated machine the Export path (the ack clients wait for) runs first
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -47,6 +52,8 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="driftline-parent-watch", daemon=True).start()
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICE)
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:

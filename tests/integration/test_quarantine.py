@@ -118,3 +118,17 @@ def test_a_broken_pool_is_replaced_once(tmp_path: Path) -> None:
     assert sorted(read_dataset(tmp_path / "data").column("span_id").to_pylist()) == sorted(sent)
     wal.close()
     pipeline.close(10)
+
+
+def test_normalizer_workers_yield_the_cpu_to_the_export_path() -> None:
+    """Workers run at a lower priority than the receiver: on a saturated machine the Export path (which
+    clients wait on) runs first and the WAL absorbs the burst, instead of every Export queueing behind
+    normalization."""
+    from driftline.collector.pipeline import WORKER_NICE, _new_pool
+
+    pool = _new_pool(1)
+    try:
+        worker = pool.submit(os.nice, 0).result(timeout=120)
+    finally:
+        pool.shutdown()
+    assert worker == min(os.nice(0) + WORKER_NICE, 19)
