@@ -45,6 +45,7 @@ from driftline.analysis import run_derivation as derivation
 from driftline.analysis.cost import PriceTable
 from driftline.analysis.run_derivation import Partition, list_partitions
 from driftline.analysis.sql_literals import literal, literal_list
+from driftline.analysis.views import insert_columns
 from driftline.collector.schema import CACHE_DIR, CROSSING_DIR, RUNS_DIR, TMP_MARK, filesystem
 
 BATCH_HOURS = 12
@@ -327,7 +328,7 @@ class RunCache:
         con.execute("CREATE OR REPLACE TEMP TABLE _crossing(trace_id VARCHAR)")
         union = ""
         if found:
-            con.executemany("INSERT INTO _crossing VALUES (?)", [[t] for t, _ in found])
+            insert_columns(con, "_crossing", [[t for t, _ in found]], ["VARCHAR"])
             (pieces,) = self._pin(con, [self._pieces(found)])
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW _crossing_runs AS "

@@ -39,7 +39,7 @@ import pyarrow.fs as pafs
 from driftline.analysis import run_derivation as derivation
 from driftline.analysis.cost import PriceTable
 from driftline.analysis.sql_literals import literal, literal_list
-from driftline.analysis.views import new_connection
+from driftline.analysis.views import insert_columns, new_connection
 from driftline.collector.schema import CROSSING_DIR, RUNS_DIR, TMP_MARK, filesystem
 
 PIECES_KEY = b"driftline.crossing_pieces"  # a pieces file's footer: the pieces it holds
@@ -203,8 +203,8 @@ def assemble(
         parts = []
         if hours:
             con.execute("CREATE TEMP TABLE _piece_of(trace_id VARCHAR, _piece VARCHAR)")
-            pairs = [[t, names[hs]] for hs, ts in missing.items() for t in ts]
-            con.executemany("INSERT INTO _piece_of VALUES (?, ?)", pairs)
+            pairs = [(t, names[hs]) for hs, ts in missing.items() for t in ts]
+            insert_columns(con, "_piece_of", [[t for t, _ in pairs], [n for _, n in pairs]], ["VARCHAR", "VARCHAR"])
             parts.append("SELECT r.*, p._piece FROM _runs r JOIN _piece_of p USING (trace_id)")
         by_file: dict[str, tuple[pafs.FileSystem, list[str]]] = {}
         for name, (source_fs, source) in found.items():

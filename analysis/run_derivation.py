@@ -30,7 +30,7 @@ import driftline.collector.inventory as inventory
 from driftline.analysis import cost
 from driftline.analysis.cost import PriceTable, register_prices
 from driftline.analysis.sql_literals import literal
-from driftline.analysis.views import SQL_DIR, define_views, new_connection, read_parquet, typed
+from driftline.analysis.views import SQL_DIR, define_views, insert_columns, new_connection, read_parquet, typed
 from driftline.collector.schema import (
     COMPACTED_FROM_KEY,
     COMPACTED_PREFIX,
@@ -142,7 +142,7 @@ def derive(
         where, params = f"WHERE trace_id IN ({', '.join('?' * len(traces))})", list(traces)
     elif traces is not None:
         con.execute("CREATE TEMP TABLE _wanted(trace_id VARCHAR)")
-        con.executemany("INSERT INTO _wanted VALUES (?)", [[t] for t in traces])
+        insert_columns(con, "_wanted", [list(traces)], ["VARCHAR"])
         where = "WHERE trace_id IN (SELECT trace_id FROM _wanted)"
     local = isinstance(fs, pafs.LocalFileSystem)
     columns = ", ".join(RUN_COLUMNS)  # named, not *: the scan then reads only these
@@ -166,8 +166,11 @@ def derive(
     con.execute("CREATE VIEW spans AS SELECT * FROM _spans")
     define_views(con, {}, RUN_VIEWS[1:])
     con.execute("CREATE TEMP TABLE _labels(i VARCHAR, _partition VARCHAR, _source VARCHAR)")
-    con.executemany(
-        "INSERT INTO _labels VALUES (?, ?, ?)", [[str(i), g.partition, g.source] for i, g in enumerate(groups)]
+    insert_columns(
+        con,
+        "_labels",
+        [[str(i) for i in range(len(groups))], [g.partition for g in groups], [g.source for g in groups]],
+        ["VARCHAR", "VARCHAR", "VARCHAR"],
     )
     con.execute("CREATE TEMP TABLE _derived AS SELECT * FROM runs")  # once: read twice below
     con.execute(

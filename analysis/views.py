@@ -123,6 +123,16 @@ def new_connection(threads: int | None = None, memory_limit: str | None = None) 
     return con
 
 
+def insert_columns(con: duckdb.DuckDBPyConnection, table: str, columns: list[list[Any]], types: list[str]) -> None:
+    """Insert rows given column by column (``types``: each column's SQL type) in one statement, each
+    column bound as one list. Why not ``executemany``: DuckDB runs it as one statement per row, a
+    quarter of a millisecond each (0.05 s of a cold diff for 200 cut traces)."""
+    if not columns or not columns[0]:
+        return
+    unnests = ", ".join(f"unnest(CAST(? AS {t}[]))" for t in types)
+    con.execute(f"INSERT INTO {table} SELECT {unnests}", columns)
+
+
 def define_views(
     con: duckdb.DuckDBPyConnection, sources: dict[str, str], views: tuple[str, ...] = VIEWS, tz: str = DEFAULT_TZ
 ) -> None:
