@@ -6,14 +6,18 @@ ones decoded straight from their bytes) and compared with the general path run o
 
 from __future__ import annotations
 
+import json
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from driftline.collector.normalize import attributes as nz
 from driftline.collector.normalize import normalizer as norm_mod
 from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
+from driftline.collector.normalize.values import canonical_json, canonical_parsed, parse_json
 from tests.integration.otlp_payloads import kv
 
 
@@ -147,3 +151,41 @@ def test_a_key_that_came_twice_leaves_the_map_on_every_path() -> None:
             else:  # the first span has only the unusable copy: it stays; then the key owns the column
                 assert maps[1:] == [None, None], scenario
                 assert table.column("input_tokens").to_pylist()[1:] == [41 + int(tag * 1e9)] * 2
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _loads(text: str) -> object:
+    try:
+        return ("value", repr(json.loads(text)))
+    except ValueError:
+        return ("error", None)
+
+
+def _parse(text: str) -> object:
+    try:
+        return ("value", repr(parse_json(text)))
+    except ValueError:
+        return ("error", None)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _JSON, st.sampled_from(["", " ", "\n", "\ufeff"]), st.sampled_from(["", " ", "x", "}", ",1"]), st.text(max_size=8)
+)
+def test_tool_arguments_parse_and_encode_as_the_standard_library_does(
+    value: object, before: str, after: str, noise: str
+) -> None:
+    """The argument hash's faster parse and encode give exactly what ``json.loads`` and
+    ``canonical_json`` give, on any JSON value with or without surrounding whitespace, extra data, a
+    BOM, and on text that is not JSON at all; a hash stored before stays the hash of the same arguments."""
+    text = before + json.dumps(value, ensure_ascii=False) + after
+    assert _parse(text) == _loads(text)
+    assert _parse(noise) == _loads(noise)
+    parsed = json.loads(json.dumps(value))
+    assert canonical_parsed(parsed) == canonical_json(parsed)
