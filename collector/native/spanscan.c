@@ -37,6 +37,8 @@
  *     .take() -> (columns, hours): each column's Arrow buffers (arrowcols.h, col_take), the hour of
  *       each row as int64 bytes; the batch then starts empty columns
  *     .rejected, .duplicates, .rows
+ *   check(payload) -> the number of spans when every one would be accepted, else None
+ *   column(kind, values) -> one column's Arrow buffers built as a batch builds them (for the tests)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1305,6 +1307,34 @@ static PyGetSetDef recipes_getset[] = {
     {"counts", (getter)recipes_get_counts, NULL, "learned/refused shapes, clears, table sizes", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
+/* check(payload) -> the number of spans when the request walks plainly and every span can be stored
+ * (ids and start as otlp.ids_problem requires), else None: the Python rule then counts and words the
+ * refusals. The receiver's Export calls it after the protobuf parse has validated the request. */
+static PyObject *check(PyObject *module, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    Walk w;
+    memset(&w, 0, sizeof(w));
+    Buf b = {(const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len};
+    int r = walk_request(&w, b);
+    Py_ssize_t n = 0;
+    if (r == OK)
+        for (; n < w.nspans; n++) {
+            SpanD *s = &w.spans[n];
+            if (!ids_ok(s->tid.e - s->tid.p, s->sid.e - s->sid.p, s->pid.e - s->pid.p, s->tid, s->sid, s->start))
+                break;
+        }
+    Py_ssize_t spans = w.nspans;
+    walk_free(&w);
+    PyBuffer_Release(&view);
+    if (r == ERR)
+        return NULL;
+    if (r == BAIL || n < spans)
+        Py_RETURN_NONE;
+    return PyLong_FromSsize_t(spans);
+}
+
 /* column(kind, values) -> one column's buffers (col_take), built cell by cell as a batch builds it:
  * the tests hold it to pyarrow's own conversion of the same values. */
 static PyObject *column(PyObject *module, PyObject *args) {
@@ -1330,6 +1360,7 @@ static PyObject *column(PyObject *module, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
+    {"check", check, METH_O, "check(payload) -> the number of spans when every one would be accepted, else None"},
     {"column", column, METH_VARARGS, "column(kind, values) -> the column's Arrow buffers, as a batch builds them"},
     {NULL, NULL, 0, NULL}};
 

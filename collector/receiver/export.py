@@ -3,9 +3,9 @@
 Why nothing more happens here: this is the acknowledgement path. Hashing, scrubbing, normalizing
 and batching all run behind the WAL in worker processes; here the request is parsed once (to refuse
 bad data with INVALID_ARGUMENT and to count refused spans for ``partial_success``) and its original
-bytes are made durable. Logs requests are checked by the compiled reader where it is built
-(``collector/native``): it answers only when every record is acceptable, so a refusal is always
-decided and worded by ``otlp.count_and_check``.
+bytes are made durable. Each request is also checked by a compiled reader where it is built
+(``collector/native``: ``logscan``, ``spanscan``): it answers only when every record or span is
+acceptable, so a refusal is always decided and worded by ``otlp.count_and_check``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from driftline.collector import otlp
 from driftline.collector.errors import ExportError, Malformed, Unauthenticated
-from driftline.collector.native import logscan
+from driftline.collector.native import logscan, spanscan
 from driftline.collector.receiver.budget import Budget
 from driftline.collector.telemetry import Telemetry
 from driftline.collector.wal.log import WriteAheadLog
@@ -44,7 +44,8 @@ class Exporter:
                 request = otlp.parse(signal, payload)
             except otlp.MalformedRequest as exc:
                 raise Malformed(str(exc)) from exc
-            accepted = logscan.check(payload) if signal == "logs" and logscan is not None else None
+            checker = logscan if signal == "logs" else spanscan
+            accepted = checker.check(payload) if checker is not None else None
             if accepted is not None:  # the compiled reader accepts every record: nothing to refuse
                 total, by_reason, reason = accepted, {}, ""
             else:  # the rule itself (also when the compiled reader is unsure)

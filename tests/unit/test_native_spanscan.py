@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from driftline.collector import native
+from driftline.collector import native, otlp
 from driftline.collector.normalize import attributes as at
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
@@ -77,6 +77,8 @@ def assert_same(payloads: list[bytes], options: NormalizeOptions) -> SpanNormali
     every few thousand spans): resends and id conflicts across the pieces are still found."""
     compiled, python = SpanNormalizer(options), SpanNormalizer(options, compiled=False)
     assert compiled.compiled is not None and python.compiled is None
+    for payload in payloads:
+        assert_same_verdict(payload)
     for n, payload in enumerate(payloads):
         if n % 2:
             compiled.spill()
@@ -94,6 +96,32 @@ def assert_same(payloads: list[bytes], options: NormalizeOptions) -> SpanNormali
     assert (compiled.duplicates, compiled.rejected) == (python.duplicates, python.rejected)
     assert sorted(compiled.conflicts) == sorted(python.conflicts)
     return compiled
+
+
+def assert_same_verdict(payload: bytes) -> int | None:
+    """The receiver's compiled check never accepts what the rule refuses, and counts the same spans."""
+    verdict = spanscan.check(payload)
+    try:
+        request = otlp.parse("traces", payload)
+    except otlp.MalformedRequest:
+        return verdict  # refused before either runs; the compiled check only had to survive it
+    total, rejected, _ = otlp.count_and_check("traces", request)
+    if verdict is not None:
+        assert verdict == total and not rejected, (verdict, total, rejected)
+    return verdict
+
+
+@pytest.mark.skipif(spanscan is None, reason="the compiled span path is not built")
+def test_the_compiled_check_accepts_plain_requests_and_leaves_refusals_to_the_rule() -> None:
+    """A plain request is counted by the compiled check (the receiver's Export skips the Python loop
+    over its spans); one span with a zero trace id leaves the whole request to the rule."""
+    from tests.benchmarks.bench_ingest import build_template
+
+    payload = build_template(start_ns=START)[0]
+    assert assert_same_verdict(payload) == 512
+    request = ExportTraceServiceRequest.FromString(payload)
+    request.resource_spans[0].scope_spans[0].spans[3].trace_id = bytes(16)
+    assert assert_same_verdict(request.SerializeToString()) is None
 
 
 # --- keys and values --------------------------------------------------------------------------------
