@@ -437,10 +437,16 @@ def main() -> None:
     )
     print(f"  on disk                     {disk / max(rows, 1):.1f} bytes/span in {len(files)} files ({rows:,} rows)")
     per_span = f", {runs_seconds / written * 1e6:.1f} µs per span written" if written else ""
-    print(
-        f"  runs derived at ingest      {args.runs}: {runs_hours:.0f} hours derived while running, "
-        f"{runs_seconds:.2f} s of derivation{per_span}"
-    )
+    if args.runs == "idle" and not runs_hours:  # as deployed: the hour being written closes later
+        print(
+            "  runs derived at ingest      idle: on, nothing to derive yet (the hour being written is derived "
+            "when it closes; --runs busy measures it)"
+        )
+    else:
+        print(
+            f"  runs derived at ingest      {args.runs}: {runs_hours:.0f} hours derived while running, "
+            f"{runs_seconds:.2f} s of derivation{per_span}"
+        )
     if args.embed_outputs is not None:
         print(
             f"  embeddings-only ({args.embed_outputs:g})  spooled {embed['embed_spooled_items_total']:,.0f} answers, "
