@@ -46,6 +46,8 @@ from driftline.collector.schema import (
     first_copies_sql,
     is_runs_file_of,
     runs_file_name,
+    runs_file_parts,
+    span_file_group,
 )
 
 RUN_VIEWS = ("spans", "llm_calls", "tool_calls", "llm_call_costs", "runs")
@@ -228,7 +230,7 @@ def derive_group(
         raise FileNotFoundError(f"span file {missing[0]} is gone (compacted or erased meanwhile)")
     sources = {os.path.basename(i.path): i.size for i in infos}
     the_salt = salt(prices)
-    digest = hashlib.sha256(json.dumps([the_salt, sorted(sources.items())]).encode()).hexdigest()[:16]
+    digest = sources_digest(the_salt, sources)
     directory = f"{base}/{RUNS_DIR}/{partition}"
     target = f"{directory}/{runs_file_name(group, digest)}"
     names = _runs_files(fs, directory)
@@ -293,6 +295,34 @@ def list_runs_files(fs: pafs.FileSystem, base: str) -> dict[str, list[pafs.FileI
     return found
 
 
+def sources_digest(the_salt: str, sources: dict[str, int]) -> str:
+    """What names a runs file (``runs_file_name``): the salt and its span files' names and sizes."""
+    return hashlib.sha256(json.dumps([the_salt, sorted(sources.items())]).encode()).hexdigest()[:16]
+
+
+def _covered_by_names(
+    span_files: Sequence[tuple[str, int, int]], runs_files: Sequence[pafs.FileInfo], the_salt: str
+) -> list[pafs.FileInfo] | None:
+    """The runs files, when their names alone prove they cover the hour: each is named by the digest
+    of its group's span files and the salt (``derive_group``), so when every group of the hour's
+    listing has one runs file whose digest is that of the group's files as listed, they hold exactly
+    the hour's runs, and no footer is read (a tenth of a second at 200 hours). None: the footers decide
+    (a late file, a compacted one, another salt, a file derived from part of its group)."""
+    groups: dict[str, dict[str, int]] = {}
+    for path, size, _ in span_files:
+        name = os.path.basename(path)
+        groups.setdefault(span_file_group(name), {})[name] = size
+    matched: set[str] = set()
+    for info in runs_files:
+        parts = runs_file_parts(info.base_name)
+        if parts is None or parts[0] not in groups or parts[0] in matched:
+            return None
+        if sources_digest(the_salt, groups[parts[0]]) != parts[1]:
+            return None
+        matched.add(parts[0])
+    return list(runs_files) if matched and matched == set(groups) else None
+
+
 def covering(
     fs: pafs.FileSystem,
     span_files: Sequence[tuple[str, int, int]],
@@ -304,6 +334,9 @@ def covering(
     derived, a receiver of an older version), one derived from twice, a source that is gone (erased,
     expired) or another salt. A compacted span file counts as the files it merged, unless a runs file
     was derived from it directly."""
+    named = _covered_by_names(span_files, runs_files, the_salt)
+    if named is not None:
+        return named
     listed: dict[tuple[str, int], int] = {}
     wanted = salt_digest(the_salt)
     for info in runs_files:

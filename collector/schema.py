@@ -368,6 +368,15 @@ def runs_file_name(group: str, digest: str) -> str:
     return f"{group}-r{digest}.parquet"
 
 
+_RUNS_FILE = re.compile(r"(?P<group>.+)-r(?P<digest>[0-9a-f]{16})\.parquet")
+
+
+def runs_file_parts(name: str) -> tuple[str, str] | None:
+    """(group, digest) of a runs file's name (``runs_file_name``), or None for any other name."""
+    m = _RUNS_FILE.fullmatch(name)
+    return (m["group"], m["digest"]) if m else None
+
+
 def is_runs_file_of(name: str, group: str) -> bool:
     """Is ``name`` a runs file of ``group`` (not of a group whose name merely starts the same)?"""
     return re.fullmatch(rf"{re.escape(group)}-r[0-9a-f]{{16}}\.parquet", name) is not None

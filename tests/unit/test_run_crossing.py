@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -184,3 +185,35 @@ def test_a_cache_shared_by_two_roots_keeps_their_memos_apart(tmp_path: Path) -> 
     runs_a, _ = _reader(a, cache)
     runs_b, _ = _reader(b, cache)
     assert runs_a == _live(a) and runs_b == _live(b) and {r[1] for r in runs_b} == {f"{2:032x}"}
+
+
+def test_runs_files_named_for_their_hours_files_vouch_without_a_footer_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runs file is named by the digest of its group's span files and the salt, so a reader that
+    lists an hour knows it is covered without opening a footer; a late file of a group, or another
+    salt, leaves the names vouching for nothing and the footers say the hour is not covered."""
+    from driftline.analysis import run_derivation as derivation
+
+    root, prices = tmp_path / "data", load_prices()
+    agent_runs(root, "1.0", 3, stem="rxa-000000000001")
+    agent_runs(root, "1.0", 2, stem="rxb-000000000001")
+    (hour,) = sorted({p.parent for p in (root / "spans").rglob("*.parquet")})
+    partition = f"{hour.parent.name}/{hour.name}"
+    for group in ("rxa", "rxb"):
+        derive_group(str(root), partition, sorted(str(f) for f in hour.glob(f"{group}-*.parquet")), group, prices)
+    fs, salt = run_crossing.pafs.LocalFileSystem(), derivation.salt(prices)
+
+    def listed() -> list[tuple[str, int, int]]:
+        return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(hour.glob("*.parquet"))]
+
+    runs = derivation.list_runs_files(fs, str(root))[partition]
+    assert len(runs) == 2
+    with monkeypatch.context() as m:
+        m.setattr(derivation, "footer", lambda *a: pytest.fail("a footer was read"))
+        assert derivation.covering(fs, listed(), runs, salt) == runs
+    assert derivation.covering(fs, listed(), runs, "another salt") is None
+    assert derivation.covering(fs, listed(), runs[:1], salt) is None  # a group without its runs file
+    agent_runs(root, "1.0", 1, stem="rxa-000000000002")  # late: rxa's runs file no longer holds the hour
+    assert derivation._covered_by_names(listed(), runs, salt) is None
+    assert derivation.covering(fs, listed(), runs, salt) is None
