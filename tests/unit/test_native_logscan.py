@@ -27,6 +27,7 @@ from driftline.collector.normalize import ml_rows
 from driftline.collector.normalize.log_normalizer import LogNormalizer
 from driftline.collector.normalize.normalizer import NormalizeOptions
 from driftline.instrumentation.ml import convention as cv
+from tests import native_verdict
 
 try:
     from driftline.collector.native import _logscan
@@ -107,16 +108,8 @@ def assert_same_rows(payloads: list[bytes]) -> int:
 
 
 def assert_same_verdict(payload: bytes) -> int | None:
-    """The compiled check never accepts what the rule refuses, and counts the same records."""
-    verdict = _logscan.check(payload)
-    try:
-        request = otlp.parse("logs", payload)
-    except otlp.MalformedRequest:
-        return verdict  # refused before either runs; the compiled reader only had to survive it
-    total, rejected, _ = otlp.count_and_check("logs", request)
-    if verdict is not None:
-        assert verdict == total and not rejected, (verdict, total, rejected)
-    return verdict
+    """The compiled check never accepts what the rule refuses, and counts the same items."""
+    return native_verdict.assert_same_verdict("logs", _logscan.check, payload)
 
 
 # --- builders ---------------------------------------------------------------------------------------

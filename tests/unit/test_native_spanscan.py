@@ -18,12 +18,13 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from driftline.collector import native, otlp
+from driftline.collector import native
 from driftline.collector.normalize import attributes as at
 from driftline.collector.normalize import conventions as cv
 from driftline.collector.normalize.normalizer import NormalizeOptions, SpanNormalizer
 from driftline.collector.normalize.views import TraceRequestView
 from driftline.collector.receiver.codec import json_to_protobuf
+from tests import native_verdict
 
 spanscan = native.spanscan
 needs_native = pytest.mark.skipif(spanscan is None, reason="the compiled span path is not built here")
@@ -99,16 +100,8 @@ def assert_same(payloads: list[bytes], options: NormalizeOptions) -> SpanNormali
 
 
 def assert_same_verdict(payload: bytes) -> int | None:
-    """The receiver's compiled check never accepts what the rule refuses, and counts the same spans."""
-    verdict = spanscan.check(payload)
-    try:
-        request = otlp.parse("traces", payload)
-    except otlp.MalformedRequest:
-        return verdict  # refused before either runs; the compiled check only had to survive it
-    total, rejected, _ = otlp.count_and_check("traces", request)
-    if verdict is not None:
-        assert verdict == total and not rejected, (verdict, total, rejected)
-    return verdict
+    """The compiled check never accepts what the rule refuses, and counts the same items."""
+    return native_verdict.assert_same_verdict("traces", spanscan.check, payload)
 
 
 @pytest.mark.skipif(spanscan is None, reason="the compiled span path is not built")
