@@ -35,14 +35,19 @@ def py_value(value: AnyValue) -> JsonValue:
 # one encoder for every call: json.dumps with options builds a new one each time (a third of the cost
 # for the small objects hashed per span, tool arguments above all)
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 # the C encoder behind _CANONICAL.encode, which builds a new one per call (two thirds of its cost on a
 # tool call's arguments), built once with the same options. Without the cycle check: it only encodes
 # what json.loads returned, which has no cycles.
-_PARSED = (
-    json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
-    if json.encoder.c_make_encoder is not None
-    else None
-)
+def _parsed_encoder() -> Any:
+    try:  # a private constructor: where its signature differs, canonical_json does the work
+        return json.encoder.c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+    except TypeError:  # also None: no C accelerator in this Python
+        return None
+
+
+_PARSED = _parsed_encoder()
 
 
 _SCAN = json.decoder.JSONDecoder().scan_once  # the C scanner json.loads ends in
