@@ -702,7 +702,6 @@ typedef struct {
     uint8_t *names;
     Py_ssize_t nnames, capnames;
     Py_ssize_t rejected, duplicates, rows;
-    PyObject *kinds[6], *codes[3];
 } SpanBatch;
 
 static const char *KIND_NAMES[6] = {"unspecified", "internal", "server", "client", "producer", "consumer"};
@@ -715,10 +714,6 @@ static void batch_dealloc(SpanBatch *self) {
     for (int c = 0; c < MAX_COLUMNS; c++)
         col_free(&self->cols[c]);
     col_free(&self->hours);
-    for (int i = 0; i < 6; i++)
-        Py_XDECREF(self->kinds[i]);
-    for (int i = 0; i < 3; i++)
-        Py_XDECREF(self->codes[i]);
     table_free(&self->seen);
     PyMem_Free(self->seens);
     PyMem_Free(self->names);
@@ -745,12 +740,6 @@ static int batch_init(SpanBatch *self, PyObject *args, PyObject *kw) {
             return -1;
     if (col_init(&self->hours, 'i') < 0)
         return -1;
-    for (int i = 0; i < 6; i++)
-        if (!(self->kinds[i] = PyUnicode_InternFromString(KIND_NAMES[i])))
-            return -1;
-    for (int i = 0; i < 3; i++)
-        if (!(self->codes[i] = PyUnicode_InternFromString(CODE_NAMES[i])))
-            return -1;
     return table_init(&self->seen, 4096);
 }
 
