@@ -63,6 +63,7 @@ RUN_COLUMNS = tuple(
 DERIVATION_FORMAT = "3"  # bumped when a derived file's columns or meaning change
 MAX_LISTED_TRACES = 5000  # up to this many traces, a derivation filters by a list (the scan skips the rest)
 INGEST_MEMORY_LIMIT = "384MB"  # a receiver's derivation: the rest of the machine is ingest's
+SPANS_PER_PASS = 150_000  # spans derived at once under a memory limit (see _passes)
 
 
 def salt(prices: PriceTable) -> str:
@@ -131,9 +132,11 @@ def derive(
     threads: int | None = None,
     traces: list[str] | None = None,
     memory_limit: str | None = None,
+    bucket: tuple[int, int] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A connection holding ``_runs``: the runs (and stubs) of each group, derived from that group's
-    spans only, with ``_partition`` and ``_source`` columns; only the traces in ``traces`` when given.
+    spans only, with ``_partition`` and ``_source`` columns; only the traces in ``traces`` when given,
+    and with ``bucket`` (i, n) only those whose trace id hashes to i of n (a trace is whole in one).
     With ``memory_limit``, what does not fit spills to a temporary directory instead of growing."""
     con = new_connection(threads, memory_limit)
     if memory_limit:
@@ -146,6 +149,9 @@ def derive(
         con.execute("CREATE TEMP TABLE _wanted(trace_id VARCHAR)")
         insert_columns(con, "_wanted", [list(traces)], ["VARCHAR"])
         where = "WHERE trace_id IN (SELECT trace_id FROM _wanted)"
+    if bucket is not None:
+        clause = f"hash(trace_id) % {int(bucket[1])} = {int(bucket[0])}"
+        where = f"{where} AND {clause}" if where else f"WHERE {clause}"
     local = isinstance(fs, pafs.LocalFileSystem)
     columns = ", ".join(RUN_COLUMNS)  # named, not *: the scan then reads only these
     frames = []
@@ -236,23 +242,44 @@ def derive_group(
     names = _runs_files(fs, directory)
     if os.path.basename(target) not in names:
         group_files = [Group(partition, f"{partition}/{group}", tuple(i.path for i in infos))]
-        con = derive(fs, group_files, prices, threads, memory_limit=memory_limit)
+        passes = _passes(fs, infos) if memory_limit else 1
         metadata = {RUNS_SOURCES_KEY: json.dumps(sources, sort_keys=True), RUNS_SALT_KEY: salt_digest(the_salt)}
-        try:
-            if isinstance(fs, pafs.LocalFileSystem):
-                copy_local(con, "SELECT * FROM _runs", Path(target), metadata)
-            else:  # an object store: written here, then put whole (a PUT is atomic)
-                with tempfile.TemporaryDirectory(prefix="driftline-runs-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="driftline-runs-") as tmp:
+            if passes == 1:
+                con, query = derive(fs, group_files, prices, threads, memory_limit=memory_limit), "SELECT * FROM _runs"
+            else:  # the run aggregates do not spill: a busy hour is derived a slice of its traces at a time
+                slices = [os.path.join(tmp, f"slice-{i}.parquet") for i in range(passes)]
+                for i, path in enumerate(slices):
+                    part = derive(fs, group_files, prices, threads, memory_limit=memory_limit, bucket=(i, passes))
+                    try:
+                        _copy(part, "SELECT * FROM _runs", path, None)  # the writer's types, as one pass has
+                    finally:
+                        part.close()
+                con, query = new_connection(threads, memory_limit), f"SELECT * FROM read_parquet({literal(slices)})"
+            try:
+                if isinstance(fs, pafs.LocalFileSystem):
+                    copy_local(con, query, Path(target), metadata)
+                else:  # an object store: written here, then put whole (a PUT is atomic)
                     local = os.path.join(tmp, "runs.parquet")
-                    _copy(con, "SELECT * FROM _runs", local, metadata)
+                    _copy(con, query, local, metadata)
                     fs.create_dir(directory, recursive=True)
                     pafs.copy_files(local, target, destination_filesystem=fs)
-        finally:
-            con.close()
+            finally:
+                con.close()
     for name in names:  # the group's files of earlier derivations of this hour
         if name != os.path.basename(target) and is_runs_file_of(name, group):
             fs.delete_file(f"{directory}/{name}")
     return target
+
+
+def _passes(fs: pafs.FileSystem, infos: Sequence[pafs.FileInfo]) -> int:
+    """How many slices of its traces an hour is derived in under a memory limit: one per
+    ``SPANS_PER_PASS`` spans (the rows in the files' footers). An hour of 500,000 spans ran out of a
+    receiver's 384 MB in one pass: the run aggregates (lists, maps) cannot spill."""
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.read_metadata(i.path, filesystem=fs).num_rows for i in infos)
+    return max(1, -(-rows // SPANS_PER_PASS))
 
 
 def _runs_files(fs: pafs.FileSystem, directory: str) -> list[str]:

@@ -217,3 +217,34 @@ def test_runs_files_named_for_their_hours_files_vouch_without_a_footer_read(
     agent_runs(root, "1.0", 1, stem="rxa-000000000002")  # late: rxa's runs file no longer holds the hour
     assert derivation._covered_by_names(listed(), runs, salt) is None
     assert derivation.covering(fs, listed(), runs, salt) is None
+
+
+def test_a_busy_hour_derived_in_slices_of_its_traces_gives_the_same_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a receiver's memory limit an hour is derived a slice of its traces at a time (the run
+    aggregates cannot spill: an hour of 500,000 spans ran out of 384 MB in one pass). The file holds
+    the same runs, with the same schema, as one pass."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from driftline.analysis import run_derivation as derivation
+
+    root, prices = tmp_path / "data", load_prices()
+    agent_runs(root, "1.0", 12, stem="rx-000000000001")
+    agent_runs(root, "2.0", 9, stem="rx-000000000002")
+    (hour,) = sorted({p.parent for p in (root / "spans").rglob("*.parquet")})
+    partition, files = f"{hour.parent.name}/{hour.name}", sorted(str(f) for f in hour.glob("*.parquet"))
+    whole = pq.read_table(derive_group(str(root), partition, files, "rx", prices, memory_limit=None))
+    shutil.rmtree(root / "runs")
+    monkeypatch.setattr(derivation, "SPANS_PER_PASS", 7)
+    infos = run_crossing.pafs.LocalFileSystem().get_file_info(files)
+    assert derivation._passes(run_crossing.pafs.LocalFileSystem(), infos) > 3
+    sliced = pq.read_table(derive_group(str(root), partition, files, "rx", prices))
+    # the same columns and types (nullability may differ, as it does between hours with and without
+    # traces that make no run)
+    assert [(f.name, f.type) for f in sliced.schema] == [(f.name, f.type) for f in whole.schema]
+    assert sliced.schema.metadata == whole.schema.metadata
+    assert sorted(map(repr, sliced.to_pylist())) == sorted(map(repr, whole.to_pylist()))
+    assert whole.filter(whole["run_id"].is_valid()).num_rows == 21
