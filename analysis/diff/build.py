@@ -22,7 +22,6 @@ from driftline.analysis.diff.sides import Side, SideSpec, load
 from driftline.analysis.report.model import CostSummary, Report, SemanticSummary
 from driftline.analysis.semantic import drift as semantic_drift
 from driftline.analysis.semantic import topics
-from driftline.analysis.stats.significance import preload_scipy
 from driftline.collector.embed.model import EmbedderConfig, SemanticUnavailable
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -133,7 +132,6 @@ def build_report(
     model (``[semantic]`` in driftline.toml; default the packaged MiniLM)."""
     if by is not None and not _IDENT.match(by) and not re.match(r"^[\w.\-/]+$", by):
         raise ValueError(f"--by {by!r}: give a runs column or an attribute key such as tenant.id")
-    preload_scipy()  # the tests' p-values need it; its import overlaps the scans of the sides below
     from driftline.analysis.baselines import resolve_side
 
     # a side "@name" is a named baseline: exactly its promoted runs (and the report names its record)

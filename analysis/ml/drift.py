@@ -31,7 +31,6 @@ from driftline.analysis.ml import multivariate
 from driftline.analysis.ml import performance as perf_mod
 from driftline.analysis.ml.sides import UNIT, ModelSide, feature_columns, has_resends, load_side, segment_keys
 from driftline.analysis.report.model import DimensionResult, ModelPerformance, Report, Verdict
-from driftline.analysis.stats.significance import preload_scipy
 from driftline.collector.schema import FEATURE_PREFIX, SEGMENT_PREFIX
 
 # Floors and block thresholds (the minimal effect of interest, and the effect that stops a release):
@@ -229,7 +228,6 @@ def build_model_report(
 
     Features are read FEATURES_PER_READ at a time, so memory holds one slice of columns whatever the
     number of features; the slices' results form one family before the one correction."""
-    preload_scipy()  # its import overlaps the scans below (DuckDB releases the GIL)
     key = SEGMENT_PREFIX + by.removeprefix(SEGMENT_PREFIX) if by is not None else None
     if key is not None:
         known = segment_keys(con)

@@ -33,6 +33,7 @@ from driftline.analysis.ml.metrics import Labelled, Metric
 from driftline.analysis.report.model import ModelPerformance as Performance
 from driftline.analysis.report.model import PerformanceMetric as MetricResult
 from driftline.analysis.report.model import PerformanceWindow as Window
+from driftline.analysis.stats.distributions import normal_sf
 from driftline.analysis.stats.significance import weighted_holm
 
 WINDOWS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400}
@@ -401,9 +402,7 @@ def _metric(
         result.diff_low, result.diff_high = _interval(diff, result.difference)
         se = float(np.nanstd(diff, ddof=1))
         if se > 0 and np.isfinite(se):
-            from scipy.special import ndtr
-
-            result.p_value = float(2 * ndtr(-abs(result.difference) / se))
+            result.p_value = 2 * normal_sf(abs(result.difference) / se)
         else:
             result.p_value = 1.0 if result.difference == 0 else 0.0
     result.status = "provisional" if provisional else ("pending" if result.p_value is not None else "insufficient")

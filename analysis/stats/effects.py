@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from driftline.analysis.stats.distributions import normal_quantile
+
 
 def jensen_shannon(baseline: dict[str, int], candidate: dict[str, int]) -> float:
     """Distance between two category distributions, in [0, 1] (base 2)."""
@@ -46,9 +48,7 @@ def newcombe(x_a: float, n_a: int, x_b: float, n_b: int, level: float = 0.95) ->
     ~91% of the time at 200 runs per side, and an m-out-of-n rescaling inherits the subsample's few
     events; the score interval holds its level there (checked by simulation in tests and
     bench_power.py)."""
-    from scipy.special import ndtri  # the normal quantile, without loading scipy.stats
-
-    z = float(ndtri(1 - (1 - level) / 2))
+    z = normal_quantile(1 - (1 - level) / 2)
     pa, pb = x_a / n_a, x_b / n_b
     la, ua = wilson(x_a, n_a, z)
     lb, ub = wilson(x_b, n_b, z)

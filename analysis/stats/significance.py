@@ -10,7 +10,7 @@ controls the family-wise error; Benjamini-Hochberg the false discovery rate).
 
 from __future__ import annotations
 
-import threading
+import math
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from driftline.analysis.stats.distributions import chi2_sf, kolmogorov_sf
 
 MIN_EXPECTED = 5.0
 LARGE_SAMPLE = 2_000  # per side, above which the KS p-value is asymptotic (within 0.3% of exact, slightly larger)
@@ -88,9 +90,7 @@ def categorical_test(
     # would make every 2 x 2 test conservative (lower power) for no gain in validity.
     statistic = float(np.sum((table - expected) ** 2 / expected))
     dof = (table.shape[0] - 1) * (table.shape[1] - 1)
-    from scipy import special  # loaded on first use (preload_scipy): 0.3 s of a cold diff
-
-    return TestResult("chi_square", statistic, float(special.chdtrc(dof, statistic)), names)
+    return TestResult("chi_square", statistic, chi2_sf(statistic, dof), names)
 
 
 def numeric_test(
@@ -109,30 +109,11 @@ def numeric_test(
         sa, sb = (a, b) if presorted else (np.sort(a), np.sort(b))
         d = ks_statistic(sa, sb)
         en = len(a) * len(b) / (len(a) + len(b))
-        from scipy import special
-
-        return TestResult("kolmogorov_smirnov", d, float(special.kolmogorov(np.sqrt(en) * d)))
+        return TestResult("kolmogorov_smirnov", d, kolmogorov_sf(math.sqrt(en) * d))
     from scipy.stats import ks_2samp
 
     res = ks_2samp(a, b, method="auto")
     return TestResult("kolmogorov_smirnov", float(res.statistic), float(res.pvalue))
-
-
-def preload_scipy() -> threading.Thread:
-    """Import scipy.special in a background thread and return it.
-
-    Why: it takes about 0.3 s to import, and a cold diff spends that long in DuckDB scans first. DuckDB
-    releases the GIL, so the import can run during the scans instead of before them. The tests import
-    it on first use and wait for the module lock if this thread is still loading it."""
-
-    def load() -> None:
-        import scipy.special  # noqa: F401
-
-    # not a daemon: a process that fails early (an unknown version) would otherwise exit while the
-    # import runs, and scipy's extension modules abort the interpreter's shutdown (exit -6)
-    thread = threading.Thread(target=load, name="driftline-preload-scipy", daemon=False)
-    thread.start()
-    return thread
 
 
 def _compiled_ks() -> Callable[[np.ndarray, np.ndarray], float] | None:
