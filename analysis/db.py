@@ -16,6 +16,7 @@ import duckdb
 import pyarrow.fs as pafs
 
 import driftline.collector.crypto as crypto
+from driftline.analysis import memory_policy
 from driftline.analysis.cost import load_prices, register_prices
 from driftline.analysis.run_cache import RunCache
 from driftline.analysis.views import (
@@ -59,6 +60,7 @@ def connect(
     needs nothing but runs saves that). ``refresh_cache=False`` reads the run cache as it is, deriving
     nothing (the API: a background refresh keeps it current, a request never waits for one).
     """
+    memory_policy.for_analysis()
     con = new_connection(threads, memory_limit)
     prices = load_prices(pricing)
     register_prices(con, prices)
@@ -84,6 +86,7 @@ def connect_ml(root: str, tz: str = DEFAULT_TZ) -> duckdb.DuckDBPyConnection:
     """Only the ML views (``inferences``, ``label_events``, ``labels``, ``inferences_labeled``,
     ``ml_daily``): binding the span views reads every span file footer, which a Models page or
     ``driftline models`` never needs."""
+    memory_policy.for_analysis()
     con = new_connection()
     define_views(con, {name: source(con, root, name) for name in ("inferences", "labels")}, ML_VIEWS, tz)
     return con
@@ -100,6 +103,7 @@ def connect_hours(
     (partitions are by span start time); the same view SQL over fewer files gives the same rows.
     Object-store roots read the whole root (their listing is the slow part anyway).
     """
+    memory_policy.for_analysis()
     con = new_connection()
     register_prices(con, load_prices(pricing))
     fs, _ = filesystem(root)
