@@ -7,6 +7,7 @@ the same document; they differ only in how they render it.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -142,13 +143,19 @@ def build_report(
     if loaded is not None:
         loaded.update(baseline=a, candidate=b)
     embedded, attached = _embed_answers(a, b, settings, data_root, semantic)
-    comparison = compare(a.columns, b.columns, settings)
+    # the fingerprints (Arrow and numpy kernels, which release the GIL) fill the cores the dimensions'
+    # pool leaves idle between its tasks
+    with ThreadPoolExecutor(1, thread_name_prefix="driftline-fingerprint") as side_work:
+        fingerprints = side_work.submit(
+            lambda: (configuration.fingerprint(a.columns), configuration.fingerprint(b.columns))
+        )
+        comparison = compare(a.columns, b.columns, settings)
+        fa, fb = fingerprints.result()
     segmented = _segments(con, a, b, by, settings) if by else None
     # with --by, the overall dimensions and every segment's are one family (see diff/segments.py)
     segments.correct_together(comparison, segmented, settings)
     echoes.mark(comparison)
     v = verdict(comparison, settings, a.n, b.n)
-    fa, fb = configuration.fingerprint(a.columns), configuration.fingerprint(b.columns)
     same_version = a.version is not None and a.version == b.version
     changes = configuration.changes(fa, fb, same_version)
     cost = _cost(con, a, b, prices)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from driftline.analysis.diff.dimensions import DIMENSIONS, Dimension, available, encode
-from driftline.analysis.diff.measures import Resampler, categorical, numeric
+from driftline.analysis.diff.measures import Resampler, categorical, numeric, run_order
 from driftline.analysis.report.format import titled
 from driftline.analysis.report.model import DimensionResult, Verdict
 from driftline.analysis.semantic.drift import measure as semantic_measure
@@ -82,7 +82,7 @@ def compare(baseline: Columns, candidate: Columns, settings: StatSettings, segme
     profiles: dict[str, np.ndarray] = {}
     if n_a == 0 or n_b == 0:
         return Comparison(results)
-    rs = Resampler(n_a, n_b, settings)
+    rs = Resampler(n_a, n_b, settings, run_order(baseline), run_order(candidate))
     dims = [d for d in settings.dimensions if available(d, baseline) and available(d, candidate)]
 
     def measure(dim: Dimension) -> dict[str, Any]:

@@ -10,9 +10,12 @@ bootstrap replicates, so the composite score's interval is computed from them to
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from driftline.analysis.diff.dimensions import Dimension, Encoded
 from driftline.analysis.stats.effects import jensen_shannon, newcombe
@@ -30,17 +33,55 @@ if TYPE_CHECKING:
     from driftline.analysis.diff.engine import StatSettings
 
 
-class Resampler:
-    """Shared bootstrap indices for the two sides."""
+PROFILE_RUNS = 2000  # runs per side kept to tell whether two dimensions moved on the same runs
+ORDER_KEYS = ("start_time", "trace_id")  # a side's canonical run order, where its columns carry them
 
-    def __init__(self, n_a: int, n_b: int, settings: StatSettings) -> None:
+
+def run_order(columns: Mapping[str, Any]) -> np.ndarray | None:
+    """The positions of a side's runs in a canonical order: by start time, then trace id.
+
+    Why: the bootstrap's subsample and the echo profiles pick runs by position, and DuckDB returns a
+    side's rows in a different order at each load (a parallel scan, then the hash anti-join that
+    leaves out the runs of cut traces). Without this, the same diff of the same data gave intervals
+    that differed in their third digit from one run to the next, and a CI gate near its threshold
+    could flip. None when the columns carry neither key (simulated samples keep their own order)."""
+    keys = [k for k in ORDER_KEYS if k in columns]
+    if not keys:
+        return None
+    table = pa.table({k: _as_arrow(columns[k]) for k in keys})
+    return pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+
+
+def _as_arrow(values: Any) -> pa.Array | pa.ChunkedArray:
+    return values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(list(values))
+
+
+class Resampler:
+    """Shared bootstrap indices for the two sides, drawn over each side's runs in its canonical order
+    (``run_order``) when it has one, so the same runs give the same replicates however they were read."""
+
+    def __init__(
+        self,
+        n_a: int,
+        n_b: int,
+        settings: StatSettings,
+        order_a: np.ndarray | None = None,
+        order_b: np.ndarray | None = None,
+    ) -> None:
         rng = np.random.default_rng(settings.seed)
         cap = settings.max_bootstrap_side
-        self.sub_a = np.sort(rng.choice(n_a, cap, replace=False)) if n_a > cap else np.arange(n_a)
-        self.sub_b = np.sort(rng.choice(n_b, cap, replace=False)) if n_b > cap else np.arange(n_b)
+        in_order_a = order_a if order_a is not None else np.arange(n_a)
+        in_order_b = order_b if order_b is not None else np.arange(n_b)
+        self.sub_a = in_order_a[np.sort(rng.choice(n_a, cap, replace=False))] if n_a > cap else in_order_a
+        self.sub_b = in_order_b[np.sort(rng.choice(n_b, cap, replace=False))] if n_b > cap else in_order_b
+        # the runs whose values a dimension's profile keeps (``_profile``): the same for every dimension
+        self.profile_a = in_order_a[:: max(1, n_a // PROFILE_RUNS)]
+        self.profile_b = in_order_b[:: max(1, n_b // PROFILE_RUNS)]
         m_a, m_b = len(self.sub_a), len(self.sub_b)
-        self.idx_a = self.sub_a[rng.integers(0, m_a, size=(settings.bootstrap, m_a))]
-        self.idx_b = self.sub_b[rng.integers(0, m_b, size=(settings.bootstrap, m_b))]
+        # positions within each subsample: a replicate gathers from the subsample's values (a few KiB,
+        # in cache), not from random places in a side of 100k runs
+        self.idx_a = rng.integers(0, m_a, size=(settings.bootstrap, m_a))
+        self.idx_b = rng.integers(0, m_b, size=(settings.bootstrap, m_b))
         self.scale = math.sqrt((1 / n_a + 1 / n_b) / (1 / m_a + 1 / m_b))
         self.alpha = settings.alpha
         self.seed, self.cap, self.reps = settings.seed, cap, settings.bootstrap
@@ -50,8 +91,9 @@ class Resampler:
     ) -> tuple[np.ndarray, float, float]:
         """Replicates (rescaled to the full sample size) and the percentile interval of ``stat`` at
         ``level`` (above 0.95 when the effect was selected among several: simultaneous coverage)."""
-        sub_point = float(stat(a[self.sub_a][None, :], b[self.sub_b][None, :])[0])
-        reps = stat(a[self.idx_a], b[self.idx_b])
+        sub_a, sub_b = a[self.sub_a], b[self.sub_b]
+        sub_point = float(stat(sub_a[None, :].copy(), sub_b[None, :].copy())[0])  # stat may reorder its input
+        reps = stat(sub_a[self.idx_a], sub_b[self.idx_b])
         reps = point + (reps - sub_point) * self.scale
         finite = reps[np.isfinite(reps)]
         if len(finite) == 0:
@@ -62,11 +104,14 @@ class Resampler:
 
 
 def _center(kind: str, nan: bool) -> Any:
+    """The center of each row of a replicate matrix. Medians and quantiles partition the rows in
+    place: every replicate matrix is a fresh gather that nothing reads again."""
     if kind == "median":
-        return np.nanmedian if nan else np.median
+        fn = np.nanmedian if nan else np.median
+        return lambda x, axis=None: fn(x, axis=axis, overwrite_input=True)
     if kind == "p95":
         fn = np.nanquantile if nan else np.quantile
-        return lambda x, axis=None: fn(x, 0.95, axis=axis)
+        return lambda x, axis=None: fn(x, 0.95, axis=axis, overwrite_input=True)
     return np.nanmean if nan else np.mean
 
 
@@ -288,16 +333,14 @@ def numeric(dim: Dimension, a: np.ndarray, b: np.ndarray, rs: Resampler) -> dict
         point = (cand - base) / abs(base)
     reps, low, high = rs.interval(stat, a, b, point)
     out = _numeric_result(test, ks, name, point, (low, high), reps, (base, cand), _distribution(sa, sb))
-    return {**out, "profile": _profile(a, b)}
+    return {**out, "profile": _profile(a, b, rs)}
 
 
-PROFILE_RUNS = 2000  # runs per side kept to tell whether two dimensions moved on the same runs
-
-
-def _profile(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _profile(a: np.ndarray, b: np.ndarray, rs: Resampler) -> np.ndarray:
     """The per-run values of a dimension (its focus indicator, or its numbers) on an even subsample of
-    both sides: the same runs for every dimension, since every column of a side is in one run order."""
-    return np.concatenate([a[:: max(1, len(a) // PROFILE_RUNS)], b[:: max(1, len(b) // PROFILE_RUNS)]]).astype(float)
+    both sides' runs in their canonical order: the same runs for every dimension (every column of a
+    side is in one row order) and for every load of the same runs."""
+    return np.concatenate([a[rs.profile_a], b[rs.profile_b]]).astype(float)
 
 
 def _rate_stat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -356,7 +399,7 @@ def categorical(dim: Dimension, enc: Encoded, rs: Resampler) -> dict[str, Any]:
     rates_a = {enc.labels[i]: float(r) for i, r in enumerate(ra) if r or rb[i]}
     rates_b = {enc.labels[i]: float(r) for i, r in enumerate(rb) if r or ra[i]}
     return {
-        "profile": _profile(ia, ib),
+        "profile": _profile(ia, ib, rs),
         "test": test,
         "effect_name": "rate_difference",
         "effect": point,

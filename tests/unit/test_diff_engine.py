@@ -358,3 +358,40 @@ def test_tool_order_labels_first_seen_late_keep_their_order(dense: bool, monkeyp
     candidate = [[rng.choice(common) for _ in range(rng.randint(0, 4))] for _ in range(6000)]
     candidate[5999] = ["search", "rarest", None, "rare"]
     _assert_bigrams_as_the_view_builds_them([baseline, candidate])
+
+
+def test_a_diffs_figures_do_not_depend_on_the_order_its_runs_were_read() -> None:
+    """DuckDB returns a side's runs in a different order at each load (a parallel scan and a hash
+    anti-join), and the bootstrap subsamples runs by position: the same runs, read in another order,
+    must give the same intervals, replicates and echo profiles (they are drawn over the runs sorted by
+    start time and trace id)."""
+    from datetime import UTC, datetime, timedelta
+
+    rng = np.random.default_rng(21)
+    n = 3_000  # above max_bootstrap_side: the interval rests on a subsample of the runs
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    sides = []
+    for version, tokens in (("a", 1.0), ("b", 1.1)):
+        side = runs(n, rng, tokens=tokens)
+        side["start_time"] = [start + timedelta(seconds=int(s)) for s in rng.integers(0, 86_400, n)]
+        side["trace_id"] = [f"{version}{i:031x}" for i in range(n)]
+        sides.append(side)
+
+    def shuffled(side: dict[str, Any], seed: int) -> dict[str, Any]:
+        order = np.random.default_rng(seed).permutation(n)
+        return {k: [v[i] for i in order] if isinstance(v, list) else np.asarray(v)[order] for k, v in side.items()}
+
+    settings = StatSettings()
+    first = compare(*sides, settings)
+    again = compare(shuffled(sides[0], 1), shuffled(sides[1], 2), settings)
+    assert [r.name for r in first.results] == [r.name for r in again.results]
+    for r, s in zip(first.results, again.results, strict=True):
+        assert (r.test, r.status, r.focus) == (s.test, s.status, s.focus), r.name
+        assert r.p_value == pytest.approx(s.p_value, rel=1e-9, abs=1e-300), r.name
+        for field in ("effect", "ci_low", "ci_high", "score"):
+            assert getattr(r, field) == pytest.approx(getattr(s, field), rel=1e-9, abs=1e-12), (r.name, field)
+    for name, reps in first.replicates.items():
+        np.testing.assert_allclose(reps, again.replicates[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    for name, profile in first.profiles.items():
+        np.testing.assert_allclose(np.sort(profile), np.sort(again.profiles[name]), err_msg=name)
+        np.testing.assert_allclose(profile, again.profiles[name], err_msg=name)
