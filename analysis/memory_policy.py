@@ -8,9 +8,12 @@ pyarrow's default pool (mimalloc) reserves a 1 GiB arena advised the same way. O
 benchmarks run on, a cold diff of 100k vs 100k runs spent 0.6-1.2 s of system time with both, and
 0.3-0.45 s with neither, out of about a second of wall time (``tests/benchmarks/bench_diff.py``).
 
-Only the analysis's own connections apply it (``db.connect``, ``connect_hours``, ``connect_ml``): the
-receiver keeps pyarrow's default pool for its long-lived writers. A user who set
-``NUMPY_MADVISE_HUGEPAGE`` or ``ARROW_DEFAULT_MEMORY_POOL`` keeps that choice.
+Only the analysis's own connections apply it (``db.connect``, ``connect_hours``, ``connect_ml``), not
+``views.new_connection``, which the receiver's run derivation uses too: a receiver alone keeps
+pyarrow's default pool. Under ``driftline serve --ui-port`` (receiver and console in one process) the
+console's first connection switches that process as well; its normalizer workers are processes of
+their own and keep theirs. A user who set ``NUMPY_MADVISE_HUGEPAGE`` or ``ARROW_DEFAULT_MEMORY_POOL``
+keeps that choice.
 """
 
 from __future__ import annotations
