@@ -379,7 +379,8 @@ def runs_file_parts(name: str) -> tuple[str, str] | None:
 
 def is_runs_file_of(name: str, group: str) -> bool:
     """Is ``name`` a runs file of ``group`` (not of a group whose name merely starts the same)?"""
-    return re.fullmatch(rf"{re.escape(group)}-r[0-9a-f]{{16}}\.parquet", name) is not None
+    parts = runs_file_parts(name)
+    return parts is not None and parts[0] == group
 
 
 # The on-disk layout readers need besides the columns: where a root lives and which files are
